@@ -1,0 +1,1 @@
+//! cache (owner: gate, issue 5).

@@ -1,0 +1,1 @@
+//! The command line (clap derive). Owner: integration.

@@ -1,0 +1,1 @@
+//! config (owner: gate, issue 5).

@@ -1,0 +1,1 @@
+//! Stage: consolidate (owner: review, issue 4).

@@ -1,0 +1,1 @@
+//! gate (owner: gate, issue 5).

@@ -1,0 +1,1 @@
+//! Stage: grounding (owner: review, issue 4).

@@ -1,0 +1,1 @@
+//! hook (owner: gate, issue 5).

@@ -1,0 +1,1 @@
+//! Stage 4: the review plan + reviewers → raw reviews, through a [`crate::engine::Backend`].
