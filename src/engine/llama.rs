@@ -33,8 +33,14 @@ use super::verify::{missing_model_error, verify_model};
 use super::{Backend, Generation, Prompt, Request, Sampling, StopReason};
 use crate::error::{Error, Result};
 
-/// Tokens per decode call (llama.cpp's `n_batch`); prompts are fed in pieces of this size.
+/// Tokens per decode call at most (llama.cpp's `n_batch`).
 pub const N_BATCH: u32 = 512;
+/// Prompts are decoded in pieces that start at multiples of this position,
+/// and the shared prefix is cut at such a multiple. Every prompt position is
+/// then computed in an identical batch whether or not the prompt shares its
+/// prefix with others, so shared-prefix output is bit-identical to running
+/// the prompt alone (batch shape changes the float summation order).
+pub const PREFILL_CHUNK: u32 = 128;
 /// Flash attention (`LLAMA_FLASH_ATTN_TYPE_ENABLED`): it skips masked KV
 /// cells, so a sequence's result does not depend on where its cells sit in
 /// the shared cache.
@@ -75,6 +81,11 @@ pub struct EngineOptions {
     pub progress: Progress,
     /// Overrides every entry's `n_ctx` (bench and tests use it).
     pub n_ctx: Option<u32>,
+    /// Prefill piece size (default [`PREFILL_CHUNK`]; the bench varies it).
+    pub prefill_chunk: Option<u32>,
+    /// Keep generating through end-of-generation tokens up to `max_tokens`
+    /// (the bench needs fixed-length decodes; never set in normal runs).
+    pub ignore_eog: bool,
 }
 
 impl Default for EngineOptions {
@@ -84,6 +95,8 @@ impl Default for EngineOptions {
             verbose: false,
             progress: Progress::disabled(),
             n_ctx: None,
+            prefill_chunk: None,
+            ignore_eog: false,
         }
     }
 }
@@ -293,6 +306,13 @@ impl LlamaBackend {
                 .count();
             prefix = prefix.min(common).min(toks[i].len() - 1);
         }
+        let chunk = self
+            .opts
+            .prefill_chunk
+            .unwrap_or(PREFILL_CHUNK)
+            .clamp(1, N_BATCH) as usize;
+        prefix -= prefix % chunk;
+        let ignore_eog = self.opts.ignore_eog;
 
         let model = l.model;
         let ctx = ensure_context(l, threads)?;
@@ -300,7 +320,7 @@ impl LlamaBackend {
         let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
         let started = Instant::now();
         let shared = &toks[live[0]][..prefix];
-        if let Err(e) = decode_tokens(ctx, &mut batch, shared, 0, 0) {
+        if let Err(e) = decode_tokens(ctx, &mut batch, shared, 0, 0, chunk) {
             ctx.clear_kv_cache();
             return Err(e);
         }
@@ -318,6 +338,7 @@ impl LlamaBackend {
                 r,
                 progress,
                 (model_name, k, live.len()),
+                (chunk, ignore_eog),
             )
             .map(|mut g| {
                 // The shared prefill is charged to the first request only.
@@ -429,9 +450,11 @@ fn ensure_context(l: &mut Loaded, threads: i32) -> Result<&mut LlamaContext<'sta
                     let _ = e;
                     n_ctx /= 2;
                 }
-                Err(e) => return Err(Error::Model(format!(
+                Err(e) => {
+                    return Err(Error::Model(format!(
                     "cannot create a llama.cpp context of {n_ctx} tokens (not enough memory?): {e}"
-                ))),
+                )))
+                }
             }
         }
     }
@@ -483,19 +506,22 @@ fn tokenize(model: &LlamaModel, text: &str) -> Vec<LlamaToken> {
     t
 }
 
-/// Decodes `tokens` on `seq` from position `pos0`, in pieces of at most
-/// `N_BATCH`, requesting logits only for the very last token.
+/// Decodes `tokens` on `seq` from position `pos0` (a multiple of `chunk`),
+/// in pieces of `chunk` (≤ `N_BATCH`) tokens, requesting logits only for
+/// the very last token.
 fn decode_tokens(
     ctx: &mut LlamaContext<'static>,
     batch: &mut LlamaBatch,
     tokens: &[LlamaToken],
     pos0: usize,
     seq: i32,
+    chunk: usize,
 ) -> Result<()> {
     let n = tokens.len();
+    let chunk = chunk.clamp(1, N_BATCH as usize);
     let mut start = 0;
     while start < n {
-        let end = (start + N_BATCH as usize).min(n);
+        let end = (start + chunk).min(n);
         batch.clear();
         for (j, t) in tokens[start..end].iter().enumerate() {
             let pos = i32::try_from(pos0 + start + j)
@@ -518,7 +544,14 @@ fn decode_tokens(
 struct Sampler {
     chain: Option<LlamaSampler>,
     grammar: Option<LlamaSampler>,
+    /// `top_k` of the chain (0 = none): lets the grammar resample stop
+    /// after finding this many allowed tokens.
+    top_k: usize,
 }
+
+/// First block of candidates the grammar resample checks; each further
+/// block is 8 times larger, ending with the whole vocabulary.
+const RESAMPLE_BLOCK: usize = 32;
 
 impl Sampler {
     fn new(model: &LlamaModel, s: &Sampling, grammar: &str) -> Result<Sampler> {
@@ -543,15 +576,18 @@ impl Sampler {
                 ))
             })?)
         };
-        Ok(Sampler { chain, grammar })
+        Ok(Sampler {
+            chain,
+            grammar,
+            top_k: usize::try_from(s.top_k).unwrap_or(0),
+        })
     }
 
     /// Picks the next token. Fast path as in llama.cpp's common sampler:
-    /// sample without the grammar, then check only that token against it;
-    /// the full-vocabulary grammar pass runs only when the token is rejected.
+    /// sample without the grammar, then check only that token against it.
     /// Returns None when the grammar allows nothing at all.
     fn next(&mut self, logits: &[f32]) -> Option<LlamaToken> {
-        let first = self.pick(logits, false)?;
+        let first = self.sample(logits)?;
         let Some(g) = self.grammar.as_mut() else {
             return Some(first);
         };
@@ -564,40 +600,94 @@ impl Sampler {
         if one.data.first().is_some_and(|d| d.logit().is_finite()) {
             return Some(first);
         }
-        self.pick(logits, true)
+        self.resample_with_grammar(logits)
     }
 
-    fn pick(&mut self, logits: &[f32], with_grammar: bool) -> Option<LlamaToken> {
-        if !with_grammar && self.chain.is_none() {
-            return argmax(logits.iter().copied().enumerate());
-        }
-        let mut arr = LlamaTokenDataArray::new(
-            logits
-                .iter()
-                .enumerate()
-                .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0))
-                .collect(),
-            false,
-        );
-        if with_grammar {
-            // Grammar first, on the full candidate list: never after top_k.
-            if let Some(g) = self.grammar.as_mut() {
-                arr.apply_sampler(g);
-            }
-            if !arr.data.iter().any(|d| d.logit().is_finite()) {
-                return None;
-            }
-        }
+    /// Unconstrained sample: argmax when greedy, else the chain.
+    fn sample(&mut self, logits: &[f32]) -> Option<LlamaToken> {
         match self.chain.as_mut() {
-            None => argmax(arr.data.iter().map(|d| (d.id().0 as usize, d.logit()))),
+            None => argmax(logits.iter().copied().enumerate()),
             Some(c) => {
+                let mut arr = full_array(logits);
                 arr.apply_sampler(c);
-                arr.selected_token().filter(|t| {
-                    arr.data
-                        .iter()
-                        .find(|d| d.id() == *t)
-                        .is_some_and(|d| d.logit().is_finite())
-                })
+                arr.selected_token()
+            }
+        }
+    }
+
+    /// The token the sampler would pick with the grammar applied to the
+    /// whole vocabulary first (grammar before `top_k`, never after) —
+    /// computed without grammar-checking the whole vocabulary: candidates
+    /// are checked in blocks in descending logit order. Greedy needs only
+    /// the first allowed token; top-k sampling needs the first `k` allowed,
+    /// which are exactly what top-k keeps after a full grammar pass.
+    fn resample_with_grammar(&mut self, logits: &[f32]) -> Option<LlamaToken> {
+        let g = self.grammar.as_mut()?;
+        let need = match (&self.chain, self.top_k) {
+            (None, _) => 1,
+            (Some(_), k) if k > 0 => k,
+            (Some(_), _) => usize::MAX,
+        };
+        let desc = |a: &u32, b: &u32| {
+            let (la, lb) = (logits[*a as usize], logits[*b as usize]);
+            lb.total_cmp(&la).then(a.cmp(b))
+        };
+        let n = logits.len();
+        let mut allowed: Vec<LlamaTokenData> = Vec::new();
+        // The first block by a single scan (no vocabulary-sized allocation):
+        // usually the grammar's choice is among the top few tokens.
+        let top = top_n(logits, RESAMPLE_BLOCK.min(n));
+        let mut arr = LlamaTokenDataArray::new(
+            top.iter()
+                .map(|&i| LlamaTokenData::new(LlamaToken(i as i32), logits[i as usize], 0.0))
+                .collect(),
+            true,
+        );
+        arr.apply_sampler(g);
+        allowed.extend(arr.data.into_iter().filter(|d| d.logit().is_finite()));
+        let mut idx: Vec<u32> = Vec::new();
+        if allowed.len() < need && top.len() < n {
+            // Everything not in the first block, then the same in bigger blocks.
+            let mut in_top = vec![false; n];
+            for &i in &top {
+                in_top[i as usize] = true;
+            }
+            idx = (0..n as u32).filter(|&i| !in_top[i as usize]).collect();
+        }
+        let n = idx.len();
+        let (mut start, mut block) = (0usize, RESAMPLE_BLOCK * 8);
+        while start < n && allowed.len() < need {
+            let end = if need == usize::MAX {
+                n
+            } else {
+                (start + block).min(n)
+            };
+            if end < n {
+                idx[start..].select_nth_unstable_by(end - start - 1, desc);
+            }
+            idx[start..end].sort_unstable_by(desc);
+            let mut arr = LlamaTokenDataArray::new(
+                idx[start..end]
+                    .iter()
+                    .map(|&i| LlamaTokenData::new(LlamaToken(i as i32), logits[i as usize], 0.0))
+                    .collect(),
+                false,
+            );
+            arr.apply_sampler(g);
+            allowed.extend(arr.data.into_iter().filter(|d| d.logit().is_finite()));
+            start = end;
+            block = block.saturating_mul(8);
+        }
+        allowed.truncate(need);
+        match self.chain.as_mut() {
+            None => allowed.first().map(|d| d.id()),
+            Some(c) => {
+                if allowed.is_empty() {
+                    return None;
+                }
+                let mut arr = LlamaTokenDataArray::new(allowed, true);
+                arr.apply_sampler(c);
+                arr.selected_token()
             }
         }
     }
@@ -607,6 +697,35 @@ impl Sampler {
             g.accept(t);
         }
     }
+}
+
+/// Indices of the `k` largest logits, largest first (lowest index on ties).
+fn top_n(logits: &[f32], k: usize) -> Vec<u32> {
+    let mut top: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+    for (i, &l) in logits.iter().enumerate() {
+        if l.is_nan() {
+            continue;
+        }
+        if top.len() == k && top.last().is_none_or(|&(m, _)| l <= m) {
+            continue;
+        }
+        // Insert keeping descending order; equal logits keep index order.
+        let at = top.partition_point(|&(m, _)| m >= l);
+        top.insert(at, (l, i as u32));
+        top.truncate(k);
+    }
+    top.into_iter().map(|(_, i)| i).collect()
+}
+
+fn full_array(logits: &[f32]) -> LlamaTokenDataArray {
+    LlamaTokenDataArray::new(
+        logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0))
+            .collect(),
+        false,
+    )
 }
 
 /// Index of the largest finite value (lowest index on ties, like llama.cpp's greedy).
@@ -630,6 +749,7 @@ fn generate_one(
     req: &Request,
     progress: &mut Progress,
     (model_name, k, of): (&str, usize, usize),
+    (chunk, ignore_eog): (usize, bool),
 ) -> Result<Generation> {
     let started = Instant::now();
     let mut sampler = Sampler::new(model, &req.sampling, &req.grammar)?;
@@ -637,7 +757,7 @@ fn generate_one(
         ctx.copy_kv_cache_seq(0, 1, None, None)
             .map_err(|e| Error::Model(format!("kv cache copy: {e}")))?;
     }
-    decode_tokens(ctx, batch, &tokens[prefix..], prefix, 1)?;
+    decode_tokens(ctx, batch, &tokens[prefix..], prefix, 1, chunk)?;
     let prefill_ms = started.elapsed().as_millis() as u64;
     progress.prefill(model_name, k, of, tokens.len() - prefix, started);
 
@@ -658,7 +778,7 @@ fn generate_one(
                 "generation reached a state the output grammar cannot continue from".into(),
             ));
         };
-        if vocab.is_eog(tok) {
+        if vocab.is_eog(tok) && !ignore_eog {
             break StopReason::Eog;
         }
         sampler.accept(tok);
