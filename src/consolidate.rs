@@ -35,7 +35,8 @@
 //! * Title, explanation, quote: from the representative — among members
 //!   with the cluster's severity, the one with the longest explanation
 //!   (ties: reviewer name, then title).
-//! * Fix: the representative's, or if it has none the longest other fix.
+//! * Fix: the longest fix of any member (a fix with a code block beats a
+//!   one-liner); ties go to the representative's.
 //! * Kind: majority of members; ties go to the representative's kind.
 //! * Lines: the union (smallest start, largest end) of the members.
 
@@ -279,7 +280,14 @@ pub fn consolidate(findings: &[Finding]) -> Vec<ConsolidatedFinding> {
             let mut sum = 0.0;
             let mut all = true;
             for &m in &clusters[c] {
-                let sim = cosine(&vecs[i], &vecs[m]);
+                // Identical text is the same finding even when it has no
+                // words to compare (e.g. only symbols).
+                let same_text = f.title == order[m].title && f.explanation == order[m].explanation;
+                let sim = if same_text {
+                    1.0
+                } else {
+                    cosine(&vecs[i], &vecs[m])
+                };
                 if !pair_ok(f, order[m], sim) {
                     all = false;
                     break;
@@ -378,16 +386,16 @@ fn summarize(members: &[&Finding]) -> ConsolidatedFinding {
         })
         .copied()
         .unwrap_or(members[0]);
-    let fix = if rep.fix.is_empty() {
-        members
-            .iter()
-            .map(|m| &m.fix)
-            .max_by_key(|f| f.chars().count())
-            .cloned()
-            .unwrap_or_default()
-    } else {
-        rep.fix.clone()
-    };
+    let fix = members
+        .iter()
+        .map(|m| &m.fix)
+        .fold(rep.fix.clone(), |best, f| {
+            if f.chars().count() > best.chars().count() {
+                f.clone()
+            } else {
+                best
+            }
+        });
     let mut kinds: Vec<(Kind, usize)> = Vec::new();
     for m in members {
         match kinds.iter_mut().find(|(k, _)| *k == m.kind) {

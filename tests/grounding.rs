@@ -237,7 +237,7 @@ fn ten_thousand_findings_and_megabyte_strings_are_capped() {
     let item = format!(
         r#"{{"file":"src/main.rs","line":2,"severity":"suggestion","kind":"gap","title":"{big}","explanation":"{big}","fix":"{big}","quote":"{big}"}}"#
     );
-    let text = raw(&vec![item.as_str(); 3].join(","));
+    let text = raw(&[item.as_str(); 3].join(","));
     let p = parse_review("r", 0, &text, &files()).unwrap();
     assert_eq!(p.findings.len(), 3);
     let f = &p.findings[0];

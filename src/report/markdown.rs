@@ -480,6 +480,16 @@ fn retro(out: &mut String, r: &ReviewReport) {
         if let Some(note) = &x.note {
             let _ = writeln!(out, "{}\n", block(note));
         }
+        if x.error.is_some() && x.chunks == 0 {
+            let _ = writeln!(
+                out,
+                "{} ({}) did not run.\n\n**Failed:** {}\n",
+                inline(&x.name),
+                inline(&x.model),
+                inline(x.error.as_deref().unwrap_or_default())
+            );
+            continue;
+        }
         let mut p = format!(
             "{} ({}) reviewed {} chunk(s) in {}",
             inline(&x.name),

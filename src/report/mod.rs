@@ -453,6 +453,7 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
         if run.error.is_none() && ok_chunks > 0 {
             reviewers_ok += 1;
         }
+        let order = findings.clone();
         let g = ground(findings, &hunks, input.contents);
         let mut sev = [0usize; 3];
         for f in &g.grounded {
@@ -483,27 +484,27 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
             error: error.clone(),
             note: None,
         });
-        let mut listed: Vec<AppendixFinding> = g
-            .grounded
-            .iter()
-            .map(|f| AppendixFinding {
-                finding: f.clone(),
-                status: FindingStatus::Grounded,
-            })
-            .chain(g.ungrounded.iter().map(|u| AppendixFinding {
-                finding: u.finding.clone(),
-                status: FindingStatus::Ungrounded {
-                    reason: u.reason.to_string(),
-                },
-            }))
-            .collect();
-        listed.sort_by_key(|a| {
-            (
-                a.finding.chunk,
-                a.finding.file.clone(),
-                a.finding.line_start,
-            )
-        });
+        // The appendix lists findings in the order the reviewer wrote them;
+        // `ground` keeps order within both outputs, so a merge restores it.
+        let mut listed = Vec::with_capacity(order.len());
+        let (mut gi, mut ui) = (0, 0);
+        for f in &order {
+            if g.grounded.get(gi) == Some(f) {
+                gi += 1;
+                listed.push(AppendixFinding {
+                    finding: f.clone(),
+                    status: FindingStatus::Grounded,
+                });
+            } else if let Some(u) = g.ungrounded.get(ui) {
+                ui += 1;
+                listed.push(AppendixFinding {
+                    finding: u.finding.clone(),
+                    status: FindingStatus::Ungrounded {
+                        reason: u.reason.to_string(),
+                    },
+                });
+            }
+        }
         appendix.push(ReviewerAppendix {
             reviewer: name.clone(),
             chunks,
