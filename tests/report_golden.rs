@@ -695,3 +695,36 @@ fn reports_are_written_atomically_to_sanitised_paths() {
     let err = write_atomic(&blocked.join("x.md"), b"z").unwrap_err();
     assert!(err.to_string().contains("x.md"), "{err}");
 }
+
+#[test]
+fn escaping_helpers_neutralise_structure_but_keep_code() {
+    use markdown::{block, code_span, fence, inline};
+    // A code span is delimited by more backticks than it contains.
+    assert_eq!(code_span("a`b"), "``a`b``");
+    assert_eq!(code_span("`x`"), "`` `x` ``");
+    // A fence is longer than any backtick run inside.
+    assert!(fence("```\ninner\n```", Some("rust")).starts_with("````rust\n"));
+    assert!(fence("x", Some("ru`st\ninjected")).starts_with("```rustinjected\n"));
+    // Headings, rules, HTML and link definitions at line start are escaped.
+    assert_eq!(block("# Title"), "\\# Title");
+    assert_eq!(block("text\n---"), "text\n\\---");
+    assert_eq!(block("a\n   <!-- x"), "a\n   &lt;!-- x");
+    assert_eq!(block("[a]: http://x"), "\\[a]: http://x");
+    // Code spans keep their content verbatim, text outside is escaped.
+    assert_eq!(
+        block("use `Vec<u32>` not <T>"),
+        "use `Vec<u32>` not &lt;T&gt;"
+    );
+    // An unclosed fence is closed, so later sections survive.
+    assert_eq!(
+        block("```js\nlet a;\n## not a heading"),
+        "```js\nlet a;\n## not a heading\n```"
+    );
+    // Deep indentation cannot start an indented code block.
+    assert_eq!(block("a\n\n        deep"), "a\n\n   deep");
+    // Titles: emphasis and links are literal, code spans kept.
+    assert_eq!(
+        inline("**bold** [x](y) `a|b`\nnext"),
+        "\\*\\*bold\\*\\* \\[x\\](y) `a|b` next"
+    );
+}
