@@ -129,6 +129,21 @@ impl TestRepo {
         self.rev("HEAD")
     }
 
+    /// Commits what is staged (nothing is added), e.g. after
+    /// `git update-index` tricks that `git add -A` would undo.
+    pub fn commit_staged(&self, message: &str) -> String {
+        self.tick.set(self.tick.get() + 1);
+        self.git(&[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--no-gpg-sign",
+            "-m",
+            message,
+        ]);
+        self.rev("HEAD")
+    }
+
     /// Writes the files and commits them.
     pub fn commit_files(&self, message: &str, files: &[(&str, &str)]) -> String {
         for (path, content) in files {
