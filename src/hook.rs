@@ -580,7 +580,7 @@ fn oid(hex: &str) -> Result<gix::ObjectId> {
     gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::Git(format!("bad object id {hex:?}: {e}")))
 }
 
-fn git_err(what: &str) -> impl FnOnce(gix::error::Error) -> Error + '_ {
+fn git_err(what: &str) -> impl FnOnce(gix::Error) -> Error + '_ {
     move |e| Error::Git(format!("{what}: {e}"))
 }
 
