@@ -156,9 +156,11 @@ impl Cache {
                 // Never trusted; removing it lets the next put rebuild it.
                 if std::fs::remove_file(&path).is_ok() {
                     let n = bytes.len() as u64;
-                    let _ = self
-                        .approx_bytes
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
+                    let _ =
+                        self.approx_bytes
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                                Some(v.saturating_sub(n))
+                            });
                 }
                 self.corrupt.fetch_add(1, Ordering::Relaxed);
                 Lookup::Corrupt
@@ -170,7 +172,8 @@ impl Cache {
     pub fn put(&self, key: &CacheKey, value: &str) -> Result<()> {
         let path = self.path_of(key);
         let sub = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(sub).map_err(|e| Error::io(format!("creating {}", sub.display()), e))?;
+        std::fs::create_dir_all(sub)
+            .map_err(|e| Error::io(format!("creating {}", sub.display()), e))?;
         let encoded = encode(value);
         let mut tmp = tempfile::Builder::new()
             .prefix(TMP_PREFIX)
@@ -179,9 +182,16 @@ impl Cache {
         tmp.write_all(&encoded)
             .and_then(|_| tmp.as_file().sync_data())
             .map_err(|e| Error::io(format!("writing cache entry {}", path.display()), e))?;
-        tmp.persist(&path)
-            .map_err(|e| Error::io(format!("renaming cache entry into {}", path.display()), e.error))?;
-        let total = self.approx_bytes.fetch_add(encoded.len() as u64, Ordering::Relaxed) + encoded.len() as u64;
+        tmp.persist(&path).map_err(|e| {
+            Error::io(
+                format!("renaming cache entry into {}", path.display()),
+                e.error,
+            )
+        })?;
+        let total = self
+            .approx_bytes
+            .fetch_add(encoded.len() as u64, Ordering::Relaxed)
+            + encoded.len() as u64;
         if total > self.max_bytes {
             self.evict()?;
         }
@@ -250,7 +260,12 @@ impl Cache {
         let rd = match std::fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io(format!("reading cache directory {}", self.dir.display()), e)),
+            Err(e) => {
+                return Err(Error::io(
+                    format!("reading cache directory {}", self.dir.display()),
+                    e,
+                ))
+            }
         };
         for sub in rd.flatten() {
             let name = sub.file_name();

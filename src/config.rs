@@ -177,9 +177,15 @@ pub struct CliOverrides {
 pub enum Source {
     Default,
     /// The user file (`~/.config/git-deep-review/config.toml`) at a line.
-    UserFile { path: PathBuf, line: usize },
+    UserFile {
+        path: PathBuf,
+        line: usize,
+    },
     /// The repository's `.deep-review.toml` at a line.
-    RepoFile { path: PathBuf, line: usize },
+    RepoFile {
+        path: PathBuf,
+        line: usize,
+    },
     /// A `deep-review.*` git config key.
     GitConfig(&'static str),
     /// A command-line flag.
@@ -191,7 +197,9 @@ impl fmt::Display for Source {
         match self {
             Source::Default => write!(f, "default"),
             Source::UserFile { path, line } => write!(f, "user file {}:{line}", path.display()),
-            Source::RepoFile { path, line } => write!(f, "repository file {}:{line}", path.display()),
+            Source::RepoFile { path, line } => {
+                write!(f, "repository file {}:{line}", path.display())
+            }
             Source::GitConfig(key) => write!(f, "git config {key}"),
             Source::Cli => write!(f, "command line"),
         }
@@ -269,12 +277,34 @@ pub fn load(
     if let Some(path) = user {
         // An explicitly named file must exist; the XDG one is optional.
         let required = overrides.user_config.is_some();
-        apply_file(&path, Layer::User, repo_root, required, &mut settings, &mut prov, model_exists)?;
+        apply_file(
+            &path,
+            Layer::User,
+            repo_root,
+            required,
+            &mut settings,
+            &mut prov,
+            model_exists,
+        )?;
     }
     let repo_file = repo_root.join(REPO_FILE);
-    apply_file(&repo_file, Layer::Repo, repo_root, false, &mut settings, &mut prov, model_exists)?;
+    apply_file(
+        &repo_file,
+        Layer::Repo,
+        repo_root,
+        false,
+        &mut settings,
+        &mut prov,
+        model_exists,
+    )?;
     if let Some(snapshot) = git_config {
-        apply_git_config(snapshot.plumbing(), repo_root, &mut settings, &mut prov, model_exists)?;
+        apply_git_config(
+            snapshot.plumbing(),
+            repo_root,
+            &mut settings,
+            &mut prov,
+            model_exists,
+        )?;
     }
     apply_cli(overrides, &mut settings, &mut prov, model_exists)?;
     Ok((settings, prov))
@@ -314,7 +344,11 @@ struct FileCtx<'a> {
 impl FileCtx<'_> {
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     fn source(&self, offset: usize) -> Source {
@@ -376,10 +410,18 @@ fn apply_file(
 ) -> Result<()> {
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-            Error::Config(format!("{}: not valid UTF-8 (TOML files must be UTF-8)", path.display()))
+            Error::Config(format!(
+                "{}: not valid UTF-8 (TOML files must be UTF-8)",
+                path.display()
+            ))
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(()),
-        Err(e) => return Err(Error::io(format!("reading configuration {}", path.display()), e)),
+        Err(e) => {
+            return Err(Error::io(
+                format!("reading configuration {}", path.display()),
+                e,
+            ))
+        }
     };
     prov.files.push(path.to_path_buf());
     let ctx = FileCtx {
@@ -455,7 +497,11 @@ enum IntOrString {
 fn int_in(ctx: &FileCtx<'_>, v: &Spanned<i64>, key: &str, lo: i64, hi: i64) -> Result<i64> {
     let n = *v.get_ref();
     if n < lo || n > hi {
-        return Err(ctx.error(v.span().start, key, format!("{n} is out of range ({lo}..={hi})")));
+        return Err(ctx.error(
+            v.span().start,
+            key,
+            format!("{n} is out of range ({lo}..={hi})"),
+        ));
     }
     Ok(n)
 }
@@ -472,7 +518,11 @@ fn apply_parsed(
         let key = ctx.key_at(offset);
         let msg = e.message().trim().to_string();
         if key.is_empty() {
-            Error::Config(format!("{}:{}: {msg}", ctx.path.display(), ctx.line_of(offset)))
+            Error::Config(format!(
+                "{}:{}: {msg}",
+                ctx.path.display(),
+                ctx.line_of(offset)
+            ))
         } else {
             ctx.error(offset, &key, msg)
         }
@@ -524,7 +574,11 @@ fn apply_parsed(
             if let Some(v) = r.temperature {
                 let t = *v.get_ref();
                 if !(0.0..=2.0).contains(&t) {
-                    return Err(ctx.error(v.span().start, "reviewer.temperature", format!("{t} is out of range (0.0..=2.0)")));
+                    return Err(ctx.error(
+                        v.span().start,
+                        "reviewer.temperature",
+                        format!("{t} is out of range (0.0..=2.0)"),
+                    ));
                 }
                 sampling.temperature = t as f32;
             }
@@ -534,7 +588,11 @@ fn apply_parsed(
             if let Some(v) = r.top_p {
                 let p = *v.get_ref();
                 if !(p > 0.0 && p <= 1.0) {
-                    return Err(ctx.error(v.span().start, "reviewer.top_p", format!("{p} is out of range (0.0 exclusive..=1.0)")));
+                    return Err(ctx.error(
+                        v.span().start,
+                        "reviewer.top_p",
+                        format!("{p} is out of range (0.0 exclusive..=1.0)"),
+                    ));
                 }
                 sampling.top_p = p as f32;
             }
@@ -564,12 +622,17 @@ fn apply_parsed(
                 ));
             }
             s.lead = Some(model);
-            prov.values.insert("review.lead", ctx.source(v.span().start));
+            prov.values
+                .insert("review.lead", ctx.source(v.span().start));
         }
         if let Some(globs) = r.ignore {
             for g in globs {
                 if let Err(e) = globset::Glob::new(g.get_ref()) {
-                    return Err(ctx.error(g.span().start, "review.ignore", format!("bad glob: {e}")));
+                    return Err(ctx.error(
+                        g.span().start,
+                        "review.ignore",
+                        format!("bad glob: {e}"),
+                    ));
                 }
                 s.ignore.push(g.get_ref().clone());
                 prov.ignore.push(ctx.source(g.span().start));
@@ -578,84 +641,121 @@ fn apply_parsed(
         }
         if let Some(v) = r.context_lines {
             s.context_lines = int_in(ctx, &v, "review.context_lines", 0, 1000)? as u32;
-            prov.values.insert("review.context_lines", ctx.source(v.span().start));
+            prov.values
+                .insert("review.context_lines", ctx.source(v.span().start));
         }
         if let Some(v) = r.chunk_tokens {
             s.chunk_tokens = int_in(ctx, &v, "review.chunk_tokens", 128, 1 << 20)? as usize;
-            prov.values.insert("review.chunk_tokens", ctx.source(v.span().start));
+            prov.values
+                .insert("review.chunk_tokens", ctx.source(v.span().start));
         }
         if let Some(v) = r.max_findings {
             s.max_findings = int_in(ctx, &v, "review.max_findings", 1, 1000)? as usize;
-            prov.values.insert("review.max_findings", ctx.source(v.span().start));
+            prov.values
+                .insert("review.max_findings", ctx.source(v.span().start));
         }
         if let Some(v) = r.time_budget {
             let at = v.span().start;
             s.time_budget_secs = match v.get_ref() {
                 IntOrString::Int(n) if *n > 0 => *n as u64,
                 IntOrString::Int(n) => {
-                    return Err(ctx.error(at, "review.time_budget", format!("{n} must be positive (seconds)")))
+                    return Err(ctx.error(
+                        at,
+                        "review.time_budget",
+                        format!("{n} must be positive (seconds)"),
+                    ))
                 }
-                IntOrString::Str(t) => parse_duration_secs(t)
-                    .ok_or_else(|| ctx.error(at, "review.time_budget", format!("{t:?} is not a duration (e.g. 600, \"90s\", \"10m\", \"1h\")")))?,
+                IntOrString::Str(t) => parse_duration_secs(t).ok_or_else(|| {
+                    ctx.error(
+                        at,
+                        "review.time_budget",
+                        format!("{t:?} is not a duration (e.g. 600, \"90s\", \"10m\", \"1h\")"),
+                    )
+                })?,
             };
             prov.values.insert("review.time_budget", ctx.source(at));
         }
         if let Some(v) = r.on_timeout {
             s.on_timeout = OnTimeout::parse(v.get_ref()).ok_or_else(|| {
-                ctx.error(v.span().start, "review.on_timeout", format!("{:?}: expected \"allow\" or \"block\"", v.get_ref()))
+                ctx.error(
+                    v.span().start,
+                    "review.on_timeout",
+                    format!("{:?}: expected \"allow\" or \"block\"", v.get_ref()),
+                )
             })?;
-            prov.values.insert("review.on_timeout", ctx.source(v.span().start));
+            prov.values
+                .insert("review.on_timeout", ctx.source(v.span().start));
         }
         if let Some(v) = r.report_dir {
             if v.get_ref().trim().is_empty() {
                 return Err(ctx.error(v.span().start, "review.report_dir", "must not be empty"));
             }
             s.report_dir = Some(resolve_path(v.get_ref(), repo_root));
-            prov.values.insert("review.report_dir", ctx.source(v.span().start));
+            prov.values
+                .insert("review.report_dir", ctx.source(v.span().start));
         }
         if let Some(v) = r.instructions_max_bytes {
             let at = v.span().start;
-            let n = byte_size(v.get_ref())
-                .ok_or_else(|| ctx.error(at, "review.instructions_max_bytes", "expected a size such as 8192 or \"16KiB\""))?;
+            let n = byte_size(v.get_ref()).ok_or_else(|| {
+                ctx.error(
+                    at,
+                    "review.instructions_max_bytes",
+                    "expected a size such as 8192 or \"16KiB\"",
+                )
+            })?;
             s.instructions_max_bytes = n as usize;
-            prov.values.insert("review.instructions_max_bytes", ctx.source(at));
+            prov.values
+                .insert("review.instructions_max_bytes", ctx.source(at));
         }
         if let Some(v) = r.threads {
             s.threads = Some(int_in(ctx, &v, "review.threads", 1, 1024)? as usize);
-            prov.values.insert("review.threads", ctx.source(v.span().start));
+            prov.values
+                .insert("review.threads", ctx.source(v.span().start));
         }
     }
 
     if let Some(g) = parsed.gate {
         if let Some(v) = g.enabled {
             s.gate.enabled = *v.get_ref();
-            prov.values.insert("gate.enabled", ctx.source(v.span().start));
+            prov.values
+                .insert("gate.enabled", ctx.source(v.span().start));
         }
         if let Some(v) = g.block_on {
             s.gate.block_on = parse_severity(v.get_ref()).ok_or_else(|| {
                 ctx.error(
                     v.span().start,
                     "gate.block_on",
-                    format!("{:?}: expected \"critical\", \"important\" or \"suggestion\"", v.get_ref()),
+                    format!(
+                        "{:?}: expected \"critical\", \"important\" or \"suggestion\"",
+                        v.get_ref()
+                    ),
                 )
             })?;
-            prov.values.insert("gate.block_on", ctx.source(v.span().start));
+            prov.values
+                .insert("gate.block_on", ctx.source(v.span().start));
         }
         if let Some(v) = g.min_agreement {
             s.gate.min_agreement = int_in(ctx, &v, "gate.min_agreement", 1, 100)? as usize;
-            prov.values.insert("gate.min_agreement", ctx.source(v.span().start));
+            prov.values
+                .insert("gate.min_agreement", ctx.source(v.span().start));
         }
     }
 
     if let Some(c) = parsed.cache {
         if let Some(v) = c.max_size {
             let at = v.span().start;
-            s.cache_max_bytes = byte_size(v.get_ref())
-                .ok_or_else(|| ctx.error(at, "cache.max_size", "expected a size such as 200000000 or \"200MB\""))?;
+            s.cache_max_bytes = byte_size(v.get_ref()).ok_or_else(|| {
+                ctx.error(
+                    at,
+                    "cache.max_size",
+                    "expected a size such as 200000000 or \"200MB\"",
+                )
+            })?;
             prov.values.insert("cache.max_size", ctx.source(at));
         }
     }
-    check_reviewers_vs_gate(s).map_err(|m| Error::Config(format!("{}: {m}", ctx.path.display())))?;
+    check_reviewers_vs_gate(s)
+        .map_err(|m| Error::Config(format!("{}: {m}", ctx.path.display())))?;
     Ok(())
 }
 
@@ -685,7 +785,9 @@ fn byte_size(v: &IntOrString) -> Option<u64> {
 /// powers of 1000, `i` units powers of 1024.
 pub fn parse_byte_size(s: &str) -> Option<u64> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let num: f64 = num.parse().ok()?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
@@ -699,7 +801,7 @@ pub fn parse_byte_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let v = num * mult;
-    (v.is_finite() && v >= 0.0 && v < 1.8e19).then_some(v as u64)
+    (v.is_finite() && (0.0..1.8e19).contains(&v)).then_some(v as u64)
 }
 
 /// Parses `600`, `90s`, `10m`, `1h`, `1h30m` into seconds (positive only).
@@ -750,7 +852,7 @@ fn resolve_path(p: &str, repo_root: &Path) -> PathBuf {
 }
 
 fn apply_git_config(
-    cfg: &gix::config::File<'static>,
+    cfg: &gix::config::File,
     repo_root: &Path,
     s: &mut Settings,
     prov: &mut Provenance,
@@ -762,15 +864,19 @@ fn apply_git_config(
     };
     if let Some(v) = get(KEY_GATE) {
         s.gate.enabled = parse_git_bool(&v).ok_or_else(|| bad(KEY_GATE, &v, "on or off"))?;
-        prov.values.insert("gate.enabled", Source::GitConfig(KEY_GATE));
-    } else if cfg.boolean(KEY_GATE).is_some() {
+        prov.values
+            .insert("gate.enabled", Source::GitConfig(KEY_GATE));
+    } else if matches!(cfg.boolean(KEY_GATE), Ok(Some(true))) {
         // `[deep-review] gate` with no value means true in git.
         s.gate.enabled = true;
-        prov.values.insert("gate.enabled", Source::GitConfig(KEY_GATE));
+        prov.values
+            .insert("gate.enabled", Source::GitConfig(KEY_GATE));
     }
     if let Some(v) = get(KEY_BLOCK_ON) {
-        s.gate.block_on = parse_severity(&v).ok_or_else(|| bad(KEY_BLOCK_ON, &v, "critical, important or suggestion"))?;
-        prov.values.insert("gate.block_on", Source::GitConfig(KEY_BLOCK_ON));
+        s.gate.block_on = parse_severity(&v)
+            .ok_or_else(|| bad(KEY_BLOCK_ON, &v, "critical, important or suggestion"))?;
+        prov.values
+            .insert("gate.block_on", Source::GitConfig(KEY_BLOCK_ON));
     }
     if let Some(v) = get(KEY_MIN_AGREEMENT) {
         s.gate.min_agreement = v
@@ -779,22 +885,28 @@ fn apply_git_config(
             .ok()
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| bad(KEY_MIN_AGREEMENT, &v, "a number from 1 to 100"))?;
-        prov.values.insert("gate.min_agreement", Source::GitConfig(KEY_MIN_AGREEMENT));
+        prov.values
+            .insert("gate.min_agreement", Source::GitConfig(KEY_MIN_AGREEMENT));
     }
     if let Some(v) = get(KEY_TIME_BUDGET) {
-        s.time_budget_secs = parse_duration_secs(&v).ok_or_else(|| bad(KEY_TIME_BUDGET, &v, "a duration such as 600, 90s or 10m"))?;
-        prov.values.insert("review.time_budget", Source::GitConfig(KEY_TIME_BUDGET));
+        s.time_budget_secs = parse_duration_secs(&v)
+            .ok_or_else(|| bad(KEY_TIME_BUDGET, &v, "a duration such as 600, 90s or 10m"))?;
+        prov.values
+            .insert("review.time_budget", Source::GitConfig(KEY_TIME_BUDGET));
     }
     if let Some(v) = get(KEY_ON_TIMEOUT) {
-        s.on_timeout = OnTimeout::parse(&v).ok_or_else(|| bad(KEY_ON_TIMEOUT, &v, "allow or block"))?;
-        prov.values.insert("review.on_timeout", Source::GitConfig(KEY_ON_TIMEOUT));
+        s.on_timeout =
+            OnTimeout::parse(&v).ok_or_else(|| bad(KEY_ON_TIMEOUT, &v, "allow or block"))?;
+        prov.values
+            .insert("review.on_timeout", Source::GitConfig(KEY_ON_TIMEOUT));
     }
     if let Some(v) = get(KEY_REPORT_DIR) {
         if v.trim().is_empty() {
             return Err(bad(KEY_REPORT_DIR, &v, "a directory"));
         }
         s.report_dir = Some(resolve_path(&v, repo_root));
-        prov.values.insert("review.report_dir", Source::GitConfig(KEY_REPORT_DIR));
+        prov.values
+            .insert("review.report_dir", Source::GitConfig(KEY_REPORT_DIR));
     }
     if let Some(v) = get(KEY_LEAD) {
         let m = v.trim().to_string();
@@ -802,11 +914,14 @@ fn apply_git_config(
             return Err(bad(KEY_LEAD, &v, "a model from the manifest"));
         }
         s.lead = Some(m);
-        prov.values.insert("review.lead", Source::GitConfig(KEY_LEAD));
+        prov.values
+            .insert("review.lead", Source::GitConfig(KEY_LEAD));
     }
     if let Some(v) = get(KEY_CACHE_MAX_SIZE) {
-        s.cache_max_bytes = parse_byte_size(&v).ok_or_else(|| bad(KEY_CACHE_MAX_SIZE, &v, "a size such as 200MB"))?;
-        prov.values.insert("cache.max_size", Source::GitConfig(KEY_CACHE_MAX_SIZE));
+        s.cache_max_bytes = parse_byte_size(&v)
+            .ok_or_else(|| bad(KEY_CACHE_MAX_SIZE, &v, "a size such as 200MB"))?;
+        prov.values
+            .insert("cache.max_size", Source::GitConfig(KEY_CACHE_MAX_SIZE));
     }
     if let Some(v) = get(KEY_THREADS) {
         s.threads = Some(
@@ -816,7 +931,8 @@ fn apply_git_config(
                 .filter(|n| (1..=1024).contains(n))
                 .ok_or_else(|| bad(KEY_THREADS, &v, "a number from 1 to 1024"))?,
         );
-        prov.values.insert("review.threads", Source::GitConfig(KEY_THREADS));
+        prov.values
+            .insert("review.threads", Source::GitConfig(KEY_THREADS));
     }
     if let Some(v) = get(KEY_CONTEXT_LINES) {
         s.context_lines = v
@@ -825,7 +941,8 @@ fn apply_git_config(
             .ok()
             .filter(|n| *n <= 1000)
             .ok_or_else(|| bad(KEY_CONTEXT_LINES, &v, "a number from 0 to 1000"))?;
-        prov.values.insert("review.context_lines", Source::GitConfig(KEY_CONTEXT_LINES));
+        prov.values
+            .insert("review.context_lines", Source::GitConfig(KEY_CONTEXT_LINES));
     }
     if let Some(values) = cfg.strings(KEY_IGNORE) {
         for v in values {
@@ -847,7 +964,12 @@ fn parse_git_bool(v: &str) -> Option<bool> {
     }
 }
 
-fn apply_cli(o: &CliOverrides, s: &mut Settings, prov: &mut Provenance, model_exists: &dyn Fn(&str) -> bool) -> Result<()> {
+fn apply_cli(
+    o: &CliOverrides,
+    s: &mut Settings,
+    prov: &mut Provenance,
+    model_exists: &dyn Fn(&str) -> bool,
+) -> Result<()> {
     if let Some(r) = &o.reviewers {
         if r.is_empty() {
             return Err(Error::Usage("at least one reviewer is needed".into()));
@@ -865,13 +987,16 @@ fn apply_cli(o: &CliOverrides, s: &mut Settings, prov: &mut Provenance, model_ex
     }
     if let Some(m) = &o.lead {
         if !model_exists(m) {
-            return Err(Error::Usage(format!("lead model {m:?} is not in the model manifest")));
+            return Err(Error::Usage(format!(
+                "lead model {m:?} is not in the model manifest"
+            )));
         }
         s.lead = Some(m.clone());
         prov.values.insert("review.lead", Source::Cli);
     }
     for g in &o.ignore {
-        globset::Glob::new(g).map_err(|e| Error::Usage(format!("--ignore {g:?}: bad glob: {e}")))?;
+        globset::Glob::new(g)
+            .map_err(|e| Error::Usage(format!("--ignore {g:?}: bad glob: {e}")))?;
         s.ignore.push(g.clone());
         prov.ignore.push(Source::Cli);
     }
@@ -889,10 +1014,18 @@ fn apply_cli(o: &CliOverrides, s: &mut Settings, prov: &mut Provenance, model_ex
     set!(s.gate.enabled, &o.gate, "gate.enabled");
     set!(s.gate.block_on, &o.block_on, "gate.block_on");
     set!(s.gate.min_agreement, &o.min_agreement, "gate.min_agreement");
-    set!(s.time_budget_secs, &o.time_budget_secs, "review.time_budget");
+    set!(
+        s.time_budget_secs,
+        &o.time_budget_secs,
+        "review.time_budget"
+    );
     set!(s.on_timeout, &o.on_timeout, "review.on_timeout");
     set!(s.cache_max_bytes, &o.cache_max_bytes, "cache.max_size");
-    set!(s.instructions_max_bytes, &o.instructions_max_bytes, "review.instructions_max_bytes");
+    set!(
+        s.instructions_max_bytes,
+        &o.instructions_max_bytes,
+        "review.instructions_max_bytes"
+    );
     if let Some(d) = &o.report_dir {
         s.report_dir = Some(d.clone());
         prov.values.insert("review.report_dir", Source::Cli);
@@ -914,7 +1047,11 @@ fn toml_str(s: &str) -> String {
 
 /// Prints the effective configuration as TOML, with the source of every
 /// value as a trailing comment (`git deep-review config`).
-pub fn write_effective(settings: &Settings, prov: &Provenance, w: &mut dyn Write) -> std::io::Result<()> {
+pub fn write_effective(
+    settings: &Settings,
+    prov: &Provenance,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     let src = |k: &str| prov.source(k);
     if prov.files.is_empty() {
         writeln!(w, "# configuration files: none found")?;
@@ -938,7 +1075,11 @@ pub fn write_effective(settings: &Settings, prov: &Provenance, w: &mut dyn Write
     writeln!(w, "\n[review]")?;
     match &settings.lead {
         Some(l) => writeln!(w, "lead = {}  # {}", toml_str(l), src("review.lead"))?,
-        None => writeln!(w, "# lead = (none: the pipeline chooses)  # {}", src("review.lead"))?,
+        None => writeln!(
+            w,
+            "# lead = (none: the pipeline chooses)  # {}",
+            src("review.lead")
+        )?,
     }
     writeln!(w, "ignore = [")?;
     for (i, g) in settings.ignore.iter().enumerate() {
@@ -946,14 +1087,48 @@ pub fn write_effective(settings: &Settings, prov: &Provenance, w: &mut dyn Write
         writeln!(w, "  {},  # {s}", toml_str(g))?;
     }
     writeln!(w, "]  # extends the built-in ignore list")?;
-    writeln!(w, "context_lines = {}  # {}", settings.context_lines, src("review.context_lines"))?;
-    writeln!(w, "chunk_tokens = {}  # {}", settings.chunk_tokens, src("review.chunk_tokens"))?;
-    writeln!(w, "max_findings = {}  # {}", settings.max_findings, src("review.max_findings"))?;
-    writeln!(w, "time_budget = {}  # seconds; {}", settings.time_budget_secs, src("review.time_budget"))?;
-    writeln!(w, "on_timeout = \"{}\"  # {}", settings.on_timeout.name(), src("review.on_timeout"))?;
+    writeln!(
+        w,
+        "context_lines = {}  # {}",
+        settings.context_lines,
+        src("review.context_lines")
+    )?;
+    writeln!(
+        w,
+        "chunk_tokens = {}  # {}",
+        settings.chunk_tokens,
+        src("review.chunk_tokens")
+    )?;
+    writeln!(
+        w,
+        "max_findings = {}  # {}",
+        settings.max_findings,
+        src("review.max_findings")
+    )?;
+    writeln!(
+        w,
+        "time_budget = {}  # seconds; {}",
+        settings.time_budget_secs,
+        src("review.time_budget")
+    )?;
+    writeln!(
+        w,
+        "on_timeout = \"{}\"  # {}",
+        settings.on_timeout.name(),
+        src("review.on_timeout")
+    )?;
     match &settings.report_dir {
-        Some(d) => writeln!(w, "report_dir = {}  # {}", toml_str(&d.to_string_lossy()), src("review.report_dir"))?,
-        None => writeln!(w, "# report_dir = (default)  # {}", src("review.report_dir"))?,
+        Some(d) => writeln!(
+            w,
+            "report_dir = {}  # {}",
+            toml_str(&d.to_string_lossy()),
+            src("review.report_dir")
+        )?,
+        None => writeln!(
+            w,
+            "# report_dir = (default)  # {}",
+            src("review.report_dir")
+        )?,
     }
     writeln!(
         w,
@@ -966,11 +1141,31 @@ pub fn write_effective(settings: &Settings, prov: &Provenance, w: &mut dyn Write
         None => writeln!(w, "# threads = (all cores)  # {}", src("review.threads"))?,
     }
     writeln!(w, "\n[gate]")?;
-    writeln!(w, "enabled = {}  # {}", settings.gate.enabled, src("gate.enabled"))?;
-    writeln!(w, "block_on = \"{}\"  # {}", severity_name(settings.gate.block_on), src("gate.block_on"))?;
-    writeln!(w, "min_agreement = {}  # {}", settings.gate.min_agreement, src("gate.min_agreement"))?;
+    writeln!(
+        w,
+        "enabled = {}  # {}",
+        settings.gate.enabled,
+        src("gate.enabled")
+    )?;
+    writeln!(
+        w,
+        "block_on = \"{}\"  # {}",
+        severity_name(settings.gate.block_on),
+        src("gate.block_on")
+    )?;
+    writeln!(
+        w,
+        "min_agreement = {}  # {}",
+        settings.gate.min_agreement,
+        src("gate.min_agreement")
+    )?;
     writeln!(w, "\n[cache]")?;
-    writeln!(w, "max_size = {}  # bytes; {}", settings.cache_max_bytes, src("cache.max_size"))?;
+    writeln!(
+        w,
+        "max_size = {}  # bytes; {}",
+        settings.cache_max_bytes,
+        src("cache.max_size")
+    )?;
     Ok(())
 }
 

@@ -65,12 +65,17 @@ pub struct GateDecision {
 }
 
 /// Ways past the gate, printed whenever it blocks so nobody has to search.
-pub const BYPASS_HELP: &str = "To push anyway: `git push --no-verify`, or `DEEP_REVIEW=skip git push`; \
+pub const BYPASS_HELP: &str =
+    "To push anyway: `git push --no-verify`, or `DEEP_REVIEW=skip git push`; \
 to turn the gate off for this repository: `git config deep-review.gate off`.";
 
 /// Applies `policy` to the findings of one review. `report` is where the
 /// full report was written (named in the message when present).
-pub fn evaluate(policy: &GatePolicy, findings: &[GateFinding], report: Option<&Path>) -> GateDecision {
+pub fn evaluate(
+    policy: &GatePolicy,
+    findings: &[GateFinding],
+    report: Option<&Path>,
+) -> GateDecision {
     if !policy.enabled {
         return GateDecision {
             block: false,

@@ -56,12 +56,24 @@ pub struct InstallReport {
 impl fmt::Display for InstallReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.unchanged {
-            write!(f, "deep-review pre-push hook already installed: {}", self.hook.display())?;
+            write!(
+                f,
+                "deep-review pre-push hook already installed: {}",
+                self.hook.display()
+            )?;
         } else {
-            write!(f, "installed deep-review pre-push hook: {}", self.hook.display())?;
+            write!(
+                f,
+                "installed deep-review pre-push hook: {}",
+                self.hook.display()
+            )?;
         }
         if let Some(c) = &self.chained {
-            write!(f, "\nthe existing hook is kept and runs first: {}", c.display())?;
+            write!(
+                f,
+                "\nthe existing hook is kept and runs first: {}",
+                c.display()
+            )?;
         }
         for n in &self.notes {
             write!(f, "\n{n}")?;
@@ -84,10 +96,18 @@ pub struct UninstallReport {
 impl fmt::Display for UninstallReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.removed, self.restored) {
-            (true, true) => write!(f, "removed the deep-review hook and restored the previous {}", self.hook.display())?,
+            (true, true) => write!(
+                f,
+                "removed the deep-review hook and restored the previous {}",
+                self.hook.display()
+            )?,
             (true, false) => write!(f, "removed the deep-review hook {}", self.hook.display())?,
             (false, true) => write!(f, "restored the previous {}", self.hook.display())?,
-            (false, false) => write!(f, "no deep-review hook installed in {}", self.hook.parent().unwrap_or(Path::new(".")).display())?,
+            (false, false) => write!(
+                f,
+                "no deep-review hook installed in {}",
+                self.hook.parent().unwrap_or(Path::new(".")).display()
+            )?,
         }
         for n in &self.notes {
             write!(f, "\n{n}")?;
@@ -101,7 +121,12 @@ impl fmt::Display for UninstallReport {
 pub enum HookState {
     Absent,
     /// Our hook; `exe` is the binary it calls, `exe_found` whether it is there.
-    DeepReview { exe: String, exe_found: bool, global: bool, executable: bool },
+    DeepReview {
+        exe: String,
+        exe_found: bool,
+        global: bool,
+        executable: bool,
+    },
     /// Someone else's hook.
     Foreign,
 }
@@ -155,7 +180,11 @@ pub fn hooks_dir(repo: &gix::Repository) -> Result<(PathBuf, Option<PathBuf>)> {
     match configured {
         Some(p) if !p.as_os_str().is_empty() => {
             let base = repo.workdir().unwrap_or_else(|| repo.git_dir());
-            let dir = if p.is_absolute() { p.clone() } else { base.join(&p) };
+            let dir = if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(&p)
+            };
             Ok((dir, Some(p)))
         }
         _ => Ok((repo.common_dir().join("hooks"), None)),
@@ -171,7 +200,8 @@ pub fn render(exe: &Path, global: bool) -> String {
 }
 
 fn current_exe() -> Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| Error::io("finding the path of git-deep-review", e))?;
+    let exe =
+        std::env::current_exe().map_err(|e| Error::io("finding the path of git-deep-review", e))?;
     Ok(exe.canonicalize().unwrap_or(exe))
 }
 
@@ -214,7 +244,10 @@ pub fn install(repo: Option<&gix::Repository>, opts: &InstallOptions) -> Result<
                     dir_abs.display()
                 )));
             }
-            report.notes.push(format!("set git config --global core.hooksPath {}", dir_abs.display()));
+            report.notes.push(format!(
+                "set git config --global core.hooksPath {}",
+                dir_abs.display()
+            ));
         } else {
             report.notes.push(format!(
                 "to use it in every repository: git config --global core.hooksPath {}",
@@ -222,15 +255,20 @@ pub fn install(repo: Option<&gix::Repository>, opts: &InstallOptions) -> Result<
             ));
         }
         report.notes.push(
-            "repositories' own .git/hooks/pre-push still run (the shared hook calls them first)".to_string(),
+            "repositories' own .git/hooks/pre-push still run (the shared hook calls them first)"
+                .to_string(),
         );
         return Ok(report);
     }
-    let repo = repo.ok_or_else(|| Error::Usage("not in a git repository (use --global DIR to install a shared hook)".into()))?;
+    let repo = repo.ok_or_else(|| {
+        Error::Usage("not in a git repository (use --global DIR to install a shared hook)".into())
+    })?;
     let (dir, configured) = hooks_dir(repo)?;
     let mut report = install_in(&dir, &exe, false, opts.force)?;
     if let Some(p) = configured {
-        report.notes.push(format!("installed in core.hooksPath ({})", p.display()));
+        report
+            .notes
+            .push(format!("installed in core.hooksPath ({})", p.display()));
     }
     Ok(report)
 }
@@ -239,7 +277,8 @@ pub fn install(repo: Option<&gix::Repository>, opts: &InstallOptions) -> Result<
 /// is renamed to [`CHAINED_NAME`] (rename keeps its bytes and mode, and
 /// `uninstall_in` renames it back); installing again only refreshes ours.
 pub fn install_in(dir: &Path, exe: &Path, global: bool, force: bool) -> Result<InstallReport> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating hooks directory {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating hooks directory {}", dir.display()), e))?;
     let hook = dir.join(HOOK_NAME);
     let chained = dir.join(CHAINED_NAME);
     let text = render(exe, global);
@@ -258,12 +297,23 @@ pub fn install_in(dir: &Path, exe: &Path, global: bool, force: bool) -> Result<I
             }
             let stamp = jiff::Timestamp::now().as_second();
             let backup = dir.join(format!("{HOOK_NAME}.deep-review-backup-{stamp}"));
-            std::fs::rename(&hook, &backup)
-                .map_err(|e| Error::io(format!("moving {} to {}", hook.display(), backup.display()), e))?;
-            notes.push(format!("kept the previous hook as {} (NOT run; restore it by hand)", backup.display()));
+            std::fs::rename(&hook, &backup).map_err(|e| {
+                Error::io(
+                    format!("moving {} to {}", hook.display(), backup.display()),
+                    e,
+                )
+            })?;
+            notes.push(format!(
+                "kept the previous hook as {} (NOT run; restore it by hand)",
+                backup.display()
+            ));
         } else {
-            std::fs::rename(&hook, &chained)
-                .map_err(|e| Error::io(format!("moving {} to {}", hook.display(), chained.display()), e))?;
+            std::fs::rename(&hook, &chained).map_err(|e| {
+                Error::io(
+                    format!("moving {} to {}", hook.display(), chained.display()),
+                    e,
+                )
+            })?;
         }
     }
     let unchanged = std::fs::symlink_metadata(&hook).is_ok_and(|m| m.file_type().is_file())
@@ -298,7 +348,8 @@ fn write_executable(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".pre-push.deep-review-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(format!("creating a temporary file in {}", dir.display()), e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -317,7 +368,8 @@ pub fn uninstall(repo: Option<&gix::Repository>, global: Option<&Path>) -> Resul
     match global {
         Some(dir) => uninstall_in(dir),
         None => {
-            let repo = repo.ok_or_else(|| Error::Usage("not in a git repository (use --global DIR)".into()))?;
+            let repo = repo
+                .ok_or_else(|| Error::Usage("not in a git repository (use --global DIR)".into()))?;
             uninstall_in(&hooks_dir(repo)?.0)
         }
     }
@@ -344,12 +396,17 @@ pub fn uninstall_in(dir: &Path) -> Result<UninstallReport> {
             }
             return Ok(report);
         }
-        std::fs::remove_file(&hook).map_err(|e| Error::io(format!("removing {}", hook.display()), e))?;
+        std::fs::remove_file(&hook)
+            .map_err(|e| Error::io(format!("removing {}", hook.display()), e))?;
         report.removed = true;
     }
     if exists(&chained) {
-        std::fs::rename(&chained, &hook)
-            .map_err(|e| Error::io(format!("restoring {} from {}", hook.display(), chained.display()), e))?;
+        std::fs::rename(&chained, &hook).map_err(|e| {
+            Error::io(
+                format!("restoring {} from {}", hook.display(), chained.display()),
+                e,
+            )
+        })?;
         report.restored = true;
     }
     Ok(report)
@@ -360,7 +417,8 @@ pub fn status(repo: Option<&gix::Repository>, global: Option<&Path>) -> Result<H
     match global {
         Some(dir) => Ok(status_in(dir, None)),
         None => {
-            let repo = repo.ok_or_else(|| Error::Usage("not in a git repository (use --global DIR)".into()))?;
+            let repo = repo
+                .ok_or_else(|| Error::Usage("not in a git repository (use --global DIR)".into()))?;
             let (dir, configured) = hooks_dir(repo)?;
             Ok(status_in(&dir, configured))
         }
@@ -433,7 +491,8 @@ pub fn parse_push_lines(lines: &[String]) -> Result<Vec<PushUpdate>> {
             continue;
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let hex_ok = |s: &str| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex_ok =
+            |s: &str| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
         if parts.len() != 4 || !hex_ok(parts[1]) || !hex_ok(parts[3]) {
             return Err(Error::Usage(format!(
                 "unexpected pre-push input line {line:?}: expected `<local ref> <local sha> <remote ref> <remote sha>`"
@@ -453,11 +512,17 @@ pub fn parse_push_lines(lines: &[String]) -> Result<Vec<PushUpdate>> {
 /// framework, which consumes git's stdin itself and passes
 /// `PRE_COMMIT_FROM_REF` / `PRE_COMMIT_TO_REF` (and the remote and branch
 /// names) in the environment instead. `None` when those are not set.
-pub fn pre_commit_input(env: &dyn Fn(&str) -> Option<String>) -> Option<(Option<String>, Vec<String>)> {
+pub fn pre_commit_input(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<(Option<String>, Vec<String>)> {
     let from = env("PRE_COMMIT_FROM_REF").filter(|v| !v.is_empty())?;
     let to = env("PRE_COMMIT_TO_REF").filter(|v| !v.is_empty())?;
-    let local = env("PRE_COMMIT_LOCAL_BRANCH").filter(|v| !v.is_empty()).unwrap_or_else(|| "HEAD".into());
-    let remote_ref = env("PRE_COMMIT_REMOTE_BRANCH").filter(|v| !v.is_empty()).unwrap_or_else(|| local.clone());
+    let local = env("PRE_COMMIT_LOCAL_BRANCH")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "HEAD".into());
+    let remote_ref = env("PRE_COMMIT_REMOTE_BRANCH")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| local.clone());
     let remote = env("PRE_COMMIT_REMOTE_NAME").filter(|v| !v.is_empty());
     Some((remote, vec![format!("{local} {to} {remote_ref} {from}")]))
 }
@@ -508,7 +573,10 @@ pub fn pre_push(
         let _ = writeln!(log, "{msg}");
     };
     if !settings.gate.enabled {
-        say(log, "deep-review: gate is off (deep-review.gate); push allowed without review.");
+        say(
+            log,
+            "deep-review: gate is off (deep-review.gate); push allowed without review.",
+        );
         return Ok(EXIT_OK);
     }
     let updates = parse_push_lines(lines)?;
@@ -517,23 +585,47 @@ pub fn pre_push(
     let mut timed_out = false;
     for u in &updates {
         if u.is_delete() {
-            say(log, &format!("deep-review: {}: deletion, nothing to review.", u.remote_ref));
+            say(
+                log,
+                &format!(
+                    "deep-review: {}: deletion, nothing to review.",
+                    u.remote_ref
+                ),
+            );
             continue;
         }
         if u.local_ref.starts_with("refs/tags/") || u.remote_ref.starts_with("refs/tags/") {
-            say(log, &format!("deep-review: {}: tag, not reviewed.", u.remote_ref));
+            say(
+                log,
+                &format!("deep-review: {}: tag, not reviewed.", u.remote_ref),
+            );
             continue;
         }
         let Some(req) = plan_request(repo, remote, u, deadline)? else {
-            say(log, &format!("deep-review: {}: no new commits to review.", u.remote_ref));
+            say(
+                log,
+                &format!("deep-review: {}: no new commits to review.", u.remote_ref),
+            );
             continue;
         };
         if Instant::now() >= deadline {
             timed_out = true;
-            say(log, &format!("deep-review: {}: time budget used up before its review started.", u.remote_ref));
+            say(
+                log,
+                &format!(
+                    "deep-review: {}: time budget used up before its review started.",
+                    u.remote_ref
+                ),
+            );
             continue;
         }
-        say(log, &format!("deep-review: reviewing {} ({}) for {}...", req.spec, req.why, u.remote_ref));
+        say(
+            log,
+            &format!(
+                "deep-review: reviewing {} ({}) for {}...",
+                req.spec, req.why, u.remote_ref
+            ),
+        );
         let outcome = match review(&req) {
             Ok(o) => o,
             Err(Error::Interrupted) => {
@@ -541,12 +633,19 @@ pub fn pre_push(
                 return Ok(EXIT_INTERRUPTED);
             }
             Err(e) => {
-                say(log, &format!("deep-review: the review failed: {e}\n{BYPASS_HELP}"));
+                say(
+                    log,
+                    &format!("deep-review: the review failed: {e}\n{BYPASS_HELP}"),
+                );
                 return Ok(e.exit_code());
             }
         };
         timed_out |= outcome.timed_out;
-        let decision = evaluate(&settings.gate, &outcome.findings, outcome.report_path.as_deref());
+        let decision = evaluate(
+            &settings.gate,
+            &outcome.findings,
+            outcome.report_path.as_deref(),
+        );
         say(log, &decision.message);
         blocked |= decision.block;
     }
@@ -577,7 +676,8 @@ pub fn pre_push(
 }
 
 fn oid(hex: &str) -> Result<gix::ObjectId> {
-    gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::Git(format!("bad object id {hex:?}: {e}")))
+    gix::ObjectId::from_hex(hex.as_bytes())
+        .map_err(|e| Error::Git(format!("bad object id {hex:?}: {e}")))
 }
 
 fn git_err(what: &str) -> impl FnOnce(gix::Error) -> Error + '_ {
@@ -654,11 +754,7 @@ fn plan_request(
         }
         // The base is the first parent outside the set (the boundary); a
         // history with no such parent is reviewed from the empty tree.
-        let boundary = parents
-            .iter()
-            .flatten()
-            .find(|p| !ids.contains(p))
-            .copied();
+        let boundary = parents.iter().flatten().find(|p| !ids.contains(p)).copied();
         base_opt = boundary;
         why = format!("{} commit(s) not on any remote-tracking branch", ids.len());
     }
@@ -703,13 +799,19 @@ fn remote_default_tip(repo: &gix::Repository, remote: &str) -> Result<Option<gix
 /// Tips of all remote-tracking refs (commits only).
 fn remote_tips(repo: &gix::Repository) -> Result<Vec<gix::ObjectId>> {
     let refs = repo.references().map_err(git_err("reading refs"))?;
-    let iter = refs.prefixed("refs/remotes/").map_err(git_err("reading remote-tracking refs"))?;
+    let iter = refs
+        .prefixed("refs/remotes/")
+        .map_err(git_err("reading remote-tracking refs"))?;
     let mut out = Vec::new();
     for r in iter {
         let Ok(mut r) = r else { continue };
         if let Ok(id) = r.peel_to_id() {
             let id = id.detach();
-            if repo.find_object(id).is_ok_and(|o| o.kind == gix::object::Kind::Commit) && !out.contains(&id) {
+            if repo
+                .find_object(id)
+                .is_ok_and(|o| o.kind == gix::object::Kind::Commit)
+                && !out.contains(&id)
+            {
                 out.push(id);
             }
         }

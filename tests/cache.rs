@@ -5,7 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn key(chunk: &str, model: &str) -> CacheKey {
-    CacheKey::new(&[chunk.as_bytes(), model.as_bytes(), b"prompt", b"seed=1", b"0.1.0"])
+    CacheKey::new(&[
+        chunk.as_bytes(),
+        model.as_bytes(),
+        b"prompt",
+        b"seed=1",
+        b"0.1.0",
+    ])
 }
 
 fn entry_files(dir: &Path) -> Vec<PathBuf> {
@@ -56,7 +62,10 @@ fn partial_reuse_only_changed_chunks_miss() {
     }
     // The branch gets a commit that changes only the second chunk.
     let chunks_v2 = ["chunk one", "chunk two, edited", "chunk three"];
-    let hits: Vec<bool> = chunks_v2.iter().map(|c| cache.get(&key(c, "m")).is_some()).collect();
+    let hits: Vec<bool> = chunks_v2
+        .iter()
+        .map(|c| cache.get(&key(c, "m")).is_some())
+        .collect();
     assert_eq!(hits, [true, false, true]);
 }
 
@@ -105,7 +114,9 @@ fn concurrent_writers_from_threads_never_leave_a_torn_entry() {
                 for i in 0..20 {
                     // Same keys from every thread, plus some of its own.
                     cache.put(&key(&format!("shared {i}"), "m"), &big).unwrap();
-                    cache.put(&key(&format!("own {t} {i}"), "m"), &format!("{t}/{i}")).unwrap();
+                    cache
+                        .put(&key(&format!("own {t} {i}"), "m"), &format!("{t}/{i}"))
+                        .unwrap();
                     if let Some(v) = cache.get(&key(&format!("shared {i}"), "m")) {
                         assert_eq!(v.len(), big.len(), "a reader saw a partial entry");
                     }
@@ -117,7 +128,12 @@ fn concurrent_writers_from_threads_never_leave_a_torn_entry() {
         h.join().unwrap();
     }
     for i in 0..20 {
-        assert_eq!(cache.get(&key(&format!("shared {i}"), "m")).map(|v| v.len()), Some(big.len()));
+        assert_eq!(
+            cache
+                .get(&key(&format!("shared {i}"), "m"))
+                .map(|v| v.len()),
+            Some(big.len())
+        );
     }
     assert_eq!(cache.stats().unwrap().corrupt, 0);
     assert_eq!(cache.stats().unwrap().entries, 20 + 8 * 20);
@@ -125,7 +141,10 @@ fn concurrent_writers_from_threads_never_leave_a_torn_entry() {
         .into_iter()
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
-    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
 }
 
 /// Two processes: this test binary re-runs itself as writer children.
@@ -147,7 +166,11 @@ fn concurrent_writers_from_processes() {
     let children: Vec<_> = (0..3)
         .map(|_| {
             std::process::Command::new(&exe)
-                .args(["--exact", "concurrent_writers_from_processes", "--nocapture"])
+                .args([
+                    "--exact",
+                    "concurrent_writers_from_processes",
+                    "--nocapture",
+                ])
                 .env("DEEP_REVIEW_CACHE_CHILD", dir.path())
                 .spawn()
                 .unwrap()
@@ -158,7 +181,10 @@ fn concurrent_writers_from_processes() {
     }
     let cache = Cache::open(dir.path(), 1 << 30).unwrap();
     for i in 0..30 {
-        assert_eq!(cache.get(&key(&format!("p {i}"), "m")).map(|v| v.len()), Some(300_000));
+        assert_eq!(
+            cache.get(&key(&format!("p {i}"), "m")).map(|v| v.len()),
+            Some(300_000)
+        );
     }
     assert_eq!(cache.stats().unwrap().corrupt, 0);
 }
@@ -174,16 +200,33 @@ fn eviction_removes_least_recently_used_beyond_the_bound() {
         cache.put(k, &body).unwrap();
         // Distinct mtimes even on coarse-grained file systems.
         let t = std::time::SystemTime::now() - std::time::Duration::from_secs(100 - i as u64 * 10);
-        let f = entry_files(dir.path()).into_iter().find(|p| p.to_string_lossy().ends_with(&k.hex()[2..])).unwrap();
-        std::fs::File::options().append(true).open(&f).unwrap().set_modified(t).unwrap();
+        let f = entry_files(dir.path())
+            .into_iter()
+            .find(|p| p.to_string_lossy().ends_with(&k.hex()[2..]))
+            .unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
     }
     // Reading e0 makes it the most recently used.
     assert!(cache.get(&keys[0]).is_some());
     cache.put(&key("e3", "m"), &body).unwrap();
     assert!(cache.stats().unwrap().bytes <= 3500);
-    assert!(cache.get(&keys[1]).is_none(), "the least recently used entry is evicted");
-    assert!(cache.get(&keys[0]).is_some(), "a recently read entry survives");
-    assert!(cache.get(&key("e3", "m")).is_some(), "the new entry survives");
+    assert!(
+        cache.get(&keys[1]).is_none(),
+        "the least recently used entry is evicted"
+    );
+    assert!(
+        cache.get(&keys[0]).is_some(),
+        "a recently read entry survives"
+    );
+    assert!(
+        cache.get(&key("e3", "m")).is_some(),
+        "the new entry survives"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Configuration: layering, provenance, strict errors, repository instructions.
 
 use git_deep_review::config::{
-    load, parse_byte_size, parse_duration_secs, repo_instructions, write_effective, CliOverrides, OnTimeout, Settings, Source,
+    load, parse_byte_size, parse_duration_secs, repo_instructions, write_effective, CliOverrides,
+    OnTimeout, Settings, Source,
 };
 use git_deep_review::findings::Severity;
 use git_deep_review::Error;
@@ -15,8 +16,16 @@ fn known(m: &str) -> bool {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git").args(args).current_dir(dir).output().expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A fresh repository whose git config cannot see the developer's own
@@ -30,7 +39,11 @@ fn repo() -> tempfile::TempDir {
 
 /// Loads with an explicit (possibly absent) user file so the developer's
 /// real ~/.config never leaks into a test.
-fn load_in(root: &Path, user: Option<&Path>, cli: CliOverrides) -> Result<(Settings, git_deep_review::config::Provenance), Error> {
+fn load_in(
+    root: &Path,
+    user: Option<&Path>,
+    cli: CliOverrides,
+) -> Result<(Settings, git_deep_review::config::Provenance), Error> {
     let repo = gix::open(root).unwrap();
     let snapshot = repo.config_snapshot();
     let mut cli = cli;
@@ -53,7 +66,11 @@ fn defaults_without_any_file() {
     let user = user_file(r.path(), "");
     let (s, prov) = load_in(r.path(), Some(&user), CliOverrides::default()).unwrap();
     assert_eq!(s, Settings::default());
-    let names: Vec<_> = s.reviewers.iter().map(|r| (r.name.as_str(), r.model.as_str(), r.prompt.as_str())).collect();
+    let names: Vec<_> = s
+        .reviewers
+        .iter()
+        .map(|r| (r.name.as_str(), r.model.as_str(), r.prompt.as_str()))
+        .collect();
     assert_eq!(
         names,
         [
@@ -95,33 +112,77 @@ fn layers_override_in_order_and_record_their_source() {
     let (s, prov) = load_in(r.path(), Some(&user), cli).unwrap();
 
     assert_eq!(s.gate.block_on, Severity::Important);
-    assert!(matches!(prov.source("gate.block_on"), Source::UserFile { line: 2, .. }), "{:?}", prov.source("gate.block_on"));
+    assert!(
+        matches!(
+            prov.source("gate.block_on"),
+            Source::UserFile { line: 2, .. }
+        ),
+        "{:?}",
+        prov.source("gate.block_on")
+    );
     assert_eq!(s.gate.min_agreement, 1, "repository file beats user file");
-    assert!(matches!(prov.source("gate.min_agreement"), Source::RepoFile { line: 18, .. }), "{:?}", prov.source("gate.min_agreement"));
+    assert!(
+        matches!(
+            prov.source("gate.min_agreement"),
+            Source::RepoFile { line: 18, .. }
+        ),
+        "{:?}",
+        prov.source("gate.min_agreement")
+    );
     assert_eq!(s.time_budget_secs, 90, "git config beats files");
-    assert_eq!(prov.source("review.time_budget"), Source::GitConfig("deep-review.timeBudget"));
+    assert_eq!(
+        prov.source("review.time_budget"),
+        Source::GitConfig("deep-review.timeBudget")
+    );
     assert_eq!(s.on_timeout, OnTimeout::Block);
     assert_eq!(prov.source("review.on_timeout"), Source::Cli);
     assert_eq!(s.context_lines, 1, "CLI beats everything");
-    assert_eq!(s.ignore, ["a/**", "b/**", "c/**", "d/**"], "ignore globs accumulate");
+    assert_eq!(
+        s.ignore,
+        ["a/**", "b/**", "c/**", "d/**"],
+        "ignore globs accumulate"
+    );
     assert!(matches!(prov.ignore[0], Source::UserFile { .. }));
     assert!(matches!(prov.ignore[1], Source::RepoFile { .. }));
     assert_eq!(prov.ignore[2], Source::GitConfig("deep-review.ignore"));
     assert_eq!(prov.ignore[3], Source::Cli);
-    assert_eq!(s.reviewers.len(), 2, "a layer's reviewer list replaces the previous one");
-    assert_eq!(s.reviewers[0].prompt, "one.md", "prompt defaults to <name>.md");
+    assert_eq!(
+        s.reviewers.len(),
+        2,
+        "a layer's reviewer list replaces the previous one"
+    );
+    assert_eq!(
+        s.reviewers[0].prompt, "one.md",
+        "prompt defaults to <name>.md"
+    );
     assert_eq!(s.reviewers[1].sampling.seed, 5);
     assert_eq!(s.reviewers[1].sampling.temperature, 0.5);
-    assert_eq!(s.report_dir.as_deref(), Some(r.path().join("reports").as_path()), "relative to the repository root");
+    assert_eq!(
+        s.report_dir.as_deref(),
+        Some(r.path().join("reports").as_path()),
+        "relative to the repository root"
+    );
     assert_eq!(s.cache_max_bytes, 1024 * 1024);
 
     let mut out = Vec::new();
     write_effective(&s, &prov, &mut out).unwrap();
     let out = String::from_utf8(out).unwrap();
-    assert!(out.contains("time_budget = 90  # seconds; git config deep-review.timeBudget"), "{out}");
-    assert!(out.contains("on_timeout = \"block\"  # command line"), "{out}");
-    assert!(out.contains("min_agreement = 1  # repository file"), "{out}");
-    assert!(out.contains("block_on = \"important\"  # user file"), "{out}");
+    assert!(
+        out.contains("time_budget = 90  # seconds; git config deep-review.timeBudget"),
+        "{out}"
+    );
+    assert!(
+        out.contains("on_timeout = \"block\"  # command line"),
+        "{out}"
+    );
+    assert!(
+        out.contains("min_agreement = 1  # repository file"),
+        "{out}"
+    );
+    assert!(
+        out.contains("block_on = \"important\"  # user file"),
+        "{out}"
+    );
     assert!(out.contains("name = \"two\""), "{out}");
     // The printed configuration is itself valid TOML.
     let stripped: String = out.lines().map(|l| format!("{l}\n")).collect();
@@ -134,7 +195,10 @@ fn git_config_gate_off_disables_the_gate() {
     git(r.path(), &["config", "deep-review.gate", "off"]);
     let (s, prov) = load_in(r.path(), None, CliOverrides::default()).unwrap();
     assert!(!s.gate.enabled);
-    assert_eq!(prov.source("gate.enabled"), Source::GitConfig("deep-review.gate"));
+    assert_eq!(
+        prov.source("gate.enabled"),
+        Source::GitConfig("deep-review.gate")
+    );
 }
 
 fn config_error(text: &str) -> String {
@@ -179,7 +243,10 @@ fn unknown_model_names_key_and_line() {
 #[test]
 fn bad_enum_and_range_values_are_errors() {
     let m = config_error("[gate]\nblock_on = \"blocker\"\n");
-    assert!(m.contains(":2:") && m.contains("gate.block_on") && m.contains("blocker"), "{m}");
+    assert!(
+        m.contains(":2:") && m.contains("gate.block_on") && m.contains("blocker"),
+        "{m}"
+    );
     let m = config_error("[review]\non_timeout = \"maybe\"\n");
     assert!(m.contains(":2:") && m.contains("review.on_timeout"), "{m}");
     let m = config_error("[review]\ntime_budget = \"soon\"\n");
@@ -197,7 +264,10 @@ fn duplicate_reviewer_and_impossible_agreement_are_errors() {
     let m = config_error("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n");
     assert!(m.contains(":5:") && m.contains("defined twice"), "{m}");
     let m = config_error("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n");
-    assert!(m.contains("min_agreement"), "one reviewer cannot reach the default agreement of 2: {m}");
+    assert!(
+        m.contains("min_agreement"),
+        "one reviewer cannot reach the default agreement of 2: {m}"
+    );
 }
 
 #[test]
@@ -205,7 +275,10 @@ fn bad_git_config_value_names_the_key() {
     let r = repo();
     git(r.path(), &["config", "deep-review.blockOn", "blocker"]);
     match load_in(r.path(), None, CliOverrides::default()) {
-        Err(Error::Config(m)) => assert!(m.contains("deep-review.blockOn") && m.contains("blocker"), "{m}"),
+        Err(Error::Config(m)) => assert!(
+            m.contains("deep-review.blockOn") && m.contains("blocker"),
+            "{m}"
+        ),
         other => panic!("expected a config error, got {other:?}"),
     }
 }

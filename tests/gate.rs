@@ -34,14 +34,26 @@ fn default_policy_blocks_only_confirmed_critical() {
     assert!(d.message.contains("src/lib.rs:42"), "{}", d.message);
     assert!(d.message.contains("/tmp/report.md"), "{}", d.message);
     assert!(d.message.contains("git push --no-verify"), "{}", d.message);
-    assert!(d.message.contains("DEEP_REVIEW=skip git push"), "{}", d.message);
-    assert!(d.message.contains("git config deep-review.gate off"), "{}", d.message);
+    assert!(
+        d.message.contains("DEEP_REVIEW=skip git push"),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message.contains("git config deep-review.gate off"),
+        "{}",
+        d.message
+    );
     assert!(!d.message.contains("important but agreed"), "{}", d.message);
 }
 
 #[test]
 fn nothing_blocking_allows_without_bypass_help() {
-    let d = evaluate(&GatePolicy::default(), &[finding("minor", Severity::Suggestion, 3)], None);
+    let d = evaluate(
+        &GatePolicy::default(),
+        &[finding("minor", Severity::Suggestion, 3)],
+        None,
+    );
     assert!(!d.block);
     assert!(d.blocking.is_empty());
     assert!(d.message.contains("push allowed"), "{}", d.message);

@@ -6,7 +6,8 @@ use git_deep_review::config::{OnTimeout, Settings};
 use git_deep_review::findings::Severity;
 use git_deep_review::gate::GateFinding;
 use git_deep_review::hook::{
-    install_in, pre_commit_input, pre_push, status_in, uninstall_in, HookState, ReviewOutcomeForGate, ReviewRequest, CHAINED_NAME,
+    install_in, pre_commit_input, pre_push, status_in, uninstall_in, HookState,
+    ReviewOutcomeForGate, ReviewRequest, CHAINED_NAME,
 };
 use git_deep_review::Error;
 use std::os::unix::fs::PermissionsExt;
@@ -25,7 +26,11 @@ fn git_out(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = git_out(dir, args, &[]);
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -40,15 +45,37 @@ fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("remote.git");
     let work = tmp.path().join("work");
-    git(tmp.path(), &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
-    git(tmp.path(), &["clone", "-q", remote.to_str().unwrap(), work.to_str().unwrap()]);
+    git(
+        tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
     git(&work, &["config", "user.name", "Test"]);
     git(&work, &["config", "user.email", "test@example.com"]);
     git(&work, &["checkout", "-q", "-b", "main"]);
     commit(&work, "README.md", "hello\n", "initial");
     git(&work, &["push", "-q", "origin", "main"]);
     git(&work, &["remote", "set-head", "origin", "main"]);
-    Setup { _tmp: tmp, remote, work }
+    Setup {
+        _tmp: tmp,
+        remote,
+        work,
+    }
 }
 
 fn commit(work: &Path, file: &str, text: &str, msg: &str) -> String {
@@ -88,10 +115,22 @@ fn install_writes_an_executable_hook_and_is_idempotent() {
     let r2 = install_in(&hooks, exe, false, false).unwrap();
     assert!(r2.unchanged, "second install is a no-op");
     assert_eq!(std::fs::read(&hook).unwrap(), first);
-    assert!(!hooks.join(CHAINED_NAME).exists(), "our own hook is never chained to itself");
+    assert!(
+        !hooks.join(CHAINED_NAME).exists(),
+        "our own hook is never chained to itself"
+    );
     match status_in(&hooks, None).hook {
-        HookState::DeepReview { exe: e, exe_found, global, executable } => {
-            assert_eq!(e, exe.to_str().unwrap(), "a quote in the path survives shell quoting");
+        HookState::DeepReview {
+            exe: e,
+            exe_found,
+            global,
+            executable,
+        } => {
+            assert_eq!(
+                e,
+                exe.to_str().unwrap(),
+                "a quote in the path survives shell quoting"
+            );
             assert!(!exe_found);
             assert!(!global);
             assert!(executable);
@@ -114,7 +153,10 @@ fn existing_hook_is_chained_and_restored_byte_and_mode_identical() {
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o750)).unwrap();
 
     let r = install_in(&hooks, Path::new("/usr/bin/git-deep-review"), false, false).unwrap();
-    assert_eq!(r.chained.as_deref(), Some(hooks.join(CHAINED_NAME).as_path()));
+    assert_eq!(
+        r.chained.as_deref(),
+        Some(hooks.join(CHAINED_NAME).as_path())
+    );
     assert_eq!(std::fs::read(hooks.join(CHAINED_NAME)).unwrap(), original);
     let st = status_in(&hooks, None);
     assert!(matches!(st.hook, HookState::DeepReview { .. }));
@@ -155,17 +197,30 @@ fn refuses_to_lose_a_hook_unless_forced() {
     std::fs::write(hooks.join("pre-push"), "#!/bin/sh\necho mine\n").unwrap();
     std::fs::write(hooks.join(CHAINED_NAME), "#!/bin/sh\necho older\n").unwrap();
     let err = install_in(&hooks, Path::new("/x/gdr"), false, false).unwrap_err();
-    assert!(matches!(&err, Error::Usage(m) if m.contains("--force")), "{err}");
-    assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), "#!/bin/sh\necho mine\n");
+    assert!(
+        matches!(&err, Error::Usage(m) if m.contains("--force")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push")).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
     let r = install_in(&hooks, Path::new("/x/gdr"), false, true).unwrap();
     assert!(r.notes.iter().any(|n| n.contains("backup")), "{r}");
     let backups: Vec<_> = std::fs::read_dir(&hooks)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("pre-push.deep-review-backup-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("pre-push.deep-review-backup-")
+        })
         .collect();
     assert_eq!(backups.len(), 1);
-    assert_eq!(std::fs::read_to_string(backups[0].path()).unwrap(), "#!/bin/sh\necho mine\n");
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path()).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
 }
 
 #[test]
@@ -186,7 +241,10 @@ fn core_hooks_path_is_respected() {
     assert!(!s.work.join(".git/hooks/pre-push").exists());
     // What git itself runs: the path `git rev-parse --git-path hooks` names.
     let git_hooks = git(&s.work, &["rev-parse", "--git-path", "hooks"]);
-    assert_eq!(s.work.join(git_hooks).canonicalize().unwrap(), dir.canonicalize().unwrap());
+    assert_eq!(
+        s.work.join(git_hooks).canonicalize().unwrap(),
+        dir.canonicalize().unwrap()
+    );
     let st = git_deep_review::hook::status(Some(&repo), None).unwrap();
     assert!(st.to_string().contains("core.hooksPath"), "{st}");
 }
@@ -221,68 +279,128 @@ fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
 
     let head = commit(&s.work, "a.txt", "a\n", "a");
     let out = push(&s, &["origin", "main"], &[("FAKE_LOG", log_s)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(remote_tip(&s, "main"), head);
     let text = std::fs::read_to_string(&log).unwrap();
     let url = s.remote.to_str().unwrap();
     let line = format!("refs/heads/main {head} refs/heads/main ");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("chained-args: origin {url}"), "{text}");
-    assert!(lines[1].starts_with(&format!("chained-stdin: {line}")), "{text}");
-    assert_eq!(lines[2], format!("exe-args: origin {url}"), "{text}");
-    assert!(lines[3].starts_with(&format!("exe-stdin: {line}")), "{text}");
+    assert!(
+        lines[1].starts_with(&format!("chained-stdin: {line}")),
+        "{text}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("exe-args: hook run origin {url}"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("exe-stdin: {line}")),
+        "{text}"
+    );
     assert_eq!(lines.len(), 4, "{text}");
 
     // The reviewer blocks: the push is refused and the remote unchanged.
     std::fs::remove_file(&log).unwrap();
     let blocked = commit(&s.work, "b.txt", "b\n", "b");
-    let out = push(&s, &["origin", "main"], &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")]);
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")],
+    );
     assert!(!out.status.success());
     assert_eq!(remote_tip(&s, "main"), head);
 
     // The chained hook blocks: the reviewer does not even run.
     std::fs::remove_file(&log).unwrap();
-    let out = push(&s, &["origin", "main"], &[("FAKE_LOG", log_s), ("CHAINED_EXIT", "3")]);
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log_s), ("CHAINED_EXIT", "3")],
+    );
     assert!(!out.status.success());
     assert!(!std::fs::read_to_string(&log).unwrap().contains("exe-args"));
 
     // Bypasses.
     std::fs::remove_file(&log).unwrap();
-    let out = push(&s, &["origin", "main"], &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1"), ("DEEP_REVIEW", "skip")]);
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[
+            ("FAKE_LOG", log_s),
+            ("FAKE_EXIT", "1"),
+            ("DEEP_REVIEW", "skip"),
+        ],
+    );
     assert!(out.status.success());
     assert!(!log.exists(), "DEEP_REVIEW=skip runs nothing");
     assert_eq!(remote_tip(&s, "main"), blocked);
     let c = commit(&s.work, "c.txt", "c\n", "c");
-    let out = push(&s, &["--no-verify", "origin", "main"], &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")]);
+    let out = push(
+        &s,
+        &["--no-verify", "origin", "main"],
+        &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")],
+    );
     assert!(out.status.success());
     assert_eq!(remote_tip(&s, "main"), c);
 
     // Uninstall restores the chained hook, which git then runs directly.
     uninstall_in(&hooks).unwrap();
-    assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), CHAINED);
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push")).unwrap(),
+        CHAINED
+    );
 }
 
 #[test]
 fn template_finds_the_binary_on_path_when_it_moved() {
     let s = setup();
     let hooks = s.work.join(".git/hooks");
-    install_in(&hooks, Path::new("/nonexistent/git-deep-review"), false, false).unwrap();
+    install_in(
+        &hooks,
+        Path::new("/nonexistent/git-deep-review"),
+        false,
+        false,
+    )
+    .unwrap();
     let bin = s.work.join("../bin");
     std::fs::create_dir_all(&bin).unwrap();
     write_script(&bin.join("git-deep-review"), FAKE_EXE, 0o755);
     let log = s.work.join("../log");
     commit(&s.work, "a.txt", "a\n", "a");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let out = push(&s, &["origin", "main"], &[("FAKE_LOG", log.to_str().unwrap()), ("PATH", &path)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::read_to_string(&log).unwrap().contains("exe-args: origin"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("exe-args: hook run origin"));
 
     // Neither embedded nor on PATH: refuse, saying how to bypass.
     commit(&s.work, "b.txt", "b\n", "b");
     let out = push(&s, &["origin", "main"], &[("PATH", "/usr/bin:/bin")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not found") && err.contains("--no-verify"), "{err}");
+    assert!(
+        err.contains("not found") && err.contains("--no-verify"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -363,7 +481,10 @@ fn blocking_findings_give_exit_1_and_weak_ones_allow() {
     let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
     let (code, _, log) = run(&s, &lines, &settings(), |_| critical(2));
     assert_eq!(code, 1);
-    assert!(log.contains("push blocked") && log.contains("/tmp/r.md") && log.contains("--no-verify"), "{log}");
+    assert!(
+        log.contains("push blocked") && log.contains("/tmp/r.md") && log.contains("--no-verify"),
+        "{log}"
+    );
     let (code, _, log) = run(&s, &lines, &settings(), |_| critical(1));
     assert_eq!(code, 0);
     assert!(log.contains("warning"), "{log}");
@@ -376,7 +497,10 @@ fn new_branch_is_reviewed_from_the_merge_base_with_the_default_branch() {
     git(&s.work, &["checkout", "-q", "-b", "feature"]);
     commit(&s.work, "f1.txt", "1\n", "f1");
     let head = commit(&s.work, "f2.txt", "2\n", "f2");
-    let lines = [format!("refs/heads/feature {head} refs/heads/feature {}", zeros())];
+    let lines = [format!(
+        "refs/heads/feature {head} refs/heads/feature {}",
+        zeros()
+    )];
     let (_, calls, _) = run(&s, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].base.as_deref(), Some(base.as_str()));
@@ -397,7 +521,10 @@ fn new_branch_without_a_remote_default_uses_commits_not_on_any_remote_ref() {
     git(&s.work, &["update-ref", "-d", "refs/remotes/origin/main"]);
     commit(&s.work, "x.txt", "x\n", "x");
     let head = commit(&s.work, "y.txt", "y\n", "y");
-    let lines = [format!("refs/heads/topic {head} refs/heads/topic {}", zeros())];
+    let lines = [format!(
+        "refs/heads/topic {head} refs/heads/topic {}",
+        zeros()
+    )];
     let (_, calls, _) = run(&s, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].base.as_deref(), Some(pushed.as_str()));
@@ -417,7 +544,10 @@ fn first_push_of_a_new_history_is_reviewed_from_the_root() {
         remote: PathBuf::new(),
         work: work.to_path_buf(),
     };
-    let lines = [format!("refs/heads/main {head} refs/heads/main {}", zeros())];
+    let lines = [format!(
+        "refs/heads/main {head} refs/heads/main {}",
+        zeros()
+    )];
     let (_, calls, _) = run(&s, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].base, None);
@@ -437,7 +567,10 @@ fn deletions_tags_and_nothing_new_are_not_reviewed() {
     let (code, calls, log) = run(&s, &lines, &settings(), |_| critical(9));
     assert_eq!(code, 0);
     assert!(calls.is_empty(), "{calls:?}");
-    assert!(log.contains("deletion") && log.contains("tag") && log.contains("no new commits"), "{log}");
+    assert!(
+        log.contains("deletion") && log.contains("tag") && log.contains("no new commits"),
+        "{log}"
+    );
 
     // And through a real push: deleting a remote branch passes.
     git(&s.work, &["push", "-q", "origin", "main:doomed"]);
@@ -472,12 +605,16 @@ fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
     ];
     let mut st = settings();
     st.time_budget_secs = 1;
-    let start = Instant::now();
     // The first review runs past the deadline (as the pipeline reports when
     // it stops between chunks); the second ref is then not started.
     let slow = |req: &ReviewRequest| {
-        assert!(req.deadline <= start + Duration::from_secs(2));
-        std::thread::sleep(req.deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(20));
+        assert!(
+            req.deadline <= Instant::now() + Duration::from_secs(1),
+            "the deadline is the budget from the start"
+        );
+        std::thread::sleep(
+            req.deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(20),
+        );
         ReviewOutcomeForGate {
             timed_out: true,
             ..Default::default()
@@ -486,12 +623,18 @@ fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
     let (code, calls, log) = run(&s, &lines, &st, slow);
     assert_eq!(code, 0);
     assert_eq!(calls.len(), 1, "no review starts after the deadline");
-    assert!(log.contains("time budget") && log.contains("warning"), "{log}");
+    assert!(
+        log.contains("time budget") && log.contains("warning"),
+        "{log}"
+    );
 
     st.on_timeout = OnTimeout::Block;
     let (code, _, log) = run(&s, &lines, &st, slow);
     assert_eq!(code, 1);
-    assert!(log.contains("on_timeout") && log.contains("--no-verify"), "{log}");
+    assert!(
+        log.contains("on_timeout") && log.contains("--no-verify"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -513,8 +656,19 @@ fn review_errors_refuse_the_push_with_bypass_help() {
     .unwrap();
     assert_eq!(code, git_deep_review::error::EXIT_MODEL);
     let log = String::from_utf8(log).unwrap();
-    assert!(log.contains("model file missing") && log.contains("--no-verify"), "{log}");
-    let code = pre_push(&repo, "origin", &lines, &settings(), &mut |_| Err(Error::Interrupted), &mut Vec::new()).unwrap();
+    assert!(
+        log.contains("model file missing") && log.contains("--no-verify"),
+        "{log}"
+    );
+    let code = pre_push(
+        &repo,
+        "origin",
+        &lines,
+        &settings(),
+        &mut |_| Err(Error::Interrupted),
+        &mut Vec::new(),
+    )
+    .unwrap();
     assert_eq!(code, 130);
 }
 
@@ -522,7 +676,14 @@ fn review_errors_refuse_the_push_with_bypass_help() {
 fn malformed_input_is_an_error() {
     let s = setup();
     let repo = gix::open(&s.work).unwrap();
-    let r = pre_push(&repo, "origin", &["garbage".to_string()], &settings(), &mut |_| Ok(clean_outcome()), &mut Vec::new());
+    let r = pre_push(
+        &repo,
+        "origin",
+        &["garbage".to_string()],
+        &settings(),
+        &mut |_| Ok(clean_outcome()),
+        &mut Vec::new(),
+    );
     assert!(matches!(r, Err(Error::Usage(_))));
 }
 
@@ -542,7 +703,14 @@ fn pre_commit_environment_becomes_protocol_lines() {
     };
     let (remote, lines) = pre_commit_input(&env).unwrap();
     assert_eq!(remote.as_deref(), Some("upstream"));
-    assert_eq!(lines, [format!("refs/heads/feature {} refs/heads/feature {}", "b".repeat(40), "a".repeat(40))]);
+    assert_eq!(
+        lines,
+        [format!(
+            "refs/heads/feature {} refs/heads/feature {}",
+            "b".repeat(40),
+            "a".repeat(40)
+        )]
+    );
     let parsed = git_deep_review::hook::parse_push_lines(&lines).unwrap();
     assert!(!parsed[0].is_new() && !parsed[0].is_delete());
     assert!(pre_commit_input(&|_| None).is_none());
