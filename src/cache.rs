@@ -23,8 +23,9 @@ const MAGIC: &str = "git-deep-review-cache v1";
 /// Temporary files are named with this prefix; stale ones (a process killed
 /// mid-write) are removed on open.
 const TMP_PREFIX: &str = ".tmp-";
-/// A temporary file older than this belongs to a dead writer.
-const STALE_TMP: Duration = Duration::from_secs(3600);
+/// A temporary file older than this belongs to a dead writer (killed by
+/// Ctrl-C between create and rename); a live one exists for milliseconds.
+const STALE_TMP: Duration = Duration::from_secs(120);
 
 /// What a cached result is keyed by: SHA-256 over length-prefixed parts, so
 /// `["ab", "c"]` and `["a", "bc"]` differ.

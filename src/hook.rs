@@ -527,6 +527,36 @@ pub fn pre_commit_input(
     Some((remote, vec![format!("{local} {to} {remote_ref} {from}")]))
 }
 
+/// Everything `hook run` needs from its invocation: the remote name and
+/// the protocol lines. git passes `<remote> <url>` as arguments and the
+/// lines on stdin; under the pre-commit framework stdin is empty and the
+/// `PRE_COMMIT_*` variables carry the same information ([`pre_commit_input`]).
+/// `remote_arg` is the first argument (`None` when absent).
+pub fn read_input(
+    remote_arg: Option<&str>,
+    stdin: &mut dyn std::io::Read,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>)> {
+    let mut text = String::new();
+    stdin
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io("reading the pre-push input from stdin", e))?;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    let mut remote = remote_arg.filter(|r| !r.is_empty()).map(String::from);
+    if lines.is_empty() {
+        if let Some((pc_remote, pc_lines)) = pre_commit_input(env) {
+            lines = pc_lines;
+            remote = remote.or(pc_remote);
+        }
+    }
+    Ok((remote.unwrap_or_else(|| "origin".to_string()), lines))
+}
+
 /// What the review closure is asked to review for one pushed ref.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewRequest {
