@@ -27,3 +27,10 @@ pub mod hook;
 pub mod cli;
 
 pub use error::{Error, Result};
+pub mod prompts;
+
+/// Runs one invocation of `git deep-review` and returns its exit code.
+pub fn run(cli: cli::Cli) -> Result<i32> {
+    let _ = cli;
+    Err(Error::Usage("not wired yet".into()))
+}
