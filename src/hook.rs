@@ -576,6 +576,28 @@ pub struct ReviewRequest {
     pub why: String,
 }
 
+impl ReviewRequest {
+    /// The range to review, resolved by the git layer. Use this rather than
+    /// parsing `spec`: for a history with no commit on any remote yet
+    /// (`base` is `None`) it reviews from the empty tree, which no range
+    /// syntax expresses (`X` alone means only the change `X` introduced).
+    pub fn resolve(&self, repo: &gix::Repository) -> Result<crate::range::ReviewRange> {
+        match &self.base {
+            Some(_) => crate::range::resolve(repo, Some(&self.spec)),
+            None => {
+                let mut r = crate::range::resolve(repo, Some(&self.head))?;
+                r.base = None;
+                r.spec = format!("(root)..{}", short(&self.head));
+                Ok(r)
+            }
+        }
+    }
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..7).unwrap_or(hex)
+}
+
 /// What the review pipeline hands back to the gate for one pushed ref.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReviewOutcomeForGate {

@@ -835,3 +835,36 @@ fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
         .collect();
     assert_eq!(before, after, "no files left in the hooks directory");
 }
+
+#[test]
+fn requests_resolve_to_the_reviewed_range_including_from_the_root() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let repo = gix::open(&s.work).unwrap();
+    let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
+    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    let r = calls[0].resolve(&repo).unwrap();
+    assert_eq!(
+        (r.base.as_deref(), r.head.as_str()),
+        (Some(old.as_str()), head.as_str())
+    );
+
+    // A brand-new history: from the empty tree, not just the tip's change.
+    let tmp = tempfile::tempdir().unwrap();
+    git(tmp.path(), &["init", "-q", "-b", "main"]);
+    git(tmp.path(), &["config", "user.name", "T"]);
+    git(tmp.path(), &["config", "user.email", "t@e"]);
+    commit(tmp.path(), "a.txt", "a\n", "one");
+    let tip = commit(tmp.path(), "b.txt", "b\n", "two");
+    let s2 = Setup {
+        _tmp: tempfile::tempdir().unwrap(),
+        remote: PathBuf::new(),
+        work: tmp.path().to_path_buf(),
+    };
+    let lines = [format!("refs/heads/main {tip} refs/heads/main {}", zeros())];
+    let (_, calls, _) = run(&s2, &lines, &settings(), clean);
+    let r = calls[0].resolve(&gix::open(tmp.path()).unwrap()).unwrap();
+    assert_eq!(r.base, None);
+    assert_eq!(r.head, tip);
+}
