@@ -73,6 +73,27 @@ pub struct CacheStats {
     pub evicted: u64,
 }
 
+impl std::fmt::Display for CacheStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |b: u64| b as f64 / 1e6;
+        write!(
+            f,
+            "{} entries, {:.1} MB of {:.1} MB",
+            self.entries,
+            mb(self.bytes),
+            mb(self.max_bytes)
+        )?;
+        if self.hits + self.misses + self.corrupt > 0 {
+            write!(
+                f,
+                "; this run: {} hits, {} misses, {} corrupt entries dropped",
+                self.hits, self.misses, self.corrupt
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// An open cache directory. Shareable between threads (`&self` methods).
 #[derive(Debug)]
 pub struct Cache {

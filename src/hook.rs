@@ -636,6 +636,12 @@ pub fn pre_push(
     let mut blocked = false;
     let mut timed_out = false;
     for u in &updates {
+        // With the interrupt handler installed (gix::interrupt), Ctrl-C
+        // between two refs stops here instead of starting another review.
+        if gix::interrupt::is_triggered() {
+            say(log, "deep-review: interrupted; push aborted.");
+            return Ok(EXIT_INTERRUPTED);
+        }
         if u.is_delete() {
             say(
                 log,
