@@ -429,9 +429,11 @@ fn ensure_context(l: &mut Loaded, threads: i32) -> Result<&mut LlamaContext<'sta
                     let _ = e;
                     n_ctx /= 2;
                 }
-                Err(e) => return Err(Error::Model(format!(
+                Err(e) => {
+                    return Err(Error::Model(format!(
                     "cannot create a llama.cpp context of {n_ctx} tokens (not enough memory?): {e}"
-                ))),
+                )))
+                }
             }
         }
     }
