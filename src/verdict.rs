@@ -75,9 +75,8 @@ pub fn decide(findings: &[ConsolidatedFinding], reviewers_ok: usize) -> VerdictD
         return VerdictDecision {
             verdict: Verdict::Rework,
             reason: format!(
-                "{} confirmed by {} reviewers, e.g. {}",
-                plural(confirmed.len(), "critical issue"),
-                first.agreement,
+                "{} (rated critical by at least two reviewers), e.g. {}",
+                plural(confirmed.len(), "confirmed critical issue"),
                 first.title
             ),
         };
