@@ -728,3 +728,29 @@ fn escaping_helpers_neutralise_structure_but_keep_code() {
         "\\*\\*bold\\*\\* \\[x\\](y) `a|b` next"
     );
 }
+
+#[test]
+fn a_reviewer_failing_on_some_chunks_is_reported_as_partly_failed() {
+    let mut rs = runs(vec![]);
+    rs[0].chunks.push(ChunkOutput {
+        chunk: 1,
+        raw: "I think the code is fine.".into(),
+        from_cache: false,
+        error: None,
+    });
+    let r = build(rs);
+    let c = &r.retro[0];
+    assert_eq!((c.chunks, c.failed_chunks), (2, 1));
+    assert!(c
+        .error
+        .as_deref()
+        .unwrap()
+        .starts_with("chunk 1: unusable output"));
+    // Its findings from chunk 0 still count.
+    assert_eq!(c.important, 1);
+    let md = markdown::render(&r);
+    assert!(
+        md.contains("**Partly failed:** chunk 1: unusable output"),
+        "{md}"
+    );
+}

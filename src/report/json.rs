@@ -24,7 +24,7 @@
 //!   `scope` (`in-scope`|`future`), `reviewers`}], `strengths` [{`text`,
 //!   `reviewers`}]}.
 //! * `retro` [{`name`, `model`, `duration_ms`, `chunks`,
-//!   `chunks_from_cache`, `critical`, `important`, `suggestion`,
+//!   `chunks_from_cache`, `failed_chunks`, `critical`, `important`, `suggestion`,
 //!   `ungrounded`, `rejected`, `dropped_over_limit`, `false_positives`,
 //!   `unique_insights` (titles), `error`, `note`}].
 //! * `appendix` [{`reviewer`, `chunks` [{`chunk`, `raw`, `from_cache`,

@@ -521,7 +521,13 @@ fn retro(out: &mut String, r: &ReviewReport) {
         }
         let _ = writeln!(out, "{p}\n");
         if let Some(e) = &x.error {
-            let _ = writeln!(out, "**Failed:** {}\n", inline(e));
+            // Some chunks reviewed, some not: the counts above are partial.
+            let label = if x.failed_chunks > 0 && x.failed_chunks < x.chunks {
+                "Partly failed"
+            } else {
+                "Failed"
+            };
+            let _ = writeln!(out, "**{label}:** {}\n", inline(e));
         }
     }
     out.push_str("### Summary\n\n| Metric |");

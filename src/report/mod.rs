@@ -143,6 +143,8 @@ pub struct ReviewerRetro {
     pub duration_ms: u64,
     pub chunks: usize,
     pub chunks_from_cache: usize,
+    /// Chunks whose generation failed or whose output was unusable.
+    pub failed_chunks: usize,
     /// Grounded findings by the reviewer's own severity.
     pub critical: usize,
     pub important: usize,
@@ -473,6 +475,7 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
             duration_ms: run.duration_ms,
             chunks: chunks.len(),
             chunks_from_cache: chunks.iter().filter(|c| c.from_cache).count(),
+            failed_chunks: chunks.iter().filter(|c| c.error.is_some()).count(),
             critical: sev[Severity::Critical as usize],
             important: sev[Severity::Important as usize],
             suggestion: sev[Severity::Suggestion as usize],
