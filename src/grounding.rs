@@ -112,6 +112,9 @@ fn is_elision(line: &str) -> bool {
 /// lines with `...` (each piece must then occur), and may carry diff
 /// markers (`+`/` ` at line start) copied from the prompt.
 fn quote_found(quote: &str, normalized_file: &str) -> bool {
+    // Validation marks a clipped quote with a trailing `…`; what is left is
+    // still a verbatim prefix of the model's quote.
+    let quote = quote.strip_suffix('…').unwrap_or(quote);
     let pieces_found = |q: &str| {
         let mut pieces = Vec::new();
         let mut cur = Vec::new();

@@ -346,3 +346,23 @@ fn hunk_ranges_come_from_the_plan() {
     };
     assert_eq!(hunk_ranges(&plan)["x.rs"], vec![(10, 16), (40, 40)]);
 }
+
+#[test]
+fn a_long_quote_clipped_by_validation_still_grounds() {
+    let text: String = (1..=200)
+        .map(|i| format!("    let value_{i} = {i};\n"))
+        .collect();
+    let quote = text.lines().take(120).collect::<Vec<_>>().join("\n");
+    assert!(quote.chars().count() > MAX_QUOTE_CHARS);
+    let body = serde_json::json!({"findings": [{
+        "file": "big.rs", "line": 1, "end_line": 120, "severity": "suggestion",
+        "kind": "gap", "title": "T", "explanation": "E", "quote": quote,
+    }]});
+    let files = vec![("big.rs".to_string(), (1..=200).collect())];
+    let parsed = parse_review("r", 0, &body.to_string(), &files).unwrap();
+    assert!(parsed.findings[0].quote.ends_with('…'));
+    let hunks = HashMap::from([("big.rs".to_string(), vec![(1, 200)])]);
+    let contents = HashMap::from([("big.rs".to_string(), text)]);
+    let g = ground(parsed.findings, &hunks, &contents);
+    assert_eq!(g.grounded.len(), 1, "{:?}", g.ungrounded);
+}
