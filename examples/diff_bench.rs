@@ -25,13 +25,31 @@ fn ms(d: Duration) -> f64 {
 fn time_git(repo: &str, base: &str, head: &str) -> (Duration, usize) {
     let started = Instant::now();
     let mut child = Command::new("git")
-        .args(["-C", repo, "diff", "--patch", "-M", "--no-color", "--no-ext-diff", base, head])
+        .args([
+            "-C",
+            repo,
+            "diff",
+            "--patch",
+            "-M",
+            "--no-color",
+            "--no-ext-diff",
+            base,
+            head,
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("run git diff");
     let mut out = Vec::new();
-    child.stdout.take().expect("stdout").read_to_end(&mut out).expect("read git diff");
-    assert!(child.wait().expect("wait for git").success(), "git diff failed");
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_end(&mut out)
+        .expect("read git diff");
+    assert!(
+        child.wait().expect("wait for git").success(),
+        "git diff failed"
+    );
     (started.elapsed(), out.len())
 }
 
@@ -55,7 +73,10 @@ fn main() {
         let t = Instant::now();
         let files = diff_range(&repo, &range, &opts).expect("diff range");
         diff_t.push(t.elapsed());
-        let (base, head) = (range.base.clone().expect("range has a base"), range.head.clone());
+        let (base, head) = (
+            range.base.clone().expect("range has a base"),
+            range.head.clone(),
+        );
         let lines: u32 = files.iter().map(|f| f.additions + f.deletions).sum();
         let nfiles = files.len();
         let t = Instant::now();
@@ -69,13 +90,33 @@ fn main() {
             plan.chunks.len()
         );
     }
-    let (r, d, p, g) = (median(resolve_t), median(diff_t), median(plan_t), median(git_t));
+    let (r, d, p, g) = (
+        median(resolve_t),
+        median(diff_t),
+        median(plan_t),
+        median(git_t),
+    );
     println!("range {spec} in {path}: {summary}");
     println!("median of {runs} runs:");
-    println!("  resolve (commits + per-commit diffstat) {:>9.1} ms", ms(r));
-    println!("  diff_range (tree diff + hunks + enclosing) {:>6.1} ms", ms(d));
-    println!("  plan build                              {:>9.1} ms", ms(p));
-    println!("  git diff --patch -M                     {:>9.1} ms", ms(g));
+    println!(
+        "  resolve (commits + per-commit diffstat) {:>9.1} ms",
+        ms(r)
+    );
+    println!(
+        "  diff_range (tree diff + hunks + enclosing) {:>6.1} ms",
+        ms(d)
+    );
+    println!(
+        "  plan build                              {:>9.1} ms",
+        ms(p)
+    );
+    println!(
+        "  git diff --patch -M                     {:>9.1} ms",
+        ms(g)
+    );
     println!("ratio diff_range / git diff: {:.2}x", ms(d) / ms(g));
-    println!("ratio (diff_range + plan) / git diff: {:.2}x", (ms(d) + ms(p)) / ms(g));
+    println!(
+        "ratio (diff_range + plan) / git diff: {:.2}x",
+        (ms(d) + ms(p)) / ms(g)
+    );
 }

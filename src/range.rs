@@ -52,6 +52,7 @@ pub struct ReviewRange {
 use crate::error::{Error, Result};
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
+use rayon::prelude::*;
 use std::path::Path;
 
 /// Turns any gix failure into a git-layer error that says what we were doing.
@@ -347,9 +348,15 @@ fn list_commits(
         infos.push((info.id, info.parent_ids.to_vec()));
     }
     let ordered = topo_oldest_first(infos);
+    // Each commit's diffstat is a tree diff of its own: spread them over
+    // the cores, each worker with its own thread-local repository handle.
+    let shared = repo.clone().into_sync();
     ordered
-        .into_iter()
-        .map(|id| commit_info(repo, id))
+        .into_par_iter()
+        .map_init(
+            || shared.to_thread_local(),
+            |repo, id| commit_info(repo, id),
+        )
         .collect()
 }
 

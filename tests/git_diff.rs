@@ -45,12 +45,9 @@ fn parse_git_diff(text: &str) -> Vec<(String, Vec<GitHunk>)> {
             });
         } else if let Some(hunk) = files.last_mut().and_then(|f| f.1.last_mut()) {
             let mut chars = line.chars();
-            match chars.next() {
-                Some(c @ ('+' | '-' | ' ')) => {
-                    let text = chars.as_str().trim_end_matches('\r').to_string();
-                    hunk.lines.push((c, text));
-                }
-                _ => {}
+            if let Some(c @ ('+' | '-' | ' ')) = chars.next() {
+                let text = chars.as_str().trim_end_matches('\r').to_string();
+                hunk.lines.push((c, text));
             }
         }
     }
