@@ -23,8 +23,9 @@ const MAGIC: &str = "git-deep-review-cache v1";
 /// Temporary files are named with this prefix; stale ones (a process killed
 /// mid-write) are removed on open.
 const TMP_PREFIX: &str = ".tmp-";
-/// A temporary file older than this belongs to a dead writer.
-const STALE_TMP: Duration = Duration::from_secs(3600);
+/// A temporary file older than this belongs to a dead writer (killed by
+/// Ctrl-C between create and rename); a live one exists for milliseconds.
+const STALE_TMP: Duration = Duration::from_secs(120);
 
 /// What a cached result is keyed by: SHA-256 over length-prefixed parts, so
 /// `["ab", "c"]` and `["a", "bc"]` differ.
@@ -70,6 +71,27 @@ pub struct CacheStats {
     pub misses: u64,
     pub corrupt: u64,
     pub evicted: u64,
+}
+
+impl std::fmt::Display for CacheStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |b: u64| b as f64 / 1e6;
+        write!(
+            f,
+            "{} entries, {:.1} MB of {:.1} MB",
+            self.entries,
+            mb(self.bytes),
+            mb(self.max_bytes)
+        )?;
+        if self.hits + self.misses + self.corrupt > 0 {
+            write!(
+                f,
+                "; this run: {} hits, {} misses, {} corrupt entries dropped",
+                self.hits, self.misses, self.corrupt
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// An open cache directory. Shareable between threads (`&self` methods).

@@ -225,7 +225,7 @@ impl Provenance {
 }
 
 /// All the keys that [`Provenance::values`] may hold, in printing order.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 15] = [
     "reviewer",
     "review.lead",
     "review.context_lines",
@@ -241,7 +241,6 @@ pub const KEYS: [&str; 16] = [
     "gate.block_on",
     "gate.min_agreement",
     "cache.max_size",
-    "cache.dir",
 ];
 
 /// The user file path: `$XDG_CONFIG_HOME/git-deep-review/config.toml`,
@@ -307,6 +306,7 @@ pub fn load(
         )?;
     }
     apply_cli(overrides, &mut settings, &mut prov, model_exists)?;
+    check_reviewers_vs_gate(&settings, &prov)?;
     Ok((settings, prov))
 }
 
@@ -536,7 +536,6 @@ fn apply_parsed(
         }
         let mut out: Vec<ReviewerSpec> = Vec::with_capacity(list.len());
         for r in list {
-            let at = r.span().start;
             let r = r.into_inner();
             let name = r.name.get_ref().trim().to_string();
             if name.is_empty() {
@@ -599,7 +598,6 @@ fn apply_parsed(
             if let Some(v) = r.max_tokens {
                 sampling.max_tokens = int_in(ctx, &v, "reviewer.max_tokens", 16, 32768)? as usize;
             }
-            let _ = at;
             out.push(ReviewerSpec {
                 name,
                 model,
@@ -637,7 +635,6 @@ fn apply_parsed(
                 s.ignore.push(g.get_ref().clone());
                 prov.ignore.push(ctx.source(g.span().start));
             }
-            prov.values.insert("review.ignore", Source::Default);
         }
         if let Some(v) = r.context_lines {
             s.context_lines = int_in(ctx, &v, "review.context_lines", 0, 1000)? as u32;
@@ -754,21 +751,23 @@ fn apply_parsed(
             prov.values.insert("cache.max_size", ctx.source(at));
         }
     }
-    check_reviewers_vs_gate(s)
-        .map_err(|m| Error::Config(format!("{}: {m}", ctx.path.display())))?;
     Ok(())
 }
 
 /// A gate that needs more agreeing reviewers than there are can never
-/// block: almost certainly a configuration mistake, so say so.
-fn check_reviewers_vs_gate(s: &Settings) -> std::result::Result<(), String> {
+/// block: almost certainly a configuration mistake, so say so. Checked on
+/// the final settings only: layers may legitimately pass through such a
+/// state (one sets reviewers, a later one the agreement).
+fn check_reviewers_vs_gate(s: &Settings, prov: &Provenance) -> Result<()> {
     if s.gate.enabled && s.gate.min_agreement > s.reviewers.len() {
-        return Err(format!(
-            "gate.min_agreement = {} but only {} reviewer(s) are configured, so the gate could never block; \
+        return Err(Error::Config(format!(
+            "gate.min_agreement = {} ({}) but only {} reviewer(s) are configured ({}), so the gate could never block; \
              lower min_agreement or add reviewers",
             s.gate.min_agreement,
-            s.reviewers.len()
-        ));
+            prov.source("gate.min_agreement"),
+            s.reviewers.len(),
+            prov.source("reviewer"),
+        )));
     }
     Ok(())
 }
@@ -952,7 +951,7 @@ fn apply_git_config(
             prov.ignore.push(Source::GitConfig(KEY_IGNORE));
         }
     }
-    check_reviewers_vs_gate(s).map_err(|m| Error::Config(format!("git config: {m}")))
+    Ok(())
 }
 
 /// git's boolean spellings.
@@ -1037,7 +1036,7 @@ fn apply_cli(
     if o.min_agreement == Some(0) {
         return Err(Error::Usage("--min-agreement must be at least 1".into()));
     }
-    check_reviewers_vs_gate(s).map_err(Error::Usage)
+    Ok(())
 }
 
 fn toml_str(s: &str) -> String {

@@ -527,6 +527,36 @@ pub fn pre_commit_input(
     Some((remote, vec![format!("{local} {to} {remote_ref} {from}")]))
 }
 
+/// Everything `hook run` needs from its invocation: the remote name and
+/// the protocol lines. git passes `<remote> <url>` as arguments and the
+/// lines on stdin; under the pre-commit framework stdin is empty and the
+/// `PRE_COMMIT_*` variables carry the same information ([`pre_commit_input`]).
+/// `remote_arg` is the first argument (`None` when absent).
+pub fn read_input(
+    remote_arg: Option<&str>,
+    stdin: &mut dyn std::io::Read,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>)> {
+    let mut text = String::new();
+    stdin
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io("reading the pre-push input from stdin", e))?;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    let mut remote = remote_arg.filter(|r| !r.is_empty()).map(String::from);
+    if lines.is_empty() {
+        if let Some((pc_remote, pc_lines)) = pre_commit_input(env) {
+            lines = pc_lines;
+            remote = remote.or(pc_remote);
+        }
+    }
+    Ok((remote.unwrap_or_else(|| "origin".to_string()), lines))
+}
+
 /// What the review closure is asked to review for one pushed ref.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewRequest {
@@ -544,6 +574,28 @@ pub struct ReviewRequest {
     pub deadline: Instant,
     /// Why this base was chosen, for the hook's output.
     pub why: String,
+}
+
+impl ReviewRequest {
+    /// The range to review, resolved by the git layer. Use this rather than
+    /// parsing `spec`: for a history with no commit on any remote yet
+    /// (`base` is `None`) it reviews from the empty tree, which no range
+    /// syntax expresses (`X` alone means only the change `X` introduced).
+    pub fn resolve(&self, repo: &gix::Repository) -> Result<crate::range::ReviewRange> {
+        match &self.base {
+            Some(_) => crate::range::resolve(repo, Some(&self.spec)),
+            None => {
+                let mut r = crate::range::resolve(repo, Some(&self.head))?;
+                r.base = None;
+                r.spec = format!("(root)..{}", short(&self.head));
+                Ok(r)
+            }
+        }
+    }
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..7).unwrap_or(hex)
 }
 
 /// What the review pipeline hands back to the gate for one pushed ref.
@@ -584,6 +636,12 @@ pub fn pre_push(
     let mut blocked = false;
     let mut timed_out = false;
     for u in &updates {
+        // With the interrupt handler installed (gix::interrupt), Ctrl-C
+        // between two refs stops here instead of starting another review.
+        if gix::interrupt::is_triggered() {
+            say(log, "deep-review: interrupted; push aborted.");
+            return Ok(EXIT_INTERRUPTED);
+        }
         if u.is_delete() {
             say(
                 log,

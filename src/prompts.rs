@@ -14,7 +14,10 @@ pub const LEAD_SUMMARY: &str = include_str!("../prompts/lead-summary.md");
 const BUILTIN: &[(&str, &str)] = &[
     ("correctness.md", include_str!("../prompts/correctness.md")),
     ("robustness.md", include_str!("../prompts/robustness.md")),
-    ("tests-design.md", include_str!("../prompts/tests-design.md")),
+    (
+        "tests-design.md",
+        include_str!("../prompts/tests-design.md"),
+    ),
     ("system.md", SYSTEM),
     ("lead-summary.md", LEAD_SUMMARY),
 ];
@@ -66,7 +69,10 @@ mod tests {
         let a = review_user_message(None, "DIFF", "persona A");
         let b = review_user_message(None, "DIFF", "persona B");
         let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-        assert!(a[..common].contains("DIFF"), "the diff must be in the shared prefix");
+        assert!(
+            a[..common].contains("DIFF"),
+            "the diff must be in the shared prefix"
+        );
     }
 
     #[test]
@@ -79,7 +85,10 @@ mod tests {
     #[test]
     fn builtin_prompts_are_not_empty() {
         for name in builtin_names() {
-            assert!(!load(name, Path::new(".")).unwrap().trim().is_empty(), "{name}");
+            assert!(
+                !load(name, Path::new(".")).unwrap().trim().is_empty(),
+                "{name}"
+            );
         }
     }
 }

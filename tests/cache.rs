@@ -172,6 +172,7 @@ fn concurrent_writers_from_processes() {
                     "--nocapture",
                 ])
                 .env("DEEP_REVIEW_CACHE_CHILD", dir.path())
+                .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
         })

@@ -325,3 +325,29 @@ fn sizes_and_durations_parse() {
     assert_eq!(parse_duration_secs("0"), None);
     assert_eq!(parse_duration_secs("5 minutes"), None);
 }
+
+#[test]
+fn agreement_is_checked_on_the_final_layers_only() {
+    let r = repo();
+    // The user file asks for 3 agreeing reviewers; the team's file has 2
+    // reviewers; the repository's git config lowers the bar to 1: valid.
+    let user = user_file(r.path(), "[gate]\nmin_agreement = 3\n");
+    std::fs::write(
+        r.path().join(".deep-review.toml"),
+        "[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n[[reviewer]]\nname = \"b\"\nmodel = \"smollm2-135m\"\n",
+    )
+    .unwrap();
+    git(r.path(), &["config", "deep-review.minAgreement", "1"]);
+    let (s, _) = load_in(r.path(), Some(&user), CliOverrides::default()).unwrap();
+    assert_eq!((s.reviewers.len(), s.gate.min_agreement), (2, 1));
+    // Without the git config key the final state is impossible: an error
+    // that names where both values came from.
+    git(r.path(), &["config", "--unset", "deep-review.minAgreement"]);
+    match load_in(r.path(), Some(&user), CliOverrides::default()) {
+        Err(Error::Config(m)) => assert!(
+            m.contains("user file") && m.contains("repository file"),
+            "{m}"
+        ),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}

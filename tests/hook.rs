@@ -715,3 +715,156 @@ fn pre_commit_environment_becomes_protocol_lines() {
     assert!(!parsed[0].is_new() && !parsed[0].is_delete());
     assert!(pre_commit_input(&|_| None).is_none());
 }
+
+#[test]
+fn read_input_prefers_stdin_and_falls_back_to_pre_commit_env() {
+    use git_deep_review::hook::read_input;
+    let line = format!(
+        "refs/heads/main {} refs/heads/main {}",
+        "b".repeat(40),
+        "a".repeat(40)
+    );
+    let env = |k: &str| match k {
+        "PRE_COMMIT_FROM_REF" => Some("c".repeat(40)),
+        "PRE_COMMIT_TO_REF" => Some("d".repeat(40)),
+        "PRE_COMMIT_REMOTE_NAME" => Some("upstream".into()),
+        _ => None,
+    };
+    let input = format!("{line}\n\n");
+    let (remote, lines) = read_input(Some("origin"), &mut input.as_bytes(), &env).unwrap();
+    assert_eq!((remote.as_str(), lines), ("origin", vec![line]));
+    let (remote, lines) = read_input(None, &mut "".as_bytes(), &env).unwrap();
+    assert_eq!(remote, "upstream");
+    assert_eq!(
+        lines,
+        [format!("HEAD {} HEAD {}", "d".repeat(40), "c".repeat(40))]
+    );
+    let (_, lines) = read_input(Some("origin"), &mut "".as_bytes(), &|_| None).unwrap();
+    assert!(lines.is_empty());
+}
+
+#[test]
+fn global_install_still_runs_the_repositorys_own_hook() {
+    let s = setup();
+    let shared = s.work.join("../shared-hooks");
+    let exe = s.work.join("../fake-gdr");
+    write_script(&exe, FAKE_EXE, 0o755);
+    let r = install_in(&shared, &exe, true, false).unwrap();
+    assert!(r.hook.starts_with(&shared));
+    // What `git config --global core.hooksPath DIR` does, scoped to this repository.
+    git(
+        &s.work,
+        &["config", "core.hooksPath", shared.to_str().unwrap()],
+    );
+    write_script(&s.work.join(".git/hooks/pre-push"), CHAINED, 0o755);
+    let log = s.work.join("../log");
+    commit(&s.work, "a.txt", "a\n", "a");
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log.to_str().unwrap())],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("chained-stdin: refs/heads/main"),
+        "the repository's own hook ran: {text}"
+    );
+    assert!(text.contains("exe-stdin: refs/heads/main"), "{text}");
+    match status_in(&shared, None).hook {
+        HookState::DeepReview { global, .. } => assert!(global),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
+    use std::os::unix::process::CommandExt;
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    let exe = s.work.join("../slow-gdr");
+    // Stands in for a long review: announces itself, then waits.
+    write_script(
+        &exe,
+        "#!/bin/sh\ncat >/dev/null\necho started > \"$FAKE_LOG\"\nsleep 30\n",
+        0o755,
+    );
+    install_in(&hooks, &exe, false, false).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let tip = remote_tip(&s, "main");
+    commit(&s.work, "a.txt", "a\n", "a");
+    let log = s.work.join("../log");
+    let mut child = Command::new("git")
+        .args(["push", "-q", "origin", "main"])
+        .current_dir(&s.work)
+        .env("FAKE_LOG", &log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !log.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "hook never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What the terminal does on Ctrl-C: SIGINT to the whole foreground group.
+    let pgid = child.id().to_string();
+    let k = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted push must fail");
+    assert!(
+        t0.elapsed() < Duration::from_secs(25),
+        "the push did not stop at Ctrl-C"
+    );
+    assert_eq!(remote_tip(&s, "main"), tip, "nothing was pushed");
+    let after: Vec<_> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(before, after, "no files left in the hooks directory");
+}
+
+#[test]
+fn requests_resolve_to_the_reviewed_range_including_from_the_root() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let repo = gix::open(&s.work).unwrap();
+    let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
+    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    let r = calls[0].resolve(&repo).unwrap();
+    assert_eq!(
+        (r.base.as_deref(), r.head.as_str()),
+        (Some(old.as_str()), head.as_str())
+    );
+
+    // A brand-new history: from the empty tree, not just the tip's change.
+    let tmp = tempfile::tempdir().unwrap();
+    git(tmp.path(), &["init", "-q", "-b", "main"]);
+    git(tmp.path(), &["config", "user.name", "T"]);
+    git(tmp.path(), &["config", "user.email", "t@e"]);
+    commit(tmp.path(), "a.txt", "a\n", "one");
+    let tip = commit(tmp.path(), "b.txt", "b\n", "two");
+    let s2 = Setup {
+        _tmp: tempfile::tempdir().unwrap(),
+        remote: PathBuf::new(),
+        work: tmp.path().to_path_buf(),
+    };
+    let lines = [format!("refs/heads/main {tip} refs/heads/main {}", zeros())];
+    let (_, calls, _) = run(&s2, &lines, &settings(), clean);
+    let r = calls[0].resolve(&gix::open(tmp.path()).unwrap()).unwrap();
+    assert_eq!(r.base, None);
+    assert_eq!(r.head, tip);
+}

@@ -6,6 +6,20 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod gguf_meta;
+pub mod grammar;
+pub mod llama;
+pub mod manifest;
+pub mod progress;
+pub mod standin;
+pub mod verify;
+
+pub use grammar::{findings_grammar, GrammarLimits};
+pub use llama::{EngineOptions, LlamaBackend};
+pub use manifest::{load_manifest, models_dir, Manifest, ModelEntry};
+pub use progress::Progress;
+pub use standin::StandinBackend;
+
 /// Sampling settings of one reviewer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sampling {
@@ -85,4 +99,156 @@ pub trait Backend {
 
     /// Tokens the model would use for `text` (the plan's estimate is replaced by this).
     fn count_tokens(&mut self, model: &str, text: &str) -> crate::error::Result<usize>;
+
+    /// Labels for progress output of the next `generate` call: the chunk
+    /// (e.g. `chunk 2/7`) and one name per request (the reviewers).
+    fn set_progress_labels(&mut self, _chunk: &str, _requests: &[String]) {}
+}
+
+/// Routes `standin:*` models to the stand-in and everything else to
+/// llama.cpp, which is only initialised (and the manifest only read) when a
+/// real model is first used, so stand-in runs need no model files.
+pub struct Engine {
+    opts: EngineOptions,
+    standin: StandinBackend,
+    llama: Option<LlamaBackend>,
+}
+
+impl Engine {
+    /// An engine with these options; nothing is loaded yet.
+    pub fn new(opts: EngineOptions) -> Engine {
+        Engine {
+            opts,
+            standin: StandinBackend::new(),
+            llama: None,
+        }
+    }
+
+    /// The llama.cpp backend, created on first use.
+    pub fn llama(&mut self) -> crate::error::Result<&mut LlamaBackend> {
+        if self.llama.is_none() {
+            self.llama = Some(LlamaBackend::new(self.opts.clone())?);
+        }
+        self.llama
+            .as_mut()
+            .ok_or_else(|| crate::error::Error::Model("llama.cpp backend unavailable".into()))
+    }
+
+    /// Clears any progress line (call before printing to stderr).
+    pub fn clear_progress(&mut self) {
+        if let Some(l) = self.llama.as_mut() {
+            l.progress_mut().clear();
+        }
+    }
+}
+
+impl Backend for Engine {
+    fn generate(
+        &mut self,
+        model: &str,
+        requests: &[Request],
+    ) -> Vec<crate::error::Result<Generation>> {
+        if standin::is_standin(model) {
+            return self.standin.generate(model, requests);
+        }
+        match self.llama() {
+            Ok(l) => l.generate(model, requests),
+            Err(e) => {
+                let msg = e.to_string();
+                requests
+                    .iter()
+                    .map(|_| Err(crate::error::Error::Model(msg.clone())))
+                    .collect()
+            }
+        }
+    }
+
+    fn count_tokens(&mut self, model: &str, text: &str) -> crate::error::Result<usize> {
+        if standin::is_standin(model) {
+            return self.standin.count_tokens(model, text);
+        }
+        self.llama()?.count_tokens(model, text)
+    }
+
+    fn set_progress_labels(&mut self, chunk: &str, requests: &[String]) {
+        if let Some(l) = self.llama.as_mut() {
+            l.set_progress_labels(chunk, requests);
+        } else {
+            self.opts.progress.set_labels(chunk, requests);
+        }
+    }
+}
+
+/// Writes the configured models for `git deep-review models`: file, size,
+/// quantisation, architecture, parameters, trained context, chat template
+/// and whether the file has been verified. Reads only GGUF headers (no
+/// hashing, no loading), so it is instant even for large models.
+pub fn list_models(w: &mut dyn std::io::Write) -> crate::error::Result<()> {
+    let m = load_manifest()?;
+    list_models_of(&m, &verify::verified_cache_file(), w)
+}
+
+/// [`list_models`] for a given manifest and verification cache.
+pub fn list_models_of(
+    m: &Manifest,
+    verified_cache: &std::path::Path,
+    w: &mut dyn std::io::Write,
+) -> crate::error::Result<()> {
+    let io = |e| crate::error::Error::io("writing the model list", e);
+    writeln!(w, "Models directory: {}", m.dir.display()).map_err(io)?;
+    for e in &m.models {
+        let path = m.path_of(e);
+        writeln!(w, "\n{}  {}", e.name, path.display()).map_err(io)?;
+        if !path.exists() {
+            writeln!(
+                w,
+                "  missing: run ./install.sh or models/fetch.sh --dest {} (air-gapped: --models-from DIR)",
+                m.dir.display()
+            )
+            .map_err(io)?;
+            continue;
+        }
+        match gguf_meta::read_gguf_info(&path) {
+            Ok(info) => {
+                let template = match (&e.chat_template, info.has_chat_template) {
+                    (manifest::ChatTemplate::Named(n), _) => format!("`{n}` (manifest override)"),
+                    (manifest::ChatTemplate::Completion, _) => {
+                        "none (completion layout)".to_string()
+                    }
+                    (manifest::ChatTemplate::Auto, true) => "yes (from the file)".to_string(),
+                    (manifest::ChatTemplate::Auto, false) => {
+                        "none in file (completion layout)".to_string()
+                    }
+                };
+                let trained = info
+                    .trained_context
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                writeln!(
+                    w,
+                    "  {:.1} MB · {} · {} · {} parameters · trained context {} (using {})",
+                    info.file_size as f64 / 1e6,
+                    info.quantisation,
+                    info.architecture,
+                    gguf_meta::format_params(info.parameters),
+                    trained,
+                    e.n_ctx
+                )
+                .map_err(io)?;
+                let verified = if e.sha256.is_empty() {
+                    "no sha256 in manifest"
+                } else if verify::is_verified(e, &path, verified_cache) {
+                    "yes"
+                } else {
+                    "not yet (checked on first use)"
+                };
+                writeln!(w, "  chat template: {template} · verified: {verified}").map_err(io)?;
+            }
+            Err(err) => writeln!(w, "  unreadable: {err}").map_err(io)?,
+        }
+        if !e.license.is_empty() {
+            writeln!(w, "  licence: {}", e.license).map_err(io)?;
+        }
+    }
+    Ok(())
 }

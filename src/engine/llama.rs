@@ -1,0 +1,692 @@
+//! The real engine: GGUF models run in-process through llama-cpp-2.
+//!
+//! Safety rules this file keeps, because breaking them aborts the process
+//! inside C++ rather than returning an error:
+//! - a file reaches llama.cpp only after its header was validated
+//!   ([`super::gguf_meta`]) and its hash checked ([`super::verify`]);
+//! - no decode call carries more than `n_batch` tokens, and no sequence
+//!   grows past `n_ctx` (checked before anything is decoded);
+//! - the grammar sampler is never placed after `top_k` in a chain, and a
+//!   token is accepted into it only after the grammar allowed it.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend as CppBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::token::LlamaToken;
+
+use super::gguf_meta::read_gguf_info;
+use super::manifest::{load_manifest, ChatTemplate, Manifest, ModelEntry};
+use super::progress::Progress;
+use super::verify::{missing_model_error, verify_model};
+use super::{Backend, Generation, Prompt, Request, Sampling, StopReason};
+use crate::error::{Error, Result};
+
+/// Tokens per decode call (llama.cpp's `n_batch`); prompts are fed in pieces of this size.
+pub const N_BATCH: u32 = 512;
+/// Flash attention (`LLAMA_FLASH_ATTN_TYPE_ENABLED`): it skips masked KV
+/// cells, so a sequence's result does not depend on where its cells sit in
+/// the shared cache.
+const FLASH_ATTN_ENABLED: i32 = 1;
+/// Smallest context we fall back to when memory is short.
+const MIN_CTX: u32 = 512;
+
+static CPP_BACKEND: OnceLock<std::result::Result<CppBackend, String>> = OnceLock::new();
+/// Models loaded in this process, by canonical path. Models are mmapped and
+/// live until exit: leaking them gives contexts a `'static` model to borrow,
+/// and "load each model once per run" is exactly what we want.
+static MODELS: OnceLock<Mutex<HashMap<PathBuf, &'static LlamaModel>>> = OnceLock::new();
+
+/// The process-wide llama.cpp backend (initialised once). With `verbose`
+/// false on the first call, llama.cpp's own logging is silenced for the
+/// rest of the process.
+pub fn cpp_backend(verbose: bool) -> Result<&'static CppBackend> {
+    CPP_BACKEND
+        .get_or_init(|| {
+            let mut b =
+                CppBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))?;
+            if !verbose {
+                b.void_logs();
+            }
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| Error::Model(e.clone()))
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// CPU threads (default: all available cores).
+    pub threads: Option<usize>,
+    /// Let llama.cpp log to stderr (`-v`).
+    pub verbose: bool,
+    pub progress: Progress,
+    /// Overrides every entry's `n_ctx` (bench and tests use it).
+    pub n_ctx: Option<u32>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            threads: None,
+            verbose: false,
+            progress: Progress::disabled(),
+            n_ctx: None,
+        }
+    }
+}
+
+/// How prompts are laid out for one model.
+enum Layout {
+    Template(LlamaChatTemplate),
+    Completion,
+}
+
+struct Loaded {
+    model: &'static LlamaModel,
+    layout: Layout,
+    n_ctx: u32,
+    ctx: Option<LlamaContext<'static>>,
+}
+
+/// [`Backend`] running manifest models with llama.cpp.
+pub struct LlamaBackend {
+    manifest: Manifest,
+    threads: i32,
+    opts: EngineOptions,
+    loaded: HashMap<String, Loaded>,
+}
+
+impl LlamaBackend {
+    /// Initialises llama.cpp (once per process) and reads the manifest from
+    /// the models directory. Models are loaded lazily, on first use.
+    pub fn new(opts: EngineOptions) -> Result<LlamaBackend> {
+        Self::with_manifest(load_manifest()?, opts)
+    }
+
+    /// Like [`LlamaBackend::new`] with an explicit manifest.
+    pub fn with_manifest(manifest: Manifest, opts: EngineOptions) -> Result<LlamaBackend> {
+        cpp_backend(opts.verbose)?;
+        let threads = opts.threads.filter(|&t| t > 0).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(4)
+        });
+        Ok(LlamaBackend {
+            manifest,
+            threads: i32::try_from(threads).unwrap_or(4),
+            opts,
+            loaded: HashMap::new(),
+        })
+    }
+
+    /// The manifest this engine resolves model names with.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Threads used for prefill and generation.
+    pub fn threads(&self) -> usize {
+        self.threads as usize
+    }
+
+    /// The progress display (to clear it before printing).
+    pub fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.opts.progress
+    }
+
+    /// Loads (verifying first) the model called `name`, if not loaded yet.
+    pub fn load(&mut self, name: &str) -> Result<()> {
+        if self.loaded.contains_key(name) {
+            return Ok(());
+        }
+        let entry = self.manifest.get(name).cloned().ok_or_else(|| {
+            Error::Model(format!(
+                "unknown model `{name}`; configured models: {} (add others in {}/manifest.toml)",
+                self.manifest.names().join(", "),
+                self.manifest.dir.display()
+            ))
+        })?;
+        let path = self.manifest.path_of(&entry);
+        self.opts
+            .progress
+            .status(&format!("[{name}] checking {}", path.display()));
+        verify_model(&entry, &path)?;
+        self.opts
+            .progress
+            .status(&format!("[{name}] loading {}", path.display()));
+        let model = load_model_file(&entry, &path, self.opts.verbose)?;
+        let layout = match &entry.chat_template {
+            ChatTemplate::Completion => Layout::Completion,
+            ChatTemplate::Named(t) => {
+                Layout::Template(LlamaChatTemplate::new(t).map_err(|_| {
+                    Error::Config(format!("model `{name}`: chat_template contains a NUL byte"))
+                })?)
+            }
+            // A file without a template is a base model: plain completion.
+            ChatTemplate::Auto => match model.chat_template(None) {
+                Ok(t) => Layout::Template(t),
+                Err(_) => Layout::Completion,
+            },
+        };
+        let trained = model.n_ctx_train().max(MIN_CTX);
+        let n_ctx = self
+            .opts
+            .n_ctx
+            .unwrap_or(entry.n_ctx)
+            .clamp(MIN_CTX, trained);
+        self.opts.progress.clear();
+        self.loaded.insert(
+            name.to_string(),
+            Loaded {
+                model,
+                layout,
+                n_ctx,
+                ctx: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The prompt text after the chat template (or completion layout).
+    pub fn render_prompt(&mut self, model: &str, prompt: &Prompt) -> Result<String> {
+        self.load(model)?;
+        let l = self
+            .loaded
+            .get(model)
+            .ok_or_else(|| Error::Model(format!("model `{model}` not loaded")))?;
+        render(l, prompt)
+    }
+
+    /// Prompt tokens (BOS included when the model wants one).
+    pub fn tokenize_prompt(&mut self, model: &str, prompt: &Prompt) -> Result<Vec<LlamaToken>> {
+        let text = self.render_prompt(model, prompt)?;
+        let l = self
+            .loaded
+            .get(model)
+            .ok_or_else(|| Error::Model(format!("model `{model}` not loaded")))?;
+        Ok(tokenize(l.model, &text))
+    }
+
+    /// The loaded llama.cpp model (for tests and the bench).
+    pub fn model(&mut self, name: &str) -> Result<&'static LlamaModel> {
+        self.load(name)?;
+        self.loaded
+            .get(name)
+            .map(|l| l.model)
+            .ok_or_else(|| Error::Model(format!("model `{name}` not loaded")))
+    }
+
+    /// Context length allocated for `name`.
+    pub fn n_ctx(&mut self, name: &str) -> Result<u32> {
+        self.load(name)?;
+        Ok(self.loaded.get(name).map(|l| l.n_ctx).unwrap_or(0))
+    }
+
+    fn run(&mut self, model_name: &str, requests: &[Request]) -> Result<Vec<Result<Generation>>> {
+        self.load(model_name)?;
+        let threads = self.threads;
+        let l = self
+            .loaded
+            .get_mut(model_name)
+            .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
+        let n_ctx = l.n_ctx;
+
+        // Tokenize everything first: budgets are checked before any decode.
+        let mut out: Vec<Option<Result<Generation>>> = Vec::with_capacity(requests.len());
+        let mut toks: Vec<Vec<LlamaToken>> = Vec::with_capacity(requests.len());
+        for r in requests {
+            let t = render(l, &r.prompt).map(|text| tokenize(l.model, &text));
+            match t {
+                Ok(t) if t.is_empty() => {
+                    out.push(Some(Err(Error::Model("empty prompt".into()))));
+                    toks.push(Vec::new());
+                }
+                Ok(t) if t.len() + r.sampling.max_tokens.max(1) > n_ctx as usize => {
+                    out.push(Some(Err(Error::Model(format!(
+                        "prompt too long for model `{model_name}`: {} prompt tokens + {} output tokens \
+                         exceed its context of {n_ctx} tokens; review smaller chunks or raise n_ctx in the \
+                         model manifest",
+                        t.len(),
+                        r.sampling.max_tokens
+                    )))));
+                    toks.push(Vec::new());
+                }
+                Ok(t) => {
+                    out.push(None);
+                    toks.push(t);
+                }
+                Err(e) => {
+                    out.push(Some(Err(e)));
+                    toks.push(Vec::new());
+                }
+            }
+        }
+        let live: Vec<usize> = (0..requests.len()).filter(|&i| out[i].is_none()).collect();
+        if live.is_empty() {
+            return Ok(out
+                .into_iter()
+                .map(|o| o.unwrap_or_else(|| Err(Error::Model("no result".into()))))
+                .collect());
+        }
+
+        // Longest common prefix, leaving at least one token per request so
+        // each has logits of its own after its remainder is decoded.
+        let mut prefix = toks[live[0]].len() - 1;
+        for &i in &live[1..] {
+            let common = toks[live[0]]
+                .iter()
+                .zip(&toks[i])
+                .take_while(|(a, b)| a == b)
+                .count();
+            prefix = prefix.min(common).min(toks[i].len() - 1);
+        }
+
+        let model = l.model;
+        let ctx = ensure_context(l, threads)?;
+        ctx.clear_kv_cache();
+        let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
+        let started = Instant::now();
+        let shared = &toks[live[0]][..prefix];
+        if let Err(e) = decode_tokens(ctx, &mut batch, shared, 0, 0) {
+            ctx.clear_kv_cache();
+            return Err(e);
+        }
+        let prefix_ms = started.elapsed().as_millis() as u64;
+
+        let progress = &mut self.opts.progress;
+        for (k, &i) in live.iter().enumerate() {
+            let r = &requests[i];
+            let res = generate_one(
+                ctx,
+                model,
+                &mut batch,
+                &toks[i],
+                prefix,
+                r,
+                progress,
+                (model_name, k, live.len()),
+            )
+            .map(|mut g| {
+                // The shared prefill is charged to the first request only.
+                if k == 0 {
+                    g.prefill_ms += prefix_ms;
+                }
+                g
+            });
+            // Drop this request's cells whatever happened, so the next one
+            // starts from the shared prefix only.
+            let _ = ctx.clear_kv_cache_seq(Some(1), None, None);
+            out[i] = Some(res);
+        }
+        progress.clear();
+        Ok(out
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(Error::Model("no result".into()))))
+            .collect())
+    }
+}
+
+impl Backend for LlamaBackend {
+    fn generate(&mut self, model: &str, requests: &[Request]) -> Vec<Result<Generation>> {
+        match self.run(model, requests) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = e.to_string();
+                let mut v = Vec::with_capacity(requests.len());
+                v.push(Err(e));
+                while v.len() < requests.len() {
+                    v.push(Err(Error::Model(msg.clone())));
+                }
+                v.truncate(requests.len());
+                v
+            }
+        }
+    }
+
+    fn count_tokens(&mut self, model: &str, text: &str) -> Result<usize> {
+        self.load(model)?;
+        let l = self
+            .loaded
+            .get(model)
+            .ok_or_else(|| Error::Model(format!("model `{model}` not loaded")))?;
+        Ok(l.model
+            .vocab()
+            .tokenize(text.as_bytes(), false, false)
+            .len())
+    }
+
+    fn set_progress_labels(&mut self, chunk: &str, requests: &[String]) {
+        self.opts.progress.set_labels(chunk, requests);
+    }
+}
+
+/// Validates and loads a model file, once per process.
+fn load_model_file(entry: &ModelEntry, path: &Path, verbose: bool) -> Result<&'static LlamaModel> {
+    let backend = cpp_backend(verbose)?;
+    if !path.exists() {
+        return Err(missing_model_error(entry, path));
+    }
+    let canon = std::fs::canonicalize(path)
+        .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
+    let cache = MODELS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = cache.get(&canon) {
+        return Ok(m);
+    }
+    // Never hand llama.cpp a file whose header we could not make sense of.
+    let info = read_gguf_info(&canon)?;
+    let model = LlamaModel::load_from_file(backend, &canon, &LlamaModelParams::default()).map_err(|e| {
+        Error::Model(format!(
+            "llama.cpp could not load model `{}` from {} (architecture `{}`): {e}. The architecture may be \
+             unsupported by this build's llama.cpp, or the file is damaged; run with -v for llama.cpp's log",
+            entry.name,
+            canon.display(),
+            info.architecture
+        ))
+    })?;
+    let model: &'static LlamaModel = Box::leak(Box::new(model));
+    cache.insert(canon, model);
+    Ok(model)
+}
+
+/// Creates (once) the model's context: unified KV cache for two sequences
+/// (0 = shared prefix, 1 = the request being generated). When memory is
+/// short the context is halved down to [`MIN_CTX`] rather than failing.
+fn ensure_context(l: &mut Loaded, threads: i32) -> Result<&mut LlamaContext<'static>> {
+    if l.ctx.is_none() {
+        let backend = cpp_backend(false)?;
+        let mut n_ctx = l.n_ctx;
+        loop {
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(n_ctx))
+                .with_n_batch(N_BATCH)
+                .with_n_ubatch(N_BATCH)
+                .with_n_seq_max(2)
+                .with_kv_unified(true)
+                .with_flash_attention_policy(FLASH_ATTN_ENABLED)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads);
+            match l.model.new_context(backend, params) {
+                Ok(c) => {
+                    l.n_ctx = c.n_ctx();
+                    l.ctx = Some(c);
+                    break;
+                }
+                Err(e) if n_ctx / 2 >= MIN_CTX => {
+                    let _ = e;
+                    n_ctx /= 2;
+                }
+                Err(e) => {
+                    return Err(Error::Model(format!(
+                    "cannot create a llama.cpp context of {n_ctx} tokens (not enough memory?): {e}"
+                )))
+                }
+            }
+        }
+    }
+    l.ctx
+        .as_mut()
+        .ok_or_else(|| Error::Model("llama.cpp context missing".into()))
+}
+
+fn render(l: &Loaded, p: &Prompt) -> Result<String> {
+    match &l.layout {
+        Layout::Completion => Ok(completion_layout(p)),
+        Layout::Template(t) => {
+            let mut msgs = Vec::with_capacity(2);
+            if !p.system.is_empty() {
+                msgs.push(
+                    LlamaChatMessage::new("system".into(), p.system.clone())
+                        .map_err(|_| Error::Model("system prompt contains a NUL byte".into()))?,
+                );
+            }
+            msgs.push(
+                LlamaChatMessage::new("user".into(), p.user.clone())
+                    .map_err(|_| Error::Model("prompt contains a NUL byte".into()))?,
+            );
+            l.model.apply_chat_template(t, &msgs, true).map_err(|e| {
+                Error::Model(format!(
+                    "cannot apply the chat template: {e}; set chat_template in the manifest"
+                ))
+            })
+        }
+    }
+}
+
+/// Plain completion layout for base models without a chat template.
+pub fn completion_layout(p: &Prompt) -> String {
+    if p.system.is_empty() {
+        format!("{}\n\n", p.user)
+    } else {
+        format!("{}\n\n{}\n\n", p.system, p.user)
+    }
+}
+
+fn tokenize(model: &LlamaModel, text: &str) -> Vec<LlamaToken> {
+    let vocab = model.vocab();
+    let mut t = vocab.tokenize(text.as_bytes(), true, true);
+    // A template that writes the BOS text itself plus add_bos would double it.
+    if t.len() >= 2 && t[0] == vocab.bos() && t[1] == vocab.bos() {
+        t.remove(0);
+    }
+    t
+}
+
+/// Decodes `tokens` on `seq` from position `pos0`, in pieces of at most
+/// `N_BATCH`, requesting logits only for the very last token.
+fn decode_tokens(
+    ctx: &mut LlamaContext<'static>,
+    batch: &mut LlamaBatch,
+    tokens: &[LlamaToken],
+    pos0: usize,
+    seq: i32,
+) -> Result<()> {
+    let n = tokens.len();
+    let mut start = 0;
+    while start < n {
+        let end = (start + N_BATCH as usize).min(n);
+        batch.clear();
+        for (j, t) in tokens[start..end].iter().enumerate() {
+            let pos = i32::try_from(pos0 + start + j)
+                .map_err(|_| Error::Model("position overflow".into()))?;
+            batch
+                .add(*t, pos, &[seq], start + j + 1 == n)
+                .map_err(|e| Error::Model(format!("batch: {e}")))?;
+        }
+        ctx.decode(batch).map_err(|e| {
+            Error::Model(format!(
+                "llama.cpp decode failed: {e} (context full or out of memory)"
+            ))
+        })?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Sampling state of one request.
+struct Sampler {
+    chain: Option<LlamaSampler>,
+    grammar: Option<LlamaSampler>,
+}
+
+impl Sampler {
+    fn new(model: &LlamaModel, s: &Sampling, grammar: &str) -> Result<Sampler> {
+        let chain = (s.temperature > 0.0).then(|| {
+            let mut v = Vec::new();
+            if s.top_k > 0 {
+                v.push(LlamaSampler::top_k(s.top_k));
+            }
+            if s.top_p > 0.0 && s.top_p < 1.0 {
+                v.push(LlamaSampler::top_p(s.top_p, 1));
+            }
+            v.push(LlamaSampler::temp(s.temperature));
+            v.push(LlamaSampler::dist(s.seed));
+            LlamaSampler::chain(v, true)
+        });
+        let grammar = if grammar.trim().is_empty() {
+            None
+        } else {
+            Some(LlamaSampler::grammar(model, grammar, "root").map_err(|e| {
+                Error::Model(format!(
+                    "invalid output grammar ({e}); this is a bug in git-deep-review"
+                ))
+            })?)
+        };
+        Ok(Sampler { chain, grammar })
+    }
+
+    /// Picks the next token. Fast path as in llama.cpp's common sampler:
+    /// sample without the grammar, then check only that token against it;
+    /// the full-vocabulary grammar pass runs only when the token is rejected.
+    /// Returns None when the grammar allows nothing at all.
+    fn next(&mut self, logits: &[f32]) -> Option<LlamaToken> {
+        let first = self.pick(logits, false)?;
+        let Some(g) = self.grammar.as_mut() else {
+            return Some(first);
+        };
+        let logit = logits
+            .get(first.0 as usize)
+            .copied()
+            .unwrap_or(f32::NEG_INFINITY);
+        let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(first, logit, 0.0)], false);
+        one.apply_sampler(g);
+        if one.data.first().is_some_and(|d| d.logit().is_finite()) {
+            return Some(first);
+        }
+        self.pick(logits, true)
+    }
+
+    fn pick(&mut self, logits: &[f32], with_grammar: bool) -> Option<LlamaToken> {
+        if !with_grammar && self.chain.is_none() {
+            return argmax(logits.iter().copied().enumerate());
+        }
+        let mut arr = LlamaTokenDataArray::new(
+            logits
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0))
+                .collect(),
+            false,
+        );
+        if with_grammar {
+            // Grammar first, on the full candidate list: never after top_k.
+            if let Some(g) = self.grammar.as_mut() {
+                arr.apply_sampler(g);
+            }
+            if !arr.data.iter().any(|d| d.logit().is_finite()) {
+                return None;
+            }
+        }
+        match self.chain.as_mut() {
+            None => argmax(arr.data.iter().map(|d| (d.id().0 as usize, d.logit()))),
+            Some(c) => {
+                arr.apply_sampler(c);
+                arr.selected_token().filter(|t| {
+                    arr.data
+                        .iter()
+                        .find(|d| d.id() == *t)
+                        .is_some_and(|d| d.logit().is_finite())
+                })
+            }
+        }
+    }
+
+    fn accept(&mut self, t: LlamaToken) {
+        if let Some(g) = self.grammar.as_mut() {
+            g.accept(t);
+        }
+    }
+}
+
+/// Index of the largest finite value (lowest index on ties, like llama.cpp's greedy).
+fn argmax(it: impl Iterator<Item = (usize, f32)>) -> Option<LlamaToken> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, l) in it {
+        if l.is_finite() && best.is_none_or(|(_, b)| l > b) {
+            best = Some((i, l));
+        }
+    }
+    best.map(|(i, _)| LlamaToken(i as i32))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn generate_one(
+    ctx: &mut LlamaContext<'static>,
+    model: &LlamaModel,
+    batch: &mut LlamaBatch,
+    tokens: &[LlamaToken],
+    prefix: usize,
+    req: &Request,
+    progress: &mut Progress,
+    (model_name, k, of): (&str, usize, usize),
+) -> Result<Generation> {
+    let started = Instant::now();
+    let mut sampler = Sampler::new(model, &req.sampling, &req.grammar)?;
+    if prefix > 0 {
+        ctx.copy_kv_cache_seq(0, 1, None, None)
+            .map_err(|e| Error::Model(format!("kv cache copy: {e}")))?;
+    }
+    decode_tokens(ctx, batch, &tokens[prefix..], prefix, 1)?;
+    let prefill_ms = started.elapsed().as_millis() as u64;
+    progress.prefill(model_name, k, of, tokens.len() - prefix, started);
+
+    let gen_start = Instant::now();
+    let vocab = model.vocab();
+    let max = req.sampling.max_tokens;
+    let mut text: Vec<u8> = Vec::new();
+    let mut n_gen = 0usize;
+    let mut pos = tokens.len();
+    let mut logits_idx = batch.n_tokens() - 1;
+    let stop = loop {
+        if n_gen >= max {
+            break StopReason::MaxTokens;
+        }
+        let logits = ctx.get_logits_ith(logits_idx);
+        let Some(tok) = sampler.next(logits) else {
+            return Err(Error::Model(
+                "generation reached a state the output grammar cannot continue from".into(),
+            ));
+        };
+        if vocab.is_eog(tok) {
+            break StopReason::Eog;
+        }
+        sampler.accept(tok);
+        text.extend_from_slice(&vocab.token_to_piece(tok, false, None));
+        n_gen += 1;
+        progress.generating(model_name, k, of, n_gen, max, gen_start);
+        if n_gen >= max {
+            break StopReason::MaxTokens;
+        }
+        batch.clear();
+        let p = i32::try_from(pos).map_err(|_| Error::Model("position overflow".into()))?;
+        batch
+            .add(tok, p, &[1], true)
+            .map_err(|e| Error::Model(format!("batch: {e}")))?;
+        ctx.decode(batch)
+            .map_err(|e| Error::Model(format!("llama.cpp decode failed: {e}")))?;
+        pos += 1;
+        logits_idx = 0;
+    };
+    Ok(Generation {
+        text: String::from_utf8_lossy(&text).into_owned(),
+        prompt_tokens: tokens.len(),
+        shared_tokens: prefix,
+        generated_tokens: n_gen,
+        prefill_ms,
+        generate_ms: gen_start.elapsed().as_millis() as u64,
+        stop,
+    })
+}

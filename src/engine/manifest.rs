@@ -1,0 +1,284 @@
+//! Which models exist and where their files are.
+//!
+//! The default manifest (`models/manifest.toml`) is compiled into the binary
+//! so an installed binary needs no source tree; a `manifest.toml` next to the
+//! model files adds or overrides entries by name. That is how users on an
+//! air-gapped box add their own (larger) models without rebuilding.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The manifest shipped with the source, embedded at build time.
+pub const DEFAULT_MANIFEST: &str = include_str!("../../models/manifest.toml");
+
+/// Environment variable naming the models directory (wins over XDG).
+pub const MODELS_DIR_ENV: &str = "GIT_DEEP_REVIEW_MODELS_DIR";
+
+/// Context length used when an entry does not say.
+pub const DEFAULT_N_CTX: u32 = 4096;
+
+/// How the prompt is laid out for a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatTemplate {
+    /// The template stored in the GGUF (`tokenizer.chat_template`).
+    Auto,
+    /// A llama.cpp built-in template name (`gemma`, `chatml`...) or a full template string.
+    Named(String),
+    /// Plain completion layout for base models: `system\n\nuser\n\n`.
+    Completion,
+}
+
+impl ChatTemplate {
+    fn parse(s: Option<&str>) -> ChatTemplate {
+        match s.map(str::trim) {
+            None | Some("") | Some("auto") => ChatTemplate::Auto,
+            Some("none") | Some("completion") => ChatTemplate::Completion,
+            Some(other) => ChatTemplate::Named(other.to_string()),
+        }
+    }
+}
+
+/// One configured model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelEntry {
+    pub name: String,
+    /// File name relative to the models directory, or an absolute path.
+    pub file: String,
+    /// Lower-case hex sha256 of the file; empty = not checked (user entries may omit it).
+    pub sha256: String,
+    /// Expected size in bytes; 0 = not checked.
+    pub size: u64,
+    pub source: String,
+    pub license: String,
+    pub chat_template: ChatTemplate,
+    /// Context length to allocate.
+    pub n_ctx: u32,
+}
+
+impl ModelEntry {
+    /// Where this model's file is expected, given the models directory.
+    pub fn path_in(&self, dir: &Path) -> PathBuf {
+        let p = Path::new(&self.file);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        }
+    }
+}
+
+/// All configured models, in manifest order (defaults first, then user additions).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Manifest {
+    pub models: Vec<ModelEntry>,
+    /// Directory the model files live in.
+    pub dir: PathBuf,
+}
+
+impl Manifest {
+    /// The entry called `name`.
+    pub fn get(&self, name: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// Path of `entry`'s file.
+    pub fn path_of(&self, entry: &ModelEntry) -> PathBuf {
+        entry.path_in(&self.dir)
+    }
+
+    /// Names of all entries, for error messages.
+    pub fn names(&self) -> Vec<&str> {
+        self.models.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// Parses manifest text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Vec<ModelEntry>> {
+        let raw: RawManifest = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: invalid model manifest: {e}")))?;
+        let mut out = Vec::new();
+        for m in raw.model {
+            let bad = |what: &str| Error::Config(format!("{origin}: model `{}`: {what}", m.name));
+            if m.name.trim().is_empty() {
+                return Err(Error::Config(format!(
+                    "{origin}: a [[model]] entry has an empty name"
+                )));
+            }
+            if m.name.starts_with("standin:") {
+                return Err(bad(
+                    "names starting with `standin:` are reserved for the test stand-in",
+                ));
+            }
+            if m.file.trim().is_empty() {
+                return Err(bad("`file` is empty"));
+            }
+            let sha = m.sha256.unwrap_or_default().trim().to_ascii_lowercase();
+            if !sha.is_empty() && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit())) {
+                return Err(bad("`sha256` must be 64 hex digits"));
+            }
+            let n_ctx = m.n_ctx.unwrap_or(DEFAULT_N_CTX);
+            if n_ctx < 256 {
+                return Err(bad("`n_ctx` must be at least 256"));
+            }
+            out.push(ModelEntry {
+                chat_template: ChatTemplate::parse(m.chat_template.as_deref()),
+                name: m.name,
+                file: m.file,
+                sha256: sha,
+                size: m.size.unwrap_or(0),
+                source: m.source.unwrap_or_default(),
+                license: m.license.unwrap_or_default(),
+                n_ctx,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The embedded defaults overlaid with `extra` entries (same name = replaced).
+    pub fn merged(dir: PathBuf, extra: Vec<ModelEntry>) -> Result<Manifest> {
+        let mut models = Manifest::parse(DEFAULT_MANIFEST, "built-in models/manifest.toml")?;
+        for e in extra {
+            match models.iter_mut().find(|m| m.name == e.name) {
+                Some(slot) => *slot = e,
+                None => models.push(e),
+            }
+        }
+        Ok(Manifest { models, dir })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    model: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    name: String,
+    file: String,
+    sha256: Option<String>,
+    size: Option<u64>,
+    source: Option<String>,
+    license: Option<String>,
+    chat_template: Option<String>,
+    n_ctx: Option<u32>,
+}
+
+/// The directory model files are looked up in: `$GIT_DEEP_REVIEW_MODELS_DIR`,
+/// else `$XDG_DATA_HOME/git-deep-review/models`, else
+/// `~/.local/share/git-deep-review/models`.
+pub fn models_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os(MODELS_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    data_home().join("git-deep-review").join("models")
+}
+
+fn data_home() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        let p = PathBuf::from(d);
+        // The XDG spec says relative values are invalid and must be ignored.
+        if p.is_absolute() {
+            return p;
+        }
+    }
+    home().join(".local").join("share")
+}
+
+pub(crate) fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The embedded manifest plus `<models dir>/manifest.toml` if it exists.
+pub fn load_manifest() -> Result<Manifest> {
+    load_manifest_from(&models_dir())
+}
+
+/// Like [`load_manifest`] with an explicit models directory.
+pub fn load_manifest_from(dir: &Path) -> Result<Manifest> {
+    let user = dir.join("manifest.toml");
+    let extra = match std::fs::read_to_string(&user) {
+        Ok(text) => Manifest::parse(&text, &user.display().to_string())?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(format!("reading {}", user.display()), e)),
+    };
+    Manifest::merged(dir.to_path_buf(), extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_manifest_has_the_two_default_models() {
+        let m = Manifest::merged(PathBuf::from("/m"), vec![]).unwrap();
+        let smol = m.get("smollm2-135m").unwrap();
+        assert_eq!(smol.size, 98_362_432);
+        assert_eq!(smol.chat_template, ChatTemplate::Auto);
+        let gemma = m.get("gemma3-270m").unwrap();
+        assert_eq!(gemma.chat_template, ChatTemplate::Named("gemma".into()));
+        assert_eq!(
+            m.path_of(gemma),
+            PathBuf::from("/m/gemma-3-270m-q4_k_m.gguf")
+        );
+    }
+
+    #[test]
+    fn user_manifest_adds_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manifest.toml"),
+            r#"
+[[model]]
+name = "gemma3-270m"
+file = "/abs/other.gguf"
+n_ctx = 1024
+chat_template = "none"
+
+[[model]]
+name = "coder-7b"
+file = "coder.gguf"
+sha256 = "AB00000000000000000000000000000000000000000000000000000000000000"
+"#,
+        )
+        .unwrap();
+        let m = load_manifest_from(dir.path()).unwrap();
+        assert_eq!(m.names(), vec!["smollm2-135m", "gemma3-270m", "coder-7b"]);
+        let g = m.get("gemma3-270m").unwrap();
+        assert_eq!(g.n_ctx, 1024);
+        assert_eq!(g.chat_template, ChatTemplate::Completion);
+        assert_eq!(m.path_of(g), PathBuf::from("/abs/other.gguf"));
+        let c = m.get("coder-7b").unwrap();
+        assert_eq!(c.sha256.len(), 64);
+        assert!(c.sha256.starts_with("ab"));
+        assert_eq!(m.path_of(c), dir.path().join("coder.gguf"));
+    }
+
+    #[test]
+    fn bad_user_manifest_is_a_config_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("manifest.toml");
+        std::fs::write(
+            &f,
+            "[[model]]\nname = \"x\"\nfile = \"x.gguf\"\nsha256 = \"zz\"\n",
+        )
+        .unwrap();
+        let err = load_manifest_from(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("manifest.toml") && msg.contains("sha256"),
+            "{msg}"
+        );
+        std::fs::write(&f, "[[model]]\nname = \"x\"\nfil = \"x.gguf\"\n").unwrap();
+        assert!(load_manifest_from(dir.path()).is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! Model file presence and integrity: sha256 before first use, remembered.
+//!
+//! Hashing a 20 GB model takes a minute, so a successful check is recorded
+//! (keyed by canonical path, size and mtime) in
+//! `$XDG_CACHE_HOME/git-deep-review/verified.json`; a changed file (new
+//! mtime or size) is hashed again.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::manifest::{home, ModelEntry};
+use crate::error::{Error, Result};
+
+/// One remembered verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Record {
+    size: u64,
+    mtime_ns: u128,
+    sha256: String,
+}
+
+/// Where verifications are remembered.
+pub fn verified_cache_file() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home().join(".cache"));
+    base.join("git-deep-review").join("verified.json")
+}
+
+/// The error for a model file that is not where the manifest says.
+pub fn missing_model_error(entry: &ModelEntry, path: &Path) -> Error {
+    Error::Model(format!(
+        "model `{}`: file {} not found. Get the bundled models with `./install.sh` or \
+         `models/fetch.sh --dest {}` (air-gapped: `models/fetch.sh --models-from DIR`), \
+         or point GIT_DEEP_REVIEW_MODELS_DIR at the directory holding {}",
+        entry.name,
+        path.display(),
+        path.parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        entry.file
+    ))
+}
+
+/// Hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn stat(path: &Path) -> Result<(PathBuf, u64, u128)> {
+    let canon = std::fs::canonicalize(path)
+        .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
+    let md =
+        std::fs::metadata(&canon).map_err(|e| Error::io(format!("stat {}", canon.display()), e))?;
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Ok((canon, md.len(), mtime))
+}
+
+fn load_records(cache: &Path) -> BTreeMap<String, Record> {
+    // A damaged cache only costs a re-hash, so it is ignored rather than fatal.
+    std::fs::read(cache)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn store_record(cache: &Path, key: String, rec: Record) {
+    let Some(dir) = cache.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let mut all = load_records(cache);
+    all.insert(key, rec);
+    let Ok(json) = serde_json::to_vec_pretty(&all) else {
+        return;
+    };
+    // Atomic: a concurrent run sees the old or the new file, never half of one.
+    // Failing to remember is harmless (we hash again next time).
+    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+        use std::io::Write;
+        if tmp.write_all(&json).is_ok() {
+            let _ = tmp.persist(cache);
+        }
+    }
+}
+
+/// Whether `path` is already known to match `entry` (no hashing).
+pub fn is_verified(entry: &ModelEntry, path: &Path, cache: &Path) -> bool {
+    if entry.sha256.is_empty() {
+        return false;
+    }
+    let Ok((canon, size, mtime)) = stat(path) else {
+        return false;
+    };
+    load_records(cache)
+        .get(&canon.display().to_string())
+        .is_some_and(|r| r.size == size && r.mtime_ns == mtime && r.sha256 == entry.sha256)
+}
+
+/// Checks that the model file exists, has the manifest's size and sha256
+/// (hashing only when not remembered), and remembers success in `cache`.
+pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) -> Result<()> {
+    if !path.exists() {
+        return Err(missing_model_error(entry, path));
+    }
+    let (canon, size, mtime) = stat(path)?;
+    if entry.size != 0 && size != entry.size {
+        return Err(Error::Model(format!(
+            "model `{}`: {} has {size} bytes but the manifest says {} bytes: the file is truncated or \
+             a different model; fetch it again (./install.sh or models/fetch.sh)",
+            entry.name,
+            path.display(),
+            entry.size
+        )));
+    }
+    if entry.sha256.is_empty() {
+        // A user entry without a hash: nothing to check against.
+        return Ok(());
+    }
+    if is_verified(entry, path, cache) {
+        return Ok(());
+    }
+    let actual = sha256_file(&canon)?;
+    if actual != entry.sha256 {
+        return Err(Error::Model(format!(
+            "model `{}`: sha256 mismatch for {}: expected {}, got {}. The file is corrupt or a different \
+             model; fetch it again (./install.sh or models/fetch.sh), or fix the manifest entry",
+            entry.name,
+            path.display(),
+            entry.sha256,
+            actual
+        )));
+    }
+    store_record(
+        cache,
+        canon.display().to_string(),
+        Record {
+            size,
+            mtime_ns: mtime,
+            sha256: actual,
+        },
+    );
+    Ok(())
+}
+
+/// [`verify_model_with_cache`] with the default cache file.
+pub fn verify_model(entry: &ModelEntry, path: &Path) -> Result<()> {
+    verify_model_with_cache(entry, path, &verified_cache_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::manifest::ChatTemplate;
+
+    fn entry(sha: &str, size: u64) -> ModelEntry {
+        ModelEntry {
+            name: "t".into(),
+            file: "t.gguf".into(),
+            sha256: sha.into(),
+            size,
+            source: String::new(),
+            license: String::new(),
+            chat_template: ChatTemplate::Auto,
+            n_ctx: 512,
+        }
+    }
+
+    #[test]
+    fn verifies_remembers_and_rechecks_after_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.gguf");
+        let cache = dir.path().join("c/verified.json");
+        std::fs::write(&f, b"hello").unwrap();
+        // sha256("hello")
+        let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let e = entry(good, 5);
+        assert!(!is_verified(&e, &f, &cache));
+        verify_model_with_cache(&e, &f, &cache).unwrap();
+        assert!(is_verified(&e, &f, &cache));
+        // Same size, different content and mtime → must be hashed again and fail.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&f, b"jello").unwrap();
+        assert!(!is_verified(&e, &f, &cache));
+        let msg = verify_model_with_cache(&e, &f, &cache)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(good) && msg.contains("t.gguf") && msg.contains("mismatch"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_and_wrong_size_are_model_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("v.json");
+        let f = dir.path().join("t.gguf");
+        let msg = verify_model_with_cache(&entry("", 0), &f, &cache)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("not found")
+                && msg.contains("install.sh")
+                && msg.contains("--models-from"),
+            "{msg}"
+        );
+        std::fs::write(&f, b"abc").unwrap();
+        let err = verify_model_with_cache(&entry("", 4), &f, &cache).unwrap_err();
+        assert!(matches!(err, Error::Model(_)));
+        assert!(err.to_string().contains("3 bytes"));
+    }
+}
