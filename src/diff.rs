@@ -629,8 +629,10 @@ pub fn enclosing_braces(lines: &[&str], anchor: usize) -> Option<Enclosing> {
         }
         // The closing line of a multi-line signature (`) -> T {`) does not
         // bound the search: its opening line sits at the same indentation.
-        let trimmed = lines[i].trim_start();
-        if i != anchor && !trimmed.starts_with(')') && !trimmed.starts_with(']') {
+        // Nor does a lone `{` under an Allman-style signature.
+        let trimmed = lines[i].trim();
+        let continuation = trimmed.starts_with(')') || trimmed.starts_with(']') || trimmed == "{";
+        if i != anchor && !continuation {
             limit = limit.min(indent);
         }
     }
