@@ -64,10 +64,11 @@ fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Erro
 /// one, or a bare repository).
 pub fn open_repo(path: &Path) -> Result<gix::Repository> {
     let mut repo = gix::discover(path).map_err(|_| {
+        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Error::Git(format!(
             "not a git repository: {} (nor any of its parent directories); \
              run git deep-review from inside a repository, or `git init` one first",
-            path.display()
+            shown.display()
         ))
     })?;
     // Commit walks and rename detection re-read the same objects many times.
