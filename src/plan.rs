@@ -668,8 +668,8 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
         let merge = if c.parents > 1 { " [merge]" } else { "" };
         writeln!(
             w,
-            "  {} {} <{}>  {}{merge}",
-            c.short, c.author_name, c.author_email, c.subject
+            "  {} {:<20} {}{merge}",
+            c.short, c.author_name, c.subject
         )?;
     }
     writeln!(w, "\nFiles reviewed ({}):", plan.files.len())?;
