@@ -87,8 +87,7 @@ fn settings_for(
     };
     let snapshot = repo.config_snapshot();
     let exists = model_exists(manifest.as_ref());
-    let loaded = config::load(&root_of(repo), Some(&snapshot), &overrides, &exists);
-    loaded
+    config::load(&root_of(repo), Some(&snapshot), &overrides, &exists)
 }
 
 fn show_config(global: &GlobalArgs) -> Result<i32> {
