@@ -64,7 +64,12 @@ fn main() {
     let repo = open_repo(std::path::Path::new(path)).expect("open repository");
     let opts = DiffOptions::default();
 
+    let bare_opts = DiffOptions {
+        enclosing: false,
+        ..DiffOptions::default()
+    };
     let (mut resolve_t, mut diff_t, mut plan_t, mut git_t) = (vec![], vec![], vec![], vec![]);
+    let mut bare_t = vec![];
     let mut summary = String::new();
     for _ in 0..runs {
         let t = Instant::now();
@@ -73,6 +78,9 @@ fn main() {
         let t = Instant::now();
         let files = diff_range(&repo, &range, &opts).expect("diff range");
         diff_t.push(t.elapsed());
+        let t = Instant::now();
+        diff_range(&repo, &range, &bare_opts).expect("diff range");
+        bare_t.push(t.elapsed());
         let (base, head) = (
             range.base.clone().expect("range has a base"),
             range.head.clone(),
@@ -105,6 +113,10 @@ fn main() {
     println!(
         "  diff_range (tree diff + hunks + enclosing) {:>6.1} ms",
         ms(d)
+    );
+    println!(
+        "  diff_range without enclosing blocks     {:>9.1} ms",
+        ms(median(bare_t))
     );
     println!(
         "  plan build                              {:>9.1} ms",

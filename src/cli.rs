@@ -16,7 +16,8 @@ Examples:
 Exit codes:
   0  reviewed, nothing blocks (or nothing to review)
   1  the gate policy blocks (a finding at or above the blocking severity with enough agreement)
-  2  usage or configuration error      3  git problem (not a repository, unknown revision, shallow history)
+  2  usage or configuration error (bad range, unknown revision)
+  3  git problem (not a repository, shallow history)
   4  model problem (missing, hash mismatch, corrupt)   5  I/O error writing the report, cache or hook
   130 interrupted
 

@@ -39,6 +39,9 @@ pub const KEY_ON_TIMEOUT: &str = "deep-review.onTimeout";
 pub const KEY_REPORT_DIR: &str = "deep-review.reportDir";
 /// git config key: model for the report's prose. Default: none.
 pub const KEY_LEAD: &str = "deep-review.lead";
+/// Value of `review.lead` / `deep-review.lead` that turns the lead model off
+/// (the report's prose is then built from the data alone).
+pub const LEAD_NONE: &str = "none";
 /// git config key: cache size bound (`200MB`). Default: 200 MB.
 pub const KEY_CACHE_MAX_SIZE: &str = "deep-review.cacheMaxSize";
 /// git config key: worker threads for inference. Default: all cores.
@@ -133,7 +136,8 @@ impl Default for Settings {
                 reviewer("robustness", "gemma3-270m", 23),
                 reviewer("tests-design", "smollm2-135m", 37),
             ],
-            lead: None,
+            // The instruction-tuned default writes the prose; `lead = "none"` turns it off.
+            lead: Some("smollm2-135m".to_string()),
             ignore: Vec::new(),
             context_lines: DEFAULT_CONTEXT_LINES,
             chunk_tokens: DEFAULT_CHUNK_TOKENS,
@@ -612,14 +616,19 @@ fn apply_parsed(
     if let Some(r) = parsed.review {
         if let Some(v) = r.lead {
             let model = v.get_ref().trim().to_string();
-            if !model_exists(&model) {
+            if model == LEAD_NONE {
+                s.lead = None;
+            } else if !model_exists(&model) {
                 return Err(ctx.error(
                     v.span().start,
                     "review.lead",
-                    format!("model {model:?} is not in the model manifest"),
+                    format!(
+                        "model {model:?} is not in the model manifest (or \"none\" for no lead)"
+                    ),
                 ));
+            } else {
+                s.lead = Some(model);
             }
-            s.lead = Some(model);
             prov.values
                 .insert("review.lead", ctx.source(v.span().start));
         }
@@ -909,10 +918,13 @@ fn apply_git_config(
     }
     if let Some(v) = get(KEY_LEAD) {
         let m = v.trim().to_string();
-        if !model_exists(&m) {
-            return Err(bad(KEY_LEAD, &v, "a model from the manifest"));
+        if m == LEAD_NONE {
+            s.lead = None;
+        } else if !model_exists(&m) {
+            return Err(bad(KEY_LEAD, &v, "a model from the manifest, or none"));
+        } else {
+            s.lead = Some(m);
         }
-        s.lead = Some(m);
         prov.values
             .insert("review.lead", Source::GitConfig(KEY_LEAD));
     }

@@ -629,8 +629,10 @@ pub fn enclosing_braces(lines: &[&str], anchor: usize) -> Option<Enclosing> {
         }
         // The closing line of a multi-line signature (`) -> T {`) does not
         // bound the search: its opening line sits at the same indentation.
-        let trimmed = lines[i].trim_start();
-        if i != anchor && !trimmed.starts_with(')') && !trimmed.starts_with(']') {
+        // Nor does a lone `{` under an Allman-style signature.
+        let trimmed = lines[i].trim();
+        let continuation = trimmed.starts_with(')') || trimmed.starts_with(']') || trimmed == "{";
+        if i != anchor && !continuation {
             limit = limit.min(indent);
         }
     }
@@ -761,73 +763,76 @@ fn looks_like_signature(line: &str) -> bool {
 /// Index of the line whose closing brace balances the block opened at or
 /// right after `start`.
 fn block_end(lines: &[&str], start: usize) -> Option<usize> {
-    let mut depth = 0i64;
-    let mut opened = false;
-    let mut in_block_comment = false;
+    let mut scan = BraceScan::default();
     let last = (start + ENCLOSING_DOWN).min(lines.len() - 1);
-    for (i, line) in lines.iter().enumerate().take(last + 1).skip(start) {
-        for delta in brace_deltas(line, &mut in_block_comment) {
-            depth += delta;
-            opened |= delta > 0;
-            if opened && depth == 0 {
-                return Some(i);
-            }
-        }
-    }
-    None
+    (start..=last).find(|&i| scan.closes_block(lines[i]))
 }
 
-/// +1/-1 per brace outside strings, char literals and comments.
-fn brace_deltas(line: &str, in_block_comment: &mut bool) -> Vec<i64> {
-    let chars: Vec<char> = line.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if *in_block_comment {
-            if c == '*' && next == Some('/') {
-                *in_block_comment = false;
+/// Brace depth across lines, outside string/char literals and comments.
+#[derive(Default)]
+struct BraceScan {
+    depth: i64,
+    opened: bool,
+    in_block_comment: bool,
+}
+
+impl BraceScan {
+    /// Scans one line; true when the first opened block closes on it.
+    /// Works on bytes: braces, quotes and comment markers are ASCII, and
+    /// UTF-8 continuation bytes never look like them.
+    fn closes_block(&mut self, line: &str) -> bool {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let (c, next) = (bytes[i], bytes.get(i + 1).copied());
+            if self.in_block_comment {
+                if c == b'*' && next == Some(b'/') {
+                    self.in_block_comment = false;
+                    i += 1;
+                }
+            } else if c == b'/' && next == Some(b'/') {
+                return false;
+            } else if c == b'/' && next == Some(b'*') {
+                self.in_block_comment = true;
                 i += 1;
+            } else if c == b'"' || c == b'`' || (c == b'\'' && is_char_literal(bytes, i)) {
+                i = skip_string(bytes, i, c);
+            } else if c == b'{' {
+                self.depth += 1;
+                self.opened = true;
+            } else if c == b'}' {
+                self.depth -= 1;
+                if self.opened && self.depth == 0 {
+                    return true;
+                }
             }
-        } else if c == '/' && next == Some('/') {
-            break;
-        } else if c == '/' && next == Some('*') {
-            *in_block_comment = true;
             i += 1;
-        } else if c == '"' || c == '`' || (c == '\'' && is_char_literal(&chars, i)) {
-            i = skip_string(&chars, i, c);
-        } else if c == '{' {
-            out.push(1);
-        } else if c == '}' {
-            out.push(-1);
         }
-        i += 1;
+        false
     }
-    out
 }
 
 /// Index of the closing quote (or the line end) of a literal opened at `start`.
-fn skip_string(chars: &[char], start: usize, quote: char) -> usize {
+fn skip_string(bytes: &[u8], start: usize, quote: u8) -> usize {
     let mut i = start + 1;
-    while i < chars.len() {
-        if chars[i] == '\\' {
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
             i += 2;
             continue;
         }
-        if chars[i] == quote {
+        if bytes[i] == quote {
             return i;
         }
         i += 1;
     }
-    chars.len()
+    bytes.len()
 }
 
-/// `'x'` or `'\n'` (not a Rust lifetime like `'a`).
-fn is_char_literal(chars: &[char], i: usize) -> bool {
-    match chars.get(i + 1) {
-        Some('\\') => true,
-        Some(_) => chars.get(i + 2) == Some(&'\''),
+/// `'x'` or `'\n'` (not a Rust lifetime like `'a`); ASCII char literals only.
+fn is_char_literal(bytes: &[u8], i: usize) -> bool {
+    match bytes.get(i + 1) {
+        Some(b'\\') => true,
+        Some(_) => bytes.get(i + 2) == Some(&b'\''),
         None => false,
     }
 }

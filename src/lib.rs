@@ -87,8 +87,7 @@ fn settings_for(
     };
     let snapshot = repo.config_snapshot();
     let exists = model_exists(manifest.as_ref());
-    let loaded = config::load(&root_of(repo), Some(&snapshot), &overrides, &exists);
-    loaded
+    config::load(&root_of(repo), Some(&snapshot), &overrides, &exists)
 }
 
 fn show_config(global: &GlobalArgs) -> Result<i32> {
@@ -292,8 +291,40 @@ fn review_plan(
             eprintln!("deep-review: {msg}");
         }
     };
+    // Load (and on first use verify) every model up front: a missing or
+    // corrupt model is reported before minutes of work, and the time is
+    // the report's "load" stage.
+    let t_load = Instant::now();
+    let mut failed_models = Vec::new();
+    let chosen = pipeline::reviewers(settings, only, &root_of(repo))?;
+    let mut distinct: Vec<String> = chosen
+        .iter()
+        .map(|r| r.spec.model.clone())
+        .filter(|m| !engine::standin::is_standin(m))
+        .collect();
+    distinct.sort();
+    distinct.dedup();
+    for model in &distinct {
+        say(&format!("loading {model}"));
+        if let Err(e) = engine.llama().and_then(|l| l.load(model)) {
+            failed_models.push((model.clone(), e));
+        }
+    }
+    let all_real = chosen
+        .iter()
+        .all(|r| !engine::standin::is_standin(&r.spec.model));
+    if all_real && !distinct.is_empty() && failed_models.len() == distinct.len() {
+        let (_, e) = failed_models.swap_remove(0);
+        return Err(e);
+    }
+    for (model, e) in &failed_models {
+        if !global.quiet {
+            eprintln!("git-deep-review: warning: model {model} is unusable, its reviewers will be reported as failed: {e}");
+        }
+    }
+    let load_ms = pipeline::ms(t_load.elapsed());
     let root = root_of(repo);
-    pipeline::review(
+    let mut outcome = pipeline::review(
         repo,
         plan,
         pipeline::RunOptions {
@@ -306,7 +337,9 @@ fn review_plan(
         engine,
         store.as_mut(),
         &info,
-    )
+    )?;
+    outcome.report.timings.load_ms = load_ms;
+    Ok(outcome)
 }
 
 /// The default command: plan, review, report, and optionally gate.

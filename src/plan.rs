@@ -161,11 +161,13 @@ pub fn build(
     }
     let budget = opts.chunk_tokens.max(1);
     let mut unfit = Vec::new();
-    for file in &mut plan.files {
-        fit_hunks(file, budget, count, &mut unfit);
-    }
+    let costs: Vec<Vec<usize>> = plan
+        .files
+        .iter_mut()
+        .map(|file| fit_hunks(file, budget, count, &mut unfit))
+        .collect();
     plan.unfit = unfit;
-    plan.chunks = pack_chunks(&plan, budget, count);
+    plan.chunks = pack_chunks(&plan, &costs, budget, count);
     plan
 }
 
@@ -265,23 +267,31 @@ fn generated_marker(file: &FileDiff) -> Option<&'static str> {
     None
 }
 
-/// Replaces hunks that alone exceed the budget by windows that fit.
+/// Replaces hunks that alone exceed the budget by windows that fit, and
+/// returns the token cost of each resulting hunk (measured once, here).
 fn fit_hunks(
     file: &mut FileDiff,
     budget: usize,
     count: &dyn Fn(&str) -> usize,
     unfit: &mut Vec<Unfit>,
-) {
-    let header = count(&file_header(file, None));
+) -> Vec<usize> {
+    let header = header_cost(file, count);
     let width = number_width(file);
     let mut out = Vec::with_capacity(file.hunks.len());
+    let mut costs = Vec::with_capacity(file.hunks.len());
     for hunk in std::mem::take(&mut file.hunks) {
-        if header + count(&render_hunk(&hunk, width)) <= budget {
+        // +1: a token may straddle the join of two rendered pieces.
+        let cost = count(&render_hunk(&hunk, width)) + 1;
+        if header + cost <= budget {
             out.push(hunk);
+            costs.push(cost);
             continue;
         }
         match split_hunk(&hunk, budget.saturating_sub(header), width, count) {
-            Some(windows) => out.extend(windows),
+            Some(windows) => {
+                costs.extend(windows.iter().map(|w| count(&render_hunk(w, width)) + 1));
+                out.extend(windows);
+            }
             None => unfit.push(Unfit {
                 path: file.path.clone(),
                 reason: format!(
@@ -292,6 +302,13 @@ fn fit_hunks(
         }
     }
     file.hunks = out;
+    costs
+}
+
+/// Tokens of a file's `===` header, as long as it gets when the file is split.
+fn header_cost(file: &FileDiff, count: &dyn Fn(&str) -> usize) -> usize {
+    let n = file.hunks.len().max(1);
+    count(&file_header(file, None)) + count(&format!(" [part: hunks {n}-{n} of {n}]")) + 1
 }
 
 /// Consecutive windows of a hunk's lines, each under `budget`; None when a
@@ -353,7 +370,12 @@ fn windows_of(parent: &Hunk, ranges: &[std::ops::Range<usize>]) -> Vec<Hunk> {
 
 /// Greedy packing in path order: whole files while they fit, big files
 /// split on hunk boundaries.
-fn pack_chunks(plan: &ReviewPlan, budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<Chunk> {
+fn pack_chunks(
+    plan: &ReviewPlan,
+    costs: &[Vec<usize>],
+    budget: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> Vec<Chunk> {
     let mut chunks: Vec<Vec<ChunkFile>> = Vec::new();
     let mut current: Vec<ChunkFile> = Vec::new();
     let mut used = 0;
@@ -361,13 +383,8 @@ fn pack_chunks(plan: &ReviewPlan, budget: usize, count: &dyn Fn(&str) -> usize) 
         if file.hunks.is_empty() {
             continue;
         }
-        let width = number_width(file);
-        let header = count(&file_header(file, None)) + 1;
-        let costs: Vec<usize> = file
-            .hunks
-            .iter()
-            .map(|h| count(&render_hunk(h, width)) + 1)
-            .collect();
+        let header = header_cost(file, count);
+        let costs = &costs[index];
         let whole = header + costs.iter().sum::<usize>();
         if used + whole <= budget || (whole <= budget && current.is_empty()) {
             current.push(whole_file(index, file));
@@ -496,25 +513,36 @@ fn hunk_heading(hunk: &Hunk) -> String {
 }
 
 /// `+ 123 | text`, `  124 | text`, `-     | text`.
-fn render_line(line: &crate::diff::DiffLine, width: usize) -> String {
+fn push_line(out: &mut String, line: &crate::diff::DiffLine, width: usize) {
     let (mark, number) = match line.kind {
         LineKind::Added => ('+', line.new_line),
         LineKind::Context => (' ', line.new_line),
         LineKind::Removed => ('-', None),
     };
-    match number {
-        Some(n) => format!("{mark} {n:>width$} | {}", line.text),
-        None => format!("{mark} {:width$} | {}", "", line.text),
+    let _ = match number {
+        Some(n) => write!(out, "{mark} {n:>width$} | {}", line.text),
+        None => write!(out, "{mark} {:width$} | {}", "", line.text),
+    };
+}
+
+fn render_line(line: &crate::diff::DiffLine, width: usize) -> String {
+    let mut out = String::with_capacity(line.text.len() + width + 6);
+    push_line(&mut out, line, width);
+    out
+}
+
+fn push_hunk(out: &mut String, hunk: &Hunk, width: usize) {
+    out.push_str(&hunk_heading(hunk));
+    out.push('\n');
+    for line in &hunk.lines {
+        push_line(out, line, width);
+        out.push('\n');
     }
 }
 
 fn render_hunk(hunk: &Hunk, width: usize) -> String {
-    let mut out = hunk_heading(hunk);
-    out.push('\n');
-    for line in &hunk.lines {
-        out.push_str(&render_line(line, width));
-        out.push('\n');
-    }
+    let mut out = String::new();
+    push_hunk(&mut out, hunk, width);
     out
 }
 
@@ -536,7 +564,7 @@ pub fn render_chunk(plan: &ReviewPlan, chunk: &Chunk) -> String {
         let width = number_width(file);
         for &h in &part.hunks {
             if let Some(hunk) = file.hunks.get(h) {
-                out.push_str(&render_hunk(hunk, width));
+                push_hunk(&mut out, hunk, width);
             }
         }
     }
@@ -640,8 +668,8 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
         let merge = if c.parents > 1 { " [merge]" } else { "" };
         writeln!(
             w,
-            "  {} {} <{}>  {}{merge}",
-            c.short, c.author_name, c.author_email, c.subject
+            "  {} {:<20} {}{merge}",
+            c.short, c.author_name, c.subject
         )?;
     }
     writeln!(w, "\nFiles reviewed ({}):", plan.files.len())?;

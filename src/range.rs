@@ -52,6 +52,7 @@ pub struct ReviewRange {
 use crate::error::{Error, Result};
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
+use rayon::prelude::*;
 use std::path::Path;
 
 /// Turns any gix failure into a git-layer error that says what we were doing.
@@ -63,10 +64,11 @@ fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Erro
 /// one, or a bare repository).
 pub fn open_repo(path: &Path) -> Result<gix::Repository> {
     let mut repo = gix::discover(path).map_err(|_| {
+        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Error::Git(format!(
             "not a git repository: {} (nor any of its parent directories); \
              run git deep-review from inside a repository, or `git init` one first",
-            path.display()
+            shown.display()
         ))
     })?;
     // Commit walks and rename detection re-read the same objects many times.
@@ -347,9 +349,15 @@ fn list_commits(
         infos.push((info.id, info.parent_ids.to_vec()));
     }
     let ordered = topo_oldest_first(infos);
+    // Each commit's diffstat is a tree diff of its own: spread them over
+    // the cores, each worker with its own thread-local repository handle.
+    let shared = repo.clone().into_sync();
     ordered
-        .into_iter()
-        .map(|id| commit_info(repo, id))
+        .into_par_iter()
+        .map_init(
+            || shared.to_thread_local(),
+            |repo, id| commit_info(repo, id),
+        )
         .collect()
 }
 

@@ -145,7 +145,14 @@ pub fn run(
             max_findings: inputs.max_findings,
             ..Default::default()
         };
-        let grammar = crate::engine::grammar::findings_grammar(&lines, &limits);
+        // Each reviewer's grammar is shrunk to its own token budget, so its
+        // JSON can always close before `max_tokens`.
+        let grammar_for = |sampling: &Sampling| {
+            crate::engine::grammar::findings_grammar(
+                &lines,
+                &limits.fit_within(sampling.max_tokens, &lines),
+            )
+        };
 
         // Group reviewers by model, keeping the configured order.
         let mut models: Vec<&str> = Vec::new();
@@ -164,6 +171,7 @@ pub fn run(
                 let r = &inputs.reviewers[i];
                 let user =
                     crate::prompts::review_user_message(inputs.instructions, &diff, &r.persona);
+                let grammar = grammar_for(&r.spec.sampling);
                 let key = cache_key(&identity, &system, &user, &grammar, &r.spec.sampling);
                 if let Some(text) = store.get(&key) {
                     runs[i].outputs.push(ChunkOutput {
@@ -177,7 +185,7 @@ pub fn run(
                         generate_ms: 0,
                     });
                 } else {
-                    pending.push((i, key, user));
+                    pending.push((i, key, user, grammar));
                 }
             }
             if pending.is_empty() {
@@ -189,7 +197,7 @@ pub fn run(
                 plan.chunks.len(),
                 pending
                     .iter()
-                    .map(|(i, _, _)| inputs.reviewers[*i].spec.name.as_str())
+                    .map(|(i, _, _, _)| inputs.reviewers[*i].spec.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
                 model,
@@ -198,7 +206,7 @@ pub fn run(
             ));
             let requests: Vec<Request> = pending
                 .iter()
-                .map(|(i, _, user)| Request {
+                .map(|(i, _, user, grammar)| Request {
                     prompt: Prompt {
                         system: system.clone(),
                         user: user.clone(),
@@ -211,7 +219,7 @@ pub fn run(
             let results = backend.generate(model, &requests);
             let elapsed = started.elapsed();
             let share = elapsed / pending.len() as u32;
-            for (n, (i, key, _)) in pending.iter().enumerate() {
+            for (n, (i, key, _, _)) in pending.iter().enumerate() {
                 let out = match results.get(n) {
                     Some(Ok(g)) => {
                         store.put(key, &g.text);

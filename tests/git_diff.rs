@@ -45,12 +45,9 @@ fn parse_git_diff(text: &str) -> Vec<(String, Vec<GitHunk>)> {
             });
         } else if let Some(hunk) = files.last_mut().and_then(|f| f.1.last_mut()) {
             let mut chars = line.chars();
-            match chars.next() {
-                Some(c @ ('+' | '-' | ' ')) => {
-                    let text = chars.as_str().trim_end_matches('\r').to_string();
-                    hunk.lines.push((c, text));
-                }
-                _ => {}
+            if let Some(c @ ('+' | '-' | ' ')) = chars.next() {
+                let text = chars.as_str().trim_end_matches('\r').to_string();
+                hunk.lines.push((c, text));
             }
         }
     }
@@ -478,4 +475,37 @@ def free():
     assert!(plain
         .iter()
         .all(|f| f.hunks.iter().all(|h| h.enclosing.is_none())));
+}
+
+#[test]
+fn enclosing_heuristic_across_brace_languages() {
+    use git_deep_review::diff::{enclosing_braces, language_for};
+    let go = "package x\n\nfunc (s *Server) Handle(w http.ResponseWriter) {\n\tif ok {\n\t\tw.Write(nil)\n\t}\n}\n";
+    let lines: Vec<&str> = go.lines().collect();
+    let e = enclosing_braces(&lines, 4).unwrap();
+    assert_eq!((e.start_line, e.end_line), (3, 7));
+    assert!(e.signature.starts_with("func (s *Server) Handle"));
+
+    let js = "const a = 1;\nexport const handler = async (req) => {\n  const s = \"{\";\n  return s;\n};\n";
+    let lines: Vec<&str> = js.lines().collect();
+    let e = enclosing_braces(&lines, 3).unwrap();
+    assert_eq!((e.start_line, e.end_line), (2, 5));
+
+    let c = "static int add(int a, int b)\n{\n    /* } */\n    return a + b;\n}\n";
+    let lines: Vec<&str> = c.lines().collect();
+    let e = enclosing_braces(&lines, 3).unwrap();
+    assert_eq!(
+        (e.start_line, e.end_line, e.signature.as_str()),
+        (1, 5, "static int add(int a, int b)")
+    );
+
+    // Control blocks are not definitions; a top-level change has none.
+    let rs = "if x {\n    y();\n}\nlet z = 1;\n";
+    let lines: Vec<&str> = rs.lines().collect();
+    assert_eq!(enclosing_braces(&lines, 1), None);
+    assert_eq!(enclosing_braces(&lines, 3), None);
+
+    assert_eq!(language_for("src/a.tsx"), Some("typescript"));
+    assert_eq!(language_for("pkg/Makefile"), Some("makefile"));
+    assert_eq!(language_for("README"), None);
 }

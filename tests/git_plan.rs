@@ -392,3 +392,95 @@ fn text_and_json_outputs_describe_the_plan() {
     assert_eq!(json["chunks"][0]["files"][0]["file"], 0);
     assert!(json["skipped"].as_array().unwrap().len() >= 7);
 }
+
+/// Runs the built binary in `dir` with a clean environment.
+fn run_binary(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_git-deep-review"))
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run git-deep-review")
+}
+
+#[test]
+fn cli_plan_prints_text_and_json_and_exits_zero() {
+    let (r, base) = mixed_repo();
+    let spec = format!("{base}..HEAD");
+    let text = run_binary(&r.path, &[&spec, "--plan"]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(
+        text.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert!(stdout.contains("src/main.rs"), "{stdout}");
+    assert!(stdout.contains("lock file"), "{stdout}");
+
+    let json = run_binary(&r.path, &[&spec, "--plan", "--format", "json"]);
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("plan is JSON");
+    assert_eq!(value["version"], 1);
+    assert_eq!(value["range"]["base"], base.as_str());
+    assert_eq!(value["totals"]["files_reviewed"], 2);
+}
+
+#[test]
+fn cli_plan_of_an_empty_range_exits_zero() {
+    let (r, _) = mixed_repo();
+    let out = run_binary(&r.path, &["HEAD..HEAD", "--plan", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["totals"]["commits"], 0);
+    assert_eq!(value["chunks"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn cli_exit_codes_for_bad_input() {
+    let (r, _) = mixed_repo();
+    let unknown = run_binary(&r.path, &["nope..HEAD", "--plan"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown revision `nope`"));
+
+    let not_repo = tempfile::tempdir().unwrap();
+    let out = run_binary(not_repo.path(), &["HEAD~1..", "--plan"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a git repository"));
+
+    r.commit_files("second", &[("x.txt", "x\n")]);
+    r.commit_files("third", &[("x.txt", "y\n")]);
+    let shallow = r.scratch().join("shallow-cli");
+    let url = format!("file://{}", r.path.display());
+    r.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        &url,
+        shallow.to_str().unwrap(),
+    ]);
+    let out = run_binary(&shallow, &["HEAD~2..HEAD", "--plan"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("git fetch --deepen"));
+}
