@@ -868,3 +868,267 @@ fn requests_resolve_to_the_reviewed_range_including_from_the_root() {
     assert_eq!(r.base, None);
     assert_eq!(r.head, tip);
 }
+
+// ---------------------------------------------------------------------------
+// Real pushes through the real binary: `hook install` writes the hook, git
+// runs it, and `hook run` reviews with the pipeline. The stand-in reviewer
+// `standin:marker` reports a finding on every added line carrying
+// `DEEP-REVIEW-PLANT:<severity>`, so blocking does not depend on a tiny
+// model's judgement; one test runs the real models.
+
+const BIN: &str = env!("CARGO_BIN_EXE_git-deep-review");
+
+const STANDIN_CONFIG: &str = "[[reviewer]]\nname = \"first\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n\n[[reviewer]]\nname = \"second\"\nmodel = \"standin:marker\"\nprompt = \"robustness.md\"\nseed = 7\n";
+
+/// Environment that keeps the developer's own configuration out of the test.
+fn isolated(s: &Setup) -> Vec<(String, String)> {
+    let home = s.work.join("../home");
+    std::fs::create_dir_all(&home).unwrap();
+    let models =
+        std::env::var("GIT_DEEP_REVIEW_MODELS_DIR").unwrap_or_else(|_| "/work/models-dev".into());
+    vec![
+        ("HOME".into(), home.to_string_lossy().into_owned()),
+        (
+            "XDG_CONFIG_HOME".into(),
+            home.join(".config").to_string_lossy().into_owned(),
+        ),
+        ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
+        ("GIT_DEEP_REVIEW_MODELS_DIR".into(), models),
+    ]
+}
+
+fn with_config(s: &Setup, toml: &str) {
+    std::fs::write(s.work.join(".deep-review.toml"), toml).unwrap();
+    // Not part of the reviewed change.
+    std::fs::write(s.work.join(".git/info/exclude"), ".deep-review.toml\n").unwrap();
+}
+
+fn bin(s: &Setup, args: &[&str]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).current_dir(&s.work);
+    for (k, v) in isolated(s) {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+fn real_push(s: &Setup, args: &[&str], extra: &[(&str, &str)]) -> (bool, String) {
+    let mut c = Command::new("git");
+    c.arg("push").args(args).current_dir(&s.work);
+    for (k, v) in isolated(s) {
+        c.env(k, v);
+    }
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PLANTED: &str = "fn f() -> i32 {\n    let x = 1; // DEEP-REVIEW-PLANT:critical\n    x\n}\n";
+
+#[test]
+fn real_push_clean_passes_planted_critical_is_refused_and_bypasses_work() {
+    let s = setup();
+    with_config(&s, STANDIN_CONFIG);
+    let out = ok(&bin(&s, &["hook", "install"]));
+    assert!(out.contains("pre-push"), "{out}");
+    assert!(ok(&bin(&s, &["hook", "status"])).contains("installed"));
+
+    let clean = commit(
+        &s.work,
+        "src/ok.rs",
+        "fn ok() -> i32 {\n    1\n}\n",
+        "clean change",
+    );
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(pushed, "a clean change passes: {err}");
+    assert_eq!(remote_tip(&s, "main"), clean);
+    assert!(err.contains("deep-review"), "the hook ran: {err}");
+
+    let planted = commit(&s.work, "src/bad.rs", PLANTED, "planted");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed, "a confirmed critical finding blocks: {err}");
+    assert_eq!(remote_tip(&s, "main"), clean);
+    assert!(
+        err.contains("push blocked") && err.contains("src/bad.rs:2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--no-verify") && err.contains("DEEP_REVIEW=skip"),
+        "{err}"
+    );
+
+    // Pushing again with nothing changed gives the same answer.
+    let (pushed, _) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed);
+
+    // One reviewer alone is not enough agreement by default.
+    with_config(
+        &s,
+        &STANDIN_CONFIG.replace(
+            "model = \"standin:marker\"\nprompt = \"robustness.md\"",
+            "model = \"standin:empty\"\nprompt = \"robustness.md\"",
+        ),
+    );
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[("DEEP_REVIEW", "")]);
+    assert!(pushed, "one reviewer's critical finding only warns: {err}");
+    assert_eq!(remote_tip(&s, "main"), planted);
+    with_config(&s, STANDIN_CONFIG);
+
+    let c2 = commit(&s.work, "src/bad2.rs", PLANTED, "planted again");
+    let (pushed, _) = real_push(&s, &["--no-verify", "origin", "main"], &[]);
+    assert!(pushed);
+    assert_eq!(remote_tip(&s, "main"), c2);
+
+    let c3 = commit(&s.work, "src/bad3.rs", PLANTED, "and again");
+    let (pushed, _) = real_push(&s, &["origin", "main"], &[("DEEP_REVIEW", "skip")]);
+    assert!(pushed);
+    assert_eq!(remote_tip(&s, "main"), c3);
+
+    let c4 = commit(&s.work, "src/bad4.rs", PLANTED, "and again");
+    git(&s.work, &["config", "deep-review.gate", "off"]);
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(pushed, "{err}");
+    assert_eq!(remote_tip(&s, "main"), c4);
+}
+
+#[test]
+fn real_push_runs_the_existing_hook_and_uninstall_restores_it() {
+    let s = setup();
+    with_config(&s, STANDIN_CONFIG);
+    let hook = s.work.join(".git/hooks/pre-push");
+    let log = s.work.join("../team-hook.log");
+    let original = format!(
+        "#!/bin/sh\n# team hook\nwhile read l; do echo \"$l\" >> '{}'; done\nexit 0\n",
+        log.display()
+    );
+    write_script(&hook, &original, 0o700);
+
+    ok(&bin(&s, &["hook", "install"]));
+    let status = ok(&bin(&s, &["hook", "status"]));
+    assert!(status.contains("chained"), "{status}");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(pushed, "{err}");
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        seen.contains(&format!("refs/heads/main {head} refs/heads/main")),
+        "the team's hook got git's input: {seen}"
+    );
+
+    // Its refusal still refuses the push.
+    write_script(
+        &s.work.join(".git/hooks").join(CHAINED_NAME),
+        "#!/bin/sh\necho team says no >&2\nexit 1\n",
+        0o700,
+    );
+    commit(&s.work, "b.txt", "b\n", "b");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed && err.contains("team says no"), "{err}");
+    write_script(
+        &s.work.join(".git/hooks").join(CHAINED_NAME),
+        &original,
+        0o700,
+    );
+
+    ok(&bin(&s, &["hook", "uninstall"]));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), original);
+    assert_eq!(mode_of(&hook), 0o700);
+    assert!(!s.work.join(".git/hooks").join(CHAINED_NAME).exists());
+    let status = ok(&bin(&s, &["hook", "status"]));
+    assert!(status.contains("not installed"), "{status}");
+}
+
+#[test]
+fn real_push_new_branch_deletion_and_tags() {
+    let s = setup();
+    with_config(&s, STANDIN_CONFIG);
+    ok(&bin(&s, &["hook", "install"]));
+
+    // A new branch is reviewed from where it left main: its planted commit blocks...
+    git(&s.work, &["checkout", "-q", "-b", "feature"]);
+    let planted = commit(&s.work, "src/bad.rs", PLANTED, "planted");
+    commit(&s.work, "src/more.rs", "fn more() {}\n", "more");
+    let (pushed, err) = real_push(&s, &["origin", "feature"], &[]);
+    assert!(!pushed && err.contains("src/bad.rs"), "{err}");
+    assert!(git_out(
+        &s.remote,
+        &["rev-parse", "--verify", "-q", "refs/heads/feature"],
+        &[]
+    )
+    .stdout
+    .is_empty());
+
+    // ...while a clean new branch passes.
+    git(&s.work, &["checkout", "-q", "-b", "clean", "main"]);
+    commit(&s.work, "src/fine.rs", "fn fine() {}\n", "fine");
+    let (pushed, err) = real_push(&s, &["origin", "clean"], &[]);
+    assert!(pushed, "{err}");
+
+    // Deleting a branch reviews nothing, even one that holds a planted commit.
+    git(&s.work, &["push", "-q", "--no-verify", "origin", "feature"]);
+    let (pushed, err) = real_push(&s, &["origin", "--delete", "feature"], &[]);
+    assert!(pushed, "{err}");
+
+    // Tags are not reviewed.
+    git(&s.work, &["tag", "v1", &planted]);
+    let (pushed, err) = real_push(&s, &["origin", "v1"], &[]);
+    assert!(pushed, "{err}");
+}
+
+/// The real models through the hook, end to end: the review runs, the
+/// verdict matches the exit status, and the time budget cuts a slow
+/// review short (allow with a warning by default, block when configured).
+#[test]
+fn real_push_with_real_models_and_time_budget() {
+    let s = setup();
+    ok(&bin(&s, &["hook", "install"]));
+    let code = "fn parse(s: &str) -> i32 {\n    s.parse().unwrap()\n}\n\nfn div(a: i32, b: i32) -> i32 {\n    a / b\n}\n";
+    let head = commit(&s.work, "src/calc.rs", code, "add calc");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(err.contains("reviewing"), "{err}");
+    assert_eq!(pushed, !err.contains("push blocked"), "{err}");
+    if pushed {
+        assert_eq!(remote_tip(&s, "main"), head);
+    }
+
+    // Several chunks and a one-second budget: the review stops early.
+    git(&s.work, &["push", "-q", "--no-verify", "origin", "main"]);
+    for i in 0..4 {
+        commit(
+            &s.work,
+            &format!("src/m{i}.rs"),
+            &format!("pub fn m{i}(v: &[u8]) -> u8 {{\n    v[{i}] + 1\n}}\n"),
+            &format!("m{i}"),
+        );
+    }
+    with_config(&s, "[review]\ntime_budget = 1\nchunk_tokens = 128\n");
+    let old = remote_tip(&s, "main");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(err.contains("time budget"), "{err}");
+    assert!(pushed || err.contains("push blocked"), "{err}");
+    git(&s.remote, &["update-ref", "refs/heads/main", &old]);
+    with_config(
+        &s,
+        "[review]\ntime_budget = 1\nchunk_tokens = 128\non_timeout = \"block\"\n",
+    );
+    ok(&bin(&s, &["cache", "clear"]));
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed, "on_timeout = block refuses: {err}");
+    assert!(err.contains("on_timeout"), "{err}");
+    assert_eq!(remote_tip(&s, "main"), old);
+}
