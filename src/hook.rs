@@ -633,6 +633,8 @@ pub fn pre_push(
     }
     let updates = parse_push_lines(lines)?;
     let deadline = Instant::now() + Duration::from_secs(settings.time_budget_secs);
+    // Dropped when this function returns, which stops the watchdog.
+    let _watchdog = start_watchdog(deadline, settings);
     let mut blocked = false;
     let mut timed_out = false;
     for u in &updates {
@@ -731,6 +733,48 @@ pub fn pre_push(
         }
     }
     Ok(if blocked { EXIT_BLOCKED } else { EXIT_OK })
+}
+
+/// How long past the deadline the hook waits for the pipeline to stop on
+/// its own (it checks the deadline between chunks, and one chunk of a slow
+/// model can take a minute) before the watchdog ends the process.
+pub fn hard_stop_grace(budget_secs: u64) -> Duration {
+    Duration::from_secs((budget_secs / 10).clamp(5, 30))
+}
+
+/// The time budget must bound the push even when the pipeline is stuck in
+/// one long generation: past the deadline plus [`hard_stop_grace`], a
+/// watchdog thread prints the timeout decision and exits the process (0 =
+/// allow, 1 = `on_timeout = "block"`). What was reviewed so far is already
+/// in the cache, whose entries are written atomically, so the next push
+/// continues from there. The returned sender stops the watchdog when dropped.
+fn start_watchdog(deadline: Instant, settings: &Settings) -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let fire_at = deadline + hard_stop_grace(settings.time_budget_secs);
+    let budget = settings.time_budget_secs;
+    let on_timeout = settings.on_timeout;
+    std::thread::spawn(move || {
+        let wait = fire_at.saturating_duration_since(Instant::now());
+        if !matches!(
+            rx.recv_timeout(wait),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        ) {
+            return;
+        }
+        let (code, verdict) = match on_timeout {
+            OnTimeout::Allow => (EXIT_OK, "push allowed".to_string()),
+            OnTimeout::Block => (
+                EXIT_BLOCKED,
+                format!("push blocked (review.on_timeout = \"block\").\n{BYPASS_HELP}"),
+            ),
+        };
+        eprintln!(
+            "\ndeep-review: warning: the time budget ({budget} s) ran out in the middle of a review; \
+             stopped it (the chunks already reviewed are cached: the next run continues from there); {verdict}"
+        );
+        std::process::exit(code);
+    });
+    tx
 }
 
 fn oid(hex: &str) -> Result<gix::ObjectId> {
