@@ -185,10 +185,16 @@ pub fn hooks_dir(repo: &gix::Repository) -> Result<(PathBuf, Option<PathBuf>)> {
             } else {
                 base.join(&p)
             };
-            Ok((dir, Some(p)))
+            Ok((absolute(dir), Some(p)))
         }
-        _ => Ok((repo.common_dir().join("hooks"), None)),
+        _ => Ok((absolute(repo.common_dir().join("hooks")), None)),
     }
+}
+
+/// Paths shown to the user are absolute: gix reports `.git` relative to
+/// the current directory, which means nothing in a message read later.
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
 }
 
 /// The hook text for a binary at `exe`.
