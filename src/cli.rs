@@ -1,1 +1,180 @@
-//! The command line (clap derive). Owner: integration.
+//! The command line (clap derive): what `git deep-review --help` teaches.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Examples:
+  git deep-review                    review the current branch against its upstream
+  git deep-review origin/main..      review everything on HEAD that is not on origin/main
+  git deep-review main...feature     review feature from its merge base with main
+  git deep-review HEAD~3..HEAD --plan    show what would be reviewed, load no model
+  git deep-review --format sarif -o review.sarif
+  git deep-review hook install       block pushes on confirmed critical findings
+  git deep-review models             list the local models and whether they are verified
+
+Exit codes:
+  0  reviewed, nothing blocks (or nothing to review)
+  1  the gate policy blocks (a finding at or above the blocking severity with enough agreement)
+  2  usage or configuration error (bad range, unknown revision)
+  3  git problem (not a repository, shallow history)
+  4  model problem (missing, hash mismatch, corrupt)   5  I/O error writing the report, cache or hook
+  130 interrupted
+
+Nothing is sent over the network: models run in this process from local GGUF files.";
+
+/// `git deep-review`: a code review of a commit range by several local models.
+#[derive(Debug, Parser)]
+#[command(
+    name = "git-deep-review",
+    bin_name = "git deep-review",
+    version,
+    about = "A senior-level code review of a commit range by several local GGUF models; no code leaves the machine.",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub review: ReviewArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Run as if started in <PATH> (like `git -C`).
+    #[arg(short = 'C', value_name = "PATH", global = true)]
+    pub repo: Option<PathBuf>,
+
+    /// When to colour the terminal output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+
+    /// No progress and no summary on stderr; only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Show llama.cpp's own log and more detail.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// Options of the review itself (the default command).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReviewArgs {
+    /// What to review: `A..B`, `A..` (to HEAD), `A...B` (from the merge base),
+    /// or one commit `X` (the change it introduced). Default: the current
+    /// branch against its upstream, else against the remote's default branch.
+    #[arg(value_name = "RANGE")]
+    pub range: Option<String>,
+
+    /// Show what would be reviewed (commits, files, skipped files, chunks and
+    /// token estimates) without loading any model.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Output format. Review: markdown (default), json, sarif. Plan: text (default), json.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write the report here instead of .git/deep-review/reports/ (`-` = stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Run only these reviewers (by name; repeat or comma-separate).
+    #[arg(long = "reviewer", value_name = "NAME", value_delimiter = ',')]
+    pub reviewers: Vec<String>,
+
+    /// Lines of context around each change.
+    #[arg(long, value_name = "N")]
+    pub context: Option<u32>,
+
+    /// Token budget for the diff part of one prompt (bigger diffs are chunked).
+    #[arg(long, value_name = "N")]
+    pub chunk_tokens: Option<usize>,
+
+    /// Stop reviewing after this many seconds and report what was reviewed.
+    #[arg(long, value_name = "SECS")]
+    pub time_budget: Option<u64>,
+
+    /// Do not read or write the review cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Exit 1 when the gate policy blocks (the hook always does).
+    #[arg(long)]
+    pub gate: bool,
+
+    /// Threads for the model engine (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the configured models: size, quantisation, architecture,
+    /// context, chat template, whether the file is present and verified.
+    Models,
+    /// Print the effective configuration and where each value came from.
+    Config,
+    /// Install, remove or inspect the pre-push hook.
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Manage the review cache in .git/deep-review/cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write the pre-push hook (an existing one is kept and run first).
+    Install {
+        /// Install into this hooks directory for all repositories
+        /// (then `git config --global core.hooksPath DIR`).
+        #[arg(long, value_name = "DIR")]
+        global: Option<PathBuf>,
+    },
+    /// Remove the hook and restore exactly what was there before.
+    Uninstall {
+        #[arg(long, value_name = "DIR")]
+        global: Option<PathBuf>,
+    },
+    /// Say what is installed.
+    Status,
+    /// Run as git's pre-push hook (reads `<local ref> <sha> <remote ref> <sha>` lines on stdin).
+    #[command(hide = true)]
+    Run {
+        remote: Option<String>,
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Delete every cached review.
+    Clear,
+    /// Show the number of entries and their size.
+    Stats,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Color {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+    Sarif,
+}

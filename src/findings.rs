@@ -67,3 +67,327 @@ pub struct Finding {
     pub fix: String,
     pub quote: String,
 }
+
+/// At most this many findings are kept from one review (one reviewer, one
+/// chunk); the rest are dropped and counted. A model stuck in a loop must
+/// not flood the report or make consolidation quadratic in its garbage.
+pub const MAX_FINDINGS_PER_REVIEW: usize = 50;
+/// Longest kept title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest kept explanation or fix, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Longest kept quote, in characters.
+pub const MAX_QUOTE_CHARS: usize = 2000;
+/// Longest kept file path, in characters.
+pub const MAX_PATH_CHARS: usize = 500;
+/// Line numbers above this are absurd (no reviewable file is that long), so
+/// the finding is rejected rather than trusted.
+pub const MAX_LINE: i64 = 10_000_000;
+/// A finding may span at most this many lines; a longer `end_line` is
+/// clamped (models sometimes write "to the end of the file").
+pub const MAX_SPAN: u32 = 1000;
+
+/// A finding that failed validation, kept for the appendix and the retro
+/// (it counts as a false positive of its reviewer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub reviewer: String,
+    pub chunk: usize,
+    /// Position in the reviewer's `findings` array (0-based).
+    pub index: usize,
+    /// Title as far as it could be read (sanitised, clipped), may be empty.
+    pub title: String,
+    /// Why it was rejected, in words.
+    pub reason: String,
+}
+
+/// Everything validation made of one reviewer's output for one chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedReview {
+    pub findings: Vec<Finding>,
+    pub rejected: Vec<Rejected>,
+    /// Findings beyond [`MAX_FINDINGS_PER_REVIEW`], dropped unread.
+    pub dropped_over_limit: usize,
+}
+
+/// Maps a model's severity word to ours.
+///
+/// Synonyms are mapped conservatively: never *up* — "high"/"major" become
+/// important, not critical; "blocker" is the only synonym of critical.
+/// Anything else is rejected rather than guessed.
+pub fn parse_severity(s: &str) -> Option<Severity> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "critical" | "blocker" => Some(Severity::Critical),
+        "important" | "major" | "high" => Some(Severity::Important),
+        "suggestion" | "minor" | "low" | "nit" | "info" => Some(Severity::Suggestion),
+        _ => None,
+    }
+}
+
+/// Maps a model's kind word to ours (same policy as [`parse_severity`]).
+pub fn parse_kind(s: &str) -> Option<Kind> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "regression" | "bug" => Some(Kind::Regression),
+        "gap" | "missing" => Some(Kind::Gap),
+        "enhancement" | "improvement" => Some(Kind::Enhancement),
+        _ => None,
+    }
+}
+
+impl Severity {
+    /// The lowercase word used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Important => "important",
+            Severity::Suggestion => "suggestion",
+        }
+    }
+}
+
+impl Kind {
+    /// The lowercase word used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Regression => "regression",
+            Kind::Gap => "gap",
+            Kind::Enhancement => "enhancement",
+        }
+    }
+}
+
+/// Removes control characters (keeping `\n` and `\t` when `multiline`;
+/// single-line fields get them as spaces), trims, and clips to `max` chars.
+/// Linear in the input, so a 1 MB string costs one pass.
+pub fn sanitize_text(s: &str, max: usize, multiline: bool) -> String {
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut n = 0usize;
+    let mut stopped_early = false;
+    // `\r` is dropped so `\r\n` text compares line by line with the repo.
+    for c in s.chars() {
+        if n >= max.saturating_add(64) {
+            // Enough read to fill `max` after trimming; stop scanning.
+            stopped_early = true;
+            break;
+        }
+        let c = match c {
+            '\n' | '\t' if multiline => c,
+            '\n' | '\t' | '\r' if !multiline => ' ',
+            '\r' => continue,
+            c if c.is_control() => continue,
+            // Bidi overrides can make a title read differently than it is.
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => continue,
+            c => c,
+        };
+        out.push(c);
+        n += 1;
+    }
+    let trimmed = out.trim();
+    let clipped: String = trimmed.chars().take(max).collect();
+    if stopped_early || clipped.len() < trimmed.len() {
+        // Say so: a silently cut explanation reads as the model's own words.
+        let mut c = clipped.trim_end().to_string();
+        c.push('…');
+        c
+    } else {
+        clipped
+    }
+}
+
+/// Reads an integer the way models write it: a JSON number, or a string of
+/// digits ("12"). Anything else is `None`.
+fn json_int(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        }),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn json_str<'a>(obj: &'a serde_json::Map<String, serde_json::Value>, key: &str) -> Option<&'a str> {
+    obj.get(key).and_then(|v| v.as_str())
+}
+
+/// Finds the JSON document in a model's output: the whole text, or else the
+/// span from the first `{` to the last `}` (models without a grammar like to
+/// wrap JSON in prose or a code fence).
+fn extract_json(text: &str) -> Result<serde_json::Value, String> {
+    let t = text.trim();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
+        return Ok(v);
+    }
+    match (t.find('{'), t.rfind('}')) {
+        (Some(a), Some(b)) if a < b => {
+            serde_json::from_str(&t[a..=b]).map_err(|e| format!("output is not valid JSON: {e}"))
+        }
+        _ => Err("output contains no JSON object".to_string()),
+    }
+}
+
+/// Makes a model's path comparable with the diff's paths: `./`, `a/`, `b/`
+/// and leading `/` are stripped, `\` becomes `/`. When the result is not a
+/// chunk file but exactly one chunk file ends with `/<path>` (the model
+/// dropped a directory), that file is used; if several do, the one whose
+/// reviewed lines contain `line` wins, else the path is left as is (and
+/// grounding will reject it).
+fn resolve_path(raw: &str, line: u32, chunk_files: &[(String, Vec<u32>)]) -> String {
+    let is_chunk_file = |p: &str| chunk_files.iter().any(|(f, _)| f == p);
+    let mut p = raw.replace('\\', "/");
+    while let Some(rest) = p.strip_prefix("./").or_else(|| p.strip_prefix('/')) {
+        p = rest.to_string();
+    }
+    if chunk_files.is_empty() || is_chunk_file(&p) {
+        return p;
+    }
+    // `a/` and `b/` are git's diff prefixes; strip them only when that
+    // yields a reviewed file (a repository may have a directory `a/`).
+    for prefix in ["a/", "b/"] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            if is_chunk_file(rest) {
+                return rest.to_string();
+            }
+        }
+    }
+    let suffix = format!("/{p}");
+    let candidates: Vec<&(String, Vec<u32>)> = chunk_files
+        .iter()
+        .filter(|(f, _)| f.ends_with(&suffix))
+        .collect();
+    match candidates.as_slice() {
+        [one] => one.0.clone(),
+        [] => p,
+        many => {
+            let with_line: Vec<_> = many.iter().filter(|(_, ls)| ls.contains(&line)).collect();
+            match with_line.as_slice() {
+                [one] => one.0.clone(),
+                _ => p,
+            }
+        }
+    }
+}
+
+/// Validates one reviewer's output for one chunk into [`Finding`]s.
+///
+/// `chunk_files` are the chunk's files with their reviewed new-side line
+/// numbers; they are only used to resolve sloppy paths (see
+/// `resolve_path`), never to decide grounding (that is [`crate::grounding`]).
+///
+/// Per finding: unknown severity/kind, empty file or title, line ≤ 0 or
+/// above [`MAX_LINE`] → rejected with a reason; `end_line` missing or before
+/// `line` → `line`; span above [`MAX_SPAN`] → clamped; strings sanitised
+/// (control characters removed) and clipped. Only the first
+/// [`MAX_FINDINGS_PER_REVIEW`] entries are read.
+///
+/// Returns `Err` only when the output as a whole is unusable (no JSON, no
+/// `findings` array); the caller records that as the reviewer's error for
+/// the chunk.
+pub fn parse_review(
+    reviewer: &str,
+    chunk: usize,
+    text: &str,
+    chunk_files: &[(String, Vec<u32>)],
+) -> Result<ParsedReview, String> {
+    let value = extract_json(text)?;
+    let items = match &value {
+        serde_json::Value::Object(o) => match o.get("findings") {
+            Some(serde_json::Value::Array(a)) => a,
+            Some(_) => return Err("`findings` is not an array".to_string()),
+            None => return Err("output has no `findings` array".to_string()),
+        },
+        // A bare array is what small models produce when the grammar is off.
+        serde_json::Value::Array(a) => a,
+        _ => return Err("output is not a JSON object".to_string()),
+    };
+    let mut out = ParsedReview {
+        dropped_over_limit: items.len().saturating_sub(MAX_FINDINGS_PER_REVIEW),
+        ..ParsedReview::default()
+    };
+    for (index, item) in items.iter().take(MAX_FINDINGS_PER_REVIEW).enumerate() {
+        match validate_one(reviewer, chunk, item, chunk_files) {
+            Ok(f) => out.findings.push(f),
+            Err((title, reason)) => out.rejected.push(Rejected {
+                reviewer: reviewer.to_string(),
+                chunk,
+                index,
+                title,
+                reason,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+fn validate_one(
+    reviewer: &str,
+    chunk: usize,
+    item: &serde_json::Value,
+    chunk_files: &[(String, Vec<u32>)],
+) -> Result<Finding, (String, String)> {
+    let Some(obj) = item.as_object() else {
+        return Err((String::new(), "finding is not a JSON object".to_string()));
+    };
+    let title = sanitize_text(json_str(obj, "title").unwrap_or(""), MAX_TITLE_CHARS, false);
+    let reject = |reason: String| Err((title.clone(), reason));
+    if title.is_empty() {
+        return reject("empty or missing title".to_string());
+    }
+    let sev_raw = json_str(obj, "severity").unwrap_or("");
+    let Some(severity) = parse_severity(sev_raw) else {
+        return reject(format!(
+            "unknown severity {:?}",
+            sanitize_text(sev_raw, 40, false)
+        ));
+    };
+    let kind_raw = json_str(obj, "kind").unwrap_or("");
+    let Some(kind) = parse_kind(kind_raw) else {
+        return reject(format!(
+            "unknown kind {:?}",
+            sanitize_text(kind_raw, 40, false)
+        ));
+    };
+    let Some(line) = obj.get("line").and_then(json_int) else {
+        return reject("missing or non-integer line".to_string());
+    };
+    if line <= 0 {
+        return reject(format!("line {line} is not a line number (must be ≥ 1)"));
+    }
+    if line > MAX_LINE {
+        return reject(format!("line {line} is absurdly large"));
+    }
+    let line_start = line as u32;
+    let end = obj
+        .get("end_line")
+        .and_then(json_int)
+        .unwrap_or(line)
+        .clamp(line, MAX_LINE);
+    let line_end = (end as u32).min(line_start.saturating_add(MAX_SPAN));
+    let file_raw = sanitize_text(json_str(obj, "file").unwrap_or(""), MAX_PATH_CHARS, false);
+    if file_raw.is_empty() {
+        return reject("empty or missing file".to_string());
+    }
+    let file = resolve_path(&file_raw, line_start, chunk_files);
+    if file.is_empty() {
+        return reject("empty or missing file".to_string());
+    }
+    Ok(Finding {
+        reviewer: reviewer.to_string(),
+        chunk,
+        severity,
+        kind,
+        file,
+        line_start,
+        line_end,
+        title,
+        explanation: sanitize_text(
+            json_str(obj, "explanation").unwrap_or(""),
+            MAX_TEXT_CHARS,
+            true,
+        ),
+        fix: sanitize_text(json_str(obj, "fix").unwrap_or(""), MAX_TEXT_CHARS, true),
+        quote: sanitize_text(json_str(obj, "quote").unwrap_or(""), MAX_QUOTE_CHARS, true),
+    })
+}

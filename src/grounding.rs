@@ -1,1 +1,231 @@
-//! Stage: grounding (owner: review, issue 4).
+//! Stage 6: the false-positive filter. A finding must point at code that
+//! was actually reviewed; everything else is *ungrounded*: it never reaches
+//! the consolidated review, counts as a false positive of its reviewer, and
+//! is listed in the appendix.
+//!
+//! Owner: review (issue 4). Pure data in, data out.
+
+use crate::findings::Finding;
+use crate::plan::ReviewPlan;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// How many lines outside a hunk's new-side range a finding may start or
+/// end and still count as "next to" the change. Hunks already carry git's 3
+/// context lines; 3 more absorb the usual off-by-a-few of small models
+/// (pointing at the `fn` line above a changed body, or the closing brace).
+pub const LINE_TOLERANCE: u32 = 3;
+
+/// New-side line ranges (inclusive, 1-based) of the reviewed hunks of one
+/// file, context lines included.
+pub type HunkRanges = Vec<(u32, u32)>;
+
+/// Why a finding is ungrounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum UngroundedReason {
+    /// The file is not part of the reviewed diff.
+    FileNotInDiff,
+    /// The lines are not within [`LINE_TOLERANCE`] of any changed hunk.
+    OutsideHunks,
+    /// The line is past the end of the file at the reviewed head.
+    PastEndOfFile { file_lines: u32 },
+    /// The quoted code does not occur in the file at the reviewed head.
+    QuoteNotFound,
+}
+
+impl std::fmt::Display for UngroundedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UngroundedReason::FileNotInDiff => f.write_str("file is not in the reviewed diff"),
+            UngroundedReason::OutsideHunks => write!(
+                f,
+                "lines are not within {LINE_TOLERANCE} lines of a changed hunk"
+            ),
+            UngroundedReason::PastEndOfFile { file_lines } => {
+                write!(f, "line is past the end of the file ({file_lines} lines)")
+            }
+            UngroundedReason::QuoteNotFound => {
+                f.write_str("quoted code does not occur in the file at the reviewed head")
+            }
+        }
+    }
+}
+
+/// A finding that failed grounding, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ungrounded {
+    pub finding: Finding,
+    pub reason: UngroundedReason,
+}
+
+/// Grounding's output: the findings that may be consolidated, and the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grounded {
+    pub grounded: Vec<Finding>,
+    pub ungrounded: Vec<Ungrounded>,
+}
+
+/// The new-side hunk ranges of every reviewed file of a plan, for [`ground`].
+///
+/// A pure deletion hunk (no new lines) becomes the single line git names
+/// for it, so findings about "this removal" next to it still ground.
+pub fn hunk_ranges(plan: &ReviewPlan) -> HashMap<String, HunkRanges> {
+    plan.files
+        .iter()
+        .map(|f| {
+            let ranges = f
+                .hunks
+                .iter()
+                .map(|h| {
+                    let start = h.new_start.max(1);
+                    let end = if h.new_lines == 0 {
+                        start
+                    } else {
+                        h.new_start.saturating_add(h.new_lines - 1).max(start)
+                    };
+                    (start, end)
+                })
+                .collect();
+            (f.path.clone(), ranges)
+        })
+        .collect()
+}
+
+/// Collapses every whitespace run to one space and trims, so a quote
+/// re-indented by the model still matches.
+fn normalize_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A quote line that only marks an elision (`...`, `// ...`).
+fn is_elision(line: &str) -> bool {
+    let t = line
+        .trim()
+        .trim_start_matches("//")
+        .trim_start_matches('#')
+        .trim();
+    t == "..." || t == "…"
+}
+
+/// Whether `quote` occurs in the normalised file text. The quote may elide
+/// lines with `...` (each piece must then occur), and may carry diff
+/// markers (`+`/` ` at line start) copied from the prompt.
+fn quote_found(quote: &str, normalized_file: &str) -> bool {
+    // Validation marks a clipped quote with a trailing `…`; what is left is
+    // still a verbatim prefix of the model's quote.
+    let quote = quote.strip_suffix('…').unwrap_or(quote);
+    let pieces_found = |q: &str| {
+        let mut pieces = Vec::new();
+        let mut cur = Vec::new();
+        for line in q.lines() {
+            if is_elision(line) {
+                pieces.push(std::mem::take(&mut cur));
+            } else {
+                cur.push(line);
+            }
+        }
+        pieces.push(cur);
+        let mut any = false;
+        for p in pieces {
+            let n = normalize_ws(&p.join("\n"));
+            if n.is_empty() {
+                continue;
+            }
+            any = true;
+            if !normalized_file.contains(&n) {
+                return false;
+            }
+        }
+        any
+    };
+    if pieces_found(quote) {
+        return true;
+    }
+    let unmarked: Vec<&str> = quote
+        .lines()
+        .map(|l| l.strip_prefix('+').unwrap_or(l))
+        .collect();
+    pieces_found(&unmarked.join("\n"))
+}
+
+/// Splits findings into grounded and ungrounded.
+///
+/// * `hunks`: for each reviewed file, its new-side hunk ranges (see
+///   [`hunk_ranges`]). A file not in this map is not in the reviewed diff.
+/// * `contents`: file text at the reviewed head. When a file's text is
+///   absent (deleted file, binary) the end-of-file and quote checks are
+///   skipped for it: they cannot be decided, and the line check still
+///   applies.
+///
+/// A finding is grounded when its file is reviewed, its line range overlaps
+/// a hunk widened by [`LINE_TOLERANCE`] on both sides, it does not start
+/// past the end of the file, and its non-empty `quote` occurs in the file
+/// (whitespace-normalised). Order of the input is kept in both outputs.
+pub fn ground(
+    findings: Vec<Finding>,
+    hunks: &HashMap<String, HunkRanges>,
+    contents: &HashMap<String, String>,
+) -> Grounded {
+    let mut normalized: HashMap<&str, String> = HashMap::new();
+    let mut out = Grounded::default();
+    for f in findings {
+        let reason = check(&f, hunks, contents, &mut normalized);
+        match reason {
+            None => out.grounded.push(f),
+            Some(reason) => out.ungrounded.push(Ungrounded { finding: f, reason }),
+        }
+    }
+    out
+}
+
+fn check<'a>(
+    f: &Finding,
+    hunks: &HashMap<String, HunkRanges>,
+    contents: &'a HashMap<String, String>,
+    normalized: &mut HashMap<&'a str, String>,
+) -> Option<UngroundedReason> {
+    let Some(ranges) = hunks.get(&f.file) else {
+        return Some(UngroundedReason::FileNotInDiff);
+    };
+    let near = ranges.iter().any(|&(s, e)| {
+        f.line_start <= e.saturating_add(LINE_TOLERANCE)
+            && f.line_end >= s.saturating_sub(LINE_TOLERANCE)
+    });
+    if !near {
+        return Some(UngroundedReason::OutsideHunks);
+    }
+    if let Some((path, text)) = contents.get_key_value(&f.file) {
+        let file_lines = text.lines().count() as u32;
+        if f.line_start > file_lines.max(1) {
+            return Some(UngroundedReason::PastEndOfFile { file_lines });
+        }
+        if !f.quote.trim().is_empty() {
+            let norm = normalized
+                .entry(path.as_str())
+                .or_insert_with(|| normalize_ws(text));
+            if !quote_found(&f.quote, norm) {
+                return Some(UngroundedReason::QuoteNotFound);
+            }
+        }
+    }
+    None
+}
+
+/// The exact lines `start..=end` (1-based) of `file_text`, at most
+/// `max_lines` of them, joined with `\n` and without a trailing newline.
+/// Lines past the end of the file are simply not there; an empty string
+/// means there is nothing to show. This is what the report shows under a
+/// finding: the repository's text, never the model's.
+pub fn excerpt(file_text: &str, start: u32, end: u32, max_lines: usize) -> String {
+    let start = start.max(1) as usize;
+    let end = (end as usize).max(start);
+    let take = (end - start + 1).min(max_lines);
+    file_text
+        .lines()
+        .skip(start - 1)
+        .take(take)
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,2 +1,28 @@
-//! `git-deep-review`: thin entry point; everything lives in the library.
-fn main() {}
+//! `git-deep-review`: a thin entry point that parses the command line, runs
+//! the library and maps errors to exit codes. Everything else lives in the
+//! library so it can be tested without a process.
+
+use clap::Parser;
+use std::io;
+
+fn main() {
+    let cli = git_deep_review::cli::Cli::parse();
+    let code = match git_deep_review::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`git deep-review --plan | head`) is the reader's
+            // choice, not a failure: end quietly like other git tools.
+            if is_broken_pipe(&err) {
+                0
+            } else {
+                eprintln!("git-deep-review: error: {err}");
+                err.exit_code()
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn is_broken_pipe(err: &git_deep_review::Error) -> bool {
+    matches!(err, git_deep_review::Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+}

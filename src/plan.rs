@@ -55,3 +55,670 @@ pub struct ReviewPlan {
     pub unfit: Vec<Unfit>,
     pub chunks: Vec<Chunk>,
 }
+
+use crate::diff::{FileStatus, Hunk, LineKind};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+/// Estimated prompt tokens of `text`. Every estimate in the plan goes
+/// through this one function (or through the real tokenizer the engine
+/// passes to [`build`] instead). Code averages about 3 characters per token
+/// in small-model vocabularies, so this errs on the side of smaller chunks.
+pub fn estimate_tokens(text: &str) -> usize {
+    text.chars().count().div_ceil(3)
+}
+
+/// What to leave out and how big a chunk may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Globs of paths not to review (matched against the full path and,
+    /// unless they start with `/`, against any sub-path).
+    pub ignore: Vec<String>,
+    /// Token budget of the diff text of one chunk.
+    pub chunk_tokens: usize,
+}
+
+/// Paths that are never worth a model's attention: lock files, vendored and
+/// generated code, minified assets.
+pub const DEFAULT_IGNORE: &[&str] = &[
+    "*.lock",
+    "Cargo.lock",
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "go.sum",
+    "poetry.lock",
+    "vendor/**",
+    "third_party/**",
+    "node_modules/**",
+    "*.min.js",
+    "*.min.css",
+    "*.map",
+    "*.pb.go",
+    "*_generated.*",
+];
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            ignore: DEFAULT_IGNORE.iter().map(|s| s.to_string()).collect(),
+            chunk_tokens: 3000,
+        }
+    }
+}
+
+/// File names that are lock files whatever the ignore list says.
+const LOCK_FILES: &[&str] = &[
+    "Cargo.lock",
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "go.sum",
+    "poetry.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "Pipfile.lock",
+    "flake.lock",
+];
+
+/// Markers of generated code, looked for in the first lines of the new file.
+const GENERATED_MARKERS: &[&str] = &["@generated", "DO NOT EDIT"];
+/// How many leading lines are searched for a generated-code marker.
+const GENERATED_HEAD_LINES: u32 = 10;
+
+/// Splits the diff into what is reviewed (in chunks of at most
+/// `opts.chunk_tokens` as measured by `count`), what is skipped and why,
+/// and what cannot be fitted.
+///
+/// Files are kept whole in a chunk when they fit; a bigger file is split on
+/// hunk boundaries (`partial`). A single hunk bigger than the budget is cut
+/// into consecutive windows of lines, each a hunk of its own with exact line
+/// numbers, so nothing is lost; only a single line that alone exceeds the
+/// budget (minified code) makes the hunk `unfit`.
+pub fn build(
+    range: ReviewRange,
+    files: Vec<FileDiff>,
+    opts: &PlanOptions,
+    count: &dyn Fn(&str) -> usize,
+) -> ReviewPlan {
+    let ignore = IgnoreSet::new(&opts.ignore);
+    let mut plan = ReviewPlan {
+        range,
+        files: Vec::new(),
+        skipped: Vec::new(),
+        unfit: Vec::new(),
+        chunks: Vec::new(),
+    };
+    for file in files {
+        match skip_reason(&file, &ignore) {
+            Some(reason) => plan.skipped.push(Skipped {
+                path: file.path.clone(),
+                reason,
+            }),
+            None => plan.files.push(file),
+        }
+    }
+    let budget = opts.chunk_tokens.max(1);
+    let mut unfit = Vec::new();
+    let costs: Vec<Vec<usize>> = plan
+        .files
+        .iter_mut()
+        .map(|file| fit_hunks(file, budget, count, &mut unfit))
+        .collect();
+    plan.unfit = unfit;
+    plan.chunks = pack_chunks(&plan, &costs, budget, count);
+    plan
+}
+
+/// Compiled ignore globs, remembering which pattern matched.
+struct IgnoreSet {
+    set: GlobSet,
+    /// Pattern (as the user wrote it) of each glob in `set`.
+    patterns: Vec<String>,
+}
+
+impl IgnoreSet {
+    fn new(patterns: &[String]) -> Self {
+        let mut builder = GlobSetBuilder::new();
+        let mut names = Vec::new();
+        for pattern in patterns {
+            let anchored = pattern.strip_prefix('/');
+            let mut forms = vec![anchored.unwrap_or(pattern).to_string()];
+            if anchored.is_none() && !pattern.starts_with("**/") {
+                forms.push(format!("**/{pattern}"));
+            }
+            for form in forms {
+                // A bad glob from the config is reported by the config
+                // loader; here it simply matches nothing.
+                if let Ok(glob) = Glob::new(&form) {
+                    builder.add(glob);
+                    names.push(pattern.clone());
+                }
+            }
+        }
+        IgnoreSet {
+            set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
+            patterns: names,
+        }
+    }
+
+    fn matching(&self, path: &str) -> Option<&str> {
+        let hit = self.set.matches(path).into_iter().next()?;
+        Some(self.patterns[hit].as_str())
+    }
+}
+
+fn skip_reason(file: &FileDiff, ignore: &IgnoreSet) -> Option<String> {
+    let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+    if let FileStatus::Submodule { old, new } = &file.status {
+        let short = |s: &Option<String>| {
+            s.as_deref()
+                .map_or("none", |s| &s[..s.len().min(7)])
+                .to_string()
+        };
+        return Some(format!(
+            "submodule pointer change ({} -> {})",
+            short(old),
+            short(new)
+        ));
+    }
+    if file.binary {
+        return Some("binary".into());
+    }
+    if let FileStatus::ModeChange { old_mode, new_mode } = &file.status {
+        return Some(format!("mode change only ({old_mode} -> {new_mode})"));
+    }
+    if LOCK_FILES.contains(&name) {
+        return Some("lock file".into());
+    }
+    if let Some(pattern) = ignore.matching(&file.path) {
+        return Some(format!("matches ignore glob \"{pattern}\""));
+    }
+    if let Some(marker) = generated_marker(file) {
+        return Some(format!("generated file (\"{marker}\" marker)"));
+    }
+    if file.hunks.is_empty() {
+        return Some(match &file.status {
+            FileStatus::Renamed { from, .. } => {
+                format!("renamed from {from} without content changes")
+            }
+            FileStatus::Copied { from } => format!("copied from {from} without content changes"),
+            _ => "no content changes (empty file)".into(),
+        });
+    }
+    None
+}
+
+/// A generated-code marker in the first lines of the new file, as far as
+/// the diff shows them (hunks touching the head of the file, or a new file).
+fn generated_marker(file: &FileDiff) -> Option<&'static str> {
+    let head = file
+        .hunks
+        .iter()
+        .take_while(|h| h.new_start <= GENERATED_HEAD_LINES)
+        .flat_map(|h| &h.lines)
+        .filter(|l| l.new_line.is_some_and(|n| n <= GENERATED_HEAD_LINES));
+    for line in head {
+        if let Some(marker) = GENERATED_MARKERS.iter().find(|m| line.text.contains(*m)) {
+            return Some(marker);
+        }
+    }
+    None
+}
+
+/// Replaces hunks that alone exceed the budget by windows that fit, and
+/// returns the token cost of each resulting hunk (measured once, here).
+fn fit_hunks(
+    file: &mut FileDiff,
+    budget: usize,
+    count: &dyn Fn(&str) -> usize,
+    unfit: &mut Vec<Unfit>,
+) -> Vec<usize> {
+    let header = header_cost(file, count);
+    let width = number_width(file);
+    let mut out = Vec::with_capacity(file.hunks.len());
+    let mut costs = Vec::with_capacity(file.hunks.len());
+    for hunk in std::mem::take(&mut file.hunks) {
+        // +1: a token may straddle the join of two rendered pieces.
+        let cost = count(&render_hunk(&hunk, width)) + 1;
+        if header + cost <= budget {
+            out.push(hunk);
+            costs.push(cost);
+            continue;
+        }
+        match split_hunk(&hunk, budget.saturating_sub(header), width, count) {
+            Some(windows) => {
+                costs.extend(windows.iter().map(|w| count(&render_hunk(w, width)) + 1));
+                out.extend(windows);
+            }
+            None => unfit.push(Unfit {
+                path: file.path.clone(),
+                reason: format!(
+                    "hunk {} has a line longer than the chunk budget of {budget} tokens",
+                    hunk_range(&hunk)
+                ),
+            }),
+        }
+    }
+    file.hunks = out;
+    costs
+}
+
+/// Tokens of a file's `===` header, as long as it gets when the file is split.
+fn header_cost(file: &FileDiff, count: &dyn Fn(&str) -> usize) -> usize {
+    let n = file.hunks.len().max(1);
+    count(&file_header(file, None)) + count(&format!(" [part: hunks {n}-{n} of {n}]")) + 1
+}
+
+/// Consecutive windows of a hunk's lines, each under `budget`; None when a
+/// single line does not fit.
+fn split_hunk(
+    hunk: &Hunk,
+    budget: usize,
+    width: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> Option<Vec<Hunk>> {
+    // Overhead of a window's `@@` heading, measured on the whole hunk's.
+    let heading = count(&hunk_heading(hunk)) + 1;
+    let mut windows = Vec::new();
+    let mut start = 0;
+    let mut used = heading;
+    for (i, line) in hunk.lines.iter().enumerate() {
+        let cost = count(&render_line(line, width)) + 1;
+        if heading + cost > budget {
+            return None;
+        }
+        if used + cost > budget && i > start {
+            windows.push(start..i);
+            start = i;
+            used = heading;
+        }
+        used += cost;
+    }
+    windows.push(start..hunk.lines.len());
+    Some(windows_of(hunk, &windows))
+}
+
+/// Hunks made of consecutive slices of `parent`'s lines, numbered like git
+/// numbers hunks (an empty side starts at the line before it).
+fn windows_of(parent: &Hunk, ranges: &[std::ops::Range<usize>]) -> Vec<Hunk> {
+    let first = |start: u32, count: u32| if count == 0 { start + 1 } else { start };
+    let (mut old_next, mut new_next) = (
+        first(parent.old_start, parent.old_lines),
+        first(parent.new_start, parent.new_lines),
+    );
+    let mut out = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let lines = parent.lines[range.clone()].to_vec();
+        let old_lines = lines.iter().filter(|l| l.old_line.is_some()).count() as u32;
+        let new_lines = lines.iter().filter(|l| l.new_line.is_some()).count() as u32;
+        let start = |next: u32, count: u32| if count == 0 { next - 1 } else { next };
+        out.push(Hunk {
+            old_start: start(old_next, old_lines),
+            old_lines,
+            new_start: start(new_next, new_lines),
+            new_lines,
+            lines,
+            enclosing: parent.enclosing.clone(),
+        });
+        old_next += old_lines;
+        new_next += new_lines;
+    }
+    out
+}
+
+/// Greedy packing in path order: whole files while they fit, big files
+/// split on hunk boundaries.
+fn pack_chunks(
+    plan: &ReviewPlan,
+    costs: &[Vec<usize>],
+    budget: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> Vec<Chunk> {
+    let mut chunks: Vec<Vec<ChunkFile>> = Vec::new();
+    let mut current: Vec<ChunkFile> = Vec::new();
+    let mut used = 0;
+    for (index, file) in plan.files.iter().enumerate() {
+        if file.hunks.is_empty() {
+            continue;
+        }
+        let header = header_cost(file, count);
+        let costs = &costs[index];
+        let whole = header + costs.iter().sum::<usize>();
+        if used + whole <= budget || (whole <= budget && current.is_empty()) {
+            current.push(whole_file(index, file));
+            used += whole;
+            continue;
+        }
+        if whole <= budget {
+            chunks.push(std::mem::take(&mut current));
+            current.push(whole_file(index, file));
+            used = whole;
+            continue;
+        }
+        // Split: fill the current chunk's room first, then fresh chunks.
+        let mut part = ChunkFile {
+            file: index,
+            hunks: Vec::new(),
+            partial: true,
+        };
+        let mut part_used = used + header;
+        for (h, cost) in costs.iter().enumerate() {
+            if part_used + cost > budget && (!part.hunks.is_empty() || !current.is_empty()) {
+                if !part.hunks.is_empty() {
+                    current.push(part);
+                }
+                chunks.push(std::mem::take(&mut current));
+                part = ChunkFile {
+                    file: index,
+                    hunks: Vec::new(),
+                    partial: true,
+                };
+                part_used = header;
+            }
+            part.hunks.push(h);
+            part_used += cost;
+        }
+        current.push(part);
+        used = part_used;
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(index, files)| {
+            let mut chunk = Chunk {
+                index,
+                files,
+                est_tokens: 0,
+            };
+            chunk.est_tokens = count(&render_chunk(plan, &chunk));
+            chunk
+        })
+        .collect()
+}
+
+fn whole_file(index: usize, file: &FileDiff) -> ChunkFile {
+    ChunkFile {
+        file: index,
+        hunks: (0..file.hunks.len()).collect(),
+        partial: false,
+    }
+}
+
+/// Digits needed for the file's largest line number, so columns align.
+fn number_width(file: &FileDiff) -> usize {
+    let max = file
+        .hunks
+        .iter()
+        .map(|h| h.new_start + h.new_lines)
+        .max()
+        .unwrap_or(1);
+    max.max(1).to_string().len()
+}
+
+fn status_words(file: &FileDiff) -> String {
+    match &file.status {
+        FileStatus::Added => "added".into(),
+        FileStatus::Modified => "modified".into(),
+        FileStatus::Deleted => "deleted".into(),
+        FileStatus::Renamed { from, similarity } => {
+            format!("renamed from {from}, {similarity}% similar")
+        }
+        FileStatus::Copied { from } => format!("copied from {from}"),
+        FileStatus::ModeChange { old_mode, new_mode } => format!("mode {old_mode} -> {new_mode}"),
+        FileStatus::TypeChange => "type change".into(),
+        FileStatus::Submodule { .. } => "submodule".into(),
+    }
+}
+
+/// `=== path (modified, +12 -3) ===`, with the part shown when split.
+fn file_header(file: &FileDiff, part: Option<&ChunkFile>) -> String {
+    let mut header = format!(
+        "=== {} ({}, +{} -{}) ===",
+        file.path,
+        status_words(file),
+        file.additions,
+        file.deletions
+    );
+    if let Some(part) = part.filter(|p| p.partial) {
+        if let (Some(first), Some(last)) = (part.hunks.first(), part.hunks.last()) {
+            let _ = write!(
+                header,
+                " [part: hunks {}-{} of {}]",
+                first + 1,
+                last + 1,
+                file.hunks.len()
+            );
+        }
+    }
+    header
+}
+
+fn hunk_range(hunk: &Hunk) -> String {
+    format!(
+        "@@ -{},{} +{},{} @@",
+        hunk.old_start, hunk.old_lines, hunk.new_start, hunk.new_lines
+    )
+}
+
+fn hunk_heading(hunk: &Hunk) -> String {
+    match &hunk.enclosing {
+        Some(e) => format!("{} {}", hunk_range(hunk), e.signature),
+        None => hunk_range(hunk),
+    }
+}
+
+/// `+ 123 | text`, `  124 | text`, `-     | text`.
+fn push_line(out: &mut String, line: &crate::diff::DiffLine, width: usize) {
+    let (mark, number) = match line.kind {
+        LineKind::Added => ('+', line.new_line),
+        LineKind::Context => (' ', line.new_line),
+        LineKind::Removed => ('-', None),
+    };
+    let _ = match number {
+        Some(n) => write!(out, "{mark} {n:>width$} | {}", line.text),
+        None => write!(out, "{mark} {:width$} | {}", "", line.text),
+    };
+}
+
+fn render_line(line: &crate::diff::DiffLine, width: usize) -> String {
+    let mut out = String::with_capacity(line.text.len() + width + 6);
+    push_line(&mut out, line, width);
+    out
+}
+
+fn push_hunk(out: &mut String, hunk: &Hunk, width: usize) {
+    out.push_str(&hunk_heading(hunk));
+    out.push('\n');
+    for line in &hunk.lines {
+        push_line(out, line, width);
+        out.push('\n');
+    }
+}
+
+fn render_hunk(hunk: &Hunk, width: usize) -> String {
+    let mut out = String::new();
+    push_hunk(&mut out, hunk, width);
+    out
+}
+
+/// The diff text a model sees for `chunk`: per file a `===` header, per
+/// hunk its `@@` heading with the enclosing signature, and every line with
+/// its new-file line number (removed lines have none) so findings can cite
+/// exact lines.
+pub fn render_chunk(plan: &ReviewPlan, chunk: &Chunk) -> String {
+    let mut out = String::new();
+    for part in &chunk.files {
+        let Some(file) = plan.files.get(part.file) else {
+            continue;
+        };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&file_header(file, Some(part)));
+        out.push('\n');
+        let width = number_width(file);
+        for &h in &part.hunks {
+            if let Some(hunk) = file.hunks.get(h) {
+                push_hunk(&mut out, hunk, width);
+            }
+        }
+    }
+    out
+}
+
+/// For each file of the chunk, the new-file line numbers shown in it
+/// (added and context lines), sorted and deduplicated: the lines a finding
+/// about this chunk may cite.
+pub fn chunk_new_lines(plan: &ReviewPlan, chunk: &Chunk) -> Vec<(String, Vec<u32>)> {
+    let mut out: Vec<(String, Vec<u32>)> = Vec::new();
+    for part in &chunk.files {
+        let Some(file) = plan.files.get(part.file) else {
+            continue;
+        };
+        let mut lines: Vec<u32> = part
+            .hunks
+            .iter()
+            .filter_map(|&h| file.hunks.get(h))
+            .flat_map(|h| h.lines.iter().filter_map(|l| l.new_line))
+            .collect();
+        match out.iter_mut().find(|(p, _)| *p == file.path) {
+            Some((_, existing)) => existing.append(&mut lines),
+            None => out.push((file.path.clone(), lines)),
+        }
+    }
+    for (_, lines) in &mut out {
+        lines.sort_unstable();
+        lines.dedup();
+    }
+    out
+}
+
+/// The machine-readable `--plan --format json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanJson<'a> {
+    /// Shape version; bumped on incompatible changes.
+    pub version: u32,
+    pub totals: Totals,
+    #[serde(flatten)]
+    pub plan: &'a ReviewPlan,
+}
+
+/// Summary figures of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub commits: usize,
+    pub files_reviewed: usize,
+    pub files_skipped: usize,
+    pub unfit: usize,
+    pub additions: u32,
+    pub deletions: u32,
+    pub chunks: usize,
+    pub est_tokens: usize,
+}
+
+impl ReviewPlan {
+    /// Summary figures for `--plan` output.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            commits: self.range.commits.len(),
+            files_reviewed: self.files.len(),
+            files_skipped: self.skipped.len(),
+            unfit: self.unfit.len(),
+            additions: self.files.iter().map(|f| f.additions).sum(),
+            deletions: self.files.iter().map(|f| f.deletions).sum(),
+            chunks: self.chunks.len(),
+            est_tokens: self.chunks.iter().map(|c| c.est_tokens).sum(),
+        }
+    }
+
+    /// The versioned JSON document for `--plan --format json`.
+    pub fn to_json(&self) -> PlanJson<'_> {
+        PlanJson {
+            version: 1,
+            totals: self.totals(),
+            plan: self,
+        }
+    }
+}
+
+/// The human `--plan` output: commits, files, skipped, unfit, chunks, totals.
+pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
+    let range = &plan.range;
+    let base = range
+        .base
+        .as_deref()
+        .map_or("(empty tree)", |b| &b[..b.len().min(12)]);
+    writeln!(
+        w,
+        "Range: {}  ({} -> {})",
+        range.spec,
+        base,
+        &range.head[..range.head.len().min(12)]
+    )?;
+    if let Some(branch) = &range.branch {
+        writeln!(w, "Branch: {branch}")?;
+    }
+    writeln!(w, "\nCommits ({}):", range.commits.len())?;
+    for c in &range.commits {
+        let merge = if c.parents > 1 { " [merge]" } else { "" };
+        writeln!(
+            w,
+            "  {} {:<20} {}{merge}",
+            c.short, c.author_name, c.subject
+        )?;
+    }
+    writeln!(w, "\nFiles reviewed ({}):", plan.files.len())?;
+    for f in &plan.files {
+        writeln!(
+            w,
+            "  {:<50} +{:<5} -{:<5} {}",
+            f.path,
+            f.additions,
+            f.deletions,
+            status_words(f)
+        )?;
+    }
+    writeln!(w, "\nSkipped ({}):", plan.skipped.len())?;
+    for s in &plan.skipped {
+        writeln!(w, "  {:<50} {}", s.path, s.reason)?;
+    }
+    if !plan.unfit.is_empty() {
+        writeln!(w, "\nNot reviewable ({}):", plan.unfit.len())?;
+        for u in &plan.unfit {
+            writeln!(w, "  {:<50} {}", u.path, u.reason)?;
+        }
+    }
+    writeln!(w, "\nChunks ({}):", plan.chunks.len())?;
+    for c in &plan.chunks {
+        let names: Vec<String> = c
+            .files
+            .iter()
+            .filter_map(|p| {
+                let f = plan.files.get(p.file)?;
+                Some(if p.partial {
+                    format!("{} (hunks {}/{})", f.path, p.hunks.len(), f.hunks.len())
+                } else {
+                    f.path.clone()
+                })
+            })
+            .collect();
+        writeln!(
+            w,
+            "  #{:<3} ~{:>6} tokens  {}",
+            c.index + 1,
+            c.est_tokens,
+            names.join(", ")
+        )?;
+    }
+    let t = plan.totals();
+    writeln!(
+        w,
+        "\nTotal: {} commits, {} files reviewed (+{} -{}), {} skipped, {} unfit, {} chunks, ~{} tokens",
+        t.commits, t.files_reviewed, t.additions, t.deletions, t.files_skipped, t.unfit, t.chunks, t.est_tokens
+    )
+}

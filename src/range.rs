@@ -48,3 +48,420 @@ pub struct ReviewRange {
     /// Commits in the range, oldest first (merge commits included, flagged by `parents`).
     pub commits: Vec<CommitInfo>,
 }
+
+use crate::error::{Error, Result};
+use gix::bstr::ByteSlice;
+use gix::ObjectId;
+use rayon::prelude::*;
+use std::path::Path;
+
+/// Turns any gix failure into a git-layer error that says what we were doing.
+fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
+    Error::Git(format!("{context}: {err}"))
+}
+
+/// Opens the repository containing `path` (a work tree, a sub-directory of
+/// one, or a bare repository).
+pub fn open_repo(path: &Path) -> Result<gix::Repository> {
+    let mut repo = gix::discover(path).map_err(|_| {
+        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Error::Git(format!(
+            "not a git repository: {} (nor any of its parent directories); \
+             run git deep-review from inside a repository, or `git init` one first",
+            shown.display()
+        ))
+    })?;
+    // Commit walks and rename detection re-read the same objects many times.
+    repo.object_cache_size_if_unset(16 * 1024 * 1024);
+    Ok(repo)
+}
+
+/// Resolves a revision range as users write it for `git log`/`git diff`.
+///
+/// * `A..B`, `A..` (to `HEAD`), `..B`: the commits of `B` not in `A`. The
+///   diff base is `A` when `A` is an ancestor of `B`; when the two have
+///   diverged it is their merge base, so changes that landed on `A` since
+///   are not shown as reverted by the branch under review.
+/// * `A...B`: from the merge base of `A` and `B` to `B`.
+/// * `X`: the change `X` introduced against its first parent (a root commit
+///   against the empty tree: `base` is `None`).
+/// * `None`: `@{upstream}..HEAD`, else the merge base of `HEAD` with the
+///   remote default branch (`origin/HEAD`, `origin/main`, `origin/master`).
+pub fn resolve(repo: &gix::Repository, spec: Option<&str>) -> Result<ReviewRange> {
+    let (spec, base, head, head_spec) = match spec.map(str::trim) {
+        None | Some("") => default_range(repo)?,
+        Some(s) => explicit_range(repo, s)?,
+    };
+    if let Some(base) = base {
+        ensure_present(repo, base, &spec)?;
+    }
+    let commits = list_commits(repo, base, head, &spec)?;
+    Ok(ReviewRange {
+        branch: branch_of(repo, &head_spec),
+        base: base.map(|b| b.to_string()),
+        head: head.to_string(),
+        spec,
+        commits,
+    })
+}
+
+/// (spec as displayed, base, head, how the head was named)
+type Resolved = (String, Option<ObjectId>, ObjectId, String);
+
+fn explicit_range(repo: &gix::Repository, spec: &str) -> Result<Resolved> {
+    if let Some((a, b)) = spec.split_once("...") {
+        let (a_id, b_id) = (rev(repo, or_head(a))?, rev(repo, or_head(b))?);
+        let base = merge_base(repo, a_id, b_id, spec)?;
+        return Ok((spec.to_string(), Some(base), b_id, or_head(b).to_string()));
+    }
+    if let Some((a, b)) = spec.split_once("..") {
+        let (a_id, b_id) = (rev(repo, or_head(a))?, rev(repo, or_head(b))?);
+        let base = if is_ancestor(repo, a_id, b_id)? {
+            a_id
+        } else {
+            merge_base(repo, a_id, b_id, spec)?
+        };
+        return Ok((spec.to_string(), Some(base), b_id, or_head(b).to_string()));
+    }
+    let id = rev(repo, spec)?;
+    let commit = find_commit(repo, id)?;
+    let base = commit.parent_ids().next().map(|p| p.detach());
+    Ok((spec.to_string(), base, id, spec.to_string()))
+}
+
+fn or_head(side: &str) -> &str {
+    if side.is_empty() {
+        "HEAD"
+    } else {
+        side
+    }
+}
+
+/// `@{upstream}..HEAD`, falling back to the remote's default branch.
+fn default_range(repo: &gix::Repository) -> Result<Resolved> {
+    let head = head_commit(repo)?;
+    let head_name = repo
+        .head_name()
+        .map_err(|e| git_err("cannot read HEAD", e))?;
+    if let Some(name) = &head_name {
+        if let Some(Ok(upstream)) =
+            repo.branch_remote_tracking_ref_name(name.as_ref(), gix::remote::Direction::Fetch)
+        {
+            if let Some(id) = ref_commit(repo, upstream.as_bstr().to_str_lossy().as_ref()) {
+                let short = upstream.shorten().to_str_lossy().into_owned();
+                let spec = format!("{short}..HEAD");
+                let base = if is_ancestor(repo, id, head)? {
+                    id
+                } else {
+                    merge_base(repo, id, head, &spec)?
+                };
+                return Ok((spec, Some(base), head, "HEAD".into()));
+            }
+        }
+    }
+    for candidate in [
+        "refs/remotes/origin/HEAD",
+        "refs/remotes/origin/main",
+        "refs/remotes/origin/master",
+    ] {
+        if let Some(id) = ref_commit(repo, candidate) {
+            let short = candidate.trim_start_matches("refs/remotes/");
+            let spec = format!("{short}...HEAD");
+            let base = merge_base(repo, id, head, &spec)?;
+            return Ok((spec, Some(base), head, "HEAD".into()));
+        }
+    }
+    Err(no_default_range(head_name.as_ref()))
+}
+
+fn no_default_range(head_name: Option<&gix::refs::FullName>) -> Error {
+    match head_name {
+        Some(name) => Error::Usage(format!(
+            "no upstream configured for branch {} and no origin/HEAD, origin/main or origin/master \
+             to compare with; name the range, e.g. `git deep-review origin/main..` or \
+             `git deep-review HEAD~3..` (or set one with `git branch --set-upstream-to`)",
+            name.shorten().to_str_lossy()
+        )),
+        None => Error::Usage(
+            "HEAD is detached (not on a branch), so it has no upstream, and there is no origin/HEAD, \
+             origin/main or origin/master to compare with; name the range, e.g. \
+             `git deep-review main..HEAD` or `git deep-review HEAD~3..`"
+                .into(),
+        ),
+    }
+}
+
+fn head_commit(repo: &gix::Repository) -> Result<ObjectId> {
+    match repo.head_id() {
+        Ok(id) => Ok(id.detach()),
+        Err(_) => Err(Error::Usage(
+            "HEAD does not point to a commit yet (empty repository?); commit something first"
+                .into(),
+        )),
+    }
+}
+
+/// A reference's commit, or None when the reference does not exist.
+fn ref_commit(repo: &gix::Repository, name: &str) -> Option<ObjectId> {
+    let mut reference = repo.try_find_reference(name).ok()??;
+    let id = reference.peel_to_id().ok()?.detach();
+    let object = repo.find_object(id).ok()?;
+    Some(object.peel_to_commit().ok()?.id)
+}
+
+/// Resolves one side of a range to a commit id with an actionable error.
+fn rev(repo: &gix::Repository, spec: &str) -> Result<ObjectId> {
+    let id = match repo.rev_parse_single(spec) {
+        Ok(id) => id,
+        Err(err) => return Err(unknown_revision(repo, spec, &err.to_string())),
+    };
+    let object = id
+        .object()
+        .map_err(|e| missing_object(repo, &id.to_string(), spec, e))?;
+    match object.peel_to_commit() {
+        Ok(commit) => Ok(commit.id),
+        Err(_) => Err(Error::Usage(format!(
+            "`{spec}` does not name a commit (it is a {}); give a branch, tag or commit",
+            id.header()
+                .map(|h| h.kind().to_string())
+                .unwrap_or_else(|_| "non-commit".into())
+        ))),
+    }
+}
+
+fn unknown_revision(repo: &gix::Repository, spec: &str, detail: &str) -> Error {
+    if is_shallow(repo) {
+        return Error::Git(format!(
+            "cannot resolve `{spec}` ({detail}); this repository is a shallow clone, so the commit \
+             may be outside the fetched history: run `git fetch --deepen=100` (or `git fetch --unshallow`) and retry"
+        ));
+    }
+    Error::Usage(format!(
+        "unknown revision `{spec}`: not a branch, tag or commit in this repository ({detail}); \
+         check `git branch -a` / `git log --oneline`, or write a range like `origin/main..HEAD`"
+    ))
+}
+
+fn missing_object(
+    repo: &gix::Repository,
+    id: &str,
+    spec: &str,
+    err: impl std::fmt::Display,
+) -> Error {
+    if is_shallow(repo) {
+        shallow_error(id, spec)
+    } else {
+        git_err(format!("cannot read commit {id} of `{spec}`"), err)
+    }
+}
+
+fn shallow_error(id: &str, spec: &str) -> Error {
+    Error::Git(format!(
+        "commit {id} needed for `{spec}` is missing because the history is shallow \
+         (a `git clone --depth` clone); fetch more with `git fetch --deepen=100` \
+         (or all of it with `git fetch --unshallow`) and retry"
+    ))
+}
+
+fn is_shallow(repo: &gix::Repository) -> bool {
+    repo.is_shallow().unwrap_or(false)
+}
+
+/// Fails with the shallow-history message when `id` is not in the object database.
+fn ensure_present(repo: &gix::Repository, id: ObjectId, spec: &str) -> Result<()> {
+    if repo.has_object(id) {
+        return Ok(());
+    }
+    if is_shallow(repo) {
+        return Err(shallow_error(&id.to_string(), spec));
+    }
+    Err(Error::Git(format!(
+        "commit {id} needed for `{spec}` is missing from the object database; \
+         the repository may be corrupt or partial: try `git fsck` or `git fetch`"
+    )))
+}
+
+fn find_commit(repo: &gix::Repository, id: ObjectId) -> Result<gix::Commit<'_>> {
+    repo.find_commit(id)
+        .map_err(|e| missing_object(repo, &id.to_string(), &id.to_string(), e))
+}
+
+fn merge_base(repo: &gix::Repository, a: ObjectId, b: ObjectId, spec: &str) -> Result<ObjectId> {
+    match repo.merge_base(a, b) {
+        Ok(Some(id)) => Ok(id.detach()),
+        Ok(None) if is_shallow(repo) => Err(Error::Git(format!(
+            "no common ancestor found for `{spec}` because the history is shallow; \
+             fetch more with `git fetch --deepen=100` (or `git fetch --unshallow`) and retry"
+        ))),
+        Ok(None) => Err(Error::Usage(format!(
+            "`{spec}`: the two sides have no common history, so there is nothing to compare \
+             the changes against; name a base that shares history with the head"
+        ))),
+        Err(e) if is_shallow(repo) => Err(Error::Git(format!(
+            "cannot compute the merge base for `{spec}` ({e}); the history is shallow: \
+             run `git fetch --deepen=100` (or `git fetch --unshallow`) and retry"
+        ))),
+        Err(e) => Err(git_err(
+            format!("cannot compute the merge base for `{spec}`"),
+            e,
+        )),
+    }
+}
+
+fn is_ancestor(repo: &gix::Repository, ancestor: ObjectId, of: ObjectId) -> Result<bool> {
+    if ancestor == of {
+        return Ok(true);
+    }
+    match repo.merge_base(ancestor, of) {
+        Ok(base) => Ok(base.is_some_and(|b| b.detach() == ancestor)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The branch name for the report: HEAD's branch when the head side is
+/// HEAD, or the local branch the head side names.
+fn branch_of(repo: &gix::Repository, head_spec: &str) -> Option<String> {
+    if matches!(head_spec, "HEAD" | "@") {
+        let name = repo.head_name().ok()??;
+        return Some(name.shorten().to_str_lossy().into_owned());
+    }
+    let name = format!("refs/heads/{head_spec}");
+    repo.try_find_reference(name.as_str())
+        .ok()?
+        .map(|_| head_spec.to_string())
+}
+
+/// Commits reachable from `head` but not from `base`, oldest first, parents
+/// always before their children.
+fn list_commits(
+    repo: &gix::Repository,
+    base: Option<ObjectId>,
+    head: ObjectId,
+    spec: &str,
+) -> Result<Vec<CommitInfo>> {
+    if base == Some(head) {
+        return Ok(Vec::new());
+    }
+    let walk = repo.rev_walk([head]).with_hidden(base);
+    let mut infos = Vec::new();
+    for info in walk.all().map_err(|e| walk_error(repo, spec, e))? {
+        let info = info.map_err(|e| walk_error(repo, spec, e))?;
+        infos.push((info.id, info.parent_ids.to_vec()));
+    }
+    let ordered = topo_oldest_first(infos);
+    // Each commit's diffstat is a tree diff of its own: spread them over
+    // the cores, each worker with its own thread-local repository handle.
+    let shared = repo.clone().into_sync();
+    ordered
+        .into_par_iter()
+        .map_init(
+            || shared.to_thread_local(),
+            |repo, id| commit_info(repo, id),
+        )
+        .collect()
+}
+
+fn walk_error(repo: &gix::Repository, spec: &str, err: impl std::fmt::Display) -> Error {
+    if is_shallow(repo) {
+        Error::Git(format!(
+            "cannot list the commits of `{spec}` ({err}); the history is shallow: \
+             run `git fetch --deepen=100` (or `git fetch --unshallow`) and retry"
+        ))
+    } else {
+        git_err(format!("cannot list the commits of `{spec}`"), err)
+    }
+}
+
+/// Orders walked commits (newest first as walked) so that every parent in
+/// the set comes before its children; otherwise the walk order is kept.
+fn topo_oldest_first(mut newest_first: Vec<(ObjectId, Vec<ObjectId>)>) -> Vec<ObjectId> {
+    newest_first.reverse();
+    let index: std::collections::HashMap<ObjectId, usize> = newest_first
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
+    let mut emitted = vec![false; newest_first.len()];
+    let mut out = Vec::with_capacity(newest_first.len());
+    // Depth-first: emit a commit's in-range parents before the commit.
+    for start in 0..newest_first.len() {
+        let mut stack = vec![(start, false)];
+        while let Some((i, expanded)) = stack.pop() {
+            if emitted[i] {
+                continue;
+            }
+            if expanded {
+                emitted[i] = true;
+                out.push(newest_first[i].0);
+                continue;
+            }
+            stack.push((i, true));
+            for parent in newest_first[i].1.iter().rev() {
+                if let Some(&p) = index.get(parent) {
+                    if !emitted[p] {
+                        stack.push((p, false));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
+    let commit = find_commit(repo, id)?;
+    let author = commit
+        .author()
+        .map_err(|e| git_err(format!("cannot read the author of {id}"), e))?;
+    let time = author.time().unwrap_or_default();
+    let (subject, body) = split_message(&commit.message_raw_sloppy().to_str_lossy());
+    let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+    let stat = crate::diff::diff_stat(repo, parents.first().copied(), id)?;
+    Ok(CommitInfo {
+        id: id.to_string(),
+        short: commit.id().shorten_or_id().to_string(),
+        author_name: author.name.to_str_lossy().into_owned(),
+        author_email: author.email.to_str_lossy().into_owned(),
+        time: time.seconds,
+        tz_offset: time.offset,
+        subject,
+        body,
+        parents: parents.len(),
+        stat,
+    })
+}
+
+/// Subject = first paragraph joined into one line (like `%s`), body = the rest.
+fn split_message(message: &str) -> (String, String) {
+    let message = message.trim_start_matches(['\n', '\r']);
+    let (first, rest) = match message.find("\n\n") {
+        Some(i) => (&message[..i], &message[i + 2..]),
+        None => (message, ""),
+    };
+    let subject = first.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    (subject, rest.trim().to_string())
+}
+
+/// Content of the blob at `path` in `commit_hex`; `None` when the path does
+/// not exist there or is not a file (a directory or submodule).
+pub fn read_file_at(
+    repo: &gix::Repository,
+    commit_hex: &str,
+    path: &str,
+) -> Result<Option<Vec<u8>>> {
+    let id = rev(repo, commit_hex)?;
+    let tree = find_commit(repo, id)?
+        .tree()
+        .map_err(|e| git_err(format!("cannot read the tree of {id}"), e))?;
+    let entry = tree
+        .lookup_entry_by_path(path)
+        .map_err(|e| git_err(format!("cannot look up `{path}` in {id}"), e))?;
+    let Some(entry) = entry else { return Ok(None) };
+    if !entry.mode().is_blob_or_symlink() {
+        return Ok(None);
+    }
+    let blob = repo
+        .find_blob(entry.object_id())
+        .map_err(|e| git_err(format!("cannot read `{path}` at {id}"), e))?;
+    Ok(Some(blob.data.clone()))
+}

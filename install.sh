@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Builds and installs git-deep-review, fetches and verifies the embedded
+# default models, and runs a real review as a smoke test.
+#
+#   ./install.sh                      install to ~/.local/bin (root: /usr/local/bin)
+#   ./install.sh --prefix DIR         install the binary into DIR
+#   ./install.sh --models-from DIR    air-gapped: take model files from DIR, download nothing
+#   ./install.sh --test               install prerequisites + models, then run the test suite
+#
+# Running it twice is fine: a verified model is not fetched again and cargo
+# only rebuilds what changed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+prefix=""
+models_from=""
+mode=install
+skip_smoke=0
+
+die() { echo "install.sh: error: $*" >&2; exit 1; }
+say() { echo "install.sh: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; prefix=$2; shift 2 ;;
+    --prefix=*) prefix=${1#*=}; shift ;;
+    --models-from) [ $# -ge 2 ] || die "--models-from needs a directory"; models_from=$2; shift 2 ;;
+    --models-from=*) models_from=${1#*=}; shift ;;
+    --test) mode=test; shift ;;
+    --no-smoke) skip_smoke=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (see ./install.sh --help)" ;;
+  esac
+done
+
+if [ -z "$prefix" ]; then
+  if [ "$(id -u)" = 0 ]; then prefix=/usr/local/bin; else prefix="$HOME/.local/bin"; fi
+fi
+data_dir="${XDG_DATA_HOME:-$HOME/.local/share}/git-deep-review"
+
+# --- prerequisites -----------------------------------------------------------
+# llama.cpp is compiled by the llama-cpp-sys-2 build script: it needs cmake, a
+# C++ compiler and libclang (bindgen). Models are fetched with pip.
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v clang >/dev/null || need_apt+=(clang)
+command -v c++ >/dev/null || need_apt+=(g++)
+command -v git >/dev/null || need_apt+=(git)
+ldconfig -p 2>/dev/null | grep -q 'libclang' || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+if [ -z "$models_from" ]; then
+  python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing build prerequisites: ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    die "missing prerequisites: ${need_apt[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${need_apt[*]}) and run ./install.sh again."
+  fi
+fi
+command -v cargo >/dev/null || die "cargo not found. Install Rust (https://rustup.rs or your distribution's rustc/cargo) and run ./install.sh again."
+
+# --- models ------------------------------------------------------------------
+if [ "$mode" = test ]; then
+  models_dir="$here/models"
+else
+  models_dir="$data_dir/models"
+fi
+fetch_args=(--dest "$models_dir")
+[ -n "$models_from" ] && fetch_args+=(--models-from "$models_from")
+say "models: $models_dir"
+"$here/models/fetch.sh" "${fetch_args[@]}"
+
+cd "$here"
+if [ "$mode" = test ]; then
+  # One cargo profile (release) for everything: llama.cpp is compiled once.
+  export GIT_DEEP_REVIEW_MODELS_DIR="$models_dir"
+  exec cargo test --release --locked
+fi
+
+# --- build and install -------------------------------------------------------
+say "building (release; the first build compiles llama.cpp and takes several minutes)"
+cargo build --release --locked
+mkdir -p "$prefix"
+# Copy then rename, so a running hook never sees a half-written binary.
+tmp="$prefix/.git-deep-review.tmp.$$"
+install -m 755 target/release/git-deep-review "$tmp"
+mv -f "$tmp" "$prefix/git-deep-review"
+say "installed $prefix/git-deep-review"
+case ":$PATH:" in
+  *":$prefix:"*) ;;
+  *) say "note: $prefix is not on your PATH; add it (export PATH=\"$prefix:\$PATH\") so that 'git deep-review' works." ;;
+esac
+
+# --- smoke test: a real review on the embedded default models ------------------
+if [ "$skip_smoke" = 0 ]; then
+  demo=$(mktemp -d)
+  trap 'rm -rf "$demo"' EXIT
+  (
+    cd "$demo"
+    git init -q -b main .
+    git -c user.name=install -c user.email=install@localhost commit -q --allow-empty -m "empty root"
+    printf 'def average(xs):\n    return sum(xs) / len(xs)\n' > stats.py
+    git add stats.py
+    git -c user.name=install -c user.email=install@localhost commit -q -m "Add average()"
+  )
+  say "smoke test: reviewing a demo commit with the default models"
+  GIT_DEEP_REVIEW_MODELS_DIR="$models_dir" "$prefix/git-deep-review" -C "$demo" HEAD~1..HEAD --output "$demo/report.md" --quiet \
+    || die "the smoke-test review failed (see the message above)"
+  grep -q '^## Consolidated Review' "$demo/report.md" || die "the smoke-test report is incomplete: $demo/report.md"
+  say "smoke test passed: a report was written"
+fi
+say "done. Try: git deep-review origin/main..   (or: git deep-review --help)"

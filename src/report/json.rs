@@ -1,0 +1,47 @@
+//! `--format json`: the [`ReviewReport`] serialised as one JSON document.
+//!
+//! Schema (version [`super::SCHEMA_VERSION`] = 1; fields are only ever
+//! added within a version):
+//!
+//! * `schema_version` (1), `id` (`YYYYMMDD-HHMMSS-<branch-or-range>`),
+//!   `date` (`YYYY-MM-DD HH:MM`, local), `authors` [{`name`, `email`}],
+//!   `range` (as written), `base` (hex or null = empty tree), `head`,
+//!   `branch` (or null), `commits` [{`id`, `short`, `subject`, `author`,
+//!   `parents`, `files`, `additions`, `deletions`}].
+//! * `reviewers` [{`name`, `model`, `model_file`, `persona`}].
+//! * `verdict` {`verdict`: `merge-as-is` | `merge-with-fixes` | `rework` |
+//!   `no-verdict`, `reason`}.
+//! * `wall_clock_ms`; `timings` {`plan_ms`, `load_ms`, `prefill_ms`,
+//!   `generate_ms`, `consolidate_ms`, `render_ms`}.
+//! * `findings` [{`severity` (`critical`|`important`|`suggestion`),
+//!   `unconfirmed`, `kind` (`regression`|`gap`|`enhancement`), `file`,
+//!   `line_start`, `line_end`, `title`, `explanation`, `fix`, `quote`,
+//!   `reviewers`, `agreement`, `members` (the original findings), `excerpt`
+//!   (exact lines at head), `excerpt_omitted_lines`, `language`}], critical
+//!   first.
+//! * `executive_summary`, `testing`, `documentation`, `commit_structure`:
+//!   {`text`, `from_lead`}; `design` {`concerns` [{`title`, `text`,
+//!   `scope` (`in-scope`|`future`), `reviewers`}], `strengths` [{`text`,
+//!   `reviewers`}]}.
+//! * `retro` [{`name`, `model`, `duration_ms`, `chunks`,
+//!   `chunks_from_cache`, `failed_chunks`, `critical`, `important`, `suggestion`,
+//!   `ungrounded`, `rejected`, `dropped_over_limit`, `false_positives`,
+//!   `unique_insights` (titles), `error`, `note`}].
+//! * `appendix` [{`reviewer`, `chunks` [{`chunk`, `raw`, `from_cache`,
+//!   `error`}], `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
+//!   `reason`?}], `rejected` [{`reviewer`, `chunk`, `index`, `title`,
+//!   `reason`}], `dropped_over_limit`, `error`}].
+//! * `skipped` / `unfit` [{`path`, `reason`}], `cache` {`total_chunks`,
+//!   `from_cache` [{`reviewer`, `chunk`}]}, `instructions_file`.
+
+use super::ReviewReport;
+
+/// The report as pretty-printed JSON with a trailing newline.
+pub fn render(report: &ReviewReport) -> String {
+    // Serialising plain structs of strings and numbers cannot fail; the
+    // fallback keeps the signature total all the same.
+    let mut s = serde_json::to_string_pretty(report)
+        .unwrap_or_else(|e| format!("{{\"schema_version\":1,\"error\":{:?}}}", e.to_string()));
+    s.push('\n');
+    s
+}

@@ -1,0 +1,723 @@
+//! [`ReviewReport`] → Markdown, in the section order of the reference
+//! report (`shared/reference/deep-review-example.md`).
+//!
+//! Model text is untrusted: it must not be able to add headings, close or
+//! open code blocks, start HTML blocks or break tables. Every piece of it
+//! goes through [`inline`] (one-line contexts: titles, table cells),
+//! [`block`] (prose) or [`fence`] (code), which neutralise Markdown
+//! structure while keeping code spans and fenced code readable.
+
+use super::{FindingStatus, ReportFinding, ReviewReport, Scope};
+use crate::findings::Severity;
+use std::fmt::Write as _;
+
+/// Longest run of `ch` in `s`.
+fn longest_run(s: &str, ch: char) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for c in s.chars() {
+        if c == ch {
+            cur += 1;
+            best = best.max(cur);
+        } else {
+            cur = 0;
+        }
+    }
+    best
+}
+
+/// One-line text: newlines and control characters become spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// `s` as an inline code span whose delimiter is longer than any backtick
+/// run inside, so the content cannot end it early.
+pub fn code_span(s: &str) -> String {
+    let s = one_line(s);
+    let ticks = "`".repeat(longest_run(&s, '`') + 1);
+    // A space pad keeps a leading/trailing backtick from joining the delimiter.
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{s}{pad}{ticks}")
+}
+
+/// A fenced code block with a fence longer than any backtick run in
+/// `content` (at least three), and an info string limited to a safe
+/// language tag.
+pub fn fence(content: &str, lang: Option<&str>) -> String {
+    let ticks = "`".repeat((longest_run(content, '`') + 1).max(3));
+    let lang: String = lang
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '_' | '#' | '.'))
+        .take(24)
+        .collect();
+    let body: String = content
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect();
+    format!("{ticks}{lang}\n{}\n{ticks}", body.trim_end_matches('\n'))
+}
+
+/// Splits a line into (is_code, text) segments: a backtick run opens a
+/// code span only when the same-length run closes it later on the line
+/// (as in CommonMark); unmatched backticks are plain text.
+fn segments(line: &str) -> Vec<(bool, String)> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out: Vec<(bool, String)> = Vec::new();
+    let mut text = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '`' {
+            text.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i] == '`' {
+            i += 1;
+        }
+        let n = i - start;
+        // Find a closing run of exactly n backticks.
+        let mut j = i;
+        let mut close = None;
+        while j < chars.len() {
+            if chars[j] == '`' {
+                let s = j;
+                while j < chars.len() && chars[j] == '`' {
+                    j += 1;
+                }
+                if j - s == n {
+                    close = Some((s, j));
+                    break;
+                }
+            } else {
+                j += 1;
+            }
+        }
+        match close {
+            Some((s, e)) => {
+                if !text.is_empty() {
+                    out.push((false, std::mem::take(&mut text)));
+                }
+                let inner: String = chars[i..s].iter().collect();
+                out.push((true, inner));
+                i = e;
+            }
+            None => text.extend(std::iter::repeat_n('`', n)),
+        }
+    }
+    if !text.is_empty() {
+        out.push((false, text));
+    }
+    out
+}
+
+/// Escapes Markdown punctuation in plain text. `strict` also escapes
+/// emphasis and link syntax (titles, cells); prose keeps emphasis.
+fn escape_text(s: &str, strict: bool, table: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '|' if table || strict => out.push_str("\\|"),
+            '*' | '_' | '[' | ']' | '~' | '!' | '#' if strict => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn inline_impl(s: &str, table: bool) -> String {
+    let s = one_line(s);
+    segments(&s)
+        .into_iter()
+        .map(|(code, t)| {
+            if code {
+                let span = code_span(t.trim());
+                if table {
+                    span.replace('|', "\\|")
+                } else {
+                    span
+                }
+            } else {
+                escape_text(&t, true, table)
+            }
+        })
+        .collect()
+}
+
+/// One-line model text (titles, names): balanced code spans are kept,
+/// everything else that Markdown would interpret is escaped.
+pub fn inline(s: &str) -> String {
+    inline_impl(s, false)
+}
+
+/// [`inline`] for a table cell (pipes escaped, also inside code spans, as
+/// GitHub tables require).
+pub fn cell(s: &str) -> String {
+    inline_impl(s, true)
+}
+
+/// Whether a line (trimmed) would be read as a setext underline or a
+/// thematic break.
+fn is_rule_like(t: &str) -> bool {
+    let t = t.trim_end();
+    if t.is_empty() {
+        return false;
+    }
+    let only = |ch: char| t.chars().all(|c| c == ch);
+    if only('-') || only('=') {
+        return true;
+    }
+    ['*', '_', '-'].iter().any(|&ch| {
+        t.chars().all(|c| c == ch || c == ' ' || c == '\t')
+            && t.chars().filter(|&c| c == ch).count() >= 3
+    })
+}
+
+/// A prose line outside code: block-level markers at its start are
+/// escaped, `<` is neutralised outside code spans.
+fn prose_line(line: &str) -> String {
+    let trimmed = line.trim_start();
+    let indent = &line[..line.len() - trimmed.len()];
+    let mut body: String = segments(trimmed)
+        .into_iter()
+        .map(|(code, t)| {
+            if code {
+                code_span(t.trim())
+            } else {
+                escape_text(&t, false, false)
+            }
+        })
+        .collect();
+    let first = body.chars().next();
+    if is_rule_like(trimmed) || matches!(first, Some('#' | '|' | '[' | '+' | '=')) {
+        body.insert(0, '\\');
+    }
+    // Indentation is kept (nested lists), but never enough for an
+    // indented code block to swallow following lines: at most 3.
+    let indent: String = indent.chars().filter(|c| *c == ' ').take(3).collect();
+    format!("{indent}{body}")
+}
+
+/// Multi-line model prose as Markdown that stays inside its section: code
+/// fences in it are re-emitted with a safe fence (and closed if the model
+/// left them open), every other line goes through `prose_line`.
+pub fn block(s: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut lines = s.lines().peekable();
+    while let Some(line) = lines.next() {
+        let t = line.trim_start();
+        let fence_ch = if t.starts_with("```") {
+            Some('`')
+        } else if t.starts_with("~~~") {
+            Some('~')
+        } else {
+            None
+        };
+        if let Some(ch) = fence_ch {
+            let n = t.chars().take_while(|&c| c == ch).count();
+            let info = t[n..].trim();
+            let mut content = Vec::new();
+            for inner in lines.by_ref() {
+                let it = inner.trim();
+                if it.chars().take_while(|&c| c == ch).count() >= n && it.chars().all(|c| c == ch) {
+                    break;
+                }
+                content.push(inner);
+            }
+            let lang = info.split_whitespace().next();
+            out.push(fence(&content.join("\n"), lang));
+            continue;
+        }
+        out.push(prose_line(line));
+    }
+    out.join("\n").trim().to_string()
+}
+
+/// `file:start` or `file:start-end`.
+fn location(file: &str, start: u32, end: u32) -> String {
+    if end > start {
+        code_span(&format!("{file}:{start}-{end}"))
+    } else {
+        code_span(&format!("{file}:{start}"))
+    }
+}
+
+/// `15 min 50 s`, `42 s`, `1.5 s`.
+pub fn human_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else if ms >= 10_000 {
+        format!("{s} s")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// `5:46` as in the retro table.
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn reviewers_list(names: &[String]) -> String {
+    let v: Vec<String> = names.iter().map(|n| inline(n)).collect();
+    format!("[{}]", v.join(", "))
+}
+
+fn push_none(out: &mut String) {
+    out.push_str("None.\n\n");
+}
+
+/// One consolidated finding in the reference format.
+fn finding(out: &mut String, n: usize, f: &ReportFinding) {
+    let c = &f.finding;
+    let unconfirmed = if c.unconfirmed { ", unconfirmed" } else { "" };
+    let _ = writeln!(
+        out,
+        "{n}. **{}** — {} {} ({}, {}{unconfirmed})\n",
+        inline(&c.title),
+        location(&c.file, c.line_start, c.line_end),
+        reviewers_list(&c.reviewers),
+        c.severity.as_str(),
+        c.kind.as_str()
+    );
+    if f.excerpt.is_empty() {
+        out.push_str("_The code is not available at the reviewed head._\n\n");
+    } else {
+        let _ = writeln!(out, "{}\n", fence(&f.excerpt, f.language.as_deref()));
+        if f.excerpt_omitted_lines > 0 {
+            let _ = writeln!(
+                out,
+                "_({} more lines not shown.)_\n",
+                f.excerpt_omitted_lines
+            );
+        }
+    }
+    if c.unconfirmed {
+        out.push_str(
+            "_Unconfirmed: only one reviewer rated this critical; treat it as a lead to verify._\n\n",
+        );
+    }
+    let explanation = block(&c.explanation);
+    if !explanation.is_empty() {
+        let _ = writeln!(out, "{explanation}\n");
+    }
+    let fix = block(&c.fix);
+    if !fix.is_empty() {
+        if fix.contains('\n') || fix.starts_with('`') {
+            let _ = writeln!(out, "Fix:\n\n{fix}\n");
+        } else {
+            let _ = writeln!(out, "Fix: {fix}\n");
+        }
+    }
+}
+
+fn severity_section(out: &mut String, r: &ReviewReport, sev: Severity) {
+    let list: Vec<&ReportFinding> = r
+        .findings
+        .iter()
+        .filter(|f| f.finding.severity == sev)
+        .collect();
+    if list.is_empty() {
+        push_none(out);
+    }
+    for (i, f) in list.iter().enumerate() {
+        finding(out, i + 1, f);
+    }
+}
+
+fn prose_section(out: &mut String, heading: &str, text: &str) {
+    let _ = writeln!(out, "---\n\n### {heading}\n");
+    let b = block(text);
+    if b.is_empty() {
+        push_none(out);
+    } else {
+        let _ = writeln!(out, "{b}\n");
+    }
+}
+
+fn header(out: &mut String, r: &ReviewReport) {
+    let _ = writeln!(out, "# Deep Review: {}\n", inline(&r.id));
+    out.push_str("| | |\n|---|---|\n");
+    let _ = writeln!(out, "| **Date** | {} |", cell(&r.date));
+    let authors: Vec<String> = r
+        .authors
+        .iter()
+        .map(|a| format!("{} ({})", cell(&a.name), cell(&a.email)))
+        .collect();
+    let label = if authors.len() > 1 {
+        "Authors"
+    } else {
+        "Author"
+    };
+    let _ = writeln!(
+        out,
+        "| **{label}** | {} |",
+        if authors.is_empty() {
+            "None.".to_string()
+        } else {
+            authors.join("<br>")
+        }
+    );
+    let short = |id: &str| id.chars().take(7).collect::<String>();
+    let base = r
+        .base
+        .as_deref()
+        .map(short)
+        .unwrap_or_else(|| "(root)".to_string());
+    let _ = writeln!(
+        out,
+        "| **Range** | {} ({}) |",
+        code_span(&r.range).replace('|', "\\|"),
+        code_span(&format!("{base}..{}", short(&r.head)))
+    );
+    let branch = match &r.branch {
+        Some(b) => code_span(b).replace('|', "\\|"),
+        None => "detached HEAD".to_string(),
+    };
+    let _ = writeln!(out, "| **Branch** | {branch} |");
+    let commits: Vec<String> = r
+        .commits
+        .iter()
+        .map(|c| format!("{} {}", code_span(&c.short), cell(&c.subject)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "| **Commits** | {} |",
+        if commits.is_empty() {
+            "None.".to_string()
+        } else {
+            commits.join("<br>")
+        }
+    );
+    let reviewers: Vec<String> = r
+        .reviewers
+        .iter()
+        .map(|v| {
+            format!(
+                "{} — {} ({})",
+                cell(&v.name),
+                cell(&v.model),
+                code_span(&v.model_file).replace('|', "\\|")
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "| **Reviewers** | {} |", reviewers.join("<br>"));
+    let _ = writeln!(
+        out,
+        "| **Verdict** | **{}** — {} |",
+        r.verdict.verdict.label(),
+        cell(&r.verdict.reason)
+    );
+    let _ = writeln!(
+        out,
+        "| **Wall-clock time** | {} |\n",
+        human_duration(r.wall_clock_ms)
+    );
+}
+
+fn design(out: &mut String, r: &ReviewReport) {
+    out.push_str("---\n\n### Design Observations\n\n**Concerns**\n\n");
+    if r.design.concerns.is_empty() {
+        push_none(out);
+    }
+    for c in &r.design.concerns {
+        let scope = match c.scope {
+            Scope::Future => "`(future)`",
+            Scope::InScope => "`(in-scope)`",
+        };
+        let who = if c.reviewers.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", reviewers_list(&c.reviewers))
+        };
+        let _ = writeln!(
+            out,
+            "- **{}** {scope}{who} — {}\n",
+            inline(&c.title),
+            inline(&c.text)
+        );
+    }
+    out.push_str("**Strengths**\n\n");
+    if r.design.strengths.is_empty() {
+        push_none(out);
+    }
+    for s in &r.design.strengths {
+        let who = if s.reviewers.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", reviewers_list(&s.reviewers))
+        };
+        let _ = writeln!(out, "- {}{who}\n", inline(&s.text));
+    }
+}
+
+fn retro(out: &mut String, r: &ReviewReport) {
+    out.push_str("---\n\n## Agent Performance Retro\n\n");
+    for x in &r.retro {
+        let _ = writeln!(out, "### [{}]\n", inline(&x.name));
+        if let Some(note) = &x.note {
+            let _ = writeln!(out, "{}\n", block(note));
+        }
+        if x.error.is_some() && x.chunks == 0 {
+            let _ = writeln!(
+                out,
+                "{} ({}) did not run.\n\n**Failed:** {}\n",
+                inline(&x.name),
+                inline(&x.model),
+                inline(x.error.as_deref().unwrap_or_default())
+            );
+            continue;
+        }
+        let mut p = format!(
+            "{} ({}) reviewed {} chunk(s) in {}",
+            inline(&x.name),
+            inline(&x.model),
+            x.chunks,
+            human_duration(x.duration_ms)
+        );
+        if x.chunks_from_cache > 0 {
+            let _ = write!(p, " ({} from cache)", x.chunks_from_cache);
+        }
+        let _ = write!(
+            p,
+            ". Grounded findings: {} critical, {} important, {} suggestion(s). False positives: {} ({} ungrounded, {} rejected as invalid)",
+            x.critical, x.important, x.suggestion, x.false_positives, x.ungrounded, x.rejected
+        );
+        if x.dropped_over_limit > 0 {
+            let _ = write!(
+                p,
+                "; {} more findings were over the limit and dropped",
+                x.dropped_over_limit
+            );
+        }
+        p.push('.');
+        if x.unique_insights.is_empty() {
+            p.push_str(" No unique insights.");
+        } else {
+            let titles: Vec<String> = x.unique_insights.iter().map(|t| inline(t)).collect();
+            let _ = write!(p, " Unique insights: {}.", titles.join("; "));
+        }
+        let _ = writeln!(out, "{p}\n");
+        if let Some(e) = &x.error {
+            // Some chunks reviewed, some not: the counts above are partial.
+            let label = if x.failed_chunks > 0 && x.failed_chunks < x.chunks {
+                "Partly failed"
+            } else {
+                "Failed"
+            };
+            let _ = writeln!(out, "**{label}:** {}\n", inline(e));
+        }
+    }
+    out.push_str("### Summary\n\n| Metric |");
+    for x in &r.retro {
+        let _ = write!(out, " {} |", cell(&x.name));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(r.retro.len()));
+    out.push('\n');
+    let row = |out: &mut String, name: &str, f: &dyn Fn(&super::ReviewerRetro) -> String| {
+        let _ = write!(out, "| {name} |");
+        for x in &r.retro {
+            let _ = write!(out, " {} |", f(x));
+        }
+        out.push('\n');
+    };
+    row(out, "Duration", &|x| {
+        if x.error.is_some() && x.chunks == 0 {
+            "failed".to_string()
+        } else {
+            clock(x.duration_ms)
+        }
+    });
+    row(out, "Critical", &|x| x.critical.to_string());
+    row(out, "Important", &|x| x.important.to_string());
+    row(out, "Suggestion", &|x| x.suggestion.to_string());
+    row(out, "False positives", &|x| x.false_positives.to_string());
+    row(out, "Unique insights", &|x| {
+        x.unique_insights.len().to_string()
+    });
+    out.push('\n');
+
+    let t = &r.timings;
+    let _ = writeln!(
+        out,
+        "**Stage timings:** plan {} · load {} · prefill {} · generate {} · consolidate {} · render {}\n",
+        human_duration(t.plan_ms),
+        human_duration(t.load_ms),
+        human_duration(t.prefill_ms),
+        human_duration(t.generate_ms),
+        human_duration(t.consolidate_ms),
+        human_duration(t.render_ms)
+    );
+    let mut not_reviewed: Vec<String> = r
+        .skipped
+        .iter()
+        .map(|s| format!("{} ({})", code_span(&s.path), inline(&s.reason)))
+        .collect();
+    not_reviewed.extend(r.unfit.iter().map(|u| {
+        format!(
+            "{} (did not fit: {})",
+            code_span(&u.path),
+            inline(&u.reason)
+        )
+    }));
+    let _ = writeln!(
+        out,
+        "**Not reviewed:** {}\n",
+        if not_reviewed.is_empty() {
+            "None.".to_string()
+        } else {
+            not_reviewed.join(", ")
+        }
+    );
+    let cached: Vec<String> = r
+        .cache
+        .from_cache
+        .iter()
+        .map(|c| format!("{} chunk {}", inline(&c.reviewer), c.chunk))
+        .collect();
+    let _ = writeln!(
+        out,
+        "**Cache:** {} of {} chunk review(s) from cache{}\n",
+        r.cache.from_cache.len(),
+        r.cache.total_chunks,
+        if cached.is_empty() {
+            ".".to_string()
+        } else {
+            format!(" ({}).", cached.join(", "))
+        }
+    );
+    let _ = writeln!(
+        out,
+        "**Repository instructions:** {}\n",
+        match &r.instructions_file {
+            Some(p) => code_span(p),
+            None => "None.".to_string(),
+        }
+    );
+}
+
+fn appendix(out: &mut String, r: &ReviewReport) {
+    out.push_str("---\n\n## Appendix: Original Reviews\n\n");
+    if r.appendix.is_empty() {
+        push_none(out);
+    }
+    for a in &r.appendix {
+        let _ = writeln!(out, "### {}\n", inline(&a.reviewer));
+        if let Some(e) = &a.error {
+            let _ = writeln!(out, "**Failed:** {}\n", inline(e));
+        }
+        for c in &a.chunks {
+            let cached = if c.from_cache { " (from cache)" } else { "" };
+            let _ = writeln!(out, "**Chunk {}**{cached}\n", c.chunk);
+            if let Some(e) = &c.error {
+                let _ = writeln!(out, "Error: {}\n", inline(e));
+            }
+            if c.raw.is_empty() {
+                out.push_str("_No output._\n\n");
+            } else {
+                let _ = writeln!(out, "{}\n", fence(&c.raw, Some("json")));
+            }
+        }
+        out.push_str("**Findings as validated**\n\n");
+        if a.findings.is_empty() {
+            push_none(out);
+        }
+        for (i, f) in a.findings.iter().enumerate() {
+            let x = &f.finding;
+            let status = match &f.status {
+                FindingStatus::Grounded => "grounded".to_string(),
+                FindingStatus::Ungrounded { reason } => {
+                    format!("**ungrounded**: {}", inline(reason))
+                }
+            };
+            let _ = writeln!(
+                out,
+                "{}. **{}** — {} ({}, {}) — {status}",
+                i + 1,
+                inline(&x.title),
+                location(&x.file, x.line_start, x.line_end),
+                x.severity.as_str(),
+                x.kind.as_str()
+            );
+        }
+        if !a.findings.is_empty() {
+            out.push('\n');
+        }
+        if !a.rejected.is_empty() || a.dropped_over_limit > 0 {
+            out.push_str("**Rejected during validation**\n\n");
+            for x in &a.rejected {
+                let _ = writeln!(
+                    out,
+                    "- chunk {}, finding {}: {} — {}",
+                    x.chunk,
+                    x.index + 1,
+                    if x.title.is_empty() {
+                        "(no title)".to_string()
+                    } else {
+                        inline(&x.title)
+                    },
+                    inline(&x.reason)
+                );
+            }
+            if a.dropped_over_limit > 0 {
+                let _ = writeln!(
+                    out,
+                    "- {} finding(s) over the per-review limit were dropped unread",
+                    a.dropped_over_limit
+                );
+            }
+            out.push('\n');
+        }
+    }
+}
+
+/// The whole report as Markdown.
+pub fn render(r: &ReviewReport) -> String {
+    let mut out = String::new();
+    header(&mut out, r);
+    out.push_str("---\n\n## Consolidated Review\n\n### Executive Summary\n\n");
+    let summary = block(&r.executive_summary.text);
+    if summary.is_empty() {
+        push_none(&mut out);
+    } else {
+        let _ = writeln!(out, "{summary}\n");
+    }
+    out.push_str("### Critical Issues\n\n");
+    severity_section(&mut out, r, Severity::Critical);
+    out.push_str("### Important Issues\n\n");
+    severity_section(&mut out, r, Severity::Important);
+    out.push_str("---\n\n### Suggestions\n\n");
+    severity_section(&mut out, r, Severity::Suggestion);
+    design(&mut out, r);
+    prose_section(&mut out, "Testing Assessment", &r.testing.text);
+    prose_section(&mut out, "Documentation Assessment", &r.documentation.text);
+    prose_section(&mut out, "Commit Structure", &r.commit_structure.text);
+    retro(&mut out, r);
+    appendix(&mut out, r);
+    let mut s = out.trim_end().to_string();
+    s.push('\n');
+    s
+}

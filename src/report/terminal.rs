@@ -1,0 +1,156 @@
+//! The short summary printed at the end of a run: verdict, counts, top
+//! findings one line each, and where the report went.
+
+use super::ReviewReport;
+use crate::findings::Severity;
+use crate::verdict::Verdict;
+use owo_colors::OwoColorize;
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Most findings listed in the summary.
+pub const TOP_FINDINGS: usize = 5;
+
+/// `--color=auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset (or empty).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Decides from explicit facts (testable without a terminal).
+    pub fn decide(self, stdout_is_terminal: bool, no_color: Option<&str>) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            // no-color.org: set *and non-empty* disables colour.
+            ColorChoice::Auto => stdout_is_terminal && no_color.is_none_or(str::is_empty),
+        }
+    }
+
+    /// Decides for this process's stdout and environment.
+    pub fn enabled(self) -> bool {
+        let no_color = std::env::var("NO_COLOR").ok();
+        self.decide(std::io::stdout().is_terminal(), no_color.as_deref())
+    }
+}
+
+/// Model text on one line without control characters (no escape sequences
+/// can reach the terminal), clipped to `max` characters.
+fn plain(s: &str, max: usize) -> String {
+    let one: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let one = one.trim();
+    if one.chars().count() > max {
+        let mut t: String = one.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    } else {
+        one.to_string()
+    }
+}
+
+fn paint(s: &str, sev: Option<Severity>, bold: bool, color: bool) -> String {
+    if !color {
+        return s.to_string();
+    }
+    let colored = match sev {
+        Some(Severity::Critical) => s.red().to_string(),
+        Some(Severity::Important) => s.yellow().to_string(),
+        Some(Severity::Suggestion) => s.cyan().to_string(),
+        None => s.to_string(),
+    };
+    if bold {
+        colored.bold().to_string()
+    } else {
+        colored
+    }
+}
+
+/// The summary text; `report_path` is where the report was written (None
+/// when it went to stdout).
+pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -> String {
+    let verdict_sev = match report.verdict.verdict {
+        Verdict::Rework => Some(Severity::Critical),
+        Verdict::MergeWithFixes | Verdict::NoVerdict => Some(Severity::Important),
+        Verdict::MergeAsIs => None,
+    };
+    let mut out = format!(
+        "{} — {}\n",
+        paint(report.verdict.verdict.label(), verdict_sev, true, color),
+        plain(&report.verdict.reason, 160)
+    );
+    let counts = report.counts();
+    let unconfirmed = report
+        .findings
+        .iter()
+        .filter(|f| f.finding.unconfirmed)
+        .count();
+    out.push_str(&format!(
+        "{} critical{}, {} important, {} suggestion(s)\n",
+        paint(
+            &counts[&Severity::Critical].to_string(),
+            Some(Severity::Critical),
+            false,
+            color
+        ),
+        if unconfirmed > 0 {
+            format!(" ({unconfirmed} unconfirmed)")
+        } else {
+            String::new()
+        },
+        paint(
+            &counts[&Severity::Important].to_string(),
+            Some(Severity::Important),
+            false,
+            color
+        ),
+        paint(
+            &counts[&Severity::Suggestion].to_string(),
+            Some(Severity::Suggestion),
+            false,
+            color
+        ),
+    ));
+    for f in report.findings.iter().take(TOP_FINDINGS) {
+        let c = &f.finding;
+        out.push_str(&format!(
+            "  {} {}:{} {} [{}]\n",
+            paint(
+                &format!("{:<10}", c.severity.as_str()),
+                Some(c.severity),
+                false,
+                color
+            ),
+            plain(&c.file, 80),
+            c.line_start,
+            plain(&c.title, 100),
+            c.agreement
+        ));
+    }
+    if report.findings.len() > TOP_FINDINGS {
+        out.push_str(&format!(
+            "  …and {} more\n",
+            report.findings.len() - TOP_FINDINGS
+        ));
+    }
+    for r in &report.retro {
+        if let Some(e) = &r.error {
+            out.push_str(&format!(
+                "reviewer {} failed: {}\n",
+                plain(&r.name, 60),
+                plain(e, 200)
+            ));
+        }
+    }
+    if let Some(p) = report_path {
+        out.push_str(&format!("Report: {}\n", p.display()));
+    }
+    out
+}

@@ -1,0 +1,1152 @@
+//! The pre-push hook: install/uninstall/status on real repositories, the
+//! template's chaining through real `git push`es, and the pre-push
+//! protocol (which range is reviewed for which push).
+
+use git_deep_review::config::{OnTimeout, Settings};
+use git_deep_review::findings::Severity;
+use git_deep_review::gate::GateFinding;
+use git_deep_review::hook::{
+    install_in, pre_commit_input, pre_push, status_in, uninstall_in, HookState,
+    ReviewOutcomeForGate, ReviewRequest, CHAINED_NAME,
+};
+use git_deep_review::Error;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn git_out(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new("git");
+    c.args(args).current_dir(dir);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("git runs")
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_out(dir, args, &[]);
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare remote and a clone with one pushed commit on `main`.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    remote: PathBuf,
+    work: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("remote.git");
+    let work = tmp.path().join("work");
+    git(
+        tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.com"]);
+    git(&work, &["checkout", "-q", "-b", "main"]);
+    commit(&work, "README.md", "hello\n", "initial");
+    git(&work, &["push", "-q", "origin", "main"]);
+    git(&work, &["remote", "set-head", "origin", "main"]);
+    Setup {
+        _tmp: tmp,
+        remote,
+        work,
+    }
+}
+
+fn commit(work: &Path, file: &str, text: &str, msg: &str) -> String {
+    let p = work.join(file);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(p, text).unwrap();
+    git(work, &["add", file]);
+    git(work, &["commit", "-q", "-m", msg]);
+    git(work, &["rev-parse", "HEAD"])
+}
+
+fn write_script(path: &Path, body: &str, mode: u32) {
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+// ---------------------------------------------------------------------------
+// install / uninstall / status
+
+#[test]
+fn install_writes_an_executable_hook_and_is_idempotent() {
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    let exe = Path::new("/opt/it's here/git-deep-review");
+    let r1 = install_in(&hooks, exe, false, false).unwrap();
+    assert!(!r1.unchanged);
+    assert_eq!(r1.chained, None);
+    let hook = hooks.join("pre-push");
+    let first = std::fs::read(&hook).unwrap();
+    assert_eq!(mode_of(&hook) & 0o111, 0o111);
+    let r2 = install_in(&hooks, exe, false, false).unwrap();
+    assert!(r2.unchanged, "second install is a no-op");
+    assert_eq!(std::fs::read(&hook).unwrap(), first);
+    assert!(
+        !hooks.join(CHAINED_NAME).exists(),
+        "our own hook is never chained to itself"
+    );
+    match status_in(&hooks, None).hook {
+        HookState::DeepReview {
+            exe: e,
+            exe_found,
+            global,
+            executable,
+        } => {
+            assert_eq!(
+                e,
+                exe.to_str().unwrap(),
+                "a quote in the path survives shell quoting"
+            );
+            assert!(!exe_found);
+            assert!(!global);
+            assert!(executable);
+        }
+        other => panic!("unexpected status {other:?}"),
+    }
+    let r = uninstall_in(&hooks).unwrap();
+    assert!(r.removed && !r.restored);
+    assert!(!hook.exists());
+    assert_eq!(status_in(&hooks, None).hook, HookState::Absent);
+}
+
+#[test]
+fn existing_hook_is_chained_and_restored_byte_and_mode_identical() {
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    let original = b"#!/bin/sh\n# the team's own checks\nexit 0\n\xff\xfe binary tail\n";
+    let hook = hooks.join("pre-push");
+    std::fs::write(&hook, original).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o750)).unwrap();
+
+    let r = install_in(&hooks, Path::new("/usr/bin/git-deep-review"), false, false).unwrap();
+    assert_eq!(
+        r.chained.as_deref(),
+        Some(hooks.join(CHAINED_NAME).as_path())
+    );
+    assert_eq!(std::fs::read(hooks.join(CHAINED_NAME)).unwrap(), original);
+    let st = status_in(&hooks, None);
+    assert!(matches!(st.hook, HookState::DeepReview { .. }));
+    assert!(st.chained.is_some());
+    assert!(st.to_string().contains("chained hook"), "{st}");
+
+    // Installing again must not chain our own hook over the original.
+    install_in(&hooks, Path::new("/usr/bin/git-deep-review"), false, false).unwrap();
+    assert_eq!(std::fs::read(hooks.join(CHAINED_NAME)).unwrap(), original);
+
+    let u = uninstall_in(&hooks).unwrap();
+    assert!(u.removed && u.restored);
+    assert_eq!(std::fs::read(&hook).unwrap(), original);
+    assert_eq!(mode_of(&hook), 0o750);
+    assert!(!hooks.join(CHAINED_NAME).exists());
+    // Uninstalling again leaves the team's hook alone.
+    let u = uninstall_in(&hooks).unwrap();
+    assert!(!u.removed && !u.restored);
+    assert_eq!(std::fs::read(&hook).unwrap(), original);
+}
+
+#[test]
+fn symlinked_hook_is_restored_as_the_same_symlink() {
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    let target = s.work.join("tools-pre-push.sh");
+    write_script(&target, "#!/bin/sh\nexit 0\n", 0o755);
+    std::os::unix::fs::symlink(&target, hooks.join("pre-push")).unwrap();
+    install_in(&hooks, Path::new("/x/git-deep-review"), false, false).unwrap();
+    uninstall_in(&hooks).unwrap();
+    assert_eq!(std::fs::read_link(hooks.join("pre-push")).unwrap(), target);
+}
+
+#[test]
+fn refuses_to_lose_a_hook_unless_forced() {
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    std::fs::write(hooks.join("pre-push"), "#!/bin/sh\necho mine\n").unwrap();
+    std::fs::write(hooks.join(CHAINED_NAME), "#!/bin/sh\necho older\n").unwrap();
+    let err = install_in(&hooks, Path::new("/x/gdr"), false, false).unwrap_err();
+    assert!(
+        matches!(&err, Error::Usage(m) if m.contains("--force")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push")).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    let r = install_in(&hooks, Path::new("/x/gdr"), false, true).unwrap();
+    assert!(r.notes.iter().any(|n| n.contains("backup")), "{r}");
+    let backups: Vec<_> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("pre-push.deep-review-backup-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path()).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+}
+
+#[test]
+fn core_hooks_path_is_respected() {
+    let s = setup();
+    git(&s.work, &["config", "core.hooksPath", ".githooks"]);
+    let repo = gix::open(&s.work).unwrap();
+    let (dir, configured) = git_deep_review::hook::hooks_dir(&repo).unwrap();
+    assert_eq!(dir, s.work.join(".githooks"));
+    assert_eq!(configured, Some(PathBuf::from(".githooks")));
+    let opts = git_deep_review::hook::InstallOptions {
+        exe: Some(PathBuf::from("/x/gdr")),
+        ..Default::default()
+    };
+    let r = git_deep_review::hook::install(Some(&repo), &opts).unwrap();
+    assert_eq!(r.hook, s.work.join(".githooks/pre-push"));
+    assert!(s.work.join(".githooks/pre-push").exists());
+    assert!(!s.work.join(".git/hooks/pre-push").exists());
+    // What git itself runs: the path `git rev-parse --git-path hooks` names.
+    let git_hooks = git(&s.work, &["rev-parse", "--git-path", "hooks"]);
+    assert_eq!(
+        s.work.join(git_hooks).canonicalize().unwrap(),
+        dir.canonicalize().unwrap()
+    );
+    let st = git_deep_review::hook::status(Some(&repo), None).unwrap();
+    assert!(st.to_string().contains("core.hooksPath"), "{st}");
+}
+
+// ---------------------------------------------------------------------------
+// The template through real pushes, with a stand-in for the binary that
+// records what it was given.
+
+const FAKE_EXE: &str = "#!/bin/sh\necho \"exe-args: $*\" >> \"$FAKE_LOG\"\nsed 's/^/exe-stdin: /' >> \"$FAKE_LOG\"\nexit \"${FAKE_EXIT:-0}\"\n";
+const CHAINED: &str = "#!/bin/sh\necho \"chained-args: $*\" >> \"$FAKE_LOG\"\nsed 's/^/chained-stdin: /' >> \"$FAKE_LOG\"\nexit \"${CHAINED_EXIT:-0}\"\n";
+
+fn push(s: &Setup, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut a = vec!["push", "-q"];
+    a.extend_from_slice(args);
+    git_out(&s.work, &a, envs)
+}
+
+fn remote_tip(s: &Setup, branch: &str) -> String {
+    git(&s.remote, &["rev-parse", branch])
+}
+
+#[test]
+fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    let exe = s.work.join("../fake-gdr");
+    write_script(&exe, FAKE_EXE, 0o755);
+    write_script(&hooks.join("pre-push"), CHAINED, 0o755);
+    install_in(&hooks, &exe, false, false).unwrap();
+    let log = s.work.join("../log");
+    let log_s = log.to_str().unwrap();
+
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let out = push(&s, &["origin", "main"], &[("FAKE_LOG", log_s)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(remote_tip(&s, "main"), head);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let url = s.remote.to_str().unwrap();
+    let line = format!("refs/heads/main {head} refs/heads/main ");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("chained-args: origin {url}"), "{text}");
+    assert!(
+        lines[1].starts_with(&format!("chained-stdin: {line}")),
+        "{text}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("exe-args: hook run origin {url}"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("exe-stdin: {line}")),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 4, "{text}");
+
+    // The reviewer blocks: the push is refused and the remote unchanged.
+    std::fs::remove_file(&log).unwrap();
+    let blocked = commit(&s.work, "b.txt", "b\n", "b");
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")],
+    );
+    assert!(!out.status.success());
+    assert_eq!(remote_tip(&s, "main"), head);
+
+    // The chained hook blocks: the reviewer does not even run.
+    std::fs::remove_file(&log).unwrap();
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log_s), ("CHAINED_EXIT", "3")],
+    );
+    assert!(!out.status.success());
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("exe-args"));
+
+    // Bypasses.
+    std::fs::remove_file(&log).unwrap();
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[
+            ("FAKE_LOG", log_s),
+            ("FAKE_EXIT", "1"),
+            ("DEEP_REVIEW", "skip"),
+        ],
+    );
+    assert!(out.status.success());
+    assert!(!log.exists(), "DEEP_REVIEW=skip runs nothing");
+    assert_eq!(remote_tip(&s, "main"), blocked);
+    let c = commit(&s.work, "c.txt", "c\n", "c");
+    let out = push(
+        &s,
+        &["--no-verify", "origin", "main"],
+        &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")],
+    );
+    assert!(out.status.success());
+    assert_eq!(remote_tip(&s, "main"), c);
+
+    // Uninstall restores the chained hook, which git then runs directly.
+    uninstall_in(&hooks).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push")).unwrap(),
+        CHAINED
+    );
+}
+
+#[test]
+fn template_finds_the_binary_on_path_when_it_moved() {
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    install_in(
+        &hooks,
+        Path::new("/nonexistent/git-deep-review"),
+        false,
+        false,
+    )
+    .unwrap();
+    let bin = s.work.join("../bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    write_script(&bin.join("git-deep-review"), FAKE_EXE, 0o755);
+    let log = s.work.join("../log");
+    commit(&s.work, "a.txt", "a\n", "a");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("exe-args: hook run origin"));
+
+    // Neither embedded nor on PATH: refuse, saying how to bypass.
+    commit(&s.work, "b.txt", "b\n", "b");
+    let out = push(&s, &["origin", "main"], &[("PATH", "/usr/bin:/bin")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not found") && err.contains("--no-verify"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The pre-push protocol in-process, with a recording review closure.
+
+fn settings() -> Settings {
+    Settings::default()
+}
+
+fn zeros() -> String {
+    "0".repeat(40)
+}
+
+type Calls = Vec<ReviewRequest>;
+
+fn run(
+    s: &Setup,
+    lines: &[String],
+    settings: &Settings,
+    mut answer: impl FnMut(&ReviewRequest) -> ReviewOutcomeForGate,
+) -> (i32, Calls, String) {
+    let repo = gix::open(&s.work).unwrap();
+    let mut calls = Vec::new();
+    let mut log = Vec::new();
+    let code = pre_push(
+        &repo,
+        "origin",
+        lines,
+        settings,
+        &mut |req: &ReviewRequest| {
+            calls.push(req.clone());
+            Ok(answer(req))
+        },
+        &mut log,
+    )
+    .unwrap();
+    (code, calls, String::from_utf8(log).unwrap())
+}
+
+fn clean(_: &ReviewRequest) -> ReviewOutcomeForGate {
+    ReviewOutcomeForGate::default()
+}
+
+fn critical(agreement: usize) -> ReviewOutcomeForGate {
+    ReviewOutcomeForGate {
+        findings: vec![GateFinding {
+            title: "planted".into(),
+            file: "a.txt".into(),
+            line: 1,
+            severity: Severity::Critical,
+            agreement,
+        }],
+        report_path: Some(PathBuf::from("/tmp/r.md")),
+        timed_out: false,
+    }
+}
+
+#[test]
+fn update_reviews_remote_sha_to_local_sha() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    commit(&s.work, "a.txt", "a\n", "a");
+    let head = commit(&s.work, "b.txt", "b\n", "b");
+    let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
+    let (code, calls, _) = run(&s, &lines, &settings(), clean);
+    assert_eq!(code, 0);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].base.as_deref(), Some(old.as_str()));
+    assert_eq!(calls[0].head, head);
+    assert_eq!(calls[0].spec, format!("{old}..{head}"));
+}
+
+#[test]
+fn blocking_findings_give_exit_1_and_weak_ones_allow() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
+    let (code, _, log) = run(&s, &lines, &settings(), |_| critical(2));
+    assert_eq!(code, 1);
+    assert!(
+        log.contains("push blocked") && log.contains("/tmp/r.md") && log.contains("--no-verify"),
+        "{log}"
+    );
+    let (code, _, log) = run(&s, &lines, &settings(), |_| critical(1));
+    assert_eq!(code, 0);
+    assert!(log.contains("warning"), "{log}");
+}
+
+#[test]
+fn new_branch_is_reviewed_from_the_merge_base_with_the_default_branch() {
+    let s = setup();
+    let base = remote_tip(&s, "main");
+    git(&s.work, &["checkout", "-q", "-b", "feature"]);
+    commit(&s.work, "f1.txt", "1\n", "f1");
+    let head = commit(&s.work, "f2.txt", "2\n", "f2");
+    let lines = [format!(
+        "refs/heads/feature {head} refs/heads/feature {}",
+        zeros()
+    )];
+    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].base.as_deref(), Some(base.as_str()));
+    assert_eq!(calls[0].head, head);
+    // Through a real push too: the remote got the branch.
+    let out = push(&s, &["origin", "feature"], &[]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn new_branch_without_a_remote_default_uses_commits_not_on_any_remote_ref() {
+    let s = setup();
+    // No origin/HEAD, origin/main or origin/master: only origin/dev exists.
+    let pushed = remote_tip(&s, "main");
+    git(&s.work, &["push", "-q", "origin", "main:dev"]);
+    git(&s.work, &["fetch", "-q", "origin"]);
+    git(&s.work, &["remote", "set-head", "origin", "-d"]);
+    git(&s.work, &["update-ref", "-d", "refs/remotes/origin/main"]);
+    commit(&s.work, "x.txt", "x\n", "x");
+    let head = commit(&s.work, "y.txt", "y\n", "y");
+    let lines = [format!(
+        "refs/heads/topic {head} refs/heads/topic {}",
+        zeros()
+    )];
+    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].base.as_deref(), Some(pushed.as_str()));
+    assert!(calls[0].why.contains("2 commit"), "{}", calls[0].why);
+}
+
+#[test]
+fn first_push_of_a_new_history_is_reviewed_from_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    git(work, &["init", "-q", "-b", "main"]);
+    git(work, &["config", "user.name", "T"]);
+    git(work, &["config", "user.email", "t@e"]);
+    let head = commit(work, "a.txt", "a\n", "root");
+    let s = Setup {
+        _tmp: tempfile::tempdir().unwrap(),
+        remote: PathBuf::new(),
+        work: work.to_path_buf(),
+    };
+    let lines = [format!(
+        "refs/heads/main {head} refs/heads/main {}",
+        zeros()
+    )];
+    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].base, None);
+    assert_eq!(calls[0].spec, head);
+}
+
+#[test]
+fn deletions_tags_and_nothing_new_are_not_reviewed() {
+    let s = setup();
+    let tip = remote_tip(&s, "main");
+    let lines = [
+        format!("(delete) {} refs/heads/old {tip}", zeros()),
+        format!("refs/tags/v1 {tip} refs/tags/v1 {}", zeros()),
+        // A new branch pointing at an already-pushed commit.
+        format!("refs/heads/same {tip} refs/heads/same {}", zeros()),
+    ];
+    let (code, calls, log) = run(&s, &lines, &settings(), |_| critical(9));
+    assert_eq!(code, 0);
+    assert!(calls.is_empty(), "{calls:?}");
+    assert!(
+        log.contains("deletion") && log.contains("tag") && log.contains("no new commits"),
+        "{log}"
+    );
+
+    // And through a real push: deleting a remote branch passes.
+    git(&s.work, &["push", "-q", "origin", "main:doomed"]);
+    let out = push(&s, &["origin", ":doomed"], &[]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn gate_off_allows_without_reviewing() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let mut st = settings();
+    st.gate.enabled = false;
+    let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
+    let (code, calls, log) = run(&s, &lines, &st, |_| critical(3));
+    assert_eq!(code, 0);
+    assert!(calls.is_empty());
+    assert!(log.contains("gate is off"), "{log}");
+}
+
+#[test]
+fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    git(&s.work, &["checkout", "-q", "-b", "second"]);
+    let head2 = commit(&s.work, "b.txt", "b\n", "b");
+    let lines = [
+        format!("refs/heads/main {head} refs/heads/main {old}"),
+        format!("refs/heads/second {head2} refs/heads/second {}", zeros()),
+    ];
+    let mut st = settings();
+    st.time_budget_secs = 1;
+    // The first review runs past the deadline (as the pipeline reports when
+    // it stops between chunks); the second ref is then not started.
+    let slow = |req: &ReviewRequest| {
+        assert!(
+            req.deadline <= Instant::now() + Duration::from_secs(1),
+            "the deadline is the budget from the start"
+        );
+        std::thread::sleep(
+            req.deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(20),
+        );
+        ReviewOutcomeForGate {
+            timed_out: true,
+            ..Default::default()
+        }
+    };
+    let (code, calls, log) = run(&s, &lines, &st, slow);
+    assert_eq!(code, 0);
+    assert_eq!(calls.len(), 1, "no review starts after the deadline");
+    assert!(
+        log.contains("time budget") && log.contains("warning"),
+        "{log}"
+    );
+
+    st.on_timeout = OnTimeout::Block;
+    let (code, _, log) = run(&s, &lines, &st, slow);
+    assert_eq!(code, 1);
+    assert!(
+        log.contains("on_timeout") && log.contains("--no-verify"),
+        "{log}"
+    );
+}
+
+#[test]
+fn review_errors_refuse_the_push_with_bypass_help() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let repo = gix::open(&s.work).unwrap();
+    let mut log = Vec::new();
+    let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
+    let code = pre_push(
+        &repo,
+        "origin",
+        &lines,
+        &settings(),
+        &mut |_| Err(Error::Model("model file missing".into())),
+        &mut log,
+    )
+    .unwrap();
+    assert_eq!(code, git_deep_review::error::EXIT_MODEL);
+    let log = String::from_utf8(log).unwrap();
+    assert!(
+        log.contains("model file missing") && log.contains("--no-verify"),
+        "{log}"
+    );
+    let code = pre_push(
+        &repo,
+        "origin",
+        &lines,
+        &settings(),
+        &mut |_| Err(Error::Interrupted),
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(code, 130);
+}
+
+#[test]
+fn malformed_input_is_an_error() {
+    let s = setup();
+    let repo = gix::open(&s.work).unwrap();
+    let r = pre_push(
+        &repo,
+        "origin",
+        &["garbage".to_string()],
+        &settings(),
+        &mut |_| Ok(clean_outcome()),
+        &mut Vec::new(),
+    );
+    assert!(matches!(r, Err(Error::Usage(_))));
+}
+
+fn clean_outcome() -> ReviewOutcomeForGate {
+    ReviewOutcomeForGate::default()
+}
+
+#[test]
+fn pre_commit_environment_becomes_protocol_lines() {
+    let env = |k: &str| match k {
+        "PRE_COMMIT_FROM_REF" => Some("a".repeat(40)),
+        "PRE_COMMIT_TO_REF" => Some("b".repeat(40)),
+        "PRE_COMMIT_LOCAL_BRANCH" => Some("refs/heads/feature".into()),
+        "PRE_COMMIT_REMOTE_BRANCH" => Some("refs/heads/feature".into()),
+        "PRE_COMMIT_REMOTE_NAME" => Some("upstream".into()),
+        _ => None,
+    };
+    let (remote, lines) = pre_commit_input(&env).unwrap();
+    assert_eq!(remote.as_deref(), Some("upstream"));
+    assert_eq!(
+        lines,
+        [format!(
+            "refs/heads/feature {} refs/heads/feature {}",
+            "b".repeat(40),
+            "a".repeat(40)
+        )]
+    );
+    let parsed = git_deep_review::hook::parse_push_lines(&lines).unwrap();
+    assert!(!parsed[0].is_new() && !parsed[0].is_delete());
+    assert!(pre_commit_input(&|_| None).is_none());
+}
+
+#[test]
+fn read_input_prefers_stdin_and_falls_back_to_pre_commit_env() {
+    use git_deep_review::hook::read_input;
+    let line = format!(
+        "refs/heads/main {} refs/heads/main {}",
+        "b".repeat(40),
+        "a".repeat(40)
+    );
+    let env = |k: &str| match k {
+        "PRE_COMMIT_FROM_REF" => Some("c".repeat(40)),
+        "PRE_COMMIT_TO_REF" => Some("d".repeat(40)),
+        "PRE_COMMIT_REMOTE_NAME" => Some("upstream".into()),
+        _ => None,
+    };
+    let input = format!("{line}\n\n");
+    let (remote, lines) = read_input(Some("origin"), &mut input.as_bytes(), &env).unwrap();
+    assert_eq!((remote.as_str(), lines), ("origin", vec![line]));
+    let (remote, lines) = read_input(None, &mut "".as_bytes(), &env).unwrap();
+    assert_eq!(remote, "upstream");
+    assert_eq!(
+        lines,
+        [format!("HEAD {} HEAD {}", "d".repeat(40), "c".repeat(40))]
+    );
+    let (_, lines) = read_input(Some("origin"), &mut "".as_bytes(), &|_| None).unwrap();
+    assert!(lines.is_empty());
+}
+
+#[test]
+fn global_install_still_runs_the_repositorys_own_hook() {
+    let s = setup();
+    let shared = s.work.join("../shared-hooks");
+    let exe = s.work.join("../fake-gdr");
+    write_script(&exe, FAKE_EXE, 0o755);
+    let r = install_in(&shared, &exe, true, false).unwrap();
+    assert!(r.hook.starts_with(&shared));
+    // What `git config --global core.hooksPath DIR` does, scoped to this repository.
+    git(
+        &s.work,
+        &["config", "core.hooksPath", shared.to_str().unwrap()],
+    );
+    write_script(&s.work.join(".git/hooks/pre-push"), CHAINED, 0o755);
+    let log = s.work.join("../log");
+    commit(&s.work, "a.txt", "a\n", "a");
+    let out = push(
+        &s,
+        &["origin", "main"],
+        &[("FAKE_LOG", log.to_str().unwrap())],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("chained-stdin: refs/heads/main"),
+        "the repository's own hook ran: {text}"
+    );
+    assert!(text.contains("exe-stdin: refs/heads/main"), "{text}");
+    match status_in(&shared, None).hook {
+        HookState::DeepReview { global, .. } => assert!(global),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
+    use std::os::unix::process::CommandExt;
+    let s = setup();
+    let hooks = s.work.join(".git/hooks");
+    let exe = s.work.join("../slow-gdr");
+    // Stands in for a long review: announces itself, then waits.
+    write_script(
+        &exe,
+        "#!/bin/sh\ncat >/dev/null\necho started > \"$FAKE_LOG\"\nsleep 30\n",
+        0o755,
+    );
+    install_in(&hooks, &exe, false, false).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let tip = remote_tip(&s, "main");
+    commit(&s.work, "a.txt", "a\n", "a");
+    let log = s.work.join("../log");
+    let mut child = Command::new("git")
+        .args(["push", "-q", "origin", "main"])
+        .current_dir(&s.work)
+        .env("FAKE_LOG", &log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !log.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "hook never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What the terminal does on Ctrl-C: SIGINT to the whole foreground group.
+    let pgid = child.id().to_string();
+    let k = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted push must fail");
+    assert!(
+        t0.elapsed() < Duration::from_secs(25),
+        "the push did not stop at Ctrl-C"
+    );
+    assert_eq!(remote_tip(&s, "main"), tip, "nothing was pushed");
+    let after: Vec<_> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(before, after, "no files left in the hooks directory");
+}
+
+#[test]
+fn requests_resolve_to_the_reviewed_range_including_from_the_root() {
+    let s = setup();
+    let old = remote_tip(&s, "main");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let repo = gix::open(&s.work).unwrap();
+    let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
+    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    let r = calls[0].resolve(&repo).unwrap();
+    assert_eq!(
+        (r.base.as_deref(), r.head.as_str()),
+        (Some(old.as_str()), head.as_str())
+    );
+
+    // A brand-new history: from the empty tree, not just the tip's change.
+    let tmp = tempfile::tempdir().unwrap();
+    git(tmp.path(), &["init", "-q", "-b", "main"]);
+    git(tmp.path(), &["config", "user.name", "T"]);
+    git(tmp.path(), &["config", "user.email", "t@e"]);
+    commit(tmp.path(), "a.txt", "a\n", "one");
+    let tip = commit(tmp.path(), "b.txt", "b\n", "two");
+    let s2 = Setup {
+        _tmp: tempfile::tempdir().unwrap(),
+        remote: PathBuf::new(),
+        work: tmp.path().to_path_buf(),
+    };
+    let lines = [format!("refs/heads/main {tip} refs/heads/main {}", zeros())];
+    let (_, calls, _) = run(&s2, &lines, &settings(), clean);
+    let r = calls[0].resolve(&gix::open(tmp.path()).unwrap()).unwrap();
+    assert_eq!(r.base, None);
+    assert_eq!(r.head, tip);
+}
+
+// ---------------------------------------------------------------------------
+// Real pushes through the real binary: `hook install` writes the hook, git
+// runs it, and `hook run` reviews with the pipeline. The stand-in reviewer
+// `standin:marker` reports a finding on every added line carrying
+// `DEEP-REVIEW-PLANT:<severity>`, so blocking does not depend on a tiny
+// model's judgement; one test runs the real models.
+
+const BIN: &str = env!("CARGO_BIN_EXE_git-deep-review");
+
+const STANDIN_CONFIG: &str = "[[reviewer]]\nname = \"first\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n\n[[reviewer]]\nname = \"second\"\nmodel = \"standin:marker\"\nprompt = \"robustness.md\"\nseed = 7\n";
+
+/// Environment that keeps the developer's own configuration out of the test.
+fn isolated(s: &Setup) -> Vec<(String, String)> {
+    let home = s.work.join("../home");
+    std::fs::create_dir_all(&home).unwrap();
+    let models =
+        std::env::var("GIT_DEEP_REVIEW_MODELS_DIR").unwrap_or_else(|_| "/work/models-dev".into());
+    vec![
+        ("HOME".into(), home.to_string_lossy().into_owned()),
+        (
+            "XDG_CONFIG_HOME".into(),
+            home.join(".config").to_string_lossy().into_owned(),
+        ),
+        ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
+        ("GIT_DEEP_REVIEW_MODELS_DIR".into(), models),
+    ]
+}
+
+fn with_config(s: &Setup, toml: &str) {
+    std::fs::write(s.work.join(".deep-review.toml"), toml).unwrap();
+    // Not part of the reviewed change.
+    std::fs::write(s.work.join(".git/info/exclude"), ".deep-review.toml\n").unwrap();
+}
+
+fn bin(s: &Setup, args: &[&str]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).current_dir(&s.work);
+    for (k, v) in isolated(s) {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+fn real_push(s: &Setup, args: &[&str], extra: &[(&str, &str)]) -> (bool, String) {
+    let mut c = Command::new("git");
+    c.arg("push").args(args).current_dir(&s.work);
+    for (k, v) in isolated(s) {
+        c.env(k, v);
+    }
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PLANTED: &str = "fn f() -> i32 {\n    let x = 1; // DEEP-REVIEW-PLANT:critical\n    x\n}\n";
+
+#[test]
+fn real_push_clean_passes_planted_critical_is_refused_and_bypasses_work() {
+    let s = setup();
+    with_config(&s, STANDIN_CONFIG);
+    let out = ok(&bin(&s, &["hook", "install"]));
+    assert!(out.contains("pre-push"), "{out}");
+    assert!(ok(&bin(&s, &["hook", "status"])).contains("installed"));
+
+    let clean = commit(
+        &s.work,
+        "src/ok.rs",
+        "fn ok() -> i32 {\n    1\n}\n",
+        "clean change",
+    );
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(pushed, "a clean change passes: {err}");
+    assert_eq!(remote_tip(&s, "main"), clean);
+    assert!(err.contains("deep-review"), "the hook ran: {err}");
+
+    let planted = commit(&s.work, "src/bad.rs", PLANTED, "planted");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed, "a confirmed critical finding blocks: {err}");
+    assert_eq!(remote_tip(&s, "main"), clean);
+    assert!(
+        err.contains("push blocked") && err.contains("src/bad.rs:2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--no-verify") && err.contains("DEEP_REVIEW=skip"),
+        "{err}"
+    );
+
+    // Pushing again with nothing changed gives the same answer.
+    let (pushed, _) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed);
+
+    // One reviewer alone is not enough agreement by default.
+    with_config(
+        &s,
+        &STANDIN_CONFIG.replace(
+            "model = \"standin:marker\"\nprompt = \"robustness.md\"",
+            "model = \"standin:empty\"\nprompt = \"robustness.md\"",
+        ),
+    );
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[("DEEP_REVIEW", "")]);
+    assert!(pushed, "one reviewer's critical finding only warns: {err}");
+    assert_eq!(remote_tip(&s, "main"), planted);
+    with_config(&s, STANDIN_CONFIG);
+
+    let c2 = commit(&s.work, "src/bad2.rs", PLANTED, "planted again");
+    let (pushed, _) = real_push(&s, &["--no-verify", "origin", "main"], &[]);
+    assert!(pushed);
+    assert_eq!(remote_tip(&s, "main"), c2);
+
+    let c3 = commit(&s.work, "src/bad3.rs", PLANTED, "and again");
+    let (pushed, _) = real_push(&s, &["origin", "main"], &[("DEEP_REVIEW", "skip")]);
+    assert!(pushed);
+    assert_eq!(remote_tip(&s, "main"), c3);
+
+    let c4 = commit(&s.work, "src/bad4.rs", PLANTED, "and again");
+    git(&s.work, &["config", "deep-review.gate", "off"]);
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(pushed, "{err}");
+    assert_eq!(remote_tip(&s, "main"), c4);
+}
+
+#[test]
+fn real_push_runs_the_existing_hook_and_uninstall_restores_it() {
+    let s = setup();
+    with_config(&s, STANDIN_CONFIG);
+    let hook = s.work.join(".git/hooks/pre-push");
+    let log = s.work.join("../team-hook.log");
+    let original = format!(
+        "#!/bin/sh\n# team hook\nwhile read l; do echo \"$l\" >> '{}'; done\nexit 0\n",
+        log.display()
+    );
+    write_script(&hook, &original, 0o700);
+
+    ok(&bin(&s, &["hook", "install"]));
+    let status = ok(&bin(&s, &["hook", "status"]));
+    assert!(status.contains("chained"), "{status}");
+    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(pushed, "{err}");
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        seen.contains(&format!("refs/heads/main {head} refs/heads/main")),
+        "the team's hook got git's input: {seen}"
+    );
+
+    // Its refusal still refuses the push.
+    write_script(
+        &s.work.join(".git/hooks").join(CHAINED_NAME),
+        "#!/bin/sh\necho team says no >&2\nexit 1\n",
+        0o700,
+    );
+    commit(&s.work, "b.txt", "b\n", "b");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed && err.contains("team says no"), "{err}");
+    write_script(
+        &s.work.join(".git/hooks").join(CHAINED_NAME),
+        &original,
+        0o700,
+    );
+
+    ok(&bin(&s, &["hook", "uninstall"]));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), original);
+    assert_eq!(mode_of(&hook), 0o700);
+    assert!(!s.work.join(".git/hooks").join(CHAINED_NAME).exists());
+    let status = ok(&bin(&s, &["hook", "status"]));
+    assert!(status.contains("not installed"), "{status}");
+}
+
+#[test]
+fn real_push_new_branch_deletion_and_tags() {
+    let s = setup();
+    with_config(&s, STANDIN_CONFIG);
+    ok(&bin(&s, &["hook", "install"]));
+
+    // A new branch is reviewed from where it left main: its planted commit blocks...
+    git(&s.work, &["checkout", "-q", "-b", "feature"]);
+    let planted = commit(&s.work, "src/bad.rs", PLANTED, "planted");
+    commit(&s.work, "src/more.rs", "fn more() {}\n", "more");
+    let (pushed, err) = real_push(&s, &["origin", "feature"], &[]);
+    assert!(!pushed && err.contains("src/bad.rs"), "{err}");
+    assert!(git_out(
+        &s.remote,
+        &["rev-parse", "--verify", "-q", "refs/heads/feature"],
+        &[]
+    )
+    .stdout
+    .is_empty());
+
+    // ...while a clean new branch passes.
+    git(&s.work, &["checkout", "-q", "-b", "clean", "main"]);
+    commit(&s.work, "src/fine.rs", "fn fine() {}\n", "fine");
+    let (pushed, err) = real_push(&s, &["origin", "clean"], &[]);
+    assert!(pushed, "{err}");
+
+    // Deleting a branch reviews nothing, even one that holds a planted commit.
+    git(&s.work, &["push", "-q", "--no-verify", "origin", "feature"]);
+    let (pushed, err) = real_push(&s, &["origin", "--delete", "feature"], &[]);
+    assert!(pushed, "{err}");
+
+    // Tags are not reviewed.
+    git(&s.work, &["tag", "v1", &planted]);
+    let (pushed, err) = real_push(&s, &["origin", "v1"], &[]);
+    assert!(pushed, "{err}");
+}
+
+/// Two real models (one reviewer each, short outputs to keep CI time sane).
+const REAL_CONFIG: &str = "[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\nmax_tokens = 256\n\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\nseed = 23\nmax_tokens = 256\n";
+
+/// The real models through the hook, end to end: the review runs, the
+/// verdict matches the exit status, and the time budget bounds the push
+/// (allow with a warning by default, block when configured).
+#[test]
+fn real_push_with_real_models_and_time_budget() {
+    let s = setup();
+    with_config(&s, REAL_CONFIG);
+    ok(&bin(&s, &["hook", "install"]));
+    let code = "fn parse(s: &str) -> i32 {\n    s.parse().unwrap()\n}\n\nfn div(a: i32, b: i32) -> i32 {\n    a / b\n}\n";
+    let head = commit(&s.work, "src/calc.rs", code, "add calc");
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(
+        err.contains("reviewing") && err.contains("Full report"),
+        "{err}"
+    );
+    assert_eq!(pushed, !err.contains("push blocked"), "{err}");
+    if pushed {
+        assert_eq!(remote_tip(&s, "main"), head);
+    }
+
+    // Several chunks and a one-second budget: the push ends at the budget
+    // (plus the watchdog's grace), not after the whole review.
+    git(&s.work, &["push", "-q", "--no-verify", "origin", "main"]);
+    for i in 0..4 {
+        let body = format!("pub fn m{i}(v: &[u8]) -> u8 {{\n    v[{i}] + 1\n}}\n");
+        commit(&s.work, &format!("src/m{i}.rs"), &body, &format!("m{i}"));
+    }
+    let budget = "[review]\ntime_budget = 1\nchunk_tokens = 128\n";
+    with_config(&s, &format!("{REAL_CONFIG}\n{budget}"));
+    let old = remote_tip(&s, "main");
+    let t0 = Instant::now();
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    let took = t0.elapsed();
+    assert!(err.contains("time budget"), "{err}");
+    assert!(pushed, "on_timeout defaults to allow: {err}");
+    let bound = Duration::from_secs(1)
+        + git_deep_review::hook::hard_stop_grace(1)
+        + Duration::from_secs(20);
+    assert!(
+        took < bound,
+        "the push took {took:?}, past its budget: {err}"
+    );
+
+    git(&s.remote, &["update-ref", "refs/heads/main", &old]);
+    with_config(
+        &s,
+        &format!("{REAL_CONFIG}\n{budget}on_timeout = \"block\"\n"),
+    );
+    ok(&bin(&s, &["cache", "clear"]));
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(!pushed, "on_timeout = block refuses: {err}");
+    assert!(
+        err.contains("on_timeout") && err.contains("--no-verify"),
+        "{err}"
+    );
+    assert_eq!(remote_tip(&s, "main"), old);
+}
