@@ -234,7 +234,7 @@ fn make_engine(
         threads: threads.or(settings.threads),
         verbose: global.verbose,
         progress: engine::progress::Progress::auto(global.quiet),
-        n_ctx: None,
+        ..Default::default()
     })
 }
 
