@@ -350,7 +350,7 @@ fn count_tokens_uses_the_tokenizer() {
     let mut e = engine();
     let a = e.count_tokens(SMOL, "hello world").unwrap();
     let b = e.count_tokens(SMOL, &"hello world ".repeat(50)).unwrap();
-    assert!(a >= 2 && a <= 4, "{a}");
+    assert!((2..=4).contains(&a), "{a}");
     assert!(b > 40 * a && b < 60 * a, "{a} {b}");
     assert_ne!(
         e.count_tokens(GEMMA, "fn main() { println!(\"x\"); }")
@@ -377,4 +377,53 @@ fn eog_immediately_gives_empty_text_not_an_error() {
     assert_eq!(g.text, "");
     assert_eq!(g.generated_tokens, 0);
     assert_eq!(g.stop, StopReason::Eog);
+}
+
+#[test]
+fn line_number_sets_accept_exactly_their_members_in_llama_cpp() {
+    use git_deep_review::engine::grammar::number_set_expr;
+    use llama_cpp_2::token::data::LlamaTokenData;
+    use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+    use std::collections::BTreeSet;
+
+    let mut e = engine();
+    let model = e.model(SMOL).unwrap();
+    let vocab = model.vocab();
+    let digit: Vec<_> = (0..10)
+        .map(|d| {
+            let t = vocab.tokenize(d.to_string().as_bytes(), false, false);
+            assert_eq!(t.len(), 1, "digit {d} is not a single token");
+            t[0]
+        })
+        .collect();
+    let eos = vocab.eos();
+    let allowed = |s: &mut LlamaSampler, t| {
+        let mut a = LlamaTokenDataArray::new(vec![LlamaTokenData::new(t, 1.0, 0.0)], false);
+        a.apply_sampler(s);
+        a.data[0].logit().is_finite()
+    };
+    let sets: Vec<BTreeSet<u32>> = vec![
+        [1, 2, 3, 9, 10, 11, 19, 20, 99, 100, 101, 109, 110, 250]
+            .into_iter()
+            .collect(),
+        (40..=160).collect(),
+        [7].into_iter().collect(),
+    ];
+    for set in sets {
+        let g = format!("root ::= {}", number_set_expr(&set));
+        for n in 1..=300u32 {
+            let mut s = LlamaSampler::grammar(model, &g, "root").unwrap();
+            let mut ok = true;
+            for ch in n.to_string().bytes() {
+                let t = digit[(ch - b'0') as usize];
+                if !allowed(&mut s, t) {
+                    ok = false;
+                    break;
+                }
+                s.accept(t);
+            }
+            let complete = ok && allowed(&mut s, eos);
+            assert_eq!(complete, set.contains(&n), "number {n} with grammar {g}");
+        }
+    }
 }

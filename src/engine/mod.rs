@@ -3,6 +3,15 @@
 //! Owner: engine (issue 3). The rest of the program talks to models only
 //! through [`Backend`], so unit tests can use the deterministic
 //! [`standin`] backend while the real path is [`llama`].
+//!
+//! Typical use: `Engine::new(EngineOptions { threads, verbose, progress:
+//! Progress::auto(quiet), ..Default::default() })` routes `standin:*` names
+//! to the stand-in and manifest names (`smollm2-135m`, `gemma3-270m`, user
+//! entries) to llama.cpp. Per chunk, build the grammar with
+//! [`findings_grammar`] (limits from [`GrammarLimits::fit_within`] so the JSON
+//! can close within `max_tokens`), put the text common to all reviewers
+//! first in the prompts, and pass all reviewers of one model in one
+//! [`Backend::generate`] call so the shared prefix is prefilled once.
 
 use serde::{Deserialize, Serialize};
 
