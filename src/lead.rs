@@ -13,6 +13,9 @@ pub struct LeadProse {
     pub testing: Option<String>,
     pub documentation: Option<String>,
     pub commits: Option<String>,
+    /// A design concern and whether it is for this change (`true`) or later.
+    pub concern: Option<(String, bool)>,
+    pub strength: Option<String>,
 }
 
 /// The raw JSON shape the lead is constrained to.
@@ -22,6 +25,9 @@ struct RawProse {
     testing: String,
     documentation: String,
     commits: String,
+    concern: String,
+    concern_scope: String,
+    strength: String,
 }
 
 /// Longest section the lead may write, in characters. Bounded so the JSON
@@ -110,6 +116,8 @@ pub fn parse(text: &str) -> Result<LeadProse, String> {
         testing: usable(&raw.testing),
         documentation: usable(&raw.documentation),
         commits: usable(&raw.commits),
+        concern: usable(&raw.concern).map(|c| (c, raw.concern_scope == "in-scope")),
+        strength: usable(&raw.strength),
     })
 }
 
@@ -169,12 +177,14 @@ mod tests {
 
     #[test]
     fn parse_validates_each_section() {
-        let text = r#"{"summary": "The change adds an average function and it divides by zero when the list is empty.", "testing": "none", "documentation": "", "commits": "One commit with a clear subject line that says what it does and why it matters."}"#;
+        let text = r#"{"summary": "The change adds an average function and it divides by zero when the list is empty.", "testing": "none", "documentation": "", "commits": "One commit with a clear subject line that says what it does and why it matters.", "concern": "", "concern_scope": "future", "strength": "The new function is small and reuses the existing total helper instead of summing again."}"#;
         let prose = parse(text).unwrap();
         assert!(prose.summary.is_some());
         assert!(prose.testing.is_none());
         assert!(prose.documentation.is_none());
         assert!(prose.commits.is_some());
+        assert!(prose.concern.is_none());
+        assert!(prose.strength.is_some());
         assert!(parse("not json").is_err());
     }
 }

@@ -116,7 +116,7 @@ fn run_cache(cmd: CacheCommand, global: &GlobalArgs) -> Result<i32> {
         }
         CacheCommand::Stats => {
             let stats = cache.stats()?;
-            println!("{}: {stats:?}", cache.dir().display());
+            println!("{}: {stats}", cache.dir().display());
         }
     }
     Ok(error::EXIT_OK)
@@ -175,11 +175,11 @@ fn run_pre_push(remote: Option<String>, global: &GlobalArgs) -> Result<i32> {
     }
     let mut engine = make_engine(&settings, global, None);
     let mut review = |req: &hook::ReviewRequest| -> Result<hook::ReviewOutcomeForGate> {
-        let plan = pipeline::make_plan(&repo, Some(&req.spec), &settings)?;
+        let plan = pipeline::plan_range(&repo, req.resolve(&repo)?, &settings)?;
         if plan.range.commits.is_empty() || plan.chunks.is_empty() {
             return Ok(hook::ReviewOutcomeForGate::default());
         }
-        let outcome = review_plan(
+        let mut outcome = review_plan(
             &repo,
             &plan,
             &settings,
@@ -190,7 +190,7 @@ fn run_pre_push(remote: Option<String>, global: &GlobalArgs) -> Result<i32> {
             true,
         )?;
         let path = pipeline::write_report(
-            &outcome.report,
+            &mut outcome.report,
             report::Format::Markdown,
             None,
             &report_dir(&repo, &settings),
@@ -383,10 +383,8 @@ fn run_review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     )?;
     engine.clear_progress();
     outcome.report.timings.plan_ms = plan_ms;
-    let t_render = Instant::now();
     let dir = report_dir(&repo, &settings);
-    let path = pipeline::write_report(&outcome.report, format, args.output.as_deref(), &dir)?;
-    outcome.report.timings.render_ms = pipeline::ms(t_render.elapsed());
+    let path = pipeline::write_report(&mut outcome.report, format, args.output.as_deref(), &dir)?;
     if outcome.timed_out && !global.quiet {
         eprintln!(
             "git-deep-review: warning: the time budget ({} s) ran out; the report covers what was reviewed.",

@@ -19,7 +19,15 @@ pub fn make_plan(
     spec: Option<&str>,
     settings: &Settings,
 ) -> Result<ReviewPlan> {
-    let range = crate::range::resolve(repo, spec)?;
+    plan_range(repo, crate::range::resolve(repo, spec)?, settings)
+}
+
+/// Stages 2–3 for an already resolved range.
+pub fn plan_range(
+    repo: &gix::Repository,
+    range: crate::range::ReviewRange,
+    settings: &Settings,
+) -> Result<ReviewPlan> {
     let diff_opts = crate::diff::DiffOptions {
         context_lines: settings.context_lines,
         ..Default::default()
@@ -171,11 +179,38 @@ pub fn review(
             ..Sampling::default()
         };
         if let Ok(prose) = crate::lead::write(backend, lead, &facts, &sampling) {
+            let who = vec![format!("lead ({lead})")];
+            let design = report::DesignObservations {
+                concerns: prose
+                    .concern
+                    .map(|(text, in_scope)| report::Concern {
+                        title: headline(&text),
+                        text,
+                        scope: if in_scope {
+                            report::Scope::InScope
+                        } else {
+                            report::Scope::Future
+                        },
+                        reviewers: who.clone(),
+                    })
+                    .into_iter()
+                    .collect(),
+                strengths: prose
+                    .strength
+                    .map(|text| report::Strength {
+                        text,
+                        reviewers: who,
+                    })
+                    .into_iter()
+                    .collect(),
+            };
+            let has_design = !design.concerns.is_empty() || !design.strengths.is_empty();
             report.apply_lead_prose(report::LeadProse {
                 executive_summary: prose.summary,
                 testing: prose.testing,
                 documentation: prose.documentation,
                 commit_structure: prose.commits,
+                design: has_design.then_some(design),
                 ..Default::default()
             });
         }
@@ -197,13 +232,17 @@ fn head_contents(repo: &gix::Repository, plan: &ReviewPlan) -> Result<HashMap<St
 }
 
 /// Writes the report where it belongs, atomically; returns the path
-/// (`None` for stdout).
+/// (`None` for stdout). The render is timed first and the time put into the
+/// report itself, so the written report carries its own render time.
 pub fn write_report(
-    report: &ReviewReport,
+    report: &mut ReviewReport,
     format: report::Format,
     output: Option<&Path>,
     default_dir: &Path,
 ) -> Result<Option<PathBuf>> {
+    let t = Instant::now();
+    let _ = report::render(report, format);
+    report.timings.render_ms = ms(t.elapsed());
     let text = report::render(report, format);
     match output {
         Some(p) if p.as_os_str() == "-" => {
@@ -224,11 +263,26 @@ pub fn write_report(
                 report::Format::Json => "json",
                 report::Format::Sarif => "sarif",
             };
-            let path = default_dir.join(format!("{}.{ext}", report.id));
+            // Reports are kept in the repository's git dir, shown as an
+            // absolute path so it can be opened from anywhere.
+            let dir =
+                std::path::absolute(default_dir).unwrap_or_else(|_| default_dir.to_path_buf());
+            let path = dir.join(format!("{}.{ext}", report::sanitize_file_part(&report.id)));
             report::write_atomic(&path, text.as_bytes())?;
             Ok(Some(path))
         }
     }
+}
+
+/// A short bold title for a prose item: its first sentence when short,
+/// else its first words.
+fn headline(text: &str) -> String {
+    let first = text.split(['.', ';', ':']).next().unwrap_or(text).trim();
+    if first.chars().count() <= 80 {
+        return first.to_string();
+    }
+    let words: Vec<&str> = first.split_whitespace().take(8).collect();
+    format!("{}…", words.join(" "))
 }
 
 /// Elapsed time as whole milliseconds.
