@@ -77,7 +77,9 @@ cd "$here"
 if [ "$mode" = test ]; then
   # One cargo profile (release) for everything: llama.cpp is compiled once.
   export GIT_DEEP_REVIEW_MODELS_DIR="$models_dir"
-  exec cargo test --release --locked
+  # One test at a time: the real-model tests each use every core through
+  # OpenMP, and oversubscribed OpenMP threads spin instead of working.
+  exec cargo test --release --locked -- --test-threads 1
 fi
 
 # --- build and install -------------------------------------------------------

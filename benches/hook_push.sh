@@ -5,7 +5,7 @@
 #  2. an incremental review after one small commit on top of a reviewed
 #     branch, against a full (cold-cache) review of the same branch.
 #
-# Usage: bench/hook-push.sh [path/to/git-deep-review]
+# Usage: benches/hook_push.sh [path/to/git-deep-review]
 # Needs: git, hyperfine, the models (GIT_DEEP_REVIEW_MODELS_DIR, default
 # /work/models-dev). Prints figures; asserts nothing.
 set -eu
