@@ -369,6 +369,20 @@ fn run_review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         }
         return Ok(error::EXIT_OK);
     }
+    // Only skipped files (lock files, binaries...): no model has anything to
+    // read, so none is loaded and no verdict is claimed (the hook does the same).
+    if plan.chunks.is_empty() {
+        if !global.quiet {
+            eprintln!(
+                "Nothing to review: every changed file in {} is skipped ({} skipped, {} unfit); see `git deep-review {} --plan`.",
+                plan.range.spec,
+                plan.skipped.len(),
+                plan.unfit.len(),
+                plan.range.spec
+            );
+        }
+        return Ok(error::EXIT_OK);
+    }
     let deadline = Some(Instant::now() + Duration::from_secs(settings.time_budget_secs));
     let mut engine = make_engine(&settings, global, args.threads);
     let mut outcome = review_plan(

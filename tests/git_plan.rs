@@ -484,3 +484,28 @@ fn cli_exit_codes_for_bad_input() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("git fetch --deepen"));
 }
+
+/// A range that changes only skipped files loads no model (the models
+/// directory is empty here) and says there is nothing to review.
+#[test]
+fn cli_review_of_only_skipped_files_loads_no_model_and_exits_zero() {
+    let r = TestRepo::new();
+    r.commit_files("base", &[("Cargo.lock", "a\n")]);
+    r.commit_files("bump the lock file", &[("Cargo.lock", "b\n")]);
+    let empty_models = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_git-deep-review"))
+        .args(["HEAD~1..HEAD"])
+        .current_dir(&r.path)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_DEEP_REVIEW_MODELS_DIR", empty_models.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Nothing to review"), "{stderr}");
+    assert!(stderr.contains("1 skipped"), "{stderr}");
+}
