@@ -1,19 +1,31 @@
 //! Engine benchmark (run through `benches/engine_bench.sh`, which also runs
 //! llama.cpp's own `llama-bench` on the same file for comparison).
 //!
-//! `engine_bench MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3] [--chunk N]`
+//! `engine_bench MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3] [--only pp|shared|grammar]`
 //! prints one `key value` line per figure:
-//! - `pp_tps` / `tg_tps`: prefill and decode tokens/s through `Backend::generate`
-//!   (median of `--reps`), unconstrained, fixed lengths like llama-bench;
-//! - `shared3_ms` / `independent3_ms`: 3 reviewers on one diff with the
-//!   shared prefix vs 3 separate calls, greedy, grammar-constrained;
-//! - `grammar_tps` / `free_tps`: decode tokens/s with and without the
-//!   findings grammar on the same prompt;
-//! - `peak_rss_mb`: peak resident memory of this process.
+//! - `pp_tps`: prefill tokens/s of a prompt of exactly `--pp` tokens;
+//! - `tg0_tps` / `tg_tps`: decode tokens/s of `--tg` tokens right after a
+//!   2-token prompt (llama-bench's `tg128`) and after the `--pp` prompt
+//!   (llama-bench's `tg128 @ d512`). Both through `Backend::generate`,
+//!   unconstrained, fixed lengths (end-of-generation ignored), median of
+//!   `--reps` after one warm-up, prompts laid out as plain completions so
+//!   token counts are exact;
+//! - `peak_rss_mb`: peak resident memory after those runs, with a context
+//!   of pp + tg + 512 tokens (what llama-bench allocates for `-d 512`);
+//! - `shared3_ms` / `independent3_ms`: the three built-in reviewers on one
+//!   review-sized chunk (~`--chunk-tokens`, default 2048, of a real source
+//!   file) with the shared prefix vs three separate calls, default sampling
+//!   (greedy, `max_tokens` 768), grammar-constrained; also with answers cut
+//!   to 16 tokens, where prefill dominates;
+//! - `grammar_tps` / `free_tps`: decode tokens/s with the findings grammar
+//!   (at least one finding required, so the answer is long) and without it,
+//!   over the same number of tokens;
+//! - `peak_rss_review_mb`: peak resident memory at the end (review contexts).
 
 use std::time::Instant;
 
 use git_deep_review::engine::grammar::{findings_grammar, GrammarLimits};
+use git_deep_review::engine::manifest::{load_manifest, ChatTemplate};
 use git_deep_review::engine::{Backend, EngineOptions, LlamaBackend, Prompt, Request, Sampling};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -25,6 +37,15 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v[v.len() / 2]
+}
+
+/// Sample standard deviation (0 for fewer than two values).
+fn stddev(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
 }
 
 fn peak_rss_mb() -> f64 {
@@ -41,241 +62,245 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
-const DIFF: &str = "\
-=== src/auth.rs (modified, +6 -2) ===
-  38 | /// Checks a session token.
-  39 | pub fn check(user: &User, token: &str) -> bool {
--     |     constant_time_eq(user.token.as_bytes(), token.as_bytes())
-+ 40 |     if token.is_empty() {
-+ 41 |         return true;
-+ 42 |     }
-+ 43 |     let ok = user.token == token;
-+ 44 |     log::debug!(\"token check for {} -> {}\", user.name, token);
-+ 45 |     ok
-  46 | }
-=== src/db.rs (added, +9 -0) ===
-+ 1 | use crate::conn::Conn;
-+ 2 | 
-+ 3 | pub fn find_user(conn: &Conn, name: &str) -> Option<User> {
-+ 4 |     let q = format!(\"SELECT * FROM users WHERE name = '{name}'\");
-+ 5 |     let rows = conn.query(&q).unwrap();
-+ 6 |     rows.into_iter().next().map(User::from_row)
-+ 7 | }
-+ 8 | 
-+ 9 | pub fn count(conn: &Conn) -> usize { conn.query(\"SELECT 1\").unwrap().len() }
-";
-
-fn files() -> Vec<(String, Vec<u32>)> {
-    vec![
-        ("src/auth.rs".into(), (38..=46).collect()),
-        ("src/db.rs".into(), (1..=9).collect()),
-    ]
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("engine_bench: {e}");
+    std::process::exit(1)
 }
 
-fn review(focus: &str, max_tokens: usize, grammar: bool) -> Request {
-    let system = "You are a senior software engineer reviewing a change before it is merged. \
-        Report real problems only: security holes, wrong behaviour, missing error handling, \
-        missing tests. Answer with JSON {\"findings\":[...]} where every finding has file, line, \
-        end_line, severity (critical|important|suggestion), kind (regression|gap|enhancement), \
-        title, explanation, fix and quote (the exact code line)."
-        .repeat(2);
-    Request {
-        prompt: Prompt {
-            system,
-            user: format!("The change:\n{DIFF}\n\nYour focus: {focus}.\nFindings JSON:"),
-        },
-        sampling: Sampling {
-            max_tokens,
-            ..Sampling::default()
-        },
-        grammar: if grammar {
-            findings_grammar(
-                &files(),
-                &GrammarLimits::default().fit_within(max_tokens.max(2000), &files()),
-            )
-        } else {
-            String::new()
-        },
+/// A completion-layout prompt of exactly `n` tokens (BOS and the trailing
+/// blank line included), cut from filler text.
+fn prompt_of(eng: &mut LlamaBackend, model: &str, n: usize) -> Prompt {
+    let llama = eng.model(model).unwrap_or_else(|e| fail(e));
+    let filler = "The quick brown fox jumps over the lazy dog while reviewing code. ".repeat(n);
+    let toks = llama.vocab().tokenize(filler.as_bytes(), false, false);
+    let mut take = n.min(toks.len());
+    loop {
+        let text = String::from_utf8_lossy(&llama.vocab().detokenize(&toks[..take], false, false))
+            .into_owned();
+        let p = Prompt {
+            system: String::new(),
+            user: text,
+        };
+        let got = eng
+            .tokenize_prompt(model, &p)
+            .unwrap_or_else(|e| fail(e))
+            .len();
+        if got <= n || take == 0 {
+            if got != n {
+                eprintln!("engine_bench: prompt has {got} tokens, wanted {n}");
+            }
+            return p;
+        }
+        take -= (got - n).min(take);
     }
+}
+
+/// The three built-in reviewers' requests on one chunk of about
+/// `chunk_tokens` tokens, rendered like the pipeline renders a diff.
+fn review_requests(
+    eng: &mut LlamaBackend,
+    model: &str,
+    chunk_tokens: usize,
+    max_tokens: usize,
+) -> Vec<Request> {
+    let source = include_str!("../src/engine/grammar.rs");
+    let mut diff = String::from("=== src/engine/grammar.rs (added, +0 -0) ===\n");
+    let mut lines = Vec::new();
+    for (i, line) in source.lines().enumerate() {
+        let next = format!("+ {} | {line}\n", i + 1);
+        let probe = format!("{diff}{next}");
+        if eng.count_tokens(model, &probe).unwrap_or(0) > chunk_tokens {
+            break;
+        }
+        diff = probe;
+        lines.push(i as u32 + 1);
+    }
+    let files = vec![("src/engine/grammar.rs".to_string(), lines)];
+    let sampling = Sampling {
+        max_tokens,
+        ..Sampling::default()
+    };
+    let grammar = findings_grammar(
+        &files,
+        &GrammarLimits::default().fit_within(max_tokens, &files),
+    );
+    ["correctness.md", "robustness.md", "tests-design.md"]
+        .iter()
+        .map(|p| {
+            let persona = git_deep_review::prompts::load(p, std::path::Path::new("."))
+                .unwrap_or_else(|e| fail(e));
+            Request {
+                prompt: Prompt {
+                    system: git_deep_review::prompts::SYSTEM.trim().to_string(),
+                    user: git_deep_review::prompts::review_user_message(None, &diff, &persona),
+                },
+                sampling: sampling.clone(),
+                grammar: grammar.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Three requests together (shared prefix) and one by one; returns the
+/// median wall times and whether every output was identical.
+fn shared_vs_independent(
+    eng: &mut LlamaBackend,
+    model: &str,
+    reqs: &[Request],
+    reps: usize,
+) -> (f64, f64, bool, usize, usize) {
+    eng.generate(model, &reqs[..1]); // warm-up
+    let (mut shared, mut indep, mut same) = (Vec::new(), Vec::new(), true);
+    let (mut prompt, mut common) = (0, 0);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let a = eng.generate(model, reqs);
+        shared.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let b: Vec<_> = reqs
+            .iter()
+            .map(|r| eng.generate(model, std::slice::from_ref(r)))
+            .collect();
+        indep.push(t.elapsed().as_secs_f64() * 1000.0);
+        for (x, y) in a.iter().zip(&b) {
+            let (x, y) = (
+                x.as_ref().unwrap_or_else(|e| fail(e)),
+                y[0].as_ref().unwrap_or_else(|e| fail(e)),
+            );
+            same &= x.text == y.text;
+            prompt = x.prompt_tokens;
+            common = common.max(x.shared_tokens);
+        }
+    }
+    (median(shared), median(indep), same, prompt, common)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(model) = args.first().filter(|a| !a.starts_with("--")).cloned() else {
         eprintln!(
-            "usage: engine_bench MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3] [--chunk N]"
+            "usage: engine_bench MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3] \
+             [--chunk-tokens 2048] [--only pp|shared|grammar]"
         );
         std::process::exit(2);
     };
+    let num = |name: &str, default: usize| -> usize {
+        arg(&args, name)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
     let threads: Option<usize> = arg(&args, "--threads").and_then(|s| s.parse().ok());
-    let pp: usize = arg(&args, "--pp")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(512);
-    let tg: usize = arg(&args, "--tg")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(128);
-    let reps: usize = arg(&args, "--reps")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-        .max(1);
-    let chunk: Option<u32> = arg(&args, "--chunk").and_then(|s| s.parse().ok());
+    let (pp, tg, reps) = (num("--pp", 512), num("--tg", 128), num("--reps", 3).max(1));
+    let chunk_tokens = num("--chunk-tokens", 2048);
     let only = arg(&args, "--only").unwrap_or_default();
 
-    let fixed = |ignore_eog| EngineOptions {
-        threads,
-        n_ctx: Some(4096),
-        prefill_chunk: chunk,
-        ignore_eog,
-        ..Default::default()
-    };
-    let mut eng = LlamaBackend::new(fixed(true)).unwrap_or_else(|e| {
-        eprintln!("engine_bench: {e}");
-        std::process::exit(1)
-    });
+    // Plain completion layout: the prompt is exactly the tokens we ask for,
+    // as in llama-bench (no chat template around it).
+    let mut raw = load_manifest().unwrap_or_else(|e| fail(e));
+    for m in &mut raw.models {
+        m.chat_template = ChatTemplate::Completion;
+    }
+    let mut eng = LlamaBackend::with_manifest(
+        raw,
+        EngineOptions {
+            threads,
+            n_ctx: Some((pp + tg + 512) as u32),
+            ignore_eog: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| fail(e));
     let t0 = Instant::now();
-    eng.load(&model).unwrap_or_else(|e| {
-        eprintln!("engine_bench: {e}");
-        std::process::exit(1)
-    });
+    eng.load(&model).unwrap_or_else(|e| fail(e));
     println!("model {model}");
     println!("threads {}", eng.threads());
     println!("load_ms {}", t0.elapsed().as_millis());
 
     if only.is_empty() || only == "pp" {
-        // A prompt of exactly `pp` tokens: tokenize filler and cut.
-        let llama = eng.model(&model).unwrap();
-        let filler =
-            "The quick brown fox jumps over the lazy dog while reviewing code. ".repeat(pp);
-        let toks = llama.vocab().tokenize(filler.as_bytes(), false, false);
-        let text = String::from_utf8_lossy(&llama.vocab().detokenize(
-            &toks[..pp.min(toks.len())],
-            false,
-            false,
-        ))
-        .into_owned();
-        let mut pp_rates = Vec::new();
-        let mut tg_rates = Vec::new();
+        let fixed = |prompt: &Prompt, max_tokens| Request {
+            prompt: prompt.clone(),
+            sampling: Sampling {
+                max_tokens,
+                ..Sampling::default()
+            },
+            grammar: String::new(),
+        };
+        let long = prompt_of(&mut eng, &model, pp);
+        let short = prompt_of(&mut eng, &model, 2);
+        let (mut pp_rates, mut tg_rates, mut tg0_rates) = (Vec::new(), Vec::new(), Vec::new());
         // One warm-up run, then measured runs (as llama-bench does).
         for rep in 0..=reps {
-            // A distinct first word per run defeats nothing here (no cache
-            // across calls) but keeps runs honest if one is ever added.
-            let req = Request {
-                prompt: Prompt {
-                    system: String::new(),
-                    user: format!("{rep} {text}"),
-                },
-                sampling: Sampling {
-                    max_tokens: tg,
-                    ..Sampling::default()
-                },
-                grammar: String::new(),
-            };
-            let out = eng.generate(&model, &[req]);
-            let g = out[0].as_ref().expect("generation failed");
-            if rep > 0 {
-                pp_rates.push(g.prompt_tokens as f64 / (g.prefill_ms.max(1) as f64 / 1000.0));
-                tg_rates.push(g.generated_tokens as f64 / (g.generate_ms.max(1) as f64 / 1000.0));
+            let out = eng.generate(&model, &[fixed(&long, tg)]);
+            let g = out[0].as_ref().unwrap_or_else(|e| fail(e));
+            let out0 = eng.generate(&model, &[fixed(&short, tg)]);
+            let g0 = out0[0].as_ref().unwrap_or_else(|e| fail(e));
+            if rep == 0 {
+                println!("pp_tokens {}", g.prompt_tokens);
+                println!("tg_depth {}", g.prompt_tokens);
+                println!("tg0_depth {}", g0.prompt_tokens);
+                println!("tg_tokens {}", g.generated_tokens);
+                continue;
             }
+            pp_rates.push(g.prompt_tokens as f64 / (g.prefill_ms.max(1) as f64 / 1000.0));
+            tg_rates.push(g.generated_tokens as f64 / (g.generate_ms.max(1) as f64 / 1000.0));
+            tg0_rates.push(g0.generated_tokens as f64 / (g0.generate_ms.max(1) as f64 / 1000.0));
         }
-        println!("pp_tokens {pp}");
-        println!("pp_tps {:.1}", median(pp_rates));
-        println!("tg_tokens {tg}");
-        println!("tg_tps {:.1}", median(tg_rates));
+        for (key, rates) in [("pp", pp_rates), ("tg0", tg0_rates), ("tg", tg_rates)] {
+            println!("{key}_sd {:.1}", stddev(&rates));
+            println!("{key}_tps {:.1}", median(rates));
+        }
+        println!("n_ctx {}", eng.n_ctx(&model).unwrap_or(0));
+        println!("peak_rss_mb {:.0}", peak_rss_mb());
     }
+    drop(eng);
 
-    if only == "ginit" {
-        let llama = eng.model(&model).unwrap();
-        for (name, g) in [
-            (
-                "default",
-                findings_grammar(&files(), &GrammarLimits::default()),
-            ),
-            (
-                "short",
-                findings_grammar(
-                    &files(),
-                    &GrammarLimits {
-                        title: 10,
-                        explanation: 10,
-                        fix: 10,
-                        quote: 10,
-                        max_findings: 5,
-                    },
-                ),
-            ),
-            (
-                "one",
-                findings_grammar(
-                    &files(),
-                    &GrammarLimits {
-                        max_findings: 1,
-                        ..Default::default()
-                    },
-                ),
-            ),
-            ("star", "root ::= \"{\" [a-z]* \"}\"".to_string()),
-        ] {
-            let t = Instant::now();
-            let s = llama_cpp_2::sampling::LlamaSampler::grammar(llama, &g, "root");
-            println!(
-                "grammar_init_ms {name} {} ok={}",
-                t.elapsed().as_millis(),
-                s.is_ok()
-            );
-        }
-        return;
-    }
-    let mut eng = LlamaBackend::new(fixed(false)).expect("engine");
+    // The review shape: the model's own chat layout, default sampling,
+    // end-of-generation honoured.
+    let mut eng = LlamaBackend::new(EngineOptions {
+        threads,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| fail(e));
     if only.is_empty() || only == "shared" {
-        let reqs: Vec<Request> = ["security", "correctness", "tests and robustness"]
-            .iter()
-            .map(|f| review(f, 384, true))
-            .collect();
-        eng.generate(&model, &reqs[..1]); // warm-up
-        let mut shared = Vec::new();
-        let mut indep = Vec::new();
-        let mut same = true;
-        for _ in 0..reps {
-            let t = Instant::now();
-            let a = eng.generate(&model, &reqs);
-            shared.push(t.elapsed().as_secs_f64() * 1000.0);
-            let t = Instant::now();
-            let b: Vec<_> = reqs
-                .iter()
-                .map(|r| eng.generate(&model, std::slice::from_ref(r)))
-                .collect();
-            indep.push(t.elapsed().as_secs_f64() * 1000.0);
-            for (x, y) in a.iter().zip(&b) {
-                same &= x.as_ref().ok().map(|g| &g.text) == y[0].as_ref().ok().map(|g| &g.text);
-            }
-            if let Ok(g) = &a[0] {
-                println!(
-                    "shared_prompt_tokens {} shared_tokens {}",
-                    g.prompt_tokens, g.shared_tokens
-                );
-            }
-        }
-        let (s, i) = (median(shared), median(indep));
+        let max = Sampling::default().max_tokens;
+        let reqs = review_requests(&mut eng, &model, chunk_tokens, max);
+        let (s, i, same, prompt, common) = shared_vs_independent(&mut eng, &model, &reqs, reps);
+        println!("shared_prompt_tokens {prompt}");
+        println!("shared_tokens {common}");
         println!("shared3_ms {s:.0}");
         println!("independent3_ms {i:.0}");
         println!("shared_speedup {:.2}", i / s);
         println!("shared_identical_output {same}");
+        let reqs = review_requests(&mut eng, &model, chunk_tokens, 16);
+        let (s, i, same16, _, _) = shared_vs_independent(&mut eng, &model, &reqs, reps);
+        println!("shared3_short_ms {s:.0}");
+        println!("independent3_short_ms {i:.0}");
+        println!("shared_short_speedup {:.2}", i / s);
+        println!("shared_short_identical_output {same16}");
     }
 
     if only.is_empty() || only == "grammar" {
-        let mut g_rates = Vec::new();
-        let mut f_rates = Vec::new();
-        let mut g_tokens = 0;
+        // At least one finding, so the constrained answer is long enough to
+        // measure; the unconstrained run decodes exactly as many tokens.
+        let mut constrained = review_requests(&mut eng, &model, 512, 384).remove(0);
+        constrained.grammar = constrained.grammar.replace("\" items? \"", "\" items \"");
+        let mut free_eng = LlamaBackend::new(EngineOptions {
+            threads,
+            ignore_eog: true,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| fail(e));
+        let (mut g_rates, mut f_rates, mut g_tokens) = (Vec::new(), Vec::new(), 0);
         for _ in 0..reps {
-            let out = eng.generate(&model, &[review("correctness", 384, true)]);
-            let g = out[0].as_ref().expect("generation failed");
+            let out = eng.generate(&model, std::slice::from_ref(&constrained));
+            let g = out[0].as_ref().unwrap_or_else(|e| fail(e));
             g_tokens = g.generated_tokens;
             g_rates.push(g.generated_tokens as f64 / (g.generate_ms.max(1) as f64 / 1000.0));
-            let out = eng.generate(
-                &model,
-                &[review("correctness", g.generated_tokens.max(8), false)],
-            );
-            let f = out[0].as_ref().expect("generation failed");
+            let mut free = constrained.clone();
+            free.grammar.clear();
+            free.sampling.max_tokens = g.generated_tokens.max(1);
+            let out = free_eng.generate(&model, &[free]);
+            let f = out[0].as_ref().unwrap_or_else(|e| fail(e));
             f_rates.push(f.generated_tokens as f64 / (f.generate_ms.max(1) as f64 / 1000.0));
         }
         println!("grammar_tokens {g_tokens}");
@@ -283,5 +308,5 @@ fn main() {
         println!("free_tps {:.1}", median(f_rates.clone()));
         println!("grammar_ratio {:.2}", median(g_rates) / median(f_rates));
     }
-    println!("peak_rss_mb {:.0}", peak_rss_mb());
+    println!("peak_rss_review_mb {:.0}", peak_rss_mb());
 }

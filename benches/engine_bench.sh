@@ -84,22 +84,36 @@ for model in $models; do
     [ -f "$gguf" ] || { echo "missing $gguf: run models/fetch.sh --dest $models_dir" >&2; exit 1; }
 
     echo "### $model ($file)"
-    # llama.cpp reference: pp512 and tg128, flash attention on like ours.
-    lbout=$("$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -r "$reps" -fa 1 -o csv 2>/dev/null)
-    lb_pp=$(printf '%s\n' "$lbout" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) { gsub(/"/,"",$i); h[$i]=i } next }
-        { gsub(/"/,""); if ($h["n_prompt"] > 0 && $h["n_gen"] == 0) print $h["avg_ts"] }')
-    lb_tg=$(printf '%s\n' "$lbout" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) { gsub(/"/,"",$i); h[$i]=i } next }
-        { gsub(/"/,""); if ($h["n_gen"] > 0 && $h["n_prompt"] == 0) print $h["avg_ts"] }')
-    lb_rss=$(peak_rss "$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -r 1 -fa 1)
+    # llama.cpp reference: pp512, and tg128 from an empty context and after
+    # a 512-token prompt (depth 512), flash attention on like ours.
+    lbout=$("$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -d 0,512 -r "$reps" -fa 1 -o csv 2>/dev/null)
+    lb_get() { # column n_prompt n_gen n_depth -> value (avg_ts or stddev_ts)
+        printf '%s\n' "$lbout" | awk -F, -v c="$1" -v p="$2" -v g="$3" -v d="$4" '
+            NR==1 { for (i=1;i<=NF;i++) { gsub(/"/,"",$i); h[$i]=i } next }
+            { gsub(/"/,""); if ($h["n_prompt"] == p && $h["n_gen"] == g && $h["n_depth"] == d) printf "%.1f\n", $h[c] }'
+    }
+    lb_pp=$(lb_get avg_ts 512 0 0)
+    lb_tg0=$(lb_get avg_ts 0 128 0)
+    lb_tg=$(lb_get avg_ts 0 128 512)
+    lb_pp_sd=$(lb_get stddev_ts 512 0 0)
+    lb_tg0_sd=$(lb_get stddev_ts 0 128 0)
+    lb_tg_sd=$(lb_get stddev_ts 0 128 512)
+    # Peak RSS of a run with the same context as ours (pp + tg + depth 512).
+    lb_rss=$(peak_rss "$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -d 512 -r 1 -fa 1)
 
     out=$("$ours" "$model" --threads "$threads" --reps "$reps" --pp 512 --tg 128)
     get() { printf '%s\n' "$out" | awk -v k="$1" '$1 == k { print $2; exit }'; }
 
-    printf '%-34s %12s %12s %8s\n' "" "ours" "llama-bench" "ratio"
-    printf '%-34s %12s %12s %8s\n' "prefill tok/s (512-token prompt)" "$(get pp_tps)" "$lb_pp" "$(ratio "$(get pp_tps)" "$lb_pp")"
-    printf '%-34s %12s %12s %8s\n' "decode tok/s (128 tokens)" "$(get tg_tps)" "$lb_tg" "$(ratio "$(get tg_tps)" "$lb_tg")"
-    printf '%-34s %12s %12s\n' "peak RSS MB" "$(get peak_rss_mb)" "$lb_rss"
-    echo "3 reviewers, shared prefix:        $(get shared3_ms) ms vs 3 independent prompts $(get independent3_ms) ms (speedup $(get shared_speedup)x, identical output: $(get shared_identical_output))"
-    echo "grammar-constrained decode:        $(get grammar_tps) tok/s vs unconstrained $(get free_tps) tok/s (ratio $(get grammar_ratio), $(get grammar_tokens) tokens)"
+    printf '%-40s %16s %16s %8s\n' "" "ours (median±sd)" "llama-bench" "ratio"
+    row() { printf '%-40s %16s %16s %8s\n' "$1" "$2±$3" "$4±$5" "$(ratio "$2" "$4")"; }
+    row "prefill tok/s ($(get pp_tokens)-token prompt)" "$(get pp_tps)" "$(get pp_sd)" "$lb_pp" "$lb_pp_sd"
+    row "decode tok/s (128 tokens, empty context)" "$(get tg0_tps)" "$(get tg0_sd)" "$lb_tg0" "$lb_tg0_sd"
+    row "decode tok/s (128 tokens, depth $(get tg_depth))" "$(get tg_tps)" "$(get tg_sd)" "$lb_tg" "$lb_tg_sd"
+    printf '%-40s %16s %16s %8s\n' "peak RSS MB (context $(get n_ctx))" "$(get peak_rss_mb)" "$lb_rss" "$(ratio "$(get peak_rss_mb)" "$lb_rss")"
+    echo "3 reviewers on a $(get shared_prompt_tokens)-token review prompt ($(get shared_tokens) shared), default sampling:"
+    echo "  shared prefix $(get shared3_ms) ms vs 3 independent prompts $(get independent3_ms) ms (speedup $(get shared_speedup)x, identical output: $(get shared_identical_output))"
+    echo "  answers cut to 16 tokens: $(get shared3_short_ms) ms vs $(get independent3_short_ms) ms (speedup $(get shared_short_speedup)x, identical output: $(get shared_short_identical_output))"
+    echo "grammar-constrained decode: $(get grammar_tps) tok/s vs unconstrained $(get free_tps) tok/s (ratio $(get grammar_ratio), $(get grammar_tokens) tokens each)"
+    echo "peak RSS of the whole bench process (review contexts): $(get peak_rss_review_mb) MB"
     echo
 done
