@@ -46,6 +46,9 @@ pub const LEAD_NONE: &str = "none";
 pub const KEY_CACHE_MAX_SIZE: &str = "deep-review.cacheMaxSize";
 /// git config key: worker threads for inference. Default: all cores.
 pub const KEY_THREADS: &str = "deep-review.threads";
+/// git config key: most memory one model may use, weights and KV cache
+/// (`8GB`); contexts shrink to fit. Default: what the machine has available.
+pub const KEY_MAX_MEMORY: &str = "deep-review.maxMemory";
 /// git config key: lines of context around hunks. Default: 3.
 pub const KEY_CONTEXT_LINES: &str = "deep-review.contextLines";
 /// git config key: multi-valued; each value is one more ignore glob.
@@ -117,6 +120,8 @@ pub struct Settings {
     /// Inference threads; `None` = all cores.
     pub threads: Option<usize>,
     pub instructions_max_bytes: usize,
+    /// Memory cap per model (weights + KV cache); `None` = what is available.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for Settings {
@@ -149,6 +154,7 @@ impl Default for Settings {
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             threads: None,
             instructions_max_bytes: DEFAULT_INSTRUCTIONS_MAX_BYTES,
+            max_memory: None,
         }
     }
 }
@@ -229,7 +235,7 @@ impl Provenance {
 }
 
 /// All the keys that [`Provenance::values`] may hold, in printing order.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "reviewer",
     "review.lead",
     "review.context_lines",
@@ -240,6 +246,7 @@ pub const KEYS: [&str; 15] = [
     "review.report_dir",
     "review.instructions_max_bytes",
     "review.threads",
+    "review.max_memory",
     "review.ignore",
     "gate.enabled",
     "gate.block_on",
@@ -474,6 +481,7 @@ struct FileReview {
     report_dir: Option<Spanned<String>>,
     instructions_max_bytes: Option<Spanned<IntOrString>>,
     threads: Option<Spanned<i64>>,
+    max_memory: Option<Spanned<IntOrString>>,
 }
 
 #[derive(Deserialize)]
@@ -718,6 +726,18 @@ fn apply_parsed(
             prov.values
                 .insert("review.threads", ctx.source(v.span().start));
         }
+        if let Some(v) = r.max_memory {
+            let at = v.span().start;
+            let n = byte_size(v.get_ref()).filter(|&n| n > 0).ok_or_else(|| {
+                ctx.error(
+                    at,
+                    "review.max_memory",
+                    "expected a size such as \"8GB\" or 8000000000",
+                )
+            })?;
+            s.max_memory = Some(n);
+            prov.values.insert("review.max_memory", ctx.source(at));
+        }
     }
 
     if let Some(g) = parsed.gate {
@@ -945,6 +965,15 @@ fn apply_git_config(
         prov.values
             .insert("review.threads", Source::GitConfig(KEY_THREADS));
     }
+    if let Some(v) = get(KEY_MAX_MEMORY) {
+        s.max_memory = Some(
+            parse_byte_size(&v)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad(KEY_MAX_MEMORY, &v, "a size such as 8GB"))?,
+        );
+        prov.values
+            .insert("review.max_memory", Source::GitConfig(KEY_MAX_MEMORY));
+    }
     if let Some(v) = get(KEY_CONTEXT_LINES) {
         s.context_lines = v
             .trim()
@@ -1150,6 +1179,18 @@ pub fn write_effective(
     match settings.threads {
         Some(t) => writeln!(w, "threads = {t}  # {}", src("review.threads"))?,
         None => writeln!(w, "# threads = (all cores)  # {}", src("review.threads"))?,
+    }
+    match settings.max_memory {
+        Some(m) => writeln!(
+            w,
+            "max_memory = {m}  # bytes per model; {}",
+            src("review.max_memory")
+        )?,
+        None => writeln!(
+            w,
+            "# max_memory = (what is available)  # {}",
+            src("review.max_memory")
+        )?,
     }
     writeln!(w, "\n[gate]")?;
     writeln!(

@@ -234,6 +234,7 @@ fn make_engine(
         threads: threads.or(settings.threads),
         verbose: global.verbose,
         progress: engine::progress::Progress::auto(global.quiet),
+        max_memory: settings.max_memory,
         ..Default::default()
     })
 }
@@ -306,7 +307,7 @@ fn review_plan(
     distinct.dedup();
     for model in &distinct {
         say(&format!("loading {model}"));
-        if let Err(e) = engine.llama().and_then(|l| l.load(model)) {
+        if let Err(e) = engine.llama().and_then(|l| l.prepare(model)) {
             failed_models.push((model.clone(), e));
         }
     }
@@ -323,6 +324,23 @@ fn review_plan(
         }
     }
     let load_ms = pipeline::ms(t_load.elapsed());
+    // The plan was cut with an estimate (so `--plan` needs no model); now
+    // the models are loaded, cut it with their own tokenizers.
+    let usable: Vec<String> = distinct
+        .iter()
+        .filter(|m| !failed_models.iter().any(|(f, _)| f == *m))
+        .cloned()
+        .collect();
+    let recounted = if usable.is_empty() {
+        None
+    } else {
+        engine
+            .llama()
+            .and_then(|l| l.plan_counter(&usable))
+            .ok()
+            .map(|count| plan::recount(plan, settings.chunk_tokens, &count))
+    };
+    let plan = recounted.as_ref().unwrap_or(plan);
     let root = root_of(repo);
     let mut outcome = pipeline::review(
         repo,

@@ -171,6 +171,35 @@ pub fn build(
     plan
 }
 
+/// The same plan with its chunks cut again, measured by `count`: the plan
+/// is first cut with [`estimate_tokens`] (so `--plan` loads no model), and
+/// again with the models' own tokenizers once a review has loaded them.
+/// What is skipped stays skipped; hunks already split into windows stay
+/// split; what was unfit stays listed.
+pub fn recount(
+    plan: &ReviewPlan,
+    chunk_tokens: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> ReviewPlan {
+    let mut out = ReviewPlan {
+        range: plan.range.clone(),
+        files: plan.files.clone(),
+        skipped: plan.skipped.clone(),
+        unfit: plan.unfit.clone(),
+        chunks: Vec::new(),
+    };
+    let budget = chunk_tokens.max(1);
+    let mut unfit = Vec::new();
+    let costs: Vec<Vec<usize>> = out
+        .files
+        .iter_mut()
+        .map(|file| fit_hunks(file, budget, count, &mut unfit))
+        .collect();
+    out.unfit.extend(unfit);
+    out.chunks = pack_chunks(&out, &costs, budget, count);
+    out
+}
+
 /// Compiled ignore globs, remembering which pattern matched.
 struct IgnoreSet {
     set: GlobSet,

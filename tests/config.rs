@@ -201,6 +201,36 @@ fn git_config_gate_off_disables_the_gate() {
     );
 }
 
+#[test]
+fn max_memory_comes_from_the_file_and_git_config_overrides_it() {
+    let r = repo();
+    std::fs::write(
+        r.path().join(".deep-review.toml"),
+        "[review]\nmax_memory = \"6GB\"\n",
+    )
+    .unwrap();
+    let (s, prov) = load_in(r.path(), None, CliOverrides::default()).unwrap();
+    assert_eq!(s.max_memory, Some(6_000_000_000));
+    assert!(matches!(
+        prov.source("review.max_memory"),
+        Source::RepoFile { .. }
+    ));
+    git(r.path(), &["config", "deep-review.maxMemory", "512MiB"]);
+    let (s, prov) = load_in(r.path(), None, CliOverrides::default()).unwrap();
+    assert_eq!(s.max_memory, Some(512 << 20));
+    assert_eq!(
+        prov.source("review.max_memory"),
+        Source::GitConfig("deep-review.maxMemory")
+    );
+    git(r.path(), &["config", "deep-review.maxMemory", "plenty"]);
+    match load_in(r.path(), None, CliOverrides::default()) {
+        Err(Error::Config(m)) => assert!(m.contains("deep-review.maxMemory"), "{m}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    let m = config_error("[review]\nmax_memory = 0\n");
+    assert!(m.contains(":2:") && m.contains("review.max_memory"), "{m}");
+}
+
 fn config_error(text: &str) -> String {
     let r = repo();
     std::fs::write(r.path().join(".deep-review.toml"), text).unwrap();

@@ -363,3 +363,27 @@ prompt = "correctness.md"
     assert!(appendix.contains("broken"), "{appendix}");
     assert!(appendix.contains("real"), "{appendix}");
 }
+
+#[test]
+fn a_memory_cap_below_the_models_fails_before_any_review_with_exit_4() {
+    let repo = demo_repo("");
+    let p = repo.path();
+    git(p, &["config", "deep-review.maxMemory", "20MB"]);
+    let report = p.join("review.md");
+    let out = review_offline(
+        p,
+        &[
+            "HEAD~1..HEAD",
+            "--output",
+            report.to_str().unwrap(),
+            "--no-cache",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "stderr: {err}");
+    assert!(
+        err.contains("not enough memory") && err.contains("review.max_memory"),
+        "the error should say what is short and what to change: {err}"
+    );
+    assert!(!report.exists(), "no report for a review that never ran");
+}

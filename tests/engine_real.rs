@@ -346,6 +346,75 @@ fn too_long_prompt_is_an_error_for_that_request_only() {
 }
 
 #[test]
+fn context_shrinks_to_fit_a_memory_cap_and_still_generates() {
+    let model_bytes = engine().model(SMOL).unwrap().size();
+    // Own engines: the cap applies when a context is created.
+    let mut e = LlamaBackend::with_manifest(
+        manifest(),
+        EngineOptions {
+            n_ctx: Some(8192),
+            max_memory: Some(model_bytes + 40_000_000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    e.prepare(SMOL).unwrap();
+    let n = e.n_ctx(SMOL).unwrap();
+    assert!((512..8192).contains(&n), "context not reduced: {n}");
+    let out = e.generate(SMOL, &[review_request("correctness", 32)]);
+    assert!(ok(&out[0]).generated_tokens > 0);
+    let n = e.n_ctx(SMOL).unwrap();
+    assert!((512..8192).contains(&n), "context not reduced: {n}");
+    // Prompts are checked against the reduced context, not the configured one.
+    let long = Request {
+        prompt: Prompt {
+            system: String::new(),
+            user: "word ".repeat(n as usize + 100),
+        },
+        sampling: Sampling::default(),
+        grammar: String::new(),
+    };
+    let err = e.generate(SMOL, &[long])[0]
+        .as_ref()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("prompt too long") && err.contains(&format!("context of {n} tokens")),
+        "{err}"
+    );
+
+    // A cap below the weights themselves: a clear error before any work.
+    let mut tiny = LlamaBackend::with_manifest(
+        manifest(),
+        EngineOptions {
+            max_memory: Some(model_bytes / 2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = tiny.prepare(SMOL).unwrap_err().to_string();
+    assert!(
+        err.contains("not enough memory") && err.contains("review.max_memory"),
+        "{err}"
+    );
+    assert!(tiny.generate(SMOL, &[review_request("correctness", 8)])[0].is_err());
+}
+
+#[test]
+fn plan_counter_counts_with_the_largest_tokenizer() {
+    let mut e = engine();
+    let text = "fn main() { let xs = vec![1, 2, 3]; println!(\"{xs:?}\"); }\n".repeat(20);
+    let smol = e.count_tokens(SMOL, &text).unwrap();
+    let gemma = e.count_tokens(GEMMA, &text).unwrap();
+    assert_ne!(smol, gemma, "the two vocabularies should differ on code");
+    let count = e.plan_counter(&[SMOL.into(), GEMMA.into()]).unwrap();
+    assert_eq!(count(&text), smol.max(gemma));
+    let count = e.plan_counter(&[SMOL.into()]).unwrap();
+    assert_eq!(count(&text), smol);
+    assert!(e.plan_counter(&["no-such-model".into()]).is_err());
+}
+
+#[test]
 fn count_tokens_uses_the_tokenizer() {
     let mut e = engine();
     let a = e.count_tokens(SMOL, "hello world").unwrap();

@@ -6,7 +6,8 @@ mod repo;
 
 use git_deep_review::diff::{diff_range, DiffOptions, FileDiff, LineKind};
 use git_deep_review::plan::{
-    build, chunk_new_lines, estimate_tokens, render_chunk, write_text, PlanOptions, ReviewPlan,
+    build, chunk_new_lines, estimate_tokens, recount, render_chunk, write_text, PlanOptions,
+    ReviewPlan,
 };
 use git_deep_review::range::resolve;
 use repo::TestRepo;
@@ -328,6 +329,34 @@ fn the_token_counter_passed_in_is_used() {
     for chunk in &by_chars.chunks {
         assert_eq!(chunk.est_tokens, render_chunk(&by_chars, chunk).len());
     }
+}
+
+#[test]
+fn recount_cuts_the_chunks_again_with_another_counter_and_drops_nothing() {
+    let (r, base) = many_hunks_repo();
+    let opts = PlanOptions {
+        chunk_tokens: 1500,
+        ..PlanOptions::default()
+    };
+    let estimated = plan_of(&r, &format!("{base}..HEAD"), &opts);
+    // A tokenizer that counts half the estimate: fewer, fuller chunks.
+    let half = |s: &str| estimate_tokens(s) / 2;
+    let recounted = recount(&estimated, 1500, &half);
+    assert!(
+        recounted.chunks.len() < estimated.chunks.len(),
+        "{} vs {}",
+        recounted.chunks.len(),
+        estimated.chunks.len()
+    );
+    for chunk in &recounted.chunks {
+        assert_eq!(chunk.est_tokens, half(&render_chunk(&recounted, chunk)));
+        assert!(chunk.est_tokens <= 1500, "{}", chunk.est_tokens);
+    }
+    assert_eq!(recounted.skipped, estimated.skipped);
+    let input: Vec<String> = (0..10).map(|f| format!("src/f{f}.rs")).collect();
+    assert_nothing_dropped(&recounted, &input);
+    // The same counter gives the same plan back.
+    assert_eq!(recount(&estimated, 1500, &estimate_tokens), estimated);
 }
 
 #[test]

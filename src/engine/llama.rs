@@ -28,6 +28,7 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::gguf_meta::read_gguf_info;
 use super::manifest::{load_manifest, ChatTemplate, Manifest, ModelEntry};
+use super::memory;
 use super::progress::Progress;
 use super::verify::{missing_model_error, verify_model};
 use super::{Backend, Generation, Prompt, Request, Sampling, StopReason};
@@ -86,6 +87,10 @@ pub struct EngineOptions {
     /// Keep generating through end-of-generation tokens up to `max_tokens`
     /// (the bench needs fixed-length decodes; never set in normal runs).
     pub ignore_eog: bool,
+    /// Most memory one model may use, weights and KV cache together
+    /// (`review.max_memory`); the context is shrunk to fit. `None`: what
+    /// the machine has available.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for EngineOptions {
@@ -97,6 +102,7 @@ impl Default for EngineOptions {
             n_ctx: None,
             prefill_chunk: None,
             ignore_eog: false,
+            max_memory: None,
         }
     }
 }
@@ -111,6 +117,8 @@ struct Loaded {
     model: &'static LlamaModel,
     layout: Layout,
     n_ctx: u32,
+    /// `n_ctx` was checked against the memory budget ([`size_context`]).
+    sized: bool,
     ctx: Option<LlamaContext<'static>>,
 }
 
@@ -207,10 +215,41 @@ impl LlamaBackend {
                 model,
                 layout,
                 n_ctx,
+                sized: false,
                 ctx: None,
             },
         );
         Ok(())
+    }
+
+    /// Loads `name` and sizes its context to fit in memory, so that a
+    /// model that cannot run here (damaged file, not enough memory) fails
+    /// before any review work is done. The context itself is allocated on
+    /// first use (a review answered from the cache never needs it).
+    pub fn prepare(&mut self, name: &str) -> Result<()> {
+        self.load(name)?;
+        let max_memory = self.opts.max_memory;
+        let l = self
+            .loaded
+            .get_mut(name)
+            .ok_or_else(|| Error::Model(format!("model `{name}` not loaded")))?;
+        size_context(l, name, max_memory)
+    }
+
+    /// A token counter for review plans: the largest count among the
+    /// tokenizers of `names` (a chunk must fit every model that reads it).
+    pub fn plan_counter(&mut self, names: &[String]) -> Result<impl Fn(&str) -> usize> {
+        let models = names
+            .iter()
+            .map(|n| self.model(n))
+            .collect::<Result<Vec<&'static LlamaModel>>>()?;
+        Ok(move |text: &str| {
+            models
+                .iter()
+                .map(|m| m.vocab().tokenize(text.as_bytes(), false, false).len())
+                .max()
+                .unwrap_or_else(|| crate::plan::estimate_tokens(text))
+        })
     }
 
     /// The prompt text after the chat template (or completion layout).
@@ -251,10 +290,14 @@ impl LlamaBackend {
     fn run(&mut self, model_name: &str, requests: &[Request]) -> Result<Vec<Result<Generation>>> {
         self.load(model_name)?;
         let threads = self.threads;
+        let max_memory = self.opts.max_memory;
         let l = self
             .loaded
             .get_mut(model_name)
             .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
+        // The context first: its size (maybe reduced to fit in memory) is
+        // what prompts are checked against.
+        ensure_context(l, model_name, threads, max_memory)?;
         let n_ctx = l.n_ctx;
 
         // Tokenize everything first: budgets are checked before any decode.
@@ -315,7 +358,7 @@ impl LlamaBackend {
         let ignore_eog = self.opts.ignore_eog;
 
         let model = l.model;
-        let ctx = ensure_context(l, threads)?;
+        let ctx = ensure_context(l, model_name, threads, max_memory)?;
         ctx.clear_kv_cache();
         let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
         let started = Instant::now();
@@ -423,12 +466,89 @@ fn load_model_file(entry: &ModelEntry, path: &Path, verbose: bool) -> Result<&'s
     Ok(model)
 }
 
+/// KV cache bytes per context token of a loaded model, from its metadata.
+fn model_kv_bytes_per_token(model: &LlamaModel) -> u64 {
+    let arch = model
+        .meta_val_str("general.architecture")
+        .unwrap_or_default();
+    let head_dim = u64::from(model.n_embd().max(1) as u32) / u64::from(model.n_head().max(1));
+    let dim = |key: &str| {
+        model
+            .meta_val_str(&format!("{arch}.attention.{key}"))
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(head_dim)
+    };
+    memory::kv_bytes_per_token(
+        u64::from(model.n_layer()),
+        u64::from(model.n_head_kv().max(1)),
+        dim("key_length"),
+        dim("value_length"),
+    )
+}
+
+/// Sets `l.n_ctx` (once) to a context that fits in memory.
+fn size_context(l: &mut Loaded, name: &str, max_memory: Option<u64>) -> Result<()> {
+    if !l.sized {
+        l.n_ctx = context_that_fits(l, name, max_memory)?;
+        l.sized = true;
+    }
+    Ok(())
+}
+
+/// The context size to create for `name`: the configured one, halved until
+/// its KV cache fits the memory budget (with a warning), or an error when
+/// not even [`MIN_CTX`] tokens fit.
+fn context_that_fits(l: &Loaded, name: &str, max_memory: Option<u64>) -> Result<u32> {
+    let per_token = model_kv_bytes_per_token(l.model);
+    let Some(budget) = memory::kv_budget(max_memory, l.model.size()) else {
+        return Ok(l.n_ctx);
+    };
+    let why = || {
+        let limit = match max_memory {
+            Some(c) => format!("review.max_memory is {}", memory::human(c)),
+            None => "that is what this machine has available".to_string(),
+        };
+        format!(
+            "{} is left for its KV cache after the weights ({}), {limit}",
+            memory::human(budget),
+            memory::human(l.model.size())
+        )
+    };
+    match memory::fit_context(l.n_ctx, MIN_CTX, per_token, budget) {
+        Some(n) if n < l.n_ctx => {
+            eprintln!(
+                "warning: model `{name}`: context reduced from {} to {n} tokens to fit in memory \
+                 ({} per token; {}); lower review.chunk_tokens if prompts no longer fit",
+                l.n_ctx,
+                memory::human(per_token),
+                why()
+            );
+            Ok(n)
+        }
+        Some(n) => Ok(n),
+        None => Err(Error::Model(format!(
+            "not enough memory for model `{name}`: even a context of {MIN_CTX} tokens needs {} of KV \
+             cache, and only {}. Close other programs, raise review.max_memory, or use a smaller model",
+            memory::human(u64::from(MIN_CTX) * per_token),
+            why()
+        ))),
+    }
+}
+
 /// Creates (once) the model's context: unified KV cache for two sequences
-/// (0 = shared prefix, 1 = the request being generated). When memory is
-/// short the context is halved down to [`MIN_CTX`] rather than failing.
-fn ensure_context(l: &mut Loaded, threads: i32) -> Result<&mut LlamaContext<'static>> {
+/// (0 = shared prefix, 1 = the request being generated), sized to fit in
+/// memory ([`size_context`]). If llama.cpp still cannot allocate it,
+/// the context is halved down to [`MIN_CTX`] rather than failing.
+fn ensure_context<'a>(
+    l: &'a mut Loaded,
+    name: &str,
+    threads: i32,
+    max_memory: Option<u64>,
+) -> Result<&'a mut LlamaContext<'static>> {
     if l.ctx.is_none() {
         let backend = cpp_backend(false)?;
+        size_context(l, name, max_memory)?;
         let mut n_ctx = l.n_ctx;
         loop {
             let params = LlamaContextParams::default()

@@ -19,6 +19,7 @@ pub mod gguf_meta;
 pub mod grammar;
 pub mod llama;
 pub mod manifest;
+pub mod memory;
 pub mod progress;
 pub mod standin;
 pub mod verify;
