@@ -387,3 +387,63 @@ fn a_memory_cap_below_the_models_fails_before_any_review_with_exit_4() {
     );
     assert!(!report.exists(), "no report for a review that never ran");
 }
+
+#[test]
+fn review_chunks_are_cut_with_the_model_tokenizer_not_the_plan_estimate() {
+    // Deeply indented lines: the plan's estimate (3 characters a token)
+    // counts every space, the models' tokenizers merge runs of them.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main", "."]);
+    std::fs::write(p.join("README"), "base\n").unwrap();
+    git(p, &["add", "."]);
+    git(p, &["commit", "-q", "-m", "base"]);
+    for i in 1..=6 {
+        let body: String = (0..8)
+            .map(|j| format!("{}total = total + {j}\n", " ".repeat(24)))
+            .collect();
+        std::fs::write(p.join(format!("code{i}.py")), body).unwrap();
+    }
+    git(p, &["add", "."]);
+    git(p, &["commit", "-q", "-m", "code"]);
+    git(p, &["config", "deep-review.lead", "none"]);
+    let budget = ["--chunk-tokens", "300"];
+
+    let out = review_offline(
+        p,
+        &[&["HEAD", "--plan", "--format", "json"][..], &budget].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let estimated = plan["chunks"].as_array().unwrap().len();
+
+    let report = p.join("review.json");
+    let args = [
+        &[
+            "HEAD",
+            "--reviewer",
+            "correctness",
+            "--format",
+            "json",
+            "--no-cache",
+            "--output",
+            report.to_str().unwrap(),
+        ][..],
+        &budget,
+    ]
+    .concat();
+    let out = review_offline(p, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let reviewed = r["cache"]["total_chunks"].as_u64().unwrap() as usize;
+    assert!(
+        reviewed >= 1 && reviewed < estimated,
+        "the review should pack the diff into fewer chunks ({reviewed}) than the estimate ({estimated})"
+    );
+    assert_eq!(r["retro"][0]["chunks"].as_u64(), Some(reviewed as u64));
+}
