@@ -113,6 +113,15 @@ enum Layout {
     Completion,
 }
 
+/// Memory the KV caches of this process may take.
+#[derive(Debug, Clone, Copy)]
+struct MemoryBudget {
+    /// Per-model cap, weights + KV (`review.max_memory`).
+    cap: Option<u64>,
+    /// KV bytes of the contexts already sized for other models.
+    committed: u64,
+}
+
 struct Loaded {
     model: &'static LlamaModel,
     layout: Layout,
@@ -128,6 +137,7 @@ pub struct LlamaBackend {
     threads: i32,
     opts: EngineOptions,
     loaded: HashMap<String, Loaded>,
+    memory: MemoryBudget,
 }
 
 impl LlamaBackend {
@@ -148,6 +158,10 @@ impl LlamaBackend {
         Ok(LlamaBackend {
             manifest,
             threads: i32::try_from(threads).unwrap_or(4),
+            memory: MemoryBudget {
+                cap: opts.max_memory,
+                committed: 0,
+            },
             opts,
             loaded: HashMap::new(),
         })
@@ -228,12 +242,11 @@ impl LlamaBackend {
     /// first use (a review answered from the cache never needs it).
     pub fn prepare(&mut self, name: &str) -> Result<()> {
         self.load(name)?;
-        let max_memory = self.opts.max_memory;
         let l = self
             .loaded
             .get_mut(name)
             .ok_or_else(|| Error::Model(format!("model `{name}` not loaded")))?;
-        size_context(l, name, max_memory)
+        size_context(l, name, &mut self.memory)
     }
 
     /// A token counter for review plans: the largest count among the
@@ -290,14 +303,14 @@ impl LlamaBackend {
     fn run(&mut self, model_name: &str, requests: &[Request]) -> Result<Vec<Result<Generation>>> {
         self.load(model_name)?;
         let threads = self.threads;
-        let max_memory = self.opts.max_memory;
+        let memory = &mut self.memory;
         let l = self
             .loaded
             .get_mut(model_name)
             .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
         // The context first: its size (maybe reduced to fit in memory) is
         // what prompts are checked against.
-        ensure_context(l, model_name, threads, max_memory)?;
+        ensure_context(l, model_name, threads, memory)?;
         let n_ctx = l.n_ctx;
 
         // Tokenize everything first: budgets are checked before any decode.
@@ -358,7 +371,7 @@ impl LlamaBackend {
         let ignore_eog = self.opts.ignore_eog;
 
         let model = l.model;
-        let ctx = ensure_context(l, model_name, threads, max_memory)?;
+        let ctx = ensure_context(l, model_name, threads, memory)?;
         ctx.clear_kv_cache();
         let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
         let started = Instant::now();
@@ -487,11 +500,15 @@ fn model_kv_bytes_per_token(model: &LlamaModel) -> u64 {
     )
 }
 
-/// Sets `l.n_ctx` (once) to a context that fits in memory.
-fn size_context(l: &mut Loaded, name: &str, max_memory: Option<u64>) -> Result<()> {
+/// Sets `l.n_ctx` (once) to a context that fits in memory, and counts its
+/// KV cache against the budget of models sized after it.
+fn size_context(l: &mut Loaded, name: &str, budget: &mut MemoryBudget) -> Result<()> {
     if !l.sized {
-        l.n_ctx = context_that_fits(l, name, max_memory)?;
+        l.n_ctx = context_that_fits(l, name, budget)?;
         l.sized = true;
+        budget.committed = budget
+            .committed
+            .saturating_add(u64::from(l.n_ctx) * model_kv_bytes_per_token(l.model));
     }
     Ok(())
 }
@@ -499,14 +516,19 @@ fn size_context(l: &mut Loaded, name: &str, max_memory: Option<u64>) -> Result<(
 /// The context size to create for `name`: the configured one, halved until
 /// its KV cache fits the memory budget (with a warning), or an error when
 /// not even [`MIN_CTX`] tokens fit.
-fn context_that_fits(l: &Loaded, name: &str, max_memory: Option<u64>) -> Result<u32> {
+fn context_that_fits(l: &Loaded, name: &str, limits: &MemoryBudget) -> Result<u32> {
+    let max_memory = limits.cap;
     let per_token = model_kv_bytes_per_token(l.model);
-    let Some(budget) = memory::kv_budget(max_memory, l.model.size()) else {
+    let Some(budget) = memory::kv_budget(max_memory, l.model.size(), limits.committed) else {
         return Ok(l.n_ctx);
     };
     let why = || {
         let limit = match max_memory {
             Some(c) => format!("review.max_memory is {}", memory::human(c)),
+            None if limits.committed > 0 => format!(
+                "that is what this machine has available besides {} for the other models' caches",
+                memory::human(limits.committed)
+            ),
             None => "that is what this machine has available".to_string(),
         };
         format!(
@@ -544,11 +566,11 @@ fn ensure_context<'a>(
     l: &'a mut Loaded,
     name: &str,
     threads: i32,
-    max_memory: Option<u64>,
+    budget: &mut MemoryBudget,
 ) -> Result<&'a mut LlamaContext<'static>> {
     if l.ctx.is_none() {
         let backend = cpp_backend(false)?;
-        size_context(l, name, max_memory)?;
+        size_context(l, name, budget)?;
         let mut n_ctx = l.n_ctx;
         loop {
             let params = LlamaContextParams::default()

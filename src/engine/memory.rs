@@ -30,12 +30,24 @@ pub fn fit_context(wanted: u32, min: u32, per_token: u64, budget: u64) -> Option
     }
 }
 
-/// Bytes the KV cache may use: what is available (MemAvailable, lowered by
-/// a cgroup v2 limit) minus [`RESERVE_BYTES`], and at most `cap` minus the
-/// model's own size when the user set a cap (`review.max_memory`). `None`
+/// Bytes the KV cache of one more model may use: what is available
+/// (MemAvailable, lowered by a cgroup v2 limit) minus [`RESERVE_BYTES`] and
+/// minus `committed` (KV caches already sized for other models in this
+/// process, not all allocated yet), and at most `cap` minus the model's own
+/// size when the user set a cap (`review.max_memory`, per model). `None`
 /// when nothing is known (not Linux) and no cap is set.
-pub fn kv_budget(cap: Option<u64>, model_bytes: u64) -> Option<u64> {
-    let avail = available_bytes().map(|a| a.saturating_sub(RESERVE_BYTES));
+pub fn kv_budget(cap: Option<u64>, model_bytes: u64, committed: u64) -> Option<u64> {
+    budget_from(available_bytes(), cap, model_bytes, committed)
+}
+
+/// [`kv_budget`] for a given amount of available memory.
+pub fn budget_from(
+    available: Option<u64>,
+    cap: Option<u64>,
+    model_bytes: u64,
+    committed: u64,
+) -> Option<u64> {
+    let avail = available.map(|a| a.saturating_sub(RESERVE_BYTES.saturating_add(committed)));
     let capped = cap.map(|c| c.saturating_sub(model_bytes));
     match (avail, capped) {
         (Some(a), Some(c)) => Some(a.min(c)),
@@ -153,10 +165,28 @@ mod tests {
     }
 
     #[test]
-    fn a_cap_bounds_the_budget_below_what_is_available() {
-        // A cap smaller than the model leaves nothing for the cache.
-        assert_eq!(kv_budget(Some(100), 1_000), Some(0));
-        let capped = kv_budget(Some(1_000_000 + 5_000), 5_000).unwrap();
-        assert!(capped <= 1_000_000, "{capped}");
+    fn budget_is_what_is_left_after_the_reserve_other_caches_and_the_cap() {
+        let gb = 1_000_000_000u64;
+        // Available memory only.
+        assert_eq!(
+            budget_from(Some(4 * gb), None, gb, 0),
+            Some(4 * gb - RESERVE_BYTES)
+        );
+        // Caches already sized for other models come off what is available.
+        assert_eq!(
+            budget_from(Some(4 * gb), None, gb, gb),
+            Some(3 * gb - RESERVE_BYTES)
+        );
+        // A per-model cap counts this model's weights, not other caches.
+        assert_eq!(
+            budget_from(Some(64 * gb), Some(3 * gb), gb, gb),
+            Some(2 * gb)
+        );
+        // A cap below the weights leaves nothing; nothing known, no budget.
+        assert_eq!(budget_from(Some(64 * gb), Some(gb / 2), gb, 0), Some(0));
+        assert_eq!(budget_from(None, Some(3 * gb), gb, 0), Some(2 * gb));
+        assert_eq!(budget_from(None, None, gb, 0), None);
+        // Less available than the reserve: zero, not an underflow.
+        assert_eq!(budget_from(Some(1), None, 0, 0), Some(0));
     }
 }
