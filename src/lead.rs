@@ -4,6 +4,7 @@
 //! the data when the lead produced nothing usable.
 
 use crate::engine::{Backend, Prompt, Request, Sampling};
+use crate::reviewers::{cache_key, GenerationStore};
 use serde::{Deserialize, Serialize};
 
 /// Prose sections written by the lead model; `None` = not usable.
@@ -47,9 +48,15 @@ ws ::= [ \n]{{0,2}}
 
 /// Asks the lead model for the prose sections. Failures are not errors: the
 /// report falls back to data-built text, so the reason is returned instead.
+///
+/// The answer is cached like a reviewer's (`identity` is the model's hash):
+/// the facts are built from cached reviews when a push is retried, and the
+/// lead must not turn an all-cached push back into a model run.
 pub fn write(
     backend: &mut dyn Backend,
+    store: &mut dyn GenerationStore,
     model: &str,
+    identity: &str,
     facts: &str,
     sampling: &Sampling,
 ) -> Result<LeadProse, String> {
@@ -61,12 +68,23 @@ pub fn write(
         sampling: sampling.clone(),
         grammar: grammar(),
     };
+    let key = cache_key(
+        identity,
+        &request.prompt.system,
+        &request.prompt.user,
+        &request.grammar,
+        sampling,
+    );
+    if let Some(text) = store.get(&key) {
+        return parse(&text);
+    }
     let mut results = backend.generate(model, std::slice::from_ref(&request));
     let generation = match results.pop() {
         Some(Ok(g)) => g,
         Some(Err(e)) => return Err(e.to_string()),
         None => return Err("the engine returned nothing".into()),
     };
+    store.put(&key, &generation.text);
     parse(&generation.text)
 }
 
@@ -159,6 +177,35 @@ pub fn usable(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Default)]
+    struct MemStore(std::collections::HashMap<String, String>);
+    impl GenerationStore for MemStore {
+        fn get(&mut self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn put(&mut self, key: &str, text: &str) {
+            self.0.insert(key.to_string(), text.to_string());
+        }
+    }
+
+    #[test]
+    fn the_lead_answer_is_cached_per_facts_and_model() {
+        let mut backend = crate::engine::StandinBackend::new();
+        let mut store = MemStore::default();
+        let s = Sampling::default();
+        let first = write(&mut backend, &mut store, "standin:empty", "m1", "facts", &s);
+        let again = write(&mut backend, &mut store, "standin:empty", "m1", "facts", &s);
+        assert_eq!(
+            backend.calls, 1,
+            "the second answer must come from the cache"
+        );
+        assert_eq!(first, again);
+        // Other facts or another model identity are other answers.
+        let _ = write(&mut backend, &mut store, "standin:empty", "m1", "other", &s);
+        let _ = write(&mut backend, &mut store, "standin:empty", "m2", "facts", &s);
+        assert_eq!(backend.calls, 3);
+    }
 
     #[test]
     fn usable_rejects_loops_short_text_and_markup() {

@@ -292,10 +292,11 @@ fn review_plan(
             eprintln!("deep-review: {msg}");
         }
     };
-    // Load (and on first use verify) every model up front: a missing or
-    // corrupt model is reported before minutes of work, and the time is
-    // the report's "load" stage.
-    let t_load = Instant::now();
+    // Check every model up front (hash on first use, header, vocabulary,
+    // memory for its context): a missing, corrupt or too large model is
+    // reported before minutes of work. The weights load later, only if a
+    // chunk is not answered from the cache.
+    let loaded_before = engine.load_ms();
     let mut failed_models = Vec::new();
     let chosen = pipeline::reviewers(settings, only, &root_of(repo))?;
     let mut distinct: Vec<String> = chosen
@@ -323,7 +324,6 @@ fn review_plan(
             eprintln!("git-deep-review: warning: model {model} is unusable, its reviewers will be reported as failed: {e}");
         }
     }
-    let load_ms = pipeline::ms(t_load.elapsed());
     // The plan was cut with an estimate (so `--plan` needs no model); now
     // the models are loaded, cut it with their own tokenizers.
     let usable: Vec<String> = distinct
@@ -356,7 +356,9 @@ fn review_plan(
         store.as_mut(),
         &info,
     )?;
-    outcome.report.timings.load_ms = load_ms;
+    // Weights load with the first context a review needs (never, when every
+    // answer comes from the cache), so the stage is what the engine measured.
+    outcome.report.timings.load_ms = engine.load_ms().saturating_sub(loaded_before);
     Ok(outcome)
 }
 

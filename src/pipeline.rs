@@ -178,7 +178,9 @@ pub fn review(
             max_tokens: 1024,
             ..Sampling::default()
         };
-        if let Ok(prose) = crate::lead::write(backend, lead, &facts, &sampling) {
+        if let Ok(prose) =
+            crate::lead::write(backend, store, lead, &identity(lead), &facts, &sampling)
+        {
             let who = vec![format!("lead ({lead})")];
             let design = report::DesignObservations {
                 concerns: prose

@@ -347,7 +347,9 @@ fn too_long_prompt_is_an_error_for_that_request_only() {
 
 #[test]
 fn context_shrinks_to_fit_a_memory_cap_and_still_generates() {
-    let model_bytes = engine().model(SMOL).unwrap().size();
+    let model_bytes = std::fs::metadata(models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        .unwrap()
+        .len();
     // Own engines: the cap applies when a context is created.
     let mut e = LlamaBackend::with_manifest(
         manifest(),
@@ -398,6 +400,24 @@ fn context_shrinks_to_fit_a_memory_cap_and_still_generates() {
         "{err}"
     );
     assert!(tiny.generate(SMOL, &[review_request("correctness", 8)])[0].is_err());
+}
+
+#[test]
+fn checking_and_planning_load_no_weights_generation_does() {
+    // Its own engine: the shared one has generated already.
+    let mut e = LlamaBackend::with_manifest(manifest(), EngineOptions::default()).unwrap();
+    e.prepare(SMOL).unwrap();
+    let count = e.plan_counter(&[SMOL.into()]).unwrap();
+    assert!(count("fn main() {}") > 0);
+    assert!(e.count_tokens(SMOL, "hello").unwrap() > 0);
+    assert!(
+        !e.weights_loaded(SMOL),
+        "a review answered from the cache must not load weights"
+    );
+    let out = e.generate(SMOL, &[review_request("correctness", 8)]);
+    assert!(ok(&out[0]).generated_tokens > 0);
+    assert!(e.weights_loaded(SMOL));
+    assert!(e.load_ms() > 0);
 }
 
 #[test]

@@ -50,10 +50,11 @@ const FLASH_ATTN_ENABLED: i32 = 1;
 const MIN_CTX: u32 = 512;
 
 static CPP_BACKEND: OnceLock<std::result::Result<CppBackend, String>> = OnceLock::new();
-/// Models loaded in this process, by canonical path. Models are mmapped and
+/// Models loaded in this process, by canonical path and whether only the
+/// vocabulary was loaded. Models are mmapped and
 /// live until exit: leaking them gives contexts a `'static` model to borrow,
 /// and "load each model once per run" is exactly what we want.
-static MODELS: OnceLock<Mutex<HashMap<PathBuf, &'static LlamaModel>>> = OnceLock::new();
+static MODELS: OnceLock<Mutex<HashMap<(PathBuf, bool), &'static LlamaModel>>> = OnceLock::new();
 
 /// The process-wide llama.cpp backend (initialised once). With `verbose`
 /// false on the first call, llama.cpp's own logging is silenced for the
@@ -123,7 +124,16 @@ struct MemoryBudget {
 }
 
 struct Loaded {
+    /// The model's vocabulary, chat template and hyper-parameters (loaded
+    /// without weights: tokenizing, planning and the memory check need no
+    /// more, and a review answered from the cache never needs the weights).
     model: &'static LlamaModel,
+    /// The whole model, loaded when a context is first needed.
+    full: Option<&'static LlamaModel>,
+    entry: ModelEntry,
+    path: PathBuf,
+    /// Size of the weights (the GGUF file).
+    file_bytes: u64,
     layout: Layout,
     n_ctx: u32,
     /// `n_ctx` was checked against the memory budget ([`size_context`]).
@@ -138,6 +148,8 @@ pub struct LlamaBackend {
     opts: EngineOptions,
     loaded: HashMap<String, Loaded>,
     memory: MemoryBudget,
+    /// Time spent loading models and creating contexts, in total.
+    load_ms: u64,
 }
 
 impl LlamaBackend {
@@ -164,6 +176,7 @@ impl LlamaBackend {
             },
             opts,
             loaded: HashMap::new(),
+            load_ms: 0,
         })
     }
 
@@ -182,11 +195,26 @@ impl LlamaBackend {
         &mut self.opts.progress
     }
 
-    /// Loads (verifying first) the model called `name`, if not loaded yet.
+    /// Whether the weights of `name` are loaded (they are only once a
+    /// generation needs a context).
+    pub fn weights_loaded(&self, name: &str) -> bool {
+        self.loaded.get(name).is_some_and(|l| l.full.is_some())
+    }
+
+    /// Milliseconds spent so far loading models (vocabularies and weights)
+    /// and creating their contexts: the report's "load" stage.
+    pub fn load_ms(&self) -> u64 {
+        self.load_ms
+    }
+
+    /// Loads (verifying first) the vocabulary, template and metadata of the
+    /// model called `name`, if not loaded yet; the weights come later, with
+    /// the first context.
     pub fn load(&mut self, name: &str) -> Result<()> {
         if self.loaded.contains_key(name) {
             return Ok(());
         }
+        let started = Instant::now();
         let entry = self.manifest.get(name).cloned().ok_or_else(|| {
             Error::Model(format!(
                 "unknown model `{name}`; configured models: {} (add others in {}/manifest.toml)",
@@ -202,7 +230,8 @@ impl LlamaBackend {
         self.opts
             .progress
             .status(&format!("[{name}] loading {}", path.display()));
-        let model = load_model_file(&entry, &path, self.opts.verbose)?;
+        let model = load_model_file(&entry, &path, self.opts.verbose, true)?;
+        let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let layout = match &entry.chat_template {
             ChatTemplate::Completion => Layout::Completion,
             ChatTemplate::Named(t) => {
@@ -216,7 +245,12 @@ impl LlamaBackend {
                 Err(_) => Layout::Completion,
             },
         };
-        let trained = model.n_ctx_train().max(MIN_CTX);
+        // From the metadata: a vocabulary-only model has no hyper-parameters
+        // (and llama.cpp aborts on some of their getters), so never ask it.
+        let trained = meta_u64(model, "context_length")
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(u32::MAX)
+            .max(MIN_CTX);
         let n_ctx = self
             .opts
             .n_ctx
@@ -227,12 +261,17 @@ impl LlamaBackend {
             name.to_string(),
             Loaded {
                 model,
+                full: None,
+                entry,
+                path,
+                file_bytes,
                 layout,
                 n_ctx,
                 sized: false,
                 ctx: None,
             },
         );
+        self.load_ms += started.elapsed().as_millis() as u64;
         Ok(())
     }
 
@@ -285,7 +324,8 @@ impl LlamaBackend {
         Ok(tokenize(l.model, &text))
     }
 
-    /// The loaded llama.cpp model (for tests and the bench).
+    /// The model as loaded for tokenizing: vocabulary, chat template and
+    /// metadata, no weights (for tests and the bench).
     pub fn model(&mut self, name: &str) -> Result<&'static LlamaModel> {
         self.load(name)?;
         self.loaded
@@ -310,7 +350,17 @@ impl LlamaBackend {
             .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
         // The context first: its size (maybe reduced to fit in memory) is
         // what prompts are checked against.
+        let started = Instant::now();
+        let created = l.ctx.is_none();
         ensure_context(l, model_name, threads, memory)?;
+        if created {
+            self.load_ms += started.elapsed().as_millis() as u64;
+        }
+        let l = self
+            .loaded
+            .get_mut(model_name)
+            .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
+        let memory = &mut self.memory;
         let n_ctx = l.n_ctx;
 
         // Tokenize everything first: budgets are checked before any decode.
@@ -451,7 +501,12 @@ impl Backend for LlamaBackend {
 }
 
 /// Validates and loads a model file, once per process.
-fn load_model_file(entry: &ModelEntry, path: &Path, verbose: bool) -> Result<&'static LlamaModel> {
+fn load_model_file(
+    entry: &ModelEntry,
+    path: &Path,
+    verbose: bool,
+    vocab_only: bool,
+) -> Result<&'static LlamaModel> {
     let backend = cpp_backend(verbose)?;
     if !path.exists() {
         return Err(missing_model_error(entry, path));
@@ -460,12 +515,13 @@ fn load_model_file(entry: &ModelEntry, path: &Path, verbose: bool) -> Result<&'s
         .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
     let cache = MODELS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(m) = cache.get(&canon) {
+    if let Some(m) = cache.get(&(canon.clone(), vocab_only)) {
         return Ok(m);
     }
     // Never hand llama.cpp a file whose header we could not make sense of.
     let info = read_gguf_info(&canon)?;
-    let model = LlamaModel::load_from_file(backend, &canon, &LlamaModelParams::default()).map_err(|e| {
+    let params = LlamaModelParams::default().with_vocab_only(vocab_only);
+    let model = LlamaModel::load_from_file(backend, &canon, &params).map_err(|e| {
         Error::Model(format!(
             "llama.cpp could not load model `{}` from {} (architecture `{}`): {e}. The architecture may be \
              unsupported by this build's llama.cpp, or the file is damaged; run with -v for llama.cpp's log",
@@ -475,29 +531,38 @@ fn load_model_file(entry: &ModelEntry, path: &Path, verbose: bool) -> Result<&'s
         ))
     })?;
     let model: &'static LlamaModel = Box::leak(Box::new(model));
-    cache.insert(canon, model);
+    cache.insert((canon, vocab_only), model);
     Ok(model)
 }
 
-/// KV cache bytes per context token of a loaded model, from its metadata.
-fn model_kv_bytes_per_token(model: &LlamaModel) -> u64 {
-    let arch = model
-        .meta_val_str("general.architecture")
-        .unwrap_or_default();
-    let head_dim = u64::from(model.n_embd().max(1) as u32) / u64::from(model.n_head().max(1));
-    let dim = |key: &str| {
-        model
-            .meta_val_str(&format!("{arch}.attention.{key}"))
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(head_dim)
-    };
-    memory::kv_bytes_per_token(
-        u64::from(model.n_layer()),
-        u64::from(model.n_head_kv().max(1)),
-        dim("key_length"),
-        dim("value_length"),
-    )
+/// `{architecture}.{key}` of a model's GGUF metadata as a number (scalar
+/// values only: llama.cpp keeps no arrays in its string view).
+fn meta_u64(model: &LlamaModel, key: &str) -> Option<u64> {
+    let arch = model.meta_val_str("general.architecture").ok()?;
+    model
+        .meta_val_str(&format!("{arch}.{key}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// KV cache bytes per context token, from the GGUF metadata (so it works on
+/// a vocabulary-only model); `None` when the metadata does not say.
+fn model_kv_bytes_per_token(model: &LlamaModel) -> Option<u64> {
+    let layers = meta_u64(model, "block_count")?;
+    let heads = meta_u64(model, "attention.head_count")?.max(1);
+    // Per-layer arrays (some architectures) are not visible: assume plain
+    // multi-head attention, the larger cache.
+    let kv_heads = meta_u64(model, "attention.head_count_kv").unwrap_or(heads);
+    let head_dim = meta_u64(model, "embedding_length")? / heads;
+    let dim = |key: &str| meta_u64(model, key).unwrap_or(head_dim);
+    Some(memory::kv_bytes_per_token(
+        layers,
+        kv_heads.max(1),
+        dim("attention.key_length"),
+        dim("attention.value_length"),
+    ))
 }
 
 /// Sets `l.n_ctx` (once) to a context that fits in memory, and counts its
@@ -506,9 +571,10 @@ fn size_context(l: &mut Loaded, name: &str, budget: &mut MemoryBudget) -> Result
     if !l.sized {
         l.n_ctx = context_that_fits(l, name, budget)?;
         l.sized = true;
+        let per_token = model_kv_bytes_per_token(l.model).unwrap_or(0);
         budget.committed = budget
             .committed
-            .saturating_add(u64::from(l.n_ctx) * model_kv_bytes_per_token(l.model));
+            .saturating_add(u64::from(l.n_ctx) * per_token);
     }
     Ok(())
 }
@@ -518,8 +584,10 @@ fn size_context(l: &mut Loaded, name: &str, budget: &mut MemoryBudget) -> Result
 /// not even [`MIN_CTX`] tokens fit.
 fn context_that_fits(l: &Loaded, name: &str, limits: &MemoryBudget) -> Result<u32> {
     let max_memory = limits.cap;
-    let per_token = model_kv_bytes_per_token(l.model);
-    let Some(budget) = memory::kv_budget(max_memory, l.model.size(), limits.committed) else {
+    let (Some(per_token), Some(budget)) = (
+        model_kv_bytes_per_token(l.model),
+        memory::kv_budget(max_memory, l.file_bytes, limits.committed),
+    ) else {
         return Ok(l.n_ctx);
     };
     let why = || {
@@ -534,7 +602,7 @@ fn context_that_fits(l: &Loaded, name: &str, limits: &MemoryBudget) -> Result<u3
         format!(
             "{} is left for its KV cache after the weights ({}), {limit}",
             memory::human(budget),
-            memory::human(l.model.size())
+            memory::human(l.file_bytes)
         )
     };
     match memory::fit_context(l.n_ctx, MIN_CTX, per_token, budget) {
@@ -571,6 +639,15 @@ fn ensure_context<'a>(
     if l.ctx.is_none() {
         let backend = cpp_backend(false)?;
         size_context(l, name, budget)?;
+        let full = match l.full {
+            Some(m) => m,
+            None => {
+                // llama.cpp's logging was set up when the vocabulary loaded.
+                let m = load_model_file(&l.entry, &l.path, false, false)?;
+                l.full = Some(m);
+                m
+            }
+        };
         let mut n_ctx = l.n_ctx;
         loop {
             let params = LlamaContextParams::default()
@@ -582,7 +659,7 @@ fn ensure_context<'a>(
                 .with_flash_attention_policy(FLASH_ATTN_ENABLED)
                 .with_n_threads(threads)
                 .with_n_threads_batch(threads);
-            match l.model.new_context(backend, params) {
+            match full.new_context(backend, params) {
                 Ok(c) => {
                     l.n_ctx = c.n_ctx();
                     l.ctx = Some(c);

@@ -144,6 +144,12 @@ impl Engine {
             .ok_or_else(|| crate::error::Error::Model("llama.cpp backend unavailable".into()))
     }
 
+    /// Milliseconds the real engine has spent loading models and creating
+    /// contexts so far (0 when it was never used).
+    pub fn load_ms(&self) -> u64 {
+        self.llama.as_ref().map_or(0, |l| l.load_ms())
+    }
+
     /// Clears any progress line (call before printing to stderr).
     pub fn clear_progress(&mut self) {
         if let Some(l) = self.llama.as_mut() {
