@@ -343,24 +343,24 @@ impl LlamaBackend {
     fn run(&mut self, model_name: &str, requests: &[Request]) -> Result<Vec<Result<Generation>>> {
         self.load(model_name)?;
         let threads = self.threads;
-        let memory = &mut self.memory;
         let l = self
             .loaded
             .get_mut(model_name)
             .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
         // The context first: its size (maybe reduced to fit in memory) is
         // what prompts are checked against.
-        let started = Instant::now();
-        let created = l.ctx.is_none();
-        ensure_context(l, model_name, threads, memory)?;
-        if created {
+        if l.ctx.is_none() {
+            let started = Instant::now();
+            if l.full.is_none() {
+                // The weights of a large model take a while to map in.
+                self.opts.progress.status(&format!(
+                    "[{model_name}] loading weights {}",
+                    l.path.display()
+                ));
+            }
+            create_context(l, model_name, threads, &mut self.memory)?;
             self.load_ms += started.elapsed().as_millis() as u64;
         }
-        let l = self
-            .loaded
-            .get_mut(model_name)
-            .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
-        let memory = &mut self.memory;
         let n_ctx = l.n_ctx;
 
         // Tokenize everything first: budgets are checked before any decode.
@@ -421,7 +421,10 @@ impl LlamaBackend {
         let ignore_eog = self.opts.ignore_eog;
 
         let model = l.model;
-        let ctx = ensure_context(l, model_name, threads, memory)?;
+        let ctx = l
+            .ctx
+            .as_mut()
+            .ok_or_else(|| Error::Model("llama.cpp context missing".into()))?;
         ctx.clear_kv_cache();
         let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
         let started = Instant::now();
@@ -569,25 +572,24 @@ fn model_kv_bytes_per_token(model: &LlamaModel) -> Option<u64> {
 /// KV cache against the budget of models sized after it.
 fn size_context(l: &mut Loaded, name: &str, budget: &mut MemoryBudget) -> Result<()> {
     if !l.sized {
-        l.n_ctx = context_that_fits(l, name, budget)?;
+        let per_token = model_kv_bytes_per_token(l.model);
+        if let Some(per_token) = per_token {
+            l.n_ctx = context_that_fits(l, name, budget, per_token)?;
+        }
         l.sized = true;
-        let per_token = model_kv_bytes_per_token(l.model).unwrap_or(0);
         budget.committed = budget
             .committed
-            .saturating_add(u64::from(l.n_ctx) * per_token);
+            .saturating_add(u64::from(l.n_ctx) * per_token.unwrap_or(0));
     }
     Ok(())
 }
 
-/// The context size to create for `name`: the configured one, halved until
-/// its KV cache fits the memory budget (with a warning), or an error when
-/// not even [`MIN_CTX`] tokens fit.
-fn context_that_fits(l: &Loaded, name: &str, limits: &MemoryBudget) -> Result<u32> {
+/// The context size to create for `name` (`per_token` KV bytes a token):
+/// the configured one, halved until its KV cache fits the memory budget
+/// (with a warning), or an error when not even [`MIN_CTX`] tokens fit.
+fn context_that_fits(l: &Loaded, name: &str, limits: &MemoryBudget, per_token: u64) -> Result<u32> {
     let max_memory = limits.cap;
-    let (Some(per_token), Some(budget)) = (
-        model_kv_bytes_per_token(l.model),
-        memory::kv_budget(max_memory, l.file_bytes, limits.committed),
-    ) else {
+    let Some(budget) = memory::kv_budget(max_memory, l.file_bytes, limits.committed) else {
         return Ok(l.n_ctx);
     };
     let why = || {
@@ -626,60 +628,53 @@ fn context_that_fits(l: &Loaded, name: &str, limits: &MemoryBudget) -> Result<u3
     }
 }
 
-/// Creates (once) the model's context: unified KV cache for two sequences
-/// (0 = shared prefix, 1 = the request being generated), sized to fit in
-/// memory ([`size_context`]). If llama.cpp still cannot allocate it,
-/// the context is halved down to [`MIN_CTX`] rather than failing.
-fn ensure_context<'a>(
-    l: &'a mut Loaded,
+/// Creates the model's context (loading the weights if needed): unified KV
+/// cache for two sequences (0 = shared prefix, 1 = the request being
+/// generated), sized to fit in memory ([`size_context`]). If llama.cpp
+/// still cannot allocate it, the context is halved down to [`MIN_CTX`]
+/// rather than failing.
+fn create_context(
+    l: &mut Loaded,
     name: &str,
     threads: i32,
     budget: &mut MemoryBudget,
-) -> Result<&'a mut LlamaContext<'static>> {
-    if l.ctx.is_none() {
-        let backend = cpp_backend(false)?;
-        size_context(l, name, budget)?;
-        let full = match l.full {
-            Some(m) => m,
-            None => {
-                // llama.cpp's logging was set up when the vocabulary loaded.
-                let m = load_model_file(&l.entry, &l.path, false, false)?;
-                l.full = Some(m);
-                m
+) -> Result<()> {
+    let backend = cpp_backend(false)?;
+    size_context(l, name, budget)?;
+    let full = match l.full {
+        Some(m) => m,
+        None => {
+            // llama.cpp's logging was set up when the vocabulary loaded.
+            let m = load_model_file(&l.entry, &l.path, false, false)?;
+            l.full = Some(m);
+            m
+        }
+    };
+    let mut n_ctx = l.n_ctx;
+    loop {
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(N_BATCH)
+            .with_n_ubatch(N_BATCH)
+            .with_n_seq_max(2)
+            .with_kv_unified(true)
+            .with_flash_attention_policy(FLASH_ATTN_ENABLED)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        match full.new_context(backend, params) {
+            Ok(c) => {
+                l.n_ctx = c.n_ctx();
+                l.ctx = Some(c);
+                return Ok(());
             }
-        };
-        let mut n_ctx = l.n_ctx;
-        loop {
-            let params = LlamaContextParams::default()
-                .with_n_ctx(NonZeroU32::new(n_ctx))
-                .with_n_batch(N_BATCH)
-                .with_n_ubatch(N_BATCH)
-                .with_n_seq_max(2)
-                .with_kv_unified(true)
-                .with_flash_attention_policy(FLASH_ATTN_ENABLED)
-                .with_n_threads(threads)
-                .with_n_threads_batch(threads);
-            match full.new_context(backend, params) {
-                Ok(c) => {
-                    l.n_ctx = c.n_ctx();
-                    l.ctx = Some(c);
-                    break;
-                }
-                Err(e) if n_ctx / 2 >= MIN_CTX => {
-                    let _ = e;
-                    n_ctx /= 2;
-                }
-                Err(e) => {
-                    return Err(Error::Model(format!(
+            Err(_) if n_ctx / 2 >= MIN_CTX => n_ctx /= 2,
+            Err(e) => {
+                return Err(Error::Model(format!(
                     "cannot create a llama.cpp context of {n_ctx} tokens (not enough memory?): {e}"
                 )))
-                }
             }
         }
     }
-    l.ctx
-        .as_mut()
-        .ok_or_else(|| Error::Model("llama.cpp context missing".into()))
 }
 
 fn render(l: &Loaded, p: &Prompt) -> Result<String> {
