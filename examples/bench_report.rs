@@ -6,10 +6,8 @@
 use git_deep_review::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
 use git_deep_review::plan::{Chunk, ChunkFile, ReviewPlan};
 use git_deep_review::range::ReviewRange;
-use git_deep_review::report::{
-    build_report, markdown, sarif, ChunkOutput, ReportInput, ReviewerInfo, ReviewerRun,
-    StageTimings,
-};
+use git_deep_review::report::{assemble, markdown, sarif, ReportInput, StageTimings};
+use git_deep_review::reviewers::{ChunkOutput, ReviewerInfo, ReviewerRun};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -114,8 +112,7 @@ fn main() {
                     ChunkOutput {
                         chunk: c,
                         raw: format!("{{\"findings\":[{}]}}", items.join(",")),
-                        from_cache: false,
-                        error: None,
+                        ..Default::default()
                     }
                 })
                 .collect(),
@@ -127,14 +124,16 @@ fn main() {
         .flat_map(|r| r.chunks.iter().map(|c| c.raw.len()))
         .sum();
     let t = Instant::now();
-    let report = build_report(ReportInput {
+    let checked = git_deep_review::check::check(&plan, &contents, runs);
+    let report = assemble(ReportInput {
         plan: &plan,
         contents: &contents,
-        runs,
+        checked,
         started: jiff::Zoned::now(),
         wall_clock_ms: 0,
         timings: StageTimings::default(),
         instructions_file: None,
+        not_reviewed: Vec::new(),
     });
     let build = t.elapsed();
     let t = Instant::now();

@@ -1,24 +1,28 @@
-//! The push gate: consolidated findings + policy → allow or block, and the
-//! words that tell the developer why and how to get past it.
+//! The gate: what a review found and what it could not do + the policy →
+//! allow or block, and the words that tell the developer why and how to get
+//! past it.
 //!
-//! Owner: gate (issue 5). The lead maps consolidated findings into the
-//! minimal [`GateFinding`] view so this module does not depend on how
-//! consolidation is represented.
+//! The gate fails closed: a reviewer that failed is never counted as a
+//! reviewer that found nothing, code nobody could review is named, and a
+//! review cut short by its time budget is not a clean review. Each of these
+//! has its own explicit policy ([`FaultPolicy`]).
 
+use crate::consolidate::ConsolidatedFinding;
 use crate::findings::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// When a push is blocked.
+/// When findings block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GatePolicy {
-    /// `false` = never block (the hook still reviews nothing and allows).
+    /// `false` = never block (the hook reviews nothing and allows).
     pub enabled: bool,
     /// Findings at this severity or more severe can block.
     pub block_on: Severity,
     /// How many reviewers must agree on a finding before it blocks; one
-    /// small model's opinion alone is too noisy to stop a push.
+    /// small model's opinion alone is too noisy to stop a push. Counted over
+    /// the reviewers that ran: with one of three left, one is enough.
     pub min_agreement: usize,
 }
 
@@ -33,98 +37,266 @@ impl Default for GatePolicy {
 }
 
 impl GatePolicy {
-    /// Whether one finding meets the blocking bar on its own.
-    pub fn blocks(&self, finding: &GateFinding) -> bool {
+    /// Whether one finding meets the blocking bar when `ran` reviewers
+    /// produced a review.
+    pub fn blocks(&self, finding: &ConsolidatedFinding, ran: usize) -> bool {
         // `Severity` orders most severe first.
-        self.enabled && finding.severity <= self.block_on && finding.agreement >= self.min_agreement
+        self.enabled
+            && finding.severity <= self.block_on
+            && finding.agreement >= self.min_agreement.min(ran.max(1))
     }
 }
 
-/// What the gate needs to know about one consolidated finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GateFinding {
-    pub title: String,
-    pub file: String,
-    pub line: u32,
-    pub severity: Severity,
-    /// Number of distinct reviewers that reported it.
-    pub agreement: usize,
+/// What happens when the review could not do all of its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    /// Treat it as a reason to stop the push (fail closed).
+    #[default]
+    Block,
+    /// Warn and go on.
+    Allow,
+}
+
+impl FailurePolicy {
+    /// The word used in configuration (`block`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::Block => "block",
+            FailurePolicy::Allow => "allow",
+        }
+    }
+}
+
+/// The policies for a review that could not do all of its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct FaultPolicy {
+    /// A reviewer failed (model missing, corrupt, unusable answers).
+    pub reviewer_failure: FailurePolicy,
+    /// Part of the diff could not be put in front of any model.
+    pub unreviewable: FailurePolicy,
+    /// The time budget ran out before every chunk was reviewed.
+    pub timeout: FailurePolicy,
+}
+
+/// Everything the gate needs to know about one review, as plain data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewFacts {
+    pub findings: Vec<ConsolidatedFinding>,
+    /// Reviewers configured for the run.
+    pub reviewers: usize,
+    /// Reviewers that produced a usable review of at least one chunk.
+    pub reviewers_ran: usize,
+    /// `(reviewer, why)` for each reviewer that failed.
+    pub failed: Vec<(String, String)>,
+    /// `(path, why)` for diff parts no model could be given.
+    pub unreviewable: Vec<(String, String)>,
+    /// `(path, why)` for parts left unreviewed by the time budget or Ctrl-C.
+    pub not_reviewed: Vec<(String, String)>,
+    /// Where the full report was written.
+    pub report: Option<PathBuf>,
+}
+
+impl ReviewFacts {
+    /// The facts of a finished review and where its report went.
+    pub fn of(report: &crate::report::ReviewReport, path: Option<&Path>) -> ReviewFacts {
+        let pairs = |v: &[crate::report::NotReviewed]| {
+            v.iter()
+                .map(|n| (n.path.clone(), n.reason.clone()))
+                .collect::<Vec<_>>()
+        };
+        ReviewFacts {
+            findings: report.findings.iter().map(|f| f.finding.clone()).collect(),
+            reviewers: report.retro.len(),
+            reviewers_ran: report
+                .retro
+                .iter()
+                .filter(|r| r.chunks > r.failed_chunks)
+                .count(),
+            failed: report
+                .retro
+                .iter()
+                .filter(|r| r.chunks == r.failed_chunks && r.error.is_some())
+                .map(|r| (r.name.clone(), r.error.clone().unwrap_or_default()))
+                .collect(),
+            unreviewable: pairs(&report.unfit),
+            not_reviewed: pairs(&report.not_reviewed),
+            report: path.map(Path::to_path_buf),
+        }
+    }
+}
+
+/// Where the gate speaks: in the pre-push hook, or for `--gate` by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Push,
+    Manual,
 }
 
 /// The outcome of [`evaluate`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateDecision {
     pub block: bool,
-    /// The findings that met the policy (empty when allowed).
-    pub blocking: Vec<GateFinding>,
+    /// The findings that met the policy.
+    pub blocking: Vec<ConsolidatedFinding>,
     /// Findings at the blocking severity that lacked agreement: shown as a
     /// warning so they are not silently lost.
-    pub warnings: Vec<GateFinding>,
+    pub warnings: Vec<ConsolidatedFinding>,
     /// Human-readable explanation, ready to print on stderr.
     pub message: String,
 }
 
-/// Ways past the gate, printed whenever it blocks so nobody has to search.
+/// Ways past the gate, printed whenever a push is blocked so nobody has to
+/// search.
 pub const BYPASS_HELP: &str =
     "To push anyway: `git push --no-verify`, or `DEEP_REVIEW=skip git push`; \
 to turn the gate off for this repository: `git config deep-review.gate off`.";
 
-/// Applies `policy` to the findings of one review. `report` is where the
-/// full report was written (named in the message when present).
+/// Applies the policies to the facts of one review.
 pub fn evaluate(
     policy: &GatePolicy,
-    findings: &[GateFinding],
-    report: Option<&Path>,
+    faults: &FaultPolicy,
+    facts: &ReviewFacts,
+    context: Context,
 ) -> GateDecision {
+    let (allowed, blocked) = match context {
+        Context::Push => ("push allowed", "push blocked"),
+        Context::Manual => ("the gate allows", "the gate blocks"),
+    };
     if !policy.enabled {
         return GateDecision {
             block: false,
             blocking: Vec::new(),
             warnings: Vec::new(),
-            message: "deep-review: gate is off (deep-review.gate); push allowed.".to_string(),
+            message: format!("deep-review: gate is off (deep-review.gate); {allowed}."),
         };
     }
+    let ran = facts.reviewers_ran;
     let mut blocking = Vec::new();
     let mut warnings = Vec::new();
-    for f in findings {
-        if policy.blocks(f) {
+    for f in &facts.findings {
+        if policy.blocks(f, ran) {
             blocking.push(f.clone());
         } else if f.severity <= policy.block_on {
             warnings.push(f.clone());
         }
     }
-    let sort = |v: &mut Vec<GateFinding>| {
+    let sort = |v: &mut Vec<ConsolidatedFinding>| {
         v.sort_by(|a, b| {
-            (a.severity, std::cmp::Reverse(a.agreement), &a.file, a.line).cmp(&(
-                b.severity,
-                std::cmp::Reverse(b.agreement),
-                &b.file,
-                b.line,
-            ))
+            (
+                a.severity,
+                std::cmp::Reverse(a.agreement),
+                &a.file,
+                a.line_start,
+            )
+                .cmp(&(
+                    b.severity,
+                    std::cmp::Reverse(b.agreement),
+                    &b.file,
+                    b.line_start,
+                ))
         })
     };
     sort(&mut blocking);
     sort(&mut warnings);
 
-    let mut message = String::new();
+    // Each reason to block, or to warn, in the order a reader needs them.
+    let mut reasons: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let need = policy.min_agreement.min(ran.max(1));
     let bar = format!(
-        "{} or worse, confirmed by at least {} reviewer{}",
+        "{} or worse, confirmed by at least {need} reviewer{}{}",
         severity_name(policy.block_on),
-        policy.min_agreement,
-        if policy.min_agreement == 1 { "" } else { "s" }
+        if need == 1 { "" } else { "s" },
+        if need < policy.min_agreement {
+            format!(" (of the {ran} that ran)")
+        } else {
+            String::new()
+        }
     );
-    if blocking.is_empty() {
-        let _ = write!(message, "deep-review: no finding is {bar}; push allowed.");
-    } else {
-        let _ = writeln!(
-            message,
-            "deep-review: push blocked: {} finding{} {bar}:",
+    if !blocking.is_empty() {
+        let mut s = format!(
+            "{} finding{} {bar}:",
             blocking.len(),
             if blocking.len() == 1 { "" } else { "s" }
         );
         for f in &blocking {
-            let _ = writeln!(message, "  {}", describe(f));
+            let _ = write!(s, "\n  {}", describe(f));
         }
+        reasons.push(s);
+    }
+    let mut fault = |policy: FailurePolicy, what: String, key: &str| match policy {
+        FailurePolicy::Block => reasons.push(format!("{what}\n  (policy: {key} = \"block\")")),
+        FailurePolicy::Allow => notes.push(format!("{what}\n  (policy: {key} = \"allow\")")),
+    };
+    if !facts.failed.is_empty() {
+        let mut s = format!(
+            "{} of {} reviewer{} failed, so {} not reviewed by {}:",
+            facts.failed.len(),
+            facts.reviewers,
+            if facts.reviewers == 1 { "" } else { "s" },
+            if facts.failed.len() == facts.reviewers {
+                "the change was"
+            } else {
+                "parts of the change were"
+            },
+            if facts.failed.len() == 1 {
+                "it"
+            } else {
+                "them"
+            },
+        );
+        for (name, why) in &facts.failed {
+            let _ = write!(s, "\n  {name}: {}", first_line(why));
+        }
+        fault(
+            faults.reviewer_failure,
+            s,
+            "gate.on_reviewer_failure / deep-review.onReviewerFailure",
+        );
+    }
+    if !facts.unreviewable.is_empty() {
+        let mut s = format!(
+            "{} part{} of the diff could not be reviewed:",
+            facts.unreviewable.len(),
+            if facts.unreviewable.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        for (path, why) in &facts.unreviewable {
+            let _ = write!(s, "\n  {path}: {why}");
+        }
+        fault(
+            faults.unreviewable,
+            s,
+            "gate.unreviewable / deep-review.unreviewable",
+        );
+    }
+    if !facts.not_reviewed.is_empty() {
+        let mut s = String::from("the review stopped before it was done; not reviewed:");
+        for (path, why) in &facts.not_reviewed {
+            let _ = write!(s, "\n  {path} ({why})");
+        }
+        fault(
+            faults.timeout,
+            s,
+            "review.on_timeout / deep-review.onTimeout",
+        );
+    }
+
+    let mut message = String::new();
+    if reasons.is_empty() {
+        let _ = write!(message, "deep-review: no finding is {bar}; {allowed}.");
+    } else {
+        let _ = write!(message, "deep-review: {blocked}:");
+        for r in &reasons {
+            let _ = write!(message, "\n- {r}");
+        }
+    }
+    for n in &notes {
+        let _ = write!(message, "\ndeep-review: warning: {n}");
     }
     if !warnings.is_empty() {
         let _ = write!(
@@ -138,26 +310,30 @@ pub fn evaluate(
             let _ = write!(message, "\n  {}", describe(f));
         }
     }
-    if let Some(report) = report {
+    if let Some(report) = &facts.report {
         let _ = write!(message, "\nFull report: {}", report.display());
     }
-    if !blocking.is_empty() {
+    if !reasons.is_empty() && context == Context::Push {
         let _ = write!(message, "\n{BYPASS_HELP}");
     }
     GateDecision {
-        block: !blocking.is_empty(),
+        block: !reasons.is_empty(),
         blocking,
         warnings,
-        message: message.trim_start_matches('\n').to_string(),
+        message,
     }
 }
 
-fn describe(f: &GateFinding) -> String {
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn describe(f: &ConsolidatedFinding) -> String {
     format!(
         "[{}] {}:{} {} ({} reviewer{})",
         severity_name(f.severity),
         f.file,
-        f.line,
+        f.line_start,
         f.title,
         f.agreement,
         if f.agreement == 1 { "" } else { "s" }

@@ -7,7 +7,7 @@
 
 use crate::config::{OnTimeout, Settings};
 use crate::error::{Error, Result, EXIT_BLOCKED, EXIT_INTERRUPTED, EXIT_OK};
-use crate::gate::{evaluate, GateFinding, BYPASS_HELP};
+use crate::gate::{evaluate, Context, ReviewFacts, BYPASS_HELP};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -604,27 +604,20 @@ fn short(hex: &str) -> &str {
     hex.get(..7).unwrap_or(hex)
 }
 
-/// What the review pipeline hands back to the gate for one pushed ref.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReviewOutcomeForGate {
-    pub findings: Vec<GateFinding>,
-    pub report_path: Option<PathBuf>,
-    /// The deadline stopped the review before every chunk was reviewed.
-    pub timed_out: bool,
-}
-
 /// Runs the pre-push protocol: for each pushed ref decides what to review,
-/// calls `review`, applies the gate policy and returns the exit code
-/// (0 allow, 1 block). Messages for the developer go to `log` (stderr).
+/// calls `review` (which returns the facts of the review, or `None` when
+/// the ref changes nothing reviewable), applies the gate and returns the
+/// exit code (0 allow, 1 block). Messages for the developer go to `log`
+/// (stderr).
 ///
-/// Deletions and (by default) tags are not reviewed. One deadline,
+/// Deletions and tags are not reviewed. One deadline,
 /// `settings.time_budget_secs` from now, is shared by all refs.
 pub fn pre_push(
     repo: &gix::Repository,
     remote: &str,
     lines: &[String],
     settings: &Settings,
-    review: &mut dyn FnMut(&ReviewRequest) -> Result<ReviewOutcomeForGate>,
+    review: &mut dyn FnMut(&ReviewRequest) -> Result<Option<ReviewFacts>>,
     log: &mut dyn Write,
 ) -> Result<i32> {
     let say = |log: &mut dyn Write, msg: &str| {
@@ -641,12 +634,10 @@ pub fn pre_push(
     let deadline = Instant::now() + Duration::from_secs(settings.time_budget_secs);
     // Dropped when this function returns, which stops the watchdog.
     let _watchdog = start_watchdog(deadline, settings);
+    let faults = crate::pipeline::fault_policy(settings);
     let mut blocked = false;
-    let mut timed_out = false;
     for u in &updates {
-        // With the interrupt handler installed (gix::interrupt), Ctrl-C
-        // between two refs stops here instead of starting another review.
-        if gix::interrupt::is_triggered() {
+        if crate::interrupt::is_triggered() {
             say(log, "deep-review: interrupted; push aborted.");
             return Ok(EXIT_INTERRUPTED);
         }
@@ -674,69 +665,53 @@ pub fn pre_push(
             );
             continue;
         };
-        if Instant::now() >= deadline {
-            timed_out = true;
+        let facts = if Instant::now() >= deadline {
+            // Nothing of this ref was reviewed: the timeout policy decides.
+            ReviewFacts {
+                not_reviewed: vec![(
+                    u.remote_ref.clone(),
+                    "the time budget was used up before its review started".into(),
+                )],
+                ..Default::default()
+            }
+        } else {
             say(
                 log,
                 &format!(
-                    "deep-review: {}: time budget used up before its review started.",
-                    u.remote_ref
+                    "deep-review: reviewing {} ({}) for {}...",
+                    req.spec, req.why, u.remote_ref
                 ),
             );
-            continue;
-        }
-        say(
-            log,
-            &format!(
-                "deep-review: reviewing {} ({}) for {}...",
-                req.spec, req.why, u.remote_ref
-            ),
-        );
-        let outcome = match review(&req) {
-            Ok(o) => o,
-            Err(Error::Interrupted) => {
-                say(log, "deep-review: interrupted; push aborted.");
-                return Ok(EXIT_INTERRUPTED);
-            }
-            Err(e) => {
-                say(
-                    log,
-                    &format!("deep-review: the review failed: {e}\n{BYPASS_HELP}"),
-                );
-                return Ok(e.exit_code());
+            match review(&req) {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    say(
+                        log,
+                        &format!(
+                            "deep-review: {}: nothing to review (every changed file is skipped: see `git deep-review {} --plan`).",
+                            u.remote_ref, req.spec
+                        ),
+                    );
+                    continue;
+                }
+                Err(Error::Interrupted) => {
+                    say(log, "deep-review: interrupted; push aborted.");
+                    return Ok(EXIT_INTERRUPTED);
+                }
+                Err(e) => {
+                    say(
+                        log,
+                        &format!(
+                            "deep-review: push blocked: the review failed: {e}\n{BYPASS_HELP}"
+                        ),
+                    );
+                    return Ok(e.exit_code());
+                }
             }
         };
-        timed_out |= outcome.timed_out;
-        let decision = evaluate(
-            &settings.gate,
-            &outcome.findings,
-            outcome.report_path.as_deref(),
-        );
+        let decision = evaluate(&settings.gate, &faults, &facts, Context::Push);
         say(log, &decision.message);
         blocked |= decision.block;
-    }
-    if timed_out {
-        let budget = settings.time_budget_secs;
-        match settings.on_timeout {
-            OnTimeout::Block if !blocked => {
-                say(
-                    log,
-                    &format!(
-                        "deep-review: push blocked: the review did not finish within its time budget ({budget} s) \
-                         and review.on_timeout = \"block\".\n{BYPASS_HELP}"
-                    ),
-                );
-                blocked = true;
-            }
-            OnTimeout::Block => {}
-            OnTimeout::Allow => say(
-                log,
-                &format!(
-                    "deep-review: warning: the time budget ({budget} s) ran out; only part of the push was reviewed \
-                     (what was reviewed is in the report and cached, so the next run continues from there)."
-                ),
-            ),
-        }
     }
     Ok(if blocked { EXIT_BLOCKED } else { EXIT_OK })
 }

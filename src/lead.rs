@@ -1,11 +1,114 @@
-//! Stage 6b: the lead model writes the report's prose sections from the
-//! checked facts. Its output is untrusted like any model output: each
-//! section is validated, and the report falls back to a summary built from
-//! the data when the lead produced nothing usable.
+//! The lead model writes the report's prose sections from the checked
+//! facts. Its output is untrusted like any model output: each section is
+//! validated, and the report keeps its data-built prose for every section
+//! the lead did not write usably — and says so ([`LeadStatus`]).
+//!
+//! The grammar the lead is constrained to and the parser of its answer are
+//! both built from one list, [`FIELDS`]: a section added to one is in the
+//! other, so a grammar-constrained answer always parses.
 
+use crate::cache::CacheKey;
 use crate::engine::{Backend, Prompt, Request, Sampling};
+use crate::findings::sanitize_text;
 use crate::reviewers::{cache_key, GenerationStore};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// How one section of the lead's answer is bounded.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldKind {
+    /// Free prose of at most this many characters.
+    Text { max_chars: usize },
+    /// Exactly one of these words.
+    OneOf(&'static [&'static str]),
+}
+
+/// One key of the lead's JSON answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub key: &'static str,
+    pub kind: FieldKind,
+}
+
+/// Values of `concern_scope`.
+pub const SCOPES: &[&str] = &["in-scope", "future"];
+
+/// The lead's answer, key by key, in the order the grammar asks for them.
+/// The bounds keep the whole answer within [`max_tokens`] even at one token
+/// per character, so the JSON always closes.
+pub const FIELDS: &[Field] = &[
+    text("summary", 480),
+    text("testing", 240),
+    text("documentation", 200),
+    text("commits", 240),
+    text("concern", 240),
+    Field {
+        key: "concern_scope",
+        kind: FieldKind::OneOf(SCOPES),
+    },
+    text("strength", 200),
+];
+
+const fn text(key: &'static str, max_chars: usize) -> Field {
+    Field {
+        key,
+        kind: FieldKind::Text { max_chars },
+    }
+}
+
+/// Tokens the lead may generate: every section at its longest, one token a
+/// character (escapes count twice), plus the keys and punctuation.
+pub fn max_tokens() -> usize {
+    FIELDS
+        .iter()
+        .map(|f| {
+            f.key.len()
+                + 8
+                + match f.kind {
+                    FieldKind::Text { max_chars } => max_chars * 2,
+                    FieldKind::OneOf(words) => words.iter().map(|w| w.len()).max().unwrap_or(0),
+                }
+        })
+        .sum::<usize>()
+        + 16
+}
+
+/// Longest prose section kept in the report, in characters.
+pub const MAX_PROSE_CHARS: usize = 6_000;
+
+/// GBNF for the lead's answer: [`FIELDS`] in order, each bounded.
+pub fn grammar() -> String {
+    let mut g = String::from("root ::= \"{\" ws ");
+    for (i, f) in FIELDS.iter().enumerate() {
+        if i > 0 {
+            g.push_str("\",\" ws ");
+        }
+        let _ = write!(g, "\"\\\"{}\\\":\" ws {} ws ", f.key, rule_name(f));
+    }
+    g.push_str("\"}\"\n");
+    for f in FIELDS {
+        match f.kind {
+            FieldKind::Text { max_chars } => {
+                let _ = writeln!(
+                    g,
+                    "{} ::= \"\\\"\" char{{0,{max_chars}}} \"\\\"\"",
+                    rule_name(f)
+                );
+            }
+            FieldKind::OneOf(words) => {
+                let alts: Vec<String> = words.iter().map(|w| format!("\"\\\"{w}\\\"\"")).collect();
+                let _ = writeln!(g, "{} ::= {}", rule_name(f), alts.join(" | "));
+            }
+        }
+    }
+    g.push_str("char ::= [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" [\"\\\\/nt]\n");
+    g.push_str("ws ::= [ \\n]{0,2}\n");
+    g
+}
+
+fn rule_name(f: &Field) -> String {
+    format!("f-{}", f.key.replace('_', "-"))
+}
 
 /// Prose sections written by the lead model; `None` = not usable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,31 +122,55 @@ pub struct LeadProse {
     pub strength: Option<String>,
 }
 
-/// The raw JSON shape the lead is constrained to.
-#[derive(Debug, Deserialize)]
-struct RawProse {
-    summary: String,
-    testing: String,
-    documentation: String,
-    commits: String,
-    concern: String,
-    concern_scope: String,
-    strength: String,
+impl LeadProse {
+    /// Names of the sections the lead wrote usably.
+    pub fn sections(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for (name, present) in [
+            ("summary", self.summary.is_some()),
+            ("testing", self.testing.is_some()),
+            ("documentation", self.documentation.is_some()),
+            ("commits", self.commits.is_some()),
+            ("concern", self.concern.is_some()),
+            ("strength", self.strength.is_some()),
+        ] {
+            if present {
+                v.push(name);
+            }
+        }
+        v
+    }
 }
 
-/// Longest section the lead may write, in characters. Bounded so the JSON
-/// always closes within the token budget.
-const MAX_SECTION_CHARS: usize = 600;
+/// Whether the lead's prose reached the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeadState {
+    /// At least one section of the report is the lead's.
+    Used,
+    /// The lead ran (or tried to) but nothing it wrote was usable: the
+    /// report's prose is data-built; `reason` says why.
+    Fallback,
+}
 
-/// GBNF for the lead's answer: four bounded JSON strings in a fixed order.
-pub fn grammar() -> String {
-    format!(
-        r#"root ::= "{{" ws "\"summary\":" ws str "," ws "\"testing\":" ws str "," ws "\"documentation\":" ws str "," ws "\"commits\":" ws str ws "}}"
-str ::= "\"" char{{0,{MAX_SECTION_CHARS}}} "\""
-char ::= [^"\\\x7F\x00-\x1F] | "\\" ["\\/nt]
-ws ::= [ \n]{{0,2}}
-"#
-    )
+/// What became of the lead step, for the retro and the JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadStatus {
+    pub model: String,
+    pub status: LeadState,
+    /// The sections the lead wrote (when used).
+    pub sections: Vec<String>,
+    /// Why the report fell back to data-built prose.
+    pub reason: Option<String>,
+    pub from_cache: bool,
+    pub duration_ms: u64,
+}
+
+/// What one lead call produced: the prose (or why there is none) and
+/// whether it came from the cache.
+pub struct LeadAnswer {
+    pub prose: Result<LeadProse, String>,
+    pub from_cache: bool,
 }
 
 /// Asks the lead model for the prose sections. Failures are not errors: the
@@ -58,40 +185,52 @@ pub fn write(
     model: &str,
     identity: &str,
     facts: &str,
-    sampling: &Sampling,
-) -> Result<LeadProse, String> {
+    seed: u32,
+) -> LeadAnswer {
+    let sampling = Sampling {
+        max_tokens: max_tokens(),
+        seed,
+        ..Sampling::default()
+    };
     let request = Request {
         prompt: Prompt {
             system: crate::prompts::LEAD_SUMMARY.trim().to_string(),
             user: format!("Facts:\n\n{}\n\nAnswer with the JSON only.", facts.trim()),
         },
-        sampling: sampling.clone(),
+        sampling,
         grammar: grammar(),
     };
-    let key = cache_key(
-        identity,
-        &request.prompt.system,
-        &request.prompt.user,
-        &request.grammar,
-        sampling,
-    );
+    let key: CacheKey = cache_key(identity, &request);
     if let Some(text) = store.get(&key) {
-        return parse(&text);
+        return LeadAnswer {
+            prose: parse(&text),
+            from_cache: true,
+        };
     }
+    backend.set_progress_labels("lead", &[format!("lead ({model})")]);
     let mut results = backend.generate(model, std::slice::from_ref(&request));
-    let generation = match results.pop() {
-        Some(Ok(g)) => g,
-        Some(Err(e)) => return Err(e.to_string()),
-        None => return Err("the engine returned nothing".into()),
+    let prose = match results.pop() {
+        Some(Ok(g)) => {
+            let parsed = parse(&g.text);
+            // Only an answer that parses is worth keeping: a failure is
+            // retried next time rather than replayed from the cache.
+            if parsed.is_ok() {
+                store.put(&key, &g.text);
+            }
+            parsed
+        }
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("the engine returned nothing".into()),
     };
-    store.put(&key, &generation.text);
-    parse(&generation.text)
+    LeadAnswer {
+        prose,
+        from_cache: false,
+    }
 }
 
 /// The facts the lead writes from: commits, files, and the findings that
 /// survived grounding and consolidation (nothing the checks dropped).
 pub fn facts(report: &crate::report::ReviewReport) -> String {
-    use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "Commits:");
     for c in &report.commits {
@@ -125,28 +264,49 @@ pub fn facts(report: &crate::report::ReviewReport) -> String {
     s
 }
 
-/// Parses and validates the lead's JSON answer.
+/// Parses and validates the lead's JSON answer: every key of [`FIELDS`]
+/// must be there with a value of its kind; each prose section is then kept
+/// only if [`usable`].
 pub fn parse(text: &str) -> Result<LeadProse, String> {
-    let raw: RawProse = serde_json::from_str(text)
-        .map_err(|e| format!("the lead's answer is not the expected JSON: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .map_err(|e| format!("the lead's answer is not JSON: {e}"))?;
+    let obj = value
+        .as_object()
+        .ok_or("the lead's answer is not a JSON object")?;
+    let mut got = std::collections::HashMap::new();
+    for f in FIELDS {
+        let v = obj
+            .get(f.key)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("the lead's answer has no text for `{}`", f.key))?;
+        if let FieldKind::OneOf(words) = f.kind {
+            if !words.contains(&v) {
+                return Err(format!(
+                    "the lead's `{}` is {v:?}, not one of {}",
+                    f.key,
+                    words.join(", ")
+                ));
+            }
+        }
+        got.insert(f.key, v);
+    }
+    let section = |key: &str| got.get(key).and_then(|t| usable(t));
     Ok(LeadProse {
-        summary: usable(&raw.summary),
-        testing: usable(&raw.testing),
-        documentation: usable(&raw.documentation),
-        commits: usable(&raw.commits),
-        concern: usable(&raw.concern).map(|c| (c, raw.concern_scope == "in-scope")),
-        strength: usable(&raw.strength),
+        summary: section("summary"),
+        testing: section("testing"),
+        documentation: section("documentation"),
+        commits: section("commits"),
+        concern: section("concern").map(|c| (c, got.get("concern_scope") == Some(&"in-scope"))),
+        strength: section("strength"),
     })
 }
 
-/// A section is usable when it reads like sentences: long enough, mostly
-/// letters, not a loop of one phrase (small models repeat themselves), and
-/// free of markup that could restructure the report.
+/// Lead prose as the report may show it, or `None`. Control characters are
+/// removed and the text is clipped; then it must read like sentences: long
+/// enough, mostly letters, not a loop of one phrase (small models repeat
+/// themselves), and free of markup that could restructure the report.
 pub fn usable(text: &str) -> Option<String> {
-    let t: String = text
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
-        .collect();
+    let t = sanitize_text(text, MAX_PROSE_CHARS, true);
     let t = t.trim();
     if t.chars().count() < 40 {
         return None;
@@ -179,32 +339,84 @@ mod tests {
     use super::*;
 
     #[derive(Default)]
-    struct MemStore(std::collections::HashMap<String, String>);
+    struct MemStore(std::collections::HashMap<CacheKey, String>);
     impl GenerationStore for MemStore {
-        fn get(&mut self, key: &str) -> Option<String> {
+        fn get(&mut self, key: &CacheKey) -> Option<String> {
             self.0.get(key).cloned()
         }
-        fn put(&mut self, key: &str, text: &str) {
-            self.0.insert(key.to_string(), text.to_string());
+        fn put(&mut self, key: &CacheKey, text: &str) {
+            self.0.insert(key.clone(), text.to_string());
         }
+    }
+
+    /// An answer with every field of [`FIELDS`], in order, as the grammar
+    /// shapes it.
+    fn answer(prose: &str) -> String {
+        let mut parts = Vec::new();
+        for f in FIELDS {
+            let v = match f.kind {
+                FieldKind::Text { .. } => prose.to_string(),
+                FieldKind::OneOf(words) => words[0].to_string(),
+            };
+            parts.push(format!(
+                "\"{}\": {}",
+                f.key,
+                serde_json::to_string(&v).unwrap()
+            ));
+        }
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    #[test]
+    fn the_grammar_asks_for_exactly_the_keys_the_parser_requires() {
+        let g = grammar();
+        let root = g.lines().next().unwrap();
+        let mut at = 0;
+        for f in FIELDS {
+            let key = format!("\\\"{}\\\":", f.key);
+            let pos = root[at..]
+                .find(&key)
+                .unwrap_or_else(|| panic!("{} missing or out of order in {root}", f.key));
+            at += pos + key.len();
+        }
+        // And nothing else: one key per field.
+        assert_eq!(root.matches("\\\":\"").count(), FIELDS.len(), "{root}");
+        let good =
+            "The change adds an average function and it divides by zero when the list is empty.";
+        let prose = parse(&answer(good)).unwrap();
+        assert_eq!(prose.sections().len(), 6);
+        // A missing key fails, naming it.
+        let without: String = answer(good).replace("\"strength\"", "\"other\"");
+        assert!(parse(&without).unwrap_err().contains("strength"));
     }
 
     #[test]
     fn the_lead_answer_is_cached_per_facts_and_model() {
         let mut backend = crate::engine::StandinBackend::new();
         let mut store = MemStore::default();
-        let s = Sampling::default();
-        let first = write(&mut backend, &mut store, "standin:empty", "m1", "facts", &s);
-        let again = write(&mut backend, &mut store, "standin:empty", "m1", "facts", &s);
+        let first = write(&mut backend, &mut store, "standin:lead", "m1", "facts", 42);
+        assert!(first.prose.is_ok(), "{:?}", first.prose);
+        let again = write(&mut backend, &mut store, "standin:lead", "m1", "facts", 42);
         assert_eq!(
             backend.calls, 1,
             "the second answer must come from the cache"
         );
-        assert_eq!(first, again);
+        assert!(again.from_cache && !first.from_cache);
+        assert_eq!(first.prose, again.prose);
         // Other facts or another model identity are other answers.
-        let _ = write(&mut backend, &mut store, "standin:empty", "m1", "other", &s);
-        let _ = write(&mut backend, &mut store, "standin:empty", "m2", "facts", &s);
+        let _ = write(&mut backend, &mut store, "standin:lead", "m1", "other", 42);
+        let _ = write(&mut backend, &mut store, "standin:lead", "m2", "facts", 42);
         assert_eq!(backend.calls, 3);
+    }
+
+    #[test]
+    fn a_failed_answer_is_not_cached() {
+        let mut backend = crate::engine::StandinBackend::new();
+        let mut store = MemStore::default();
+        let a = write(&mut backend, &mut store, "standin:fail", "m1", "facts", 42);
+        assert!(a.prose.is_err());
+        let _ = write(&mut backend, &mut store, "standin:fail", "m1", "facts", 42);
+        assert_eq!(backend.calls, 2);
     }
 
     #[test]
@@ -220,6 +432,8 @@ mod tests {
         );
         let good = "The change adds an average function; it divides by the length without checking for an empty list.";
         assert_eq!(usable(good).as_deref(), Some(good));
+        let ctl = format!("{good}\u{1b}[2J");
+        assert_eq!(usable(&ctl).as_deref(), Some(format!("{good}[2J").as_str()));
     }
 
     #[test]
@@ -233,5 +447,19 @@ mod tests {
         assert!(prose.concern.is_none());
         assert!(prose.strength.is_some());
         assert!(parse("not json").is_err());
+        let bad_scope = text.replace("\"future\"", "\"someday\"");
+        assert!(parse(&bad_scope).unwrap_err().contains("concern_scope"));
+    }
+
+    #[test]
+    fn the_budget_covers_the_longest_answer() {
+        let longest: usize = FIELDS
+            .iter()
+            .map(|f| match f.kind {
+                FieldKind::Text { max_chars } => max_chars,
+                FieldKind::OneOf(w) => w.iter().map(|w| w.len()).max().unwrap(),
+            })
+            .sum();
+        assert!(max_tokens() > longest);
     }
 }

@@ -7,6 +7,8 @@ use std::io;
 
 fn main() {
     let cli = git_deep_review::cli::Cli::parse();
+    // Before any work: Ctrl-C stops the review at the next safe point.
+    git_deep_review::interrupt::install();
     let code = match git_deep_review::run(cli) {
         Ok(code) => code,
         Err(err) => {

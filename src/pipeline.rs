@@ -1,25 +1,465 @@
 //! The review as one run, stage after stage: range → diff → plan →
-//! reviewers → findings → grounding → consolidation → verdict → report.
-//! This is porcelain: it only sequences the plain-data stages and measures
-//! them; each stage lives in its own module and is tested there.
+//! reviewers → findings → grounding → consolidation → verdict → report →
+//! gate. This is porcelain: [`Run`] holds what every stage shares (the
+//! settings, the manifest, the resolved reviewers, the cache), built once;
+//! each stage lives in its own module, takes and returns plain data, and is
+//! tested there.
 
-use crate::config::Settings;
-use crate::engine::{Backend, Sampling};
+use crate::cache::{Cache, CacheKey};
+use crate::check::Checked;
+use crate::config::{OnTimeout, Settings};
+use crate::engine::manifest::Manifest;
+use crate::engine::{standin, Backend, Engine};
 use crate::error::{Error, Result};
+use crate::gate::{Context, FailurePolicy, FaultPolicy, GateDecision, ReviewFacts};
+use crate::lead::{LeadState, LeadStatus};
 use crate::plan::ReviewPlan;
 use crate::report::{self, ReportInput, ReviewReport, StageTimings};
-use crate::reviewers::{self, GenerationStore, Reviewer, RunInputs};
+use crate::reviewers::{self, GenerationStore, NoStore, Reviewer, ReviewerRun, RunInputs};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Stages 1–3: what would be reviewed. Loads no model.
-pub fn make_plan(
-    repo: &gix::Repository,
-    spec: Option<&str>,
+/// How a run is asked for, besides the settings.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only these reviewers (empty = all configured).
+    pub only: Vec<String>,
+    /// Read and write the review cache.
+    pub use_cache: bool,
+    /// Say nothing on stderr but errors.
+    pub quiet: bool,
+}
+
+/// One review run: what every stage shares, built once.
+pub struct Run<'r> {
+    repo: &'r gix::Repository,
+    settings: &'r Settings,
+    /// The models manifest, read once (its error is reported when a real
+    /// model is first needed, so `--plan` works without one).
+    manifest: std::result::Result<Manifest, String>,
+    reviewers: Vec<Reviewer>,
+    instructions: Option<(PathBuf, String)>,
+    store: Box<dyn GenerationStore>,
+    quiet: bool,
+}
+
+/// The result of a run: the report and how the run ended.
+pub struct Outcome {
+    pub report: ReviewReport,
+    /// The time budget stopped the review before every chunk was reviewed.
+    pub timed_out: bool,
+    /// Ctrl-C stopped the review.
+    pub interrupted: bool,
+}
+
+/// Where relative paths in configuration are resolved: the work tree, or
+/// the git dir of a bare repository.
+pub fn root_of(repo: &gix::Repository) -> PathBuf {
+    repo.workdir()
+        .unwrap_or_else(|| repo.git_dir())
+        .to_path_buf()
+}
+
+/// The review cache as the reviewer stage sees it; failures to write the
+/// cache never fail a review (the result is still correct, only slower next time).
+struct CacheStore(Cache);
+impl GenerationStore for CacheStore {
+    fn get(&mut self, key: &CacheKey) -> Option<String> {
+        self.0.get(key)
+    }
+    fn put(&mut self, key: &CacheKey, text: &str) {
+        let _ = self.0.put(key, text);
+    }
+}
+
+impl<'r> Run<'r> {
+    /// Resolves the reviewers (persona prompts loaded, unknown `--reviewer`
+    /// names refused) and opens the cache. Loads no model.
+    pub fn prepare(
+        repo: &'r gix::Repository,
+        settings: &'r Settings,
+        manifest: std::result::Result<Manifest, String>,
+        opts: &RunOptions,
+    ) -> Result<Run<'r>> {
+        let root = root_of(repo);
+        let reviewers = resolve_reviewers(settings, &opts.only, &root, manifest.as_ref().ok())?;
+        let store: Box<dyn GenerationStore> = if opts.use_cache {
+            match Cache::open(
+                &crate::cache::default_dir(repo.git_dir()),
+                settings.cache_max_bytes,
+            ) {
+                Ok(c) => Box::new(CacheStore(c)),
+                Err(e) => {
+                    if !opts.quiet {
+                        eprintln!("git-deep-review: warning: review cache unavailable ({e}); reviewing without it");
+                    }
+                    Box::new(NoStore)
+                }
+            }
+        } else {
+            Box::new(NoStore)
+        };
+        Ok(Run {
+            repo,
+            settings,
+            instructions: crate::config::repo_instructions(&root, settings.instructions_max_bytes),
+            manifest,
+            reviewers,
+            store,
+            quiet: opts.quiet,
+        })
+    }
+
+    /// The reviewers this run uses.
+    pub fn reviewers(&self) -> &[Reviewer] {
+        &self.reviewers
+    }
+
+    /// An engine for this run's models, sharing its manifest.
+    pub fn engine(&self, opts: crate::engine::EngineOptions) -> Engine {
+        match &self.manifest {
+            Ok(m) => Engine::with_manifest(opts, m.clone()),
+            Err(_) => Engine::new(opts),
+        }
+    }
+
+    /// Stages 1–3: what would be reviewed. Loads no model.
+    pub fn plan(&self, spec: Option<&str>) -> Result<ReviewPlan> {
+        plan_range(
+            self.repo,
+            crate::range::resolve(self.repo, spec)?,
+            self.settings,
+        )
+    }
+
+    /// Stages 4–9: runs the reviewers on the plan, checks what they said
+    /// and assembles the report (the lead model writes its prose when one
+    /// is configured and time is left). Stops starting work at `deadline`.
+    pub fn review(
+        &mut self,
+        plan: &ReviewPlan,
+        deadline: Option<Instant>,
+        engine: &mut Engine,
+    ) -> Result<Outcome> {
+        let started_at = jiff::Zoned::now();
+        let started = Instant::now();
+        engine.set_deadline(deadline);
+        let mut timings = StageTimings::default();
+        let loaded_before = engine.load_ms();
+
+        let failed_models = self.preflight(engine)?;
+        let plan = &self.recount(plan, engine, &failed_models);
+
+        // Reviewers whose model is unusable fail here, with the reason; the
+        // gate's policy for failed reviewers decides what that means.
+        let (ready, unusable): (Vec<&Reviewer>, Vec<&Reviewer>) = self
+            .reviewers
+            .iter()
+            .partition(|r| !failed_models.contains_key(&r.spec.model));
+        let ready: Vec<Reviewer> = ready.into_iter().cloned().collect();
+        let identities: HashMap<String, String> = self
+            .reviewers
+            .iter()
+            .map(|r| (r.spec.model.clone(), self.identity(&r.spec.model)))
+            .collect();
+        let identity = |m: &str| identities.get(m).cloned().unwrap_or_else(|| m.to_string());
+        let inputs = RunInputs {
+            reviewers: &ready,
+            instructions: self.instructions.as_ref().map(|(_, t)| t.as_str()),
+            model_identity: &identity,
+            deadline,
+            max_findings: self.settings.max_findings,
+        };
+        let quiet = self.quiet;
+        let mut say = |msg: &str| {
+            if !quiet {
+                eprintln!("deep-review: {msg}");
+            }
+        };
+        let result = reviewers::run(plan, &inputs, engine, self.store.as_mut(), &mut say);
+        let mut runs_by_name: HashMap<String, ReviewerRun> = result
+            .runs
+            .into_iter()
+            .map(|r| (r.info.name.clone(), r))
+            .collect();
+        for r in &unusable {
+            let why = failed_models
+                .get(&r.spec.model)
+                .cloned()
+                .unwrap_or_default();
+            runs_by_name.insert(
+                r.spec.name.clone(),
+                ReviewerRun::failed(r.info(), format!("model {}: {why}", r.spec.model)),
+            );
+        }
+        let runs: Vec<ReviewerRun> = self
+            .reviewers
+            .iter()
+            .filter_map(|r| runs_by_name.remove(&r.spec.name))
+            .collect();
+        for run in &runs {
+            for c in &run.chunks {
+                timings.prefill_ms += c.prefill_ms;
+                timings.generate_ms += c.generate_ms;
+            }
+        }
+
+        let t = Instant::now();
+        let contents = head_contents(self.repo, plan)?;
+        let checked: Checked = crate::check::check(plan, &contents, runs);
+        timings.consolidate_ms = ms(t.elapsed());
+        let why_not = if result.interrupted {
+            "interrupted (Ctrl-C)".to_string()
+        } else {
+            format!(
+                "the time budget ({} s) ran out",
+                self.settings.time_budget_secs
+            )
+        };
+        let mut report = report::assemble(ReportInput {
+            plan,
+            contents: &contents,
+            checked,
+            started: started_at,
+            wall_clock_ms: 0,
+            timings,
+            instructions_file: self
+                .instructions
+                .as_ref()
+                .map(|(p, _)| p.display().to_string()),
+            not_reviewed: result
+                .not_reviewed
+                .iter()
+                .map(|&i| (i, why_not.clone()))
+                .collect(),
+        });
+
+        let interrupted = result.interrupted || crate::interrupt::is_triggered();
+        if let Some(lead) = self.settings.lead.clone() {
+            let t = Instant::now();
+            report.lead = Some(self.lead(&mut report, &lead, deadline, interrupted, engine));
+            report.timings.lead_ms = ms(t.elapsed());
+        }
+        // Weights load with the first context a review needs (never, when
+        // every answer comes from the cache), so the stage is what the
+        // engine measured.
+        report.timings.load_ms = engine.load_ms().saturating_sub(loaded_before);
+        report.wall_clock_ms = ms(started.elapsed());
+        Ok(Outcome {
+            timed_out: !result.not_reviewed.is_empty() && !interrupted,
+            interrupted,
+            report,
+        })
+    }
+
+    /// Checks every real model up front (hash on first use, header,
+    /// vocabulary, memory for its context), so a missing, corrupt or too
+    /// large model is reported before minutes of work. Returns the models
+    /// that cannot be used and why; when no model at all can be used the
+    /// run stops here with the first error (exit 4).
+    fn preflight(&self, engine: &mut Engine) -> Result<HashMap<String, String>> {
+        let mut models: Vec<&str> = self
+            .reviewers
+            .iter()
+            .map(|r| r.spec.model.as_str())
+            .filter(|m| !standin::is_standin(m))
+            .collect();
+        models.sort_unstable();
+        models.dedup();
+        let mut failed = HashMap::new();
+        let mut first_error = None;
+        for model in &models {
+            if !self.quiet {
+                eprintln!("deep-review: loading {model}");
+            }
+            let res = match &self.manifest {
+                Err(e) => Err(Error::Model(e.clone())),
+                Ok(_) => engine.llama().and_then(|l| l.prepare(model)),
+            };
+            if let Err(e) = res {
+                failed.insert(model.to_string(), e.to_string());
+                first_error.get_or_insert(e);
+            }
+        }
+        let all_real = self
+            .reviewers
+            .iter()
+            .all(|r| !standin::is_standin(&r.spec.model));
+        if all_real && !models.is_empty() && failed.len() == models.len() {
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        for (model, e) in &failed {
+            if !self.quiet {
+                eprintln!("git-deep-review: warning: model {model} is unusable, its reviewers are reported as failed: {e}");
+            }
+        }
+        Ok(failed)
+    }
+
+    /// The plan was cut with an estimate (so `--plan` needs no model); now
+    /// the models are loaded, cut it with their own tokenizers.
+    fn recount(
+        &self,
+        plan: &ReviewPlan,
+        engine: &mut Engine,
+        failed: &HashMap<String, String>,
+    ) -> ReviewPlan {
+        let mut usable: Vec<String> = self
+            .reviewers
+            .iter()
+            .map(|r| r.spec.model.clone())
+            .filter(|m| !standin::is_standin(m) && !failed.contains_key(m))
+            .collect();
+        usable.sort();
+        usable.dedup();
+        if usable.is_empty() {
+            return plan.clone();
+        }
+        match engine.llama().and_then(|l| l.plan_counter(&usable)) {
+            Ok(count) => crate::plan::recount(plan, self.settings.chunk_tokens, &count),
+            Err(_) => plan.clone(),
+        }
+    }
+
+    /// What identifies a model's output in the cache: its file's sha256
+    /// (the name itself for stand-ins).
+    fn identity(&self, model: &str) -> String {
+        match self.manifest.as_ref().ok().and_then(|m| m.get(model)) {
+            Some(e) => e.sha256.clone(),
+            None => model.to_string(),
+        }
+    }
+
+    /// The lead step: its prose into the report, or the reason it is not there.
+    fn lead(
+        &mut self,
+        report: &mut ReviewReport,
+        lead: &str,
+        deadline: Option<Instant>,
+        interrupted: bool,
+        engine: &mut Engine,
+    ) -> LeadStatus {
+        let t = Instant::now();
+        let mut status = LeadStatus {
+            model: lead.to_string(),
+            status: LeadState::Fallback,
+            sections: Vec::new(),
+            reason: None,
+            from_cache: false,
+            duration_ms: 0,
+        };
+        if interrupted {
+            status.reason = Some("interrupted (Ctrl-C) before the lead ran".into());
+            return status;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            status.reason = Some(format!(
+                "the time budget ({} s) ran out before the lead ran",
+                self.settings.time_budget_secs
+            ));
+            return status;
+        }
+        if !self.quiet {
+            eprintln!("deep-review: lead summary on {lead}");
+        }
+        let facts = crate::lead::facts(report);
+        let identity = self.identity(lead);
+        let answer = crate::lead::write(
+            engine,
+            self.store.as_mut(),
+            lead,
+            &identity,
+            &facts,
+            crate::engine::Sampling::default().seed,
+        );
+        status.from_cache = answer.from_cache;
+        status.duration_ms = ms(t.elapsed());
+        match answer.prose {
+            Ok(prose) => {
+                let sections = prose.sections();
+                if sections.is_empty() {
+                    status.reason = Some(
+                        "the lead's answer parsed, but no section was usable prose (too short, repetitive or markup)"
+                            .into(),
+                    );
+                } else {
+                    report.apply_lead_prose(&prose, lead);
+                    status.status = LeadState::Used;
+                    status.sections = sections.iter().map(|s| s.to_string()).collect();
+                }
+            }
+            Err(e) => status.reason = Some(e),
+        }
+        status
+    }
+
+    /// The gate's policies for a review that could not do all its work.
+    pub fn fault_policy(&self) -> FaultPolicy {
+        fault_policy(self.settings)
+    }
+
+    /// The gate's decision on a finished review.
+    pub fn gate(&self, outcome: &Outcome, report: Option<&Path>, context: Context) -> GateDecision {
+        crate::gate::evaluate(
+            &self.settings.gate,
+            &self.fault_policy(),
+            &ReviewFacts::of(&outcome.report, report),
+            context,
+        )
+    }
+}
+
+/// The gate's policies for faults, from the settings.
+pub fn fault_policy(settings: &Settings) -> FaultPolicy {
+    FaultPolicy {
+        reviewer_failure: FailurePolicy::Block,
+        unreviewable: FailurePolicy::Block,
+        timeout: match settings.on_timeout {
+            OnTimeout::Block => FailurePolicy::Block,
+            OnTimeout::Allow => FailurePolicy::Allow,
+        },
+    }
+}
+
+/// The reviewers to run, with their persona prompts loaded. Unknown
+/// `only` names are an error that lists the configured ones.
+pub fn resolve_reviewers(
     settings: &Settings,
-) -> Result<ReviewPlan> {
-    plan_range(repo, crate::range::resolve(repo, spec)?, settings)
+    only: &[String],
+    root: &Path,
+    manifest: Option<&Manifest>,
+) -> Result<Vec<Reviewer>> {
+    for name in only {
+        if !settings.reviewers.iter().any(|r| &r.name == name) {
+            return Err(Error::Usage(format!(
+                "no reviewer named '{name}'; configured reviewers: {} (see `git deep-review config`)",
+                settings
+                    .reviewers
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    settings
+        .reviewers
+        .iter()
+        .filter(|r| only.is_empty() || only.contains(&r.name))
+        .map(|spec| {
+            Ok(Reviewer {
+                persona: crate::prompts::load(&spec.prompt, root)?,
+                model_file: manifest
+                    .and_then(|m| m.get(&spec.model))
+                    .map(|e| e.file.clone())
+                    .unwrap_or_else(|| spec.model.clone()),
+                spec: spec.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Stages 2–3 for an already resolved range.
@@ -50,177 +490,6 @@ pub fn plan_range(
     ))
 }
 
-/// What a review run needs besides the plan.
-pub struct RunOptions<'a> {
-    pub settings: &'a Settings,
-    /// Only these reviewers (empty = all configured).
-    pub only: &'a [String],
-    pub deadline: Option<Instant>,
-    /// Repository root (prompt paths and instruction files are relative to it).
-    pub root: &'a Path,
-    /// Where to say what is happening (`None` = quiet).
-    pub progress: Option<&'a mut dyn FnMut(&str)>,
-}
-
-/// The result of a run: the report and whether the time budget cut it short.
-pub struct Outcome {
-    pub report: ReviewReport,
-    pub timed_out: bool,
-}
-
-/// The reviewers to run, with their persona prompts loaded.
-pub fn reviewers(settings: &Settings, only: &[String], root: &Path) -> Result<Vec<Reviewer>> {
-    for name in only {
-        if !settings.reviewers.iter().any(|r| &r.name == name) {
-            return Err(Error::Usage(format!(
-                "no reviewer named '{name}'; configured reviewers: {} (see `git deep-review config`)",
-                settings.reviewers.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
-            )));
-        }
-    }
-    settings
-        .reviewers
-        .iter()
-        .filter(|r| only.is_empty() || only.contains(&r.name))
-        .map(|spec| {
-            Ok(Reviewer {
-                persona: crate::prompts::load(&spec.prompt, root)?,
-                spec: spec.clone(),
-            })
-        })
-        .collect()
-}
-
-/// Stages 4–7: runs the reviewers on the plan and builds the report.
-pub fn review(
-    repo: &gix::Repository,
-    plan: &ReviewPlan,
-    opts: RunOptions<'_>,
-    backend: &mut dyn Backend,
-    store: &mut dyn GenerationStore,
-    model_info: &dyn Fn(&str) -> (String, String),
-) -> Result<Outcome> {
-    let started_at = jiff::Zoned::now();
-    let started = Instant::now();
-    let settings = opts.settings;
-    let list = reviewers(settings, opts.only, opts.root)?;
-    let instructions = crate::config::repo_instructions(opts.root, settings.instructions_max_bytes);
-    let mut noop = |_: &str| {};
-    let progress: &mut dyn FnMut(&str) = match opts.progress {
-        Some(p) => p,
-        None => &mut noop,
-    };
-
-    let identity = |model: &str| model_info(model).1;
-    let inputs = RunInputs {
-        reviewers: &list,
-        instructions: instructions.as_ref().map(|(_, text)| text.as_str()),
-        model_identity: &identity,
-        deadline: opts.deadline,
-        max_findings: settings.max_findings,
-    };
-    let result = reviewers::run(plan, &inputs, backend, store, progress);
-    let timed_out = !result.not_reviewed.is_empty();
-
-    let mut timings = StageTimings::default();
-    let contents = head_contents(repo, plan)?;
-    let runs = result
-        .runs
-        .iter()
-        .map(|run| {
-            for o in &run.outputs {
-                timings.prefill_ms += o.prefill_ms;
-                timings.generate_ms += o.generate_ms;
-            }
-            let failed: Vec<&String> = run
-                .outputs
-                .iter()
-                .filter_map(|o| o.text.as_ref().err())
-                .collect();
-            report::ReviewerRun {
-                info: report::ReviewerInfo {
-                    name: run.spec.name.clone(),
-                    model: run.spec.model.clone(),
-                    model_file: model_info(&run.spec.model).0,
-                    persona: run.spec.prompt.clone(),
-                },
-                duration_ms: run.duration.as_millis() as u64,
-                chunks: run
-                    .outputs
-                    .iter()
-                    .map(|o| report::ChunkOutput {
-                        chunk: o.chunk,
-                        raw: o.text.clone().unwrap_or_default(),
-                        from_cache: o.cached,
-                        error: o.text.as_ref().err().cloned(),
-                    })
-                    .collect(),
-                error: (!run.outputs.is_empty() && failed.len() == run.outputs.len())
-                    .then(|| failed[0].clone()),
-            }
-        })
-        .collect();
-
-    let mut report = report::build_report(ReportInput {
-        plan,
-        contents: &contents,
-        runs,
-        started: started_at,
-        wall_clock_ms: 0,
-        timings,
-        instructions_file: instructions.map(|(p, _)| p.display().to_string()),
-    });
-
-    if let Some(lead) = settings.lead.as_deref() {
-        progress(&format!("lead summary on {lead}"));
-        let facts = crate::lead::facts(&report);
-        let sampling = Sampling {
-            max_tokens: 1024,
-            ..Sampling::default()
-        };
-        if let Ok(prose) =
-            crate::lead::write(backend, store, lead, &identity(lead), &facts, &sampling)
-        {
-            let who = vec![format!("lead ({lead})")];
-            let design = report::DesignObservations {
-                concerns: prose
-                    .concern
-                    .map(|(text, in_scope)| report::Concern {
-                        title: headline(&text),
-                        text,
-                        scope: if in_scope {
-                            report::Scope::InScope
-                        } else {
-                            report::Scope::Future
-                        },
-                        reviewers: who.clone(),
-                    })
-                    .into_iter()
-                    .collect(),
-                strengths: prose
-                    .strength
-                    .map(|text| report::Strength {
-                        text,
-                        reviewers: who,
-                    })
-                    .into_iter()
-                    .collect(),
-            };
-            let has_design = !design.concerns.is_empty() || !design.strengths.is_empty();
-            report.apply_lead_prose(report::LeadProse {
-                executive_summary: prose.summary,
-                testing: prose.testing,
-                documentation: prose.documentation,
-                commit_structure: prose.commits,
-                design: has_design.then_some(design),
-                ..Default::default()
-            });
-        }
-    }
-    report.wall_clock_ms = started.elapsed().as_millis() as u64;
-    Ok(Outcome { report, timed_out })
-}
-
 /// The text of every reviewed file at the reviewed head (grounding checks
 /// quotes against it; excerpts are cut from it, never from model text).
 fn head_contents(repo: &gix::Repository, plan: &ReviewPlan) -> Result<HashMap<String, String>> {
@@ -231,6 +500,14 @@ fn head_contents(repo: &gix::Repository, plan: &ReviewPlan) -> Result<HashMap<St
         }
     }
     Ok(out)
+}
+
+/// Where reports go by default: `report_dir`, else `.git/deep-review/reports`.
+pub fn report_dir(repo: &gix::Repository, settings: &Settings) -> PathBuf {
+    settings
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| repo.git_dir().join("deep-review").join("reports"))
 }
 
 /// Writes the report where it belongs, atomically; returns the path
@@ -274,17 +551,6 @@ pub fn write_report(
             Ok(Some(path))
         }
     }
-}
-
-/// A short bold title for a prose item: its first sentence when short,
-/// else its first words.
-fn headline(text: &str) -> String {
-    let first = text.split(['.', ';', ':']).next().unwrap_or(text).trim();
-    if first.chars().count() <= 80 {
-        return first.to_string();
-    }
-    let words: Vec<&str> = first.split_whitespace().take(8).collect();
-    format!("{}…", words.join(" "))
 }
 
 /// Elapsed time as whole milliseconds.

@@ -5,10 +5,11 @@
 //! that use the same model are sent to the engine together, so the shared
 //! part of their prompts (system text + the diff) is prefilled once.
 
+use crate::cache::CacheKey;
 use crate::engine::{Backend, Prompt, Request, Sampling};
 use crate::plan::ReviewPlan;
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A reviewer: a model, a persona prompt and sampling settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,22 +23,55 @@ pub struct ReviewerSpec {
     pub sampling: Sampling,
 }
 
-/// A reviewer ready to run: its spec and its persona text.
+/// A reviewer ready to run: its spec, its persona text and the file of
+/// its model.
 #[derive(Debug, Clone)]
 pub struct Reviewer {
     pub spec: ReviewerSpec,
     pub persona: String,
+    /// The model's file name (the model name itself for stand-ins).
+    pub model_file: String,
 }
 
-/// What one reviewer produced for one chunk, before any validation.
-#[derive(Debug, Clone, Serialize)]
+impl Reviewer {
+    /// How the report names this reviewer.
+    pub fn info(&self) -> ReviewerInfo {
+        ReviewerInfo {
+            name: self.spec.name.clone(),
+            model: self.spec.model.clone(),
+            model_file: self.model_file.clone(),
+            persona: self.spec.prompt.clone(),
+        }
+    }
+}
+
+/// Who a reviewer is: shown in the header, the retro and the appendix.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewerInfo {
+    /// Reviewer name (`correctness`).
+    pub name: String,
+    /// Model name from the manifest (`smollm2-135m`).
+    pub model: String,
+    /// Model file name (`SmolLM2-135M-Instruct.Q4_1.gguf`).
+    pub model_file: String,
+    /// Persona prompt file (`correctness.md`).
+    pub persona: String,
+}
+
+/// What one reviewer produced for one chunk, exactly (validation comes
+/// later and may add an `error` for an unusable answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkOutput {
     pub chunk: usize,
-    /// The model's raw text, or why there is none.
-    pub text: Result<String, String>,
+    /// The model's raw text (empty when generation failed; clipped when
+    /// the report shows it).
+    pub raw: String,
     /// Answered from the review cache, no model run.
-    pub cached: bool,
+    pub from_cache: bool,
+    /// Why this chunk has no usable answer: generation or parse failure.
+    pub error: Option<String>,
     pub prompt_tokens: usize,
+    /// Prompt tokens that came from the prefix shared with other reviewers.
     pub shared_tokens: usize,
     pub generated_tokens: usize,
     pub prefill_ms: u64,
@@ -45,28 +79,43 @@ pub struct ChunkOutput {
 }
 
 /// Everything one reviewer produced over the whole plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewerRun {
-    pub spec: ReviewerSpec,
-    pub outputs: Vec<ChunkOutput>,
+    pub info: ReviewerInfo,
     /// Wall time attributed to this reviewer (its share of shared prefill included).
-    pub duration: Duration,
+    pub duration_ms: u64,
+    /// Raw output per chunk, in plan order.
+    pub chunks: Vec<ChunkOutput>,
+    /// Set when the whole reviewer failed before any chunk (its model is
+    /// missing, corrupt or does not fit in memory).
+    pub error: Option<String>,
+}
+
+impl ReviewerRun {
+    /// A reviewer that could not run at all.
+    pub fn failed(info: ReviewerInfo, why: String) -> ReviewerRun {
+        ReviewerRun {
+            info,
+            error: Some(why),
+            ..Default::default()
+        }
+    }
 }
 
 /// Where cached generations come from and go to (the review cache, or
 /// nothing). Keys are opaque strings built by [`cache_key`].
 pub trait GenerationStore {
-    fn get(&mut self, key: &str) -> Option<String>;
-    fn put(&mut self, key: &str, text: &str);
+    fn get(&mut self, key: &CacheKey) -> Option<String>;
+    fn put(&mut self, key: &CacheKey, text: &str);
 }
 
 /// No cache.
 pub struct NoStore;
 impl GenerationStore for NoStore {
-    fn get(&mut self, _: &str) -> Option<String> {
+    fn get(&mut self, _: &CacheKey) -> Option<String> {
         None
     }
-    fn put(&mut self, _: &str, _: &str) {}
+    fn put(&mut self, _: &CacheKey, _: &str) {}
 }
 
 /// Inputs of stage 4 besides the plan.
@@ -86,35 +135,28 @@ pub struct RunInputs<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
     pub runs: Vec<ReviewerRun>,
-    /// Chunks not reviewed because the time budget ran out.
+    /// Chunks not reviewed because the time budget ran out (or Ctrl-C).
     pub not_reviewed: Vec<usize>,
+    /// Ctrl-C stopped the run.
+    pub interrupted: bool,
 }
 
-/// A cache key: everything that determines a generation.
-pub fn cache_key(
-    model_identity: &str,
-    system: &str,
-    user: &str,
-    grammar: &str,
-    sampling: &Sampling,
-) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in [
-        env!("CARGO_PKG_VERSION"),
-        model_identity,
-        system,
-        user,
-        grammar,
-        &serde_json::to_string(sampling).unwrap_or_default(),
-    ] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
+/// The cache key of a generation: everything that determines it (the
+/// program version, the model's identity, the whole request).
+pub fn cache_key(model_identity: &str, request: &Request) -> CacheKey {
+    let sampling = serde_json::to_string(&request.sampling).unwrap_or_default();
+    CacheKey::new(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        model_identity.as_bytes(),
+        request.prompt.system.as_bytes(),
+        request.prompt.user.as_bytes(),
+        request.grammar.as_bytes(),
+        sampling.as_bytes(),
+    ])
 }
 
-/// Runs every reviewer on every chunk of the plan (stage 4).
+/// Runs every reviewer on every chunk of the plan (stage 4). Stops starting
+/// chunks at the deadline or on Ctrl-C; what was not reviewed is listed.
 pub fn run(
     plan: &ReviewPlan,
     inputs: &RunInputs<'_>,
@@ -126,16 +168,17 @@ pub fn run(
         .reviewers
         .iter()
         .map(|r| ReviewerRun {
-            spec: r.spec.clone(),
-            outputs: Vec::new(),
-            duration: Duration::ZERO,
+            info: r.info(),
+            ..Default::default()
         })
         .collect();
     let mut not_reviewed = Vec::new();
+    let mut interrupted = false;
     let system = crate::prompts::SYSTEM.trim().to_string();
 
     for chunk in &plan.chunks {
-        if inputs.deadline.is_some_and(|d| Instant::now() >= d) {
+        interrupted |= crate::interrupt::is_triggered();
+        if interrupted || inputs.deadline.is_some_and(|d| Instant::now() >= d) {
             not_reviewed.push(chunk.index);
             continue;
         }
@@ -162,71 +205,71 @@ pub fn run(
             }
         }
         for model in models {
-            let members: Vec<usize> = (0..inputs.reviewers.len())
-                .filter(|&i| inputs.reviewers[i].spec.model == model)
-                .collect();
             let identity = (inputs.model_identity)(model);
-            let mut pending = Vec::new();
-            for &i in &members {
-                let r = &inputs.reviewers[i];
-                let user =
-                    crate::prompts::review_user_message(inputs.instructions, &diff, &r.persona);
-                let grammar = grammar_for(&r.spec.sampling);
-                let key = cache_key(&identity, &system, &user, &grammar, &r.spec.sampling);
-                if let Some(text) = store.get(&key) {
-                    runs[i].outputs.push(ChunkOutput {
+            let mut pending: Vec<(usize, CacheKey, Request)> = Vec::new();
+            for (i, r) in inputs.reviewers.iter().enumerate() {
+                if r.spec.model != model {
+                    continue;
+                }
+                let request = Request {
+                    prompt: Prompt {
+                        system: system.clone(),
+                        user: crate::prompts::review_user_message(
+                            inputs.instructions,
+                            &diff,
+                            &r.persona,
+                        ),
+                    },
+                    sampling: r.spec.sampling.clone(),
+                    grammar: grammar_for(&r.spec.sampling),
+                };
+                let key = cache_key(&identity, &request);
+                match store.get(&key) {
+                    Some(raw) => runs[i].chunks.push(ChunkOutput {
                         chunk: chunk.index,
-                        text: Ok(text),
-                        cached: true,
-                        prompt_tokens: 0,
-                        shared_tokens: 0,
-                        generated_tokens: 0,
-                        prefill_ms: 0,
-                        generate_ms: 0,
-                    });
-                } else {
-                    pending.push((i, key, user, grammar));
+                        raw,
+                        from_cache: true,
+                        ..Default::default()
+                    }),
+                    None => pending.push((i, key, request)),
                 }
             }
             if pending.is_empty() {
                 continue;
             }
+            let names: Vec<String> = pending
+                .iter()
+                .map(|(i, _, _)| inputs.reviewers[*i].spec.name.clone())
+                .collect();
             progress(&format!(
-                "chunk {}/{}: {} on {} ({} reviewer{})",
+                "chunk {}/{}: {} on {model}",
                 chunk.index + 1,
                 plan.chunks.len(),
-                pending
-                    .iter()
-                    .map(|(i, _, _, _)| inputs.reviewers[*i].spec.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                model,
-                pending.len(),
-                if pending.len() == 1 { "" } else { "s" }
+                names.join(", "),
             ));
-            let requests: Vec<Request> = pending
-                .iter()
-                .map(|(i, _, user, grammar)| Request {
-                    prompt: Prompt {
-                        system: system.clone(),
-                        user: user.clone(),
-                    },
-                    sampling: inputs.reviewers[*i].spec.sampling.clone(),
-                    grammar: grammar.clone(),
-                })
-                .collect();
+            let requests: Vec<Request> = pending.iter().map(|(_, _, r)| r.clone()).collect();
             let started = Instant::now();
             let results = backend.generate(model, &requests);
-            let elapsed = started.elapsed();
-            let share = elapsed / pending.len() as u32;
-            for (n, (i, key, _, _)) in pending.iter().enumerate() {
+            let share = started.elapsed().as_millis() as u64 / pending.len() as u64;
+            for (n, (i, key, _)) in pending.iter().enumerate() {
                 let out = match results.get(n) {
+                    Some(Ok(g)) if g.stop.cut_short() => {
+                        // Half an answer is no review: the chunk counts as
+                        // not reviewed (the time budget's policy decides),
+                        // and nothing partial is cached.
+                        interrupted |= g.stop == crate::engine::StopReason::Interrupted;
+                        if !not_reviewed.contains(&chunk.index) {
+                            not_reviewed.push(chunk.index);
+                        }
+                        continue;
+                    }
                     Some(Ok(g)) => {
                         store.put(key, &g.text);
                         ChunkOutput {
                             chunk: chunk.index,
-                            text: Ok(g.text.clone()),
-                            cached: false,
+                            raw: g.text.clone(),
+                            from_cache: false,
+                            error: None,
                             prompt_tokens: g.prompt_tokens,
                             shared_tokens: g.shared_tokens,
                             generated_tokens: g.generated_tokens,
@@ -237,23 +280,22 @@ pub fn run(
                     Some(Err(e)) => failed(chunk.index, e.to_string()),
                     None => failed(chunk.index, "the engine returned no result".into()),
                 };
-                runs[*i].outputs.push(out);
-                runs[*i].duration += share;
+                runs[*i].chunks.push(out);
+                runs[*i].duration_ms += share;
             }
         }
     }
-    RunResult { runs, not_reviewed }
+    RunResult {
+        runs,
+        not_reviewed,
+        interrupted,
+    }
 }
 
 fn failed(chunk: usize, why: String) -> ChunkOutput {
     ChunkOutput {
         chunk,
-        text: Err(why),
-        cached: false,
-        prompt_tokens: 0,
-        shared_tokens: 0,
-        generated_tokens: 0,
-        prefill_ms: 0,
-        generate_ms: 0,
+        error: Some(why),
+        ..Default::default()
     }
 }

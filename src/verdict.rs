@@ -1,6 +1,6 @@
 //! Stage 8: consolidated findings → a verdict with a one-line reason.
 //!
-//! Owner: review (issue 4). The rule, in order:
+//! The rule, in order:
 //!
 //! 1. No reviewer produced a usable review → **No verdict** (saying
 //!    "Merge as-is" about code nobody reviewed would be a lie).
@@ -51,14 +51,31 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 /// Applies the rule of the module docs. `reviewers_ok` is the number of
-/// reviewers that produced a usable review for at least one chunk.
-pub fn decide(findings: &[ConsolidatedFinding], reviewers_ok: usize) -> VerdictDecision {
+/// reviewers that produced a usable review for at least one chunk, of
+/// `reviewers` configured; a verdict on fewer reviewers than configured
+/// says so in its reason.
+pub fn decide(
+    findings: &[ConsolidatedFinding],
+    reviewers_ok: usize,
+    reviewers: usize,
+) -> VerdictDecision {
     if reviewers_ok == 0 {
         return VerdictDecision {
             verdict: Verdict::NoVerdict,
             reason: "every reviewer failed, so nothing was reviewed".to_string(),
         };
     }
+    let mut d = decide_on(findings);
+    if reviewers_ok < reviewers {
+        let failed = reviewers - reviewers_ok;
+        d.reason.push_str(&format!(
+            " ({failed} of {reviewers} reviewers failed: this verdict rests on {reviewers_ok})"
+        ));
+    }
+    d
+}
+
+fn decide_on(findings: &[ConsolidatedFinding]) -> VerdictDecision {
     let confirmed: Vec<_> = findings
         .iter()
         .filter(|f| f.severity == Severity::Critical && !f.unconfirmed)

@@ -287,24 +287,28 @@ fn one_reviewer_with_nothing_changes_nothing() {
 #[test]
 fn verdict_follows_the_documented_rule() {
     use Severity::*;
-    assert_eq!(decide(&[], 0).verdict, Verdict::NoVerdict);
-    assert_eq!(decide(&[], 2).verdict, Verdict::MergeAsIs);
+    assert_eq!(decide(&[], 0, 2).verdict, Verdict::NoVerdict);
+    assert_eq!(decide(&[], 2, 2).verdict, Verdict::MergeAsIs);
     let sugg = consolidate(&[overflow("a", Suggestion)]);
-    assert_eq!(decide(&sugg, 1).verdict, Verdict::MergeAsIs);
+    assert_eq!(decide(&sugg, 1, 1).verdict, Verdict::MergeAsIs);
     let imp = consolidate(&[overflow("a", Important)]);
-    let d = decide(&imp, 1);
+    let d = decide(&imp, 1, 1);
     assert_eq!(d.verdict, Verdict::MergeWithFixes);
     assert!(d.reason.contains("one important issue"), "{}", d.reason);
     let unconfirmed = consolidate(&[overflow("a", Critical)]);
-    let d = decide(&unconfirmed, 2);
+    let d = decide(&unconfirmed, 2, 2);
     assert_eq!(d.verdict, Verdict::MergeWithFixes);
     assert!(d.reason.contains("unconfirmed critical"), "{}", d.reason);
     let confirmed = consolidate(&[overflow("a", Critical), overflow("b", Critical)]);
-    let d = decide(&confirmed, 2);
+    let d = decide(&confirmed, 2, 2);
     assert_eq!(d.verdict, Verdict::Rework);
     assert!(
         d.reason.starts_with("one confirmed critical issue"),
         "{}",
         d.reason
     );
+    // A verdict on fewer reviewers than configured says so.
+    let d = decide(&imp, 1, 3);
+    assert_eq!(d.verdict, Verdict::MergeWithFixes);
+    assert!(d.reason.contains("2 of 3 reviewers failed"), "{}", d.reason);
 }

@@ -1,58 +1,79 @@
-//! Gate policy: which consolidated findings block a push, and what the
+//! Gate policy: which consolidated findings block a push, how a review that
+//! could not do all its work is judged (fail closed), and what the
 //! developer is told.
 
-use git_deep_review::findings::Severity;
-use git_deep_review::gate::{evaluate, parse_severity, GateFinding, GatePolicy};
-use std::path::Path;
+use git_deep_review::consolidate::ConsolidatedFinding;
+use git_deep_review::findings::{Kind, Severity};
+use git_deep_review::gate::{
+    evaluate, parse_severity, Context, FailurePolicy, FaultPolicy, GatePolicy, ReviewFacts,
+};
+use std::path::PathBuf;
 
-fn finding(title: &str, severity: Severity, agreement: usize) -> GateFinding {
-    GateFinding {
-        title: title.to_string(),
-        file: "src/lib.rs".to_string(),
-        line: 42,
+fn finding(title: &str, severity: Severity, agreement: usize) -> ConsolidatedFinding {
+    ConsolidatedFinding {
         severity,
+        unconfirmed: severity == Severity::Critical && agreement < 2,
+        kind: Kind::Regression,
+        file: "src/lib.rs".to_string(),
+        line_start: 42,
+        line_end: 42,
+        title: title.to_string(),
+        explanation: String::new(),
+        fix: String::new(),
+        quote: String::new(),
+        reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),
         agreement,
+        members: Vec::new(),
     }
+}
+
+/// A review by three reviewers that all ran, with these findings.
+fn facts(findings: Vec<ConsolidatedFinding>) -> ReviewFacts {
+    ReviewFacts {
+        findings,
+        reviewers: 3,
+        reviewers_ran: 3,
+        ..Default::default()
+    }
+}
+
+fn push(policy: &GatePolicy, facts: &ReviewFacts) -> git_deep_review::gate::GateDecision {
+    evaluate(policy, &FaultPolicy::default(), facts, Context::Push)
 }
 
 #[test]
 fn default_policy_blocks_only_confirmed_critical() {
-    let policy = GatePolicy::default();
-    let findings = [
+    let mut f = facts(vec![
         finding("use after free", Severity::Critical, 2),
         finding("lonely critical", Severity::Critical, 1),
         finding("important but agreed", Severity::Important, 3),
-    ];
-    let d = evaluate(&policy, &findings, Some(Path::new("/tmp/report.md")));
+    ]);
+    f.report = Some(PathBuf::from("/tmp/report.md"));
+    let d = push(&GatePolicy::default(), &f);
     assert!(d.block);
     assert_eq!(d.blocking.len(), 1);
     assert_eq!(d.blocking[0].title, "use after free");
     // The critical finding lacking agreement is a warning, the important one is not shown.
     assert_eq!(d.warnings.len(), 1);
     assert_eq!(d.warnings[0].title, "lonely critical");
-    assert!(d.message.contains("use after free"), "{}", d.message);
-    assert!(d.message.contains("src/lib.rs:42"), "{}", d.message);
-    assert!(d.message.contains("/tmp/report.md"), "{}", d.message);
-    assert!(d.message.contains("git push --no-verify"), "{}", d.message);
-    assert!(
-        d.message.contains("DEEP_REVIEW=skip git push"),
-        "{}",
-        d.message
-    );
-    assert!(
-        d.message.contains("git config deep-review.gate off"),
-        "{}",
-        d.message
-    );
+    for needle in [
+        "use after free",
+        "src/lib.rs:42",
+        "/tmp/report.md",
+        "git push --no-verify",
+        "DEEP_REVIEW=skip git push",
+        "git config deep-review.gate off",
+    ] {
+        assert!(d.message.contains(needle), "{needle}: {}", d.message);
+    }
     assert!(!d.message.contains("important but agreed"), "{}", d.message);
 }
 
 #[test]
 fn nothing_blocking_allows_without_bypass_help() {
-    let d = evaluate(
+    let d = push(
         &GatePolicy::default(),
-        &[finding("minor", Severity::Suggestion, 3)],
-        None,
+        &facts(vec![finding("minor", Severity::Suggestion, 3)]),
     );
     assert!(!d.block);
     assert!(d.blocking.is_empty());
@@ -67,12 +88,14 @@ fn block_on_important_includes_critical_and_respects_agreement() {
         block_on: Severity::Important,
         min_agreement: 1,
     };
-    let findings = [
-        finding("a", Severity::Important, 1),
-        finding("b", Severity::Critical, 1),
-        finding("c", Severity::Suggestion, 5),
-    ];
-    let d = evaluate(&policy, &findings, None);
+    let d = push(
+        &policy,
+        &facts(vec![
+            finding("a", Severity::Important, 1),
+            finding("b", Severity::Critical, 1),
+            finding("c", Severity::Suggestion, 5),
+        ]),
+    );
     assert!(d.block);
     // Most severe first.
     let titles: Vec<_> = d.blocking.iter().map(|f| f.title.as_str()).collect();
@@ -85,8 +108,8 @@ fn min_agreement_threshold_is_inclusive() {
         min_agreement: 3,
         ..GatePolicy::default()
     };
-    assert!(!evaluate(&policy, &[finding("x", Severity::Critical, 2)], None).block);
-    assert!(evaluate(&policy, &[finding("x", Severity::Critical, 3)], None).block);
+    assert!(!push(&policy, &facts(vec![finding("x", Severity::Critical, 2)])).block);
+    assert!(push(&policy, &facts(vec![finding("x", Severity::Critical, 3)])).block);
 }
 
 #[test]
@@ -95,9 +118,142 @@ fn disabled_gate_never_blocks() {
         enabled: false,
         ..GatePolicy::default()
     };
-    let d = evaluate(&policy, &[finding("x", Severity::Critical, 9)], None);
+    let mut f = facts(vec![finding("x", Severity::Critical, 9)]);
+    f.failed = vec![("r1".into(), "model missing".into())];
+    let d = push(&policy, &f);
     assert!(!d.block);
     assert!(d.message.contains("gate is off"), "{}", d.message);
+}
+
+#[test]
+fn a_failed_reviewer_blocks_by_default_and_is_named_with_its_reason() {
+    let f = ReviewFacts {
+        reviewers: 3,
+        reviewers_ran: 2,
+        failed: vec![(
+            "robustness".into(),
+            "model gemma3-270m: sha256 mismatch".into(),
+        )],
+        ..Default::default()
+    };
+    let d = push(&GatePolicy::default(), &f);
+    assert!(d.block, "{}", d.message);
+    for needle in [
+        "robustness",
+        "sha256 mismatch",
+        "1 of 3 reviewers failed",
+        "on_reviewer_failure",
+        "git push --no-verify",
+    ] {
+        assert!(d.message.contains(needle), "{needle}: {}", d.message);
+    }
+    // With the policy set to allow, the same facts warn and pass.
+    let allow = FaultPolicy {
+        reviewer_failure: FailurePolicy::Allow,
+        ..FaultPolicy::default()
+    };
+    let d = evaluate(&GatePolicy::default(), &allow, &f, Context::Push);
+    assert!(!d.block, "{}", d.message);
+    assert!(d.message.contains("warning") && d.message.contains("robustness"));
+}
+
+#[test]
+fn every_reviewer_failing_is_never_a_clean_review() {
+    let f = ReviewFacts {
+        reviewers: 2,
+        reviewers_ran: 0,
+        failed: vec![
+            ("a".into(), "chunk 0: unusable output".into()),
+            ("b".into(), "model missing".into()),
+        ],
+        ..Default::default()
+    };
+    let d = push(&GatePolicy::default(), &f);
+    assert!(d.block);
+    assert!(
+        d.message.contains("the change was not reviewed"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn agreement_is_counted_over_the_reviewers_that_ran() {
+    // Two of three failed; the one left calls it critical. With failures
+    // allowed, its finding alone meets min_agreement = 2 "of those that ran".
+    let allow = FaultPolicy {
+        reviewer_failure: FailurePolicy::Allow,
+        ..FaultPolicy::default()
+    };
+    let f = ReviewFacts {
+        findings: vec![finding("sql injection", Severity::Critical, 1)],
+        reviewers: 3,
+        reviewers_ran: 1,
+        failed: vec![("b".into(), "x".into()), ("c".into(), "y".into())],
+        ..Default::default()
+    };
+    let d = evaluate(&GatePolicy::default(), &allow, &f, Context::Push);
+    assert!(d.block, "{}", d.message);
+    assert_eq!(d.blocking.len(), 1);
+    assert!(d.message.contains("of the 1 that ran"), "{}", d.message);
+    // With all three running, one voice is still not enough.
+    let d = push(
+        &GatePolicy::default(),
+        &facts(vec![finding("sql injection", Severity::Critical, 1)]),
+    );
+    assert!(!d.block);
+}
+
+#[test]
+fn unreviewable_code_is_named_and_the_policy_decides() {
+    let f = ReviewFacts {
+        reviewers: 3,
+        reviewers_ran: 3,
+        unreviewable: vec![("gen/huge.py".into(), "a hunk larger than any chunk".into())],
+        ..Default::default()
+    };
+    let d = push(&GatePolicy::default(), &f);
+    assert!(d.block);
+    assert!(d.message.contains("gen/huge.py"), "{}", d.message);
+    let allow = FaultPolicy {
+        unreviewable: FailurePolicy::Allow,
+        ..FaultPolicy::default()
+    };
+    let d = evaluate(&GatePolicy::default(), &allow, &f, Context::Push);
+    assert!(!d.block);
+    assert!(d.message.contains("gen/huge.py"), "{}", d.message);
+}
+
+#[test]
+fn a_review_cut_short_follows_the_timeout_policy() {
+    let f = ReviewFacts {
+        reviewers: 1,
+        reviewers_ran: 1,
+        not_reviewed: vec![("src/b.rs".into(), "the time budget (5 s) ran out".into())],
+        ..Default::default()
+    };
+    let block = push(&GatePolicy::default(), &f);
+    assert!(block.block && block.message.contains("src/b.rs"));
+    let allow = FaultPolicy {
+        timeout: FailurePolicy::Allow,
+        ..FaultPolicy::default()
+    };
+    let d = evaluate(&GatePolicy::default(), &allow, &f, Context::Manual);
+    assert!(!d.block);
+    assert!(d.message.contains("src/b.rs"), "{}", d.message);
+}
+
+#[test]
+fn outside_a_push_the_gate_does_not_talk_about_pushing() {
+    let d = evaluate(
+        &GatePolicy::default(),
+        &FaultPolicy::default(),
+        &facts(vec![finding("x", Severity::Critical, 3)]),
+        Context::Manual,
+    );
+    assert!(d.block);
+    assert!(d.message.contains("the gate blocks"), "{}", d.message);
+    assert!(!d.message.contains("push"), "{}", d.message);
 }
 
 #[test]

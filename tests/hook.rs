@@ -3,11 +3,13 @@
 //! protocol (which range is reviewed for which push).
 
 use git_deep_review::config::{OnTimeout, Settings};
+use git_deep_review::consolidate::ConsolidatedFinding;
+use git_deep_review::findings::Kind;
 use git_deep_review::findings::Severity;
-use git_deep_review::gate::GateFinding;
+use git_deep_review::gate::ReviewFacts;
 use git_deep_review::hook::{
-    install_in, pre_commit_input, pre_push, status_in, uninstall_in, HookState,
-    ReviewOutcomeForGate, ReviewRequest, CHAINED_NAME,
+    install_in, pre_commit_input, pre_push, status_in, uninstall_in, HookState, ReviewRequest,
+    CHAINED_NAME,
 };
 use git_deep_review::Error;
 use std::os::unix::fs::PermissionsExt;
@@ -420,7 +422,7 @@ fn run(
     s: &Setup,
     lines: &[String],
     settings: &Settings,
-    mut answer: impl FnMut(&ReviewRequest) -> ReviewOutcomeForGate,
+    mut answer: impl FnMut(&ReviewRequest) -> ReviewFacts,
 ) -> (i32, Calls, String) {
     let repo = gix::open(&s.work).unwrap();
     let mut calls = Vec::new();
@@ -432,7 +434,7 @@ fn run(
         settings,
         &mut |req: &ReviewRequest| {
             calls.push(req.clone());
-            Ok(answer(req))
+            Ok(Some(answer(req)))
         },
         &mut log,
     )
@@ -440,21 +442,35 @@ fn run(
     (code, calls, String::from_utf8(log).unwrap())
 }
 
-fn clean(_: &ReviewRequest) -> ReviewOutcomeForGate {
-    ReviewOutcomeForGate::default()
+fn clean(_: &ReviewRequest) -> ReviewFacts {
+    ReviewFacts {
+        reviewers: 3,
+        reviewers_ran: 3,
+        ..Default::default()
+    }
 }
 
-fn critical(agreement: usize) -> ReviewOutcomeForGate {
-    ReviewOutcomeForGate {
-        findings: vec![GateFinding {
-            title: "planted".into(),
-            file: "a.txt".into(),
-            line: 1,
+fn critical(agreement: usize) -> ReviewFacts {
+    ReviewFacts {
+        findings: vec![ConsolidatedFinding {
             severity: Severity::Critical,
+            unconfirmed: agreement < 2,
+            kind: Kind::Regression,
+            file: "a.txt".into(),
+            line_start: 1,
+            line_end: 1,
+            title: "planted".into(),
+            explanation: String::new(),
+            fix: String::new(),
+            quote: String::new(),
+            reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),
             agreement,
+            members: Vec::new(),
         }],
-        report_path: Some(PathBuf::from("/tmp/r.md")),
-        timed_out: false,
+        reviewers: 3,
+        reviewers_ran: 3,
+        report: Some(PathBuf::from("/tmp/r.md")),
+        ..Default::default()
     }
 }
 
@@ -615,8 +631,10 @@ fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
         std::thread::sleep(
             req.deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(20),
         );
-        ReviewOutcomeForGate {
-            timed_out: true,
+        ReviewFacts {
+            reviewers: 3,
+            reviewers_ran: 3,
+            not_reviewed: vec![("a.txt".into(), "the time budget ran out".into())],
             ..Default::default()
         }
     };
@@ -681,14 +699,22 @@ fn malformed_input_is_an_error() {
         "origin",
         &["garbage".to_string()],
         &settings(),
-        &mut |_| Ok(clean_outcome()),
+        &mut |_| Ok(Some(clean_outcome())),
         &mut Vec::new(),
     );
     assert!(matches!(r, Err(Error::Usage(_))));
 }
 
-fn clean_outcome() -> ReviewOutcomeForGate {
-    ReviewOutcomeForGate::default()
+fn clean_outcome() -> ReviewFacts {
+    clean_facts()
+}
+
+fn clean_facts() -> ReviewFacts {
+    ReviewFacts {
+        reviewers: 3,
+        reviewers_ran: 3,
+        ..Default::default()
+    }
 }
 
 #[test]

@@ -11,10 +11,10 @@ use git_deep_review::plan::{Chunk, ChunkFile, ReviewPlan, Skipped};
 use git_deep_review::range::{CommitInfo, DiffStat, ReviewRange};
 use git_deep_review::report::terminal::{summary, ColorChoice};
 use git_deep_review::report::{
-    build_report, default_report_path, json, markdown, sarif, write_atomic, ChunkOutput, Concern,
-    DesignObservations, LeadProse, ReportInput, ReviewReport, ReviewerInfo, ReviewerRun, Scope,
-    StageTimings, Strength,
+    assemble, default_report_path, json, markdown, sarif, write_atomic, ChunkOutput, Concern,
+    DesignObservations, ReportInput, ReviewReport, ReviewerInfo, Scope, StageTimings, Strength,
 };
+use git_deep_review::reviewers::ReviewerRun;
 use git_deep_review::verdict::Verdict;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use std::collections::HashMap;
@@ -165,6 +165,7 @@ fn runs(extra: Vec<ReviewerRun>) -> Vec<ReviewerRun> {
                 raw: CORRECTNESS.into(),
                 from_cache: false,
                 error: None,
+                ..Default::default()
             }],
             error: None,
         },
@@ -176,6 +177,7 @@ fn runs(extra: Vec<ReviewerRun>) -> Vec<ReviewerRun> {
                 raw: ROBUSTNESS.into(),
                 from_cache: true,
                 error: None,
+                ..Default::default()
             }],
             error: None,
         },
@@ -199,10 +201,11 @@ fn build(runs: Vec<ReviewerRun>) -> ReviewReport {
     let plan = plan();
     let contents = contents();
     let started: jiff::Zoned = "2026-03-20T23:42:05+00:00[UTC]".parse().unwrap();
-    let mut r = build_report(ReportInput {
+    let checked = git_deep_review::check::check(&plan, &contents, runs);
+    let mut r = assemble(ReportInput {
         plan: &plan,
         contents: &contents,
-        runs,
+        checked,
         started,
         wall_clock_ms: 950_000,
         timings: StageTimings {
@@ -210,37 +213,37 @@ fn build(runs: Vec<ReviewerRun>) -> ReviewReport {
             load_ms: 2_300,
             prefill_ms: 40_000,
             generate_ms: 110_000,
-            consolidate_ms: 0,
+            consolidate_ms: 4,
+            lead_ms: 0,
             render_ms: 0,
         },
         instructions_file: Some("AGENTS.md".into()),
+        not_reviewed: Vec::new(),
     });
-    // Measured by the builder; fixed so the golden file is stable.
     r.timings.consolidate_ms = 4;
     r
 }
 
 fn golden_report() -> ReviewReport {
     let mut r = build(runs(vec![failed_reviewer()]));
-    r.apply_lead_prose(LeadProse {
-        design: Some(DesignObservations {
-            concerns: vec![Concern {
-                title: "Parsing and summing share no error type".into(),
-                text: "A `ParseError` enum would let callers handle both failures.".into(),
-                scope: Scope::Future,
-                reviewers: vec!["robustness".into()],
-            }],
-            strengths: vec![Strength {
-                text: "Small, single-purpose functions.".into(),
-                reviewers: vec!["correctness".into(), "robustness".into()],
-            }],
-        }),
-        retro: HashMap::from([(
-            "robustness".to_string(),
-            "Found the overflow nobody else saw; rated the panic critical.".to_string(),
-        )]),
-        ..LeadProse::default()
-    });
+    // What a lead model and the retro notes would add (the report is data).
+    r.design = DesignObservations {
+        concerns: vec![Concern {
+            title: "Parsing and summing share no error type".into(),
+            text: "A `ParseError` enum would let callers handle both failures.".into(),
+            scope: Scope::Future,
+            reviewers: vec!["robustness".into()],
+        }],
+        strengths: vec![Strength {
+            text: "Small, single-purpose functions.".into(),
+            reviewers: vec!["correctness".into(), "robustness".into()],
+        }],
+    };
+    for x in &mut r.retro {
+        if x.name == "robustness" {
+            x.note = Some("Found the overflow nobody else saw; rated the panic critical.".into());
+        }
+    }
     r
 }
 
@@ -491,8 +494,10 @@ fn a_reviewer_that_finds_nothing_gets_zero_counts_and_empty_sections_say_none() 
             raw: r#"{"findings": []}"#.into(),
             from_cache: false,
             error: None,
+            ..Default::default()
         }],
         error: None,
+        ..Default::default()
     }];
     let r = build(quiet);
     assert_eq!(r.verdict.verdict, Verdict::MergeAsIs);
@@ -529,6 +534,7 @@ fn prompt_injection_in_findings_cannot_change_structure_or_other_reviewers() {
             raw: format!("Sure! ```\n{INJECTED}\n<!--"),
             from_cache: false,
             error: None,
+            ..Default::default()
         }],
         error: None,
     });
@@ -589,6 +595,7 @@ fn absurd_output_does_not_crash_the_renderer() {
             raw: format!("{{\"findings\":[{}]}}", items.join(",")),
             from_cache: false,
             error: None,
+            ..Default::default()
         }],
         error: None,
     };
@@ -737,6 +744,7 @@ fn a_reviewer_failing_on_some_chunks_is_reported_as_partly_failed() {
         raw: "I think the code is fine.".into(),
         from_cache: false,
         error: None,
+        ..Default::default()
     });
     let r = build(rs);
     let c = &r.retro[0];

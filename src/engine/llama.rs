@@ -150,6 +150,8 @@ pub struct LlamaBackend {
     memory: MemoryBudget,
     /// Time spent loading models and creating contexts, in total.
     load_ms: u64,
+    /// Generations stop here (the run's time budget).
+    stop_at: Option<Instant>,
 }
 
 impl LlamaBackend {
@@ -177,6 +179,7 @@ impl LlamaBackend {
             opts,
             loaded: HashMap::new(),
             load_ms: 0,
+            stop_at: None,
         })
     }
 
@@ -419,6 +422,7 @@ impl LlamaBackend {
             .clamp(1, N_BATCH) as usize;
         prefix -= prefix % chunk;
         let ignore_eog = self.opts.ignore_eog;
+        let stop_at = self.stop_at;
 
         let model = l.model;
         let ctx = l
@@ -447,7 +451,7 @@ impl LlamaBackend {
                 r,
                 progress,
                 (model_name, k, live.len()),
-                (chunk, ignore_eog),
+                (chunk, ignore_eog, stop_at),
             )
             .map(|mut g| {
                 // The shared prefill is charged to the first request only.
@@ -500,6 +504,10 @@ impl Backend for LlamaBackend {
 
     fn set_progress_labels(&mut self, chunk: &str, requests: &[String]) {
         self.opts.progress.set_labels(chunk, requests);
+    }
+
+    fn set_deadline(&mut self, at: Option<Instant>) {
+        self.stop_at = at;
     }
 }
 
@@ -963,7 +971,7 @@ fn generate_one(
     req: &Request,
     progress: &mut Progress,
     (model_name, k, of): (&str, usize, usize),
-    (chunk, ignore_eog): (usize, bool),
+    (chunk, ignore_eog, stop_at): (usize, bool, Option<Instant>),
 ) -> Result<Generation> {
     let started = Instant::now();
     let mut sampler = Sampler::new(model, &req.sampling, &req.grammar)?;
@@ -985,6 +993,14 @@ fn generate_one(
     let stop = loop {
         if n_gen >= max {
             break StopReason::MaxTokens;
+        }
+        // One answer of a large model on a CPU can take minutes: the time
+        // budget and Ctrl-C must hold inside it, not only between chunks.
+        if crate::interrupt::is_triggered() {
+            break StopReason::Interrupted;
+        }
+        if stop_at.is_some_and(|t| Instant::now() >= t) {
+            break StopReason::Deadline;
         }
         let logits = ctx.get_logits_ith(logits_idx);
         let Some(tok) = sampler.next(logits) else {

@@ -82,6 +82,18 @@ pub enum StopReason {
     Eog,
     /// `max_tokens` reached.
     MaxTokens,
+    /// The run's time budget ran out mid-answer (the text is partial).
+    Deadline,
+    /// Ctrl-C mid-answer (the text is partial).
+    Interrupted,
+}
+
+impl StopReason {
+    /// The answer was cut off by the run, not finished by the model: it is
+    /// neither used nor cached.
+    pub fn cut_short(self) -> bool {
+        matches!(self, StopReason::Deadline | StopReason::Interrupted)
+    }
 }
 
 /// What one request produced.
@@ -113,6 +125,9 @@ pub trait Backend {
     /// Labels for progress output of the next `generate` call: the chunk
     /// (e.g. `chunk 2/7`) and one name per request (the reviewers).
     fn set_progress_labels(&mut self, _chunk: &str, _requests: &[String]) {}
+
+    /// Generations in progress at `at` stop there ([`StopReason::Deadline`]).
+    fn set_deadline(&mut self, _at: Option<std::time::Instant>) {}
 }
 
 /// Routes `standin:*` models to the stand-in and everything else to
@@ -120,8 +135,11 @@ pub trait Backend {
 /// real model is first used, so stand-in runs need no model files.
 pub struct Engine {
     opts: EngineOptions,
+    /// The manifest the run already loaded (`None`: read it on first use).
+    manifest: Option<Manifest>,
     standin: StandinBackend,
     llama: Option<LlamaBackend>,
+    deadline: Option<std::time::Instant>,
 }
 
 impl Engine {
@@ -129,15 +147,32 @@ impl Engine {
     pub fn new(opts: EngineOptions) -> Engine {
         Engine {
             opts,
+            manifest: None,
             standin: StandinBackend::new(),
             llama: None,
+            deadline: None,
+        }
+    }
+
+    /// An engine that resolves model names with `manifest` (so a run reads
+    /// its manifest once).
+    pub fn with_manifest(opts: EngineOptions, manifest: Manifest) -> Engine {
+        Engine {
+            manifest: Some(manifest),
+            ..Engine::new(opts)
         }
     }
 
     /// The llama.cpp backend, created on first use.
     pub fn llama(&mut self) -> crate::error::Result<&mut LlamaBackend> {
         if self.llama.is_none() {
-            self.llama = Some(LlamaBackend::new(self.opts.clone())?);
+            let manifest = match self.manifest.take() {
+                Some(m) => m,
+                None => load_manifest()?,
+            };
+            let mut l = LlamaBackend::with_manifest(manifest, self.opts.clone())?;
+            l.set_deadline(self.deadline);
+            self.llama = Some(l);
         }
         self.llama
             .as_mut()
@@ -191,6 +226,13 @@ impl Backend for Engine {
             l.set_progress_labels(chunk, requests);
         } else {
             self.opts.progress.set_labels(chunk, requests);
+        }
+    }
+
+    fn set_deadline(&mut self, at: Option<std::time::Instant>) {
+        self.deadline = at;
+        if let Some(l) = self.llama.as_mut() {
+            l.set_deadline(at);
         }
     }
 }

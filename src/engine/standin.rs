@@ -105,6 +105,37 @@ fn parse_added(line: &str) -> Option<(i64, &str)> {
     Some((n, &rest[bar + 3..]))
 }
 
+/// A lead answer with every field filled (stand-ins other than `fail`
+/// write the same prose), so tests can see the lead's text reach a report.
+fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
+    if model == "standin:fail" {
+        return Err(Error::Model(
+            "standin:fail: this stand-in model always fails".into(),
+        ));
+    }
+    let mut obj = serde_json::Map::new();
+    for f in crate::lead::FIELDS {
+        let v = match f.kind {
+            crate::lead::FieldKind::OneOf(words) => words[0].to_string(),
+            crate::lead::FieldKind::Text { .. } => format!(
+                "The stand-in lead wrote this {} section from the facts it was given, in plain sentences.",
+                f.key
+            ),
+        };
+        obj.insert(f.key.to_string(), serde_json::Value::String(v));
+    }
+    let text = serde_json::Value::Object(obj).to_string();
+    Ok(Generation {
+        generated_tokens: tokens(&text),
+        prompt_tokens: tokens(prompt),
+        text,
+        shared_tokens: 0,
+        prefill_ms: 0,
+        generate_ms: 0,
+        stop: StopReason::Eog,
+    })
+}
+
 fn tokens(text: &str) -> usize {
     text.len().div_ceil(4)
 }
@@ -129,7 +160,11 @@ impl Backend for StandinBackend {
             .unwrap_or(0);
         texts
             .iter()
-            .map(|text| {
+            .zip(requests)
+            .map(|(text, request)| {
+                if request.grammar == crate::lead::grammar() {
+                    return Ok(lead_answer(model, text)?);
+                }
                 let findings = match model {
                     "standin:marker" => planted_findings(text),
                     "standin:empty" => Vec::new(),

@@ -12,7 +12,7 @@
 //! * `verdict` {`verdict`: `merge-as-is` | `merge-with-fixes` | `rework` |
 //!   `no-verdict`, `reason`}.
 //! * `wall_clock_ms`; `timings` {`plan_ms`, `load_ms`, `prefill_ms`,
-//!   `generate_ms`, `consolidate_ms`, `render_ms`}.
+//!   `generate_ms`, `consolidate_ms`, `lead_ms`, `render_ms`}.
 //! * `findings` [{`severity` (`critical`|`important`|`suggestion`),
 //!   `unconfirmed`, `kind` (`regression`|`gap`|`enhancement`), `file`,
 //!   `line_start`, `line_end`, `title`, `explanation`, `fix`, `quote`,
@@ -28,11 +28,17 @@
 //!   `ungrounded`, `rejected`, `dropped_over_limit`, `false_positives`,
 //!   `unique_insights` (titles), `error`, `note`}].
 //! * `appendix` [{`reviewer`, `chunks` [{`chunk`, `raw`, `from_cache`,
-//!   `error`}], `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
+//!   `error`, `prompt_tokens`, `shared_tokens`, `generated_tokens`,
+//!   `prefill_ms`, `generate_ms`}], `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
 //!   `reason`?}], `rejected` [{`reviewer`, `chunk`, `index`, `title`,
 //!   `reason`}], `dropped_over_limit`, `error`}].
 //! * `skipped` / `unfit` [{`path`, `reason`}], `cache` {`total_chunks`,
 //!   `from_cache` [{`reviewer`, `chunk`}]}, `instructions_file`.
+//! * `not_reviewed` [{`path`, `reason`}]: chunks the time budget or Ctrl-C
+//!   kept from the reviewers.
+//! * `lead` (null when no lead is configured): {`model`, `status`
+//!   (`used`|`fallback`), `sections` (what the lead wrote), `reason` (why it
+//!   fell back), `from_cache`, `duration_ms`}.
 
 use super::ReviewReport;
 

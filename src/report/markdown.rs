@@ -473,6 +473,24 @@ fn design(out: &mut String, r: &ReviewReport) {
     }
 }
 
+/// The retro's line about the lead model: which sections it wrote, or why
+/// the report's prose is the data-built fallback.
+fn lead_line(lead: &crate::lead::LeadStatus) -> String {
+    let cached = if lead.from_cache { " (from cache)" } else { "" };
+    match lead.status {
+        crate::lead::LeadState::Used => format!(
+            "**Lead** ({}){cached} wrote: {}.",
+            inline(&lead.model),
+            lead.sections.join(", ")
+        ),
+        crate::lead::LeadState::Fallback => format!(
+            "**Lead** ({}){cached}: not used; the prose sections are built from the data. Why: {}",
+            inline(&lead.model),
+            inline(lead.reason.as_deref().unwrap_or("unknown"))
+        ),
+    }
+}
+
 fn retro(out: &mut String, r: &ReviewReport) {
     out.push_str("---\n\n## Agent Performance Retro\n\n");
     for x in &r.retro {
@@ -560,15 +578,19 @@ fn retro(out: &mut String, r: &ReviewReport) {
     });
     out.push('\n');
 
+    if let Some(lead) = &r.lead {
+        let _ = writeln!(out, "{}\n", lead_line(lead));
+    }
     let t = &r.timings;
     let _ = writeln!(
         out,
-        "**Stage timings:** plan {} · load {} · prefill {} · generate {} · consolidate {} · render {}\n",
+        "**Stage timings:** plan {} · load {} · prefill {} · generate {} · consolidate {} · lead {} · render {}\n",
         human_duration(t.plan_ms),
         human_duration(t.load_ms),
         human_duration(t.prefill_ms),
         human_duration(t.generate_ms),
         human_duration(t.consolidate_ms),
+        human_duration(t.lead_ms),
         human_duration(t.render_ms)
     );
     let mut not_reviewed: Vec<String> = r
@@ -576,6 +598,13 @@ fn retro(out: &mut String, r: &ReviewReport) {
         .iter()
         .map(|s| format!("{} ({})", code_span(&s.path), inline(&s.reason)))
         .collect();
+    not_reviewed.extend(r.not_reviewed.iter().map(|n| {
+        format!(
+            "{} (not reviewed: {})",
+            code_span(&n.path),
+            inline(&n.reason)
+        )
+    }));
     not_reviewed.extend(r.unfit.iter().map(|u| {
         format!(
             "{} (did not fit: {})",

@@ -1,12 +1,12 @@
-//! Stage 9: everything the review found → one [`ReviewReport`], rendered as
+//! Stage 9: the checked review → one [`ReviewReport`], rendered as
 //! Markdown ([`markdown`]), JSON ([`json`]), SARIF ([`sarif`]) or a short
 //! terminal summary ([`terminal`]).
 //!
-//! Owner: review (issue 4). The pipeline hands over plain data
-//! ([`ReportInput`]: the plan, file contents at head, each reviewer's raw
-//! output); [`build_report`] validates, grounds, consolidates, decides the
-//! verdict and fills deterministic fallbacks for every prose section. The
-//! lead model's prose, when usable, replaces the fallbacks through
+//! The report only assembles and renders: the pipeline hands over plain
+//! data ([`ReportInput`]: the plan, file contents at head, the
+//! [`Checked`] result of stages 5–8) and [`assemble`] adds excerpts, the
+//! retro, the appendix and deterministic prose for every section. The lead
+//! model's prose, when usable, replaces that prose through
 //! [`ReviewReport::apply_lead_prose`].
 
 pub mod fallback;
@@ -15,12 +15,17 @@ pub mod markdown;
 pub mod sarif;
 pub mod terminal;
 
-use crate::consolidate::{consolidate, ConsolidatedFinding};
+pub use crate::check::{FindingStatus, ListedFinding};
+pub use crate::reviewers::{ChunkOutput, ReviewerInfo};
+
+use crate::check::Checked;
+use crate::consolidate::ConsolidatedFinding;
 use crate::error::{Error, Result};
-use crate::findings::{parse_review, sanitize_text, Finding, Rejected, Severity};
-use crate::grounding::{excerpt, ground, hunk_ranges};
+use crate::findings::{sanitize_text, Rejected, Severity};
+use crate::grounding::excerpt;
+use crate::lead::{LeadProse, LeadStatus};
 use crate::plan::ReviewPlan;
-use crate::verdict::{decide, VerdictDecision};
+use crate::verdict::VerdictDecision;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -32,8 +37,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_EXCERPT_LINES: usize = 40;
 /// Most characters of one raw model output kept in the appendix.
 pub const MAX_RAW_CHARS: usize = 20_000;
-/// Longest lead-model prose section kept, in characters.
-pub const MAX_PROSE_CHARS: usize = 6_000;
 
 /// A commit author, deduplicated by e-mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,19 +58,6 @@ pub struct CommitLine {
     pub deletions: u32,
 }
 
-/// Who reviewed: shown in the header, the retro and the appendix.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReviewerInfo {
-    /// Reviewer name (`correctness`).
-    pub name: String,
-    /// Model name from the manifest (`smollm2-135m`).
-    pub model: String,
-    /// Model file name (`SmolLM2-135M-Instruct.Q4_1.gguf`).
-    pub model_file: String,
-    /// Persona prompt file (`correctness.md`).
-    pub persona: String,
-}
-
 /// Milliseconds spent per pipeline stage (summed over reviewers for the
 /// model stages, so they can exceed the wall-clock time when parallel).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,8 +66,10 @@ pub struct StageTimings {
     pub load_ms: u64,
     pub prefill_ms: u64,
     pub generate_ms: u64,
-    /// Validation + grounding + consolidation + verdict (set by [`build_report`]).
+    /// Validation + grounding + consolidation + verdict.
     pub consolidate_ms: u64,
+    /// The lead model's prose (0 when answered from the cache or off).
+    pub lead_ms: u64,
     pub render_ms: u64,
 }
 
@@ -163,39 +155,12 @@ pub struct ReviewerRetro {
     pub note: Option<String>,
 }
 
-/// Grounding status of a finding in the appendix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "status")]
-pub enum FindingStatus {
-    Grounded,
-    Ungrounded { reason: String },
-}
-
-/// A validated finding with its grounding status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppendixFinding {
-    pub finding: Finding,
-    #[serde(flatten)]
-    pub status: FindingStatus,
-}
-
-/// What a reviewer produced for one chunk, exactly.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChunkOutput {
-    pub chunk: usize,
-    /// Raw model text (clipped to [`MAX_RAW_CHARS`] in the report).
-    pub raw: String,
-    pub from_cache: bool,
-    /// Generation or parse failure for this chunk.
-    pub error: Option<String>,
-}
-
 /// One reviewer's section of the appendix.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewerAppendix {
     pub reviewer: String,
     pub chunks: Vec<ChunkOutput>,
-    pub findings: Vec<AppendixFinding>,
+    pub findings: Vec<ListedFinding>,
     pub rejected: Vec<Rejected>,
     pub dropped_over_limit: usize,
     pub error: Option<String>,
@@ -258,44 +223,29 @@ pub struct ReviewReport {
     pub cache: CacheInfo,
     /// Repository instructions file given to the reviewers, if any.
     pub instructions_file: Option<String>,
+    /// Chunks the reviewers never saw (time budget ran out, Ctrl-C): the
+    /// report covers the rest only.
+    #[serde(default)]
+    pub not_reviewed: Vec<NotReviewed>,
+    /// What became of the lead model's prose (`None`: no lead configured).
+    #[serde(default)]
+    pub lead: Option<LeadStatus>,
 }
 
-/// One reviewer's run as the pipeline saw it.
-#[derive(Debug, Clone, Default)]
-pub struct ReviewerRun {
-    pub info: ReviewerInfo,
-    pub duration_ms: u64,
-    /// Raw output per chunk (in any order); parsed by [`build_report`].
-    pub chunks: Vec<ChunkOutput>,
-    /// Set when the whole reviewer failed (e.g. its model did not load).
-    pub error: Option<String>,
-}
-
-/// The pipeline's data, handed to [`build_report`].
+/// The pipeline's data, handed to [`assemble`].
 #[derive(Debug, Clone)]
 pub struct ReportInput<'a> {
     pub plan: &'a ReviewPlan,
-    /// File text at the reviewed head, by path (for grounding and excerpts).
+    /// File text at the reviewed head, by path (excerpts are cut from it).
     pub contents: &'a HashMap<String, String>,
-    pub runs: Vec<ReviewerRun>,
+    pub checked: Checked,
     /// When the run started (its time zone is the one the date is shown in).
     pub started: jiff::Zoned,
     pub wall_clock_ms: u64,
-    /// Stage timings so far; `consolidate_ms` is overwritten.
     pub timings: StageTimings,
     pub instructions_file: Option<String>,
-}
-
-/// What the lead model wrote; `None`/empty fields keep the fallback.
-#[derive(Debug, Clone, Default)]
-pub struct LeadProse {
-    pub executive_summary: Option<String>,
-    pub design: Option<DesignObservations>,
-    pub testing: Option<String>,
-    pub documentation: Option<String>,
-    pub commit_structure: Option<String>,
-    /// Retro paragraph per reviewer name.
-    pub retro: HashMap<String, String>,
+    /// Chunks not reviewed, by index, and why.
+    pub not_reviewed: Vec<(usize, String)>,
 }
 
 /// Makes `s` safe as part of a file name: anything but ASCII letters,
@@ -381,55 +331,18 @@ pub fn render(report: &ReviewReport, format: Format) -> String {
     }
 }
 
-/// Each chunk's files with their reviewed new-side lines, for path
-/// resolution in [`parse_review`].
-fn chunk_files(plan: &ReviewPlan) -> HashMap<usize, Vec<(String, Vec<u32>)>> {
-    plan.chunks
-        .iter()
-        .map(|c| {
-            let files = c
-                .files
-                .iter()
-                .filter_map(|cf| {
-                    let f = plan.files.get(cf.file)?;
-                    let lines = cf
-                        .hunks
-                        .iter()
-                        .filter_map(|&h| f.hunks.get(h))
-                        .flat_map(|h| h.lines.iter().filter_map(|l| l.new_line))
-                        .collect();
-                    Some((f.path.clone(), lines))
-                })
-                .collect();
-            (c.index, files)
-        })
-        .collect()
-}
-
-/// Builds the whole report from pipeline data: validation, grounding,
-/// consolidation, verdict, excerpts, retro, appendix and the deterministic
-/// fallbacks for every prose section.
-pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
-    let t0 = std::time::Instant::now();
+/// Assembles the report from the checked review: excerpts, retro,
+/// appendix and the deterministic prose for every section.
+pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
     let plan = input.plan;
     let range = &plan.range;
-    let per_chunk = chunk_files(plan);
-    let hunks = hunk_ranges(plan);
-
-    let mut all_grounded: Vec<Finding> = Vec::new();
+    let checked = input.checked;
     let mut appendix = Vec::new();
     let mut retro = Vec::new();
     let mut cache = CacheInfo::default();
-    let mut reviewers_ok = 0usize;
-    for run in &input.runs {
-        let name = &run.info.name;
-        let mut chunks = run.chunks.clone();
-        chunks.sort_by_key(|c| c.chunk);
-        let mut findings = Vec::new();
-        let mut rejected = Vec::new();
-        let mut dropped = 0;
-        let mut ok_chunks = 0;
-        for c in &mut chunks {
+    for r in &checked.reviewers {
+        let name = &r.run.info.name;
+        for c in &r.run.chunks {
             cache.total_chunks += 1;
             if c.from_cache {
                 cache.from_cache.push(CachedChunk {
@@ -437,104 +350,57 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
                     chunk: c.chunk,
                 });
             }
-            if c.error.is_some() {
-                continue;
-            }
-            let files = per_chunk.get(&c.chunk).map(Vec::as_slice).unwrap_or(&[]);
-            match parse_review(name, c.chunk, &c.raw, files) {
-                Ok(p) => {
-                    ok_chunks += 1;
-                    findings.extend(p.findings);
-                    rejected.extend(p.rejected);
-                    dropped += p.dropped_over_limit;
-                }
-                Err(e) => c.error = Some(format!("unusable output: {e}")),
-            }
-            c.raw = sanitize_text(&c.raw, MAX_RAW_CHARS, true);
         }
-        if run.error.is_none() && ok_chunks > 0 {
-            reviewers_ok += 1;
-        }
-        let order = findings.clone();
-        let g = ground(findings, &hunks, input.contents);
         let mut sev = [0usize; 3];
-        for f in &g.grounded {
+        for f in &r.grounded {
             sev[f.severity as usize] += 1;
         }
-        let chunk_errors: Vec<String> = chunks
-            .iter()
-            .filter_map(|c| c.error.as_ref().map(|e| format!("chunk {}: {e}", c.chunk)))
-            .collect();
-        let error = run
-            .error
-            .clone()
-            .or_else(|| (!chunk_errors.is_empty()).then(|| chunk_errors.join("; ")));
+        let error = r.error();
         retro.push(ReviewerRetro {
             name: name.clone(),
-            model: run.info.model.clone(),
-            duration_ms: run.duration_ms,
-            chunks: chunks.len(),
-            chunks_from_cache: chunks.iter().filter(|c| c.from_cache).count(),
-            failed_chunks: chunks.iter().filter(|c| c.error.is_some()).count(),
+            model: r.run.info.model.clone(),
+            duration_ms: r.run.duration_ms,
+            chunks: r.run.chunks.len(),
+            chunks_from_cache: r.run.chunks.iter().filter(|c| c.from_cache).count(),
+            failed_chunks: r.run.chunks.iter().filter(|c| c.error.is_some()).count(),
             critical: sev[Severity::Critical as usize],
             important: sev[Severity::Important as usize],
             suggestion: sev[Severity::Suggestion as usize],
-            ungrounded: g.ungrounded.len(),
-            rejected: rejected.len(),
-            dropped_over_limit: dropped,
-            false_positives: g.ungrounded.len() + rejected.len(),
-            unique_insights: Vec::new(),
+            ungrounded: r.ungrounded(),
+            rejected: r.rejected.len(),
+            dropped_over_limit: r.dropped_over_limit,
+            false_positives: r.ungrounded() + r.rejected.len(),
+            unique_insights: checked
+                .consolidated
+                .iter()
+                .filter(|c| c.reviewers.len() == 1 && &c.reviewers[0] == name)
+                .map(|c| c.title.clone())
+                .collect(),
             error: error.clone(),
             note: None,
         });
-        // The appendix lists findings in the order the reviewer wrote them;
-        // `ground` keeps order within both outputs, so a merge restores it.
-        let mut listed = Vec::with_capacity(order.len());
-        let (mut gi, mut ui) = (0, 0);
-        for f in &order {
-            if g.grounded.get(gi) == Some(f) {
-                gi += 1;
-                listed.push(AppendixFinding {
-                    finding: f.clone(),
-                    status: FindingStatus::Grounded,
-                });
-            } else if let Some(u) = g.ungrounded.get(ui) {
-                ui += 1;
-                listed.push(AppendixFinding {
-                    finding: u.finding.clone(),
-                    status: FindingStatus::Ungrounded {
-                        reason: u.reason.to_string(),
-                    },
-                });
-            }
+        let mut chunks = r.run.chunks.clone();
+        for c in &mut chunks {
+            c.raw = sanitize_text(&c.raw, MAX_RAW_CHARS, true);
         }
         appendix.push(ReviewerAppendix {
             reviewer: name.clone(),
             chunks,
-            findings: listed,
-            rejected,
-            dropped_over_limit: dropped,
+            findings: r.listed.clone(),
+            rejected: r.rejected.clone(),
+            dropped_over_limit: r.dropped_over_limit,
             error,
         });
-        all_grounded.extend(g.grounded);
     }
 
-    let consolidated = consolidate(&all_grounded);
-    for r in &mut retro {
-        r.unique_insights = consolidated
-            .iter()
-            .filter(|c| c.reviewers.len() == 1 && c.reviewers[0] == r.name)
-            .map(|c| c.title.clone())
-            .collect();
-    }
-    let verdict = decide(&consolidated, reviewers_ok);
     let languages: HashMap<&str, Option<String>> = plan
         .files
         .iter()
         .map(|f| (f.path.as_str(), f.language.clone()))
         .collect();
-    let findings: Vec<ReportFinding> = consolidated
-        .into_iter()
+    let findings: Vec<ReportFinding> = checked
+        .consolidated
+        .iter()
         .map(|f| {
             let text = input
                 .contents
@@ -556,7 +422,7 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
                 excerpt_omitted_lines: span.min(file_lines).saturating_sub(shown) as u32,
                 language: languages.get(f.file.as_str()).cloned().flatten(),
                 excerpt: ex,
-                finding: f,
+                finding: f.clone(),
             }
         })
         .collect();
@@ -584,7 +450,21 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
             deletions: c.stat.deletions,
         })
         .collect();
-    let mut timings = input.timings.clone();
+    let not_reviewed = input
+        .not_reviewed
+        .iter()
+        .flat_map(|(index, why)| {
+            plan.chunks
+                .iter()
+                .filter(move |c| c.index == *index)
+                .flat_map(|c| c.files.iter())
+                .filter_map(|cf| plan.files.get(cf.file))
+                .map(move |f| NotReviewed {
+                    path: f.path.clone(),
+                    reason: format!("chunk {}: {why}", index + 1),
+                })
+        })
+        .collect();
     let mut report = ReviewReport {
         schema_version: SCHEMA_VERSION,
         id: report_id(&input.started, range.branch.as_deref(), &range.spec),
@@ -595,10 +475,14 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
         head: range.head.clone(),
         branch: range.branch.clone(),
         commits,
-        reviewers: input.runs.iter().map(|r| r.info.clone()).collect(),
-        verdict,
+        reviewers: checked
+            .reviewers
+            .iter()
+            .map(|r| r.run.info.clone())
+            .collect(),
+        verdict: checked.verdict.clone(),
         wall_clock_ms: input.wall_clock_ms,
-        timings: StageTimings::default(),
+        timings: input.timings.clone(),
         findings,
         executive_summary: Prose::default(),
         design: DesignObservations::default(),
@@ -625,6 +509,8 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
             .collect(),
         cache,
         instructions_file: input.instructions_file.clone(),
+        not_reviewed,
+        lead: None,
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),
@@ -642,64 +528,45 @@ pub fn build_report(input: ReportInput<'_>) -> ReviewReport {
         text: fallback::commit_structure(&report.commits, plan),
         from_lead: false,
     };
-    timings.consolidate_ms = t0.elapsed().as_millis() as u64;
-    report.timings = timings;
     report
-}
-
-/// Lead-model text is untrusted: sanitised and clipped, and unusable
-/// (empty) text keeps the fallback.
-fn usable(text: Option<String>) -> Option<String> {
-    let t = sanitize_text(&text?, MAX_PROSE_CHARS, true);
-    (!t.is_empty()).then_some(t)
 }
 
 impl ReviewReport {
     /// Replaces fallback prose by the lead model's where it wrote something
-    /// usable; everything else stays as built.
-    pub fn apply_lead_prose(&mut self, prose: LeadProse) {
+    /// usable (already validated by [`crate::lead::parse`]); everything
+    /// else stays as built. The design section is only ever the lead's.
+    pub fn apply_lead_prose(&mut self, prose: &LeadProse, lead_model: &str) {
         for (slot, text) in [
-            (&mut self.executive_summary, prose.executive_summary),
-            (&mut self.testing, prose.testing),
-            (&mut self.documentation, prose.documentation),
-            (&mut self.commit_structure, prose.commit_structure),
+            (&mut self.executive_summary, &prose.summary),
+            (&mut self.testing, &prose.testing),
+            (&mut self.documentation, &prose.documentation),
+            (&mut self.commit_structure, &prose.commits),
         ] {
-            if let Some(t) = usable(text) {
+            if let Some(t) = text {
                 *slot = Prose {
-                    text: t,
+                    text: t.clone(),
                     from_lead: true,
                 };
             }
         }
-        if let Some(d) = prose.design {
-            let clean = |s: &str, max| sanitize_text(s, max, false);
-            self.design = DesignObservations {
-                concerns: d
-                    .concerns
-                    .iter()
-                    .filter(|c| !c.title.trim().is_empty() || !c.text.trim().is_empty())
-                    .map(|c| Concern {
-                        title: clean(&c.title, 200),
-                        text: sanitize_text(&c.text, 2000, true),
-                        scope: c.scope,
-                        reviewers: c.reviewers.iter().map(|r| clean(r, 100)).collect(),
-                    })
-                    .collect(),
-                strengths: d
-                    .strengths
-                    .iter()
-                    .filter(|s| !s.text.trim().is_empty())
-                    .map(|s| Strength {
-                        text: sanitize_text(&s.text, 2000, true),
-                        reviewers: s.reviewers.iter().map(|r| clean(r, 100)).collect(),
-                    })
-                    .collect(),
-            };
+        let who = vec![format!("lead ({lead_model})")];
+        if let Some((text, in_scope)) = &prose.concern {
+            self.design.concerns.push(Concern {
+                title: headline(text),
+                text: text.clone(),
+                scope: if *in_scope {
+                    Scope::InScope
+                } else {
+                    Scope::Future
+                },
+                reviewers: who.clone(),
+            });
         }
-        for r in &mut self.retro {
-            if let Some(t) = usable(prose.retro.get(&r.name).cloned()) {
-                r.note = Some(t);
-            }
+        if let Some(text) = &prose.strength {
+            self.design.strengths.push(Strength {
+                text: text.clone(),
+                reviewers: who,
+            });
         }
     }
 
@@ -715,4 +582,15 @@ impl ReviewReport {
         }
         m
     }
+}
+
+/// A short bold title for a prose item: its first sentence when short,
+/// else its first words.
+fn headline(text: &str) -> String {
+    let first = text.split(['.', ';', ':']).next().unwrap_or(text).trim();
+    if first.chars().count() <= 80 {
+        return first.to_string();
+    }
+    let words: Vec<&str> = first.split_whitespace().take(8).collect();
+    format!("{}…", words.join(" "))
 }
