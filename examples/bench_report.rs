@@ -69,7 +69,7 @@ fn main() {
         range: ReviewRange {
             spec: "main..".into(),
             base: None,
-            head: "0".repeat(40),
+            head: gix::ObjectId::null(gix::hash::Kind::Sha1),
             branch: Some("bench".into()),
             commits: vec![],
         },

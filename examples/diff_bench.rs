@@ -4,7 +4,7 @@
 //! Usage: `cargo run --release --example diff_bench -- REPO RANGE [RUNS]`
 //! (benches/diff_bench.sh builds a sample repository and runs this).
 
-use git_deep_review::diff::{diff_range, DiffOptions};
+use git_deep_review::diff::DiffOptions;
 use git_deep_review::plan::{build, estimate_tokens, PlanOptions};
 use git_deep_review::range::{open_repo, resolve};
 use std::io::Read;
@@ -76,14 +76,14 @@ fn main() {
         let range = resolve(&repo, Some(spec)).expect("resolve range");
         resolve_t.push(t.elapsed());
         let t = Instant::now();
-        let files = diff_range(&repo, &range, &opts).expect("diff range");
+        let files = range.diff(&repo, &opts).expect("diff range");
         diff_t.push(t.elapsed());
         let t = Instant::now();
-        diff_range(&repo, &range, &bare_opts).expect("diff range");
+        range.diff(&repo, &bare_opts).expect("diff range");
         bare_t.push(t.elapsed());
         let (base, head) = (
-            range.base.clone().expect("range has a base"),
-            range.head.clone(),
+            range.base.expect("range has a base").to_string(),
+            range.head.to_string(),
         );
         let lines: u32 = files.iter().map(|f| f.additions + f.deletions).sum();
         let nfiles = files.len();

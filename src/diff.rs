@@ -90,7 +90,6 @@ pub struct FileDiff {
 }
 
 use crate::error::{Error, Result};
-use crate::range::{DiffStat, ReviewRange};
 use gix::bstr::ByteSlice;
 use gix::diff::blob::{Algorithm, Diff, InternedInput};
 use gix::objs::tree::EntryMode;
@@ -121,16 +120,23 @@ impl Default for DiffOptions {
 /// Git calls a blob binary when a NUL byte occurs in its first 8000 bytes.
 const BINARY_PROBE: usize = 8000;
 
-/// Per-file diffs from `range.base` (or the empty tree) to `range.head`,
-/// in git's path order. Hunk line numbers are those of `git diff -U<n>`
-/// (Myers with git's indent heuristic, as git uses by default).
+/// Lines added/removed in one commit (for the commit-structure assessment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DiffStat {
+    pub files: u32,
+    pub additions: u32,
+    pub deletions: u32,
+}
+
+/// Per-file diffs from `base` (or the empty tree) to `head`, in git's path
+/// order. Hunk line numbers are those of `git diff -U<n>` (Myers with
+/// git's indent heuristic, as git uses by default).
 pub fn diff_range(
     repo: &gix::Repository,
-    range: &ReviewRange,
+    base: Option<ObjectId>,
+    head: ObjectId,
     opts: &DiffOptions,
 ) -> Result<Vec<FileDiff>> {
-    let base = range.base.as_deref().map(parse_id).transpose()?;
-    let head = parse_id(&range.head)?;
     let changes = tree_changes(repo, base, head, opts.renames)?;
     // Blob diffs are independent: spread them over the cores, each worker
     // with its own thread-local repository handle.
@@ -167,11 +173,6 @@ pub fn diff_stat(
         stat.deletions += diff.count_removals();
     }
     Ok(stat)
-}
-
-fn parse_id(hex: &str) -> Result<ObjectId> {
-    ObjectId::from_hex(hex.as_bytes())
-        .map_err(|e| Error::Git(format!("`{hex}` is not a full object id: {e}")))
 }
 
 /// One side of a change: where, what kind of entry, which object.

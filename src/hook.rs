@@ -23,8 +23,6 @@ pub const HOOK_NAME: &str = "pre-push";
 /// Where a pre-existing hook is kept while ours is installed; the template
 /// runs it first.
 pub const CHAINED_NAME: &str = "pre-push.deep-review-chained";
-/// An object id of all zeros: git's "no object" in the pre-push protocol.
-const ZERO_PREFIX: char = '0';
 
 /// Options of `git deep-review hook install`.
 #[derive(Debug, Clone, Default)]
@@ -469,22 +467,19 @@ pub fn status_in(dir: &Path, hooks_path_config: Option<PathBuf>) -> HookStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushUpdate {
     pub local_ref: String,
-    pub local_sha: String,
+    pub local_sha: gix::ObjectId,
     pub remote_ref: String,
-    pub remote_sha: String,
+    pub remote_sha: gix::ObjectId,
 }
 
 impl PushUpdate {
-    fn is_zero(sha: &str) -> bool {
-        sha.chars().all(|c| c == ZERO_PREFIX)
-    }
     /// The remote ref is being deleted.
     pub fn is_delete(&self) -> bool {
-        Self::is_zero(&self.local_sha)
+        self.local_sha.is_null()
     }
     /// The remote ref does not exist yet.
     pub fn is_new(&self) -> bool {
-        Self::is_zero(&self.remote_sha)
+        self.remote_sha.is_null()
     }
 }
 
@@ -497,18 +492,29 @@ pub fn parse_push_lines(lines: &[String]) -> Result<Vec<PushUpdate>> {
             continue;
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let hex_ok =
-            |s: &str| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if parts.len() != 4 || !hex_ok(parts[1]) || !hex_ok(parts[3]) {
+        let id = |s: &str| {
+            ((s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| gix::ObjectId::from_hex(s.as_bytes()).ok())
+                .flatten()
+        };
+        let (Some(local), Some(remote)) = (
+            parts.get(1).and_then(|s| id(s)),
+            parts.get(3).and_then(|s| id(s)),
+        ) else {
+            return Err(Error::Usage(format!(
+                "unexpected pre-push input line {line:?}: expected `<local ref> <local sha> <remote ref> <remote sha>`"
+            )));
+        };
+        if parts.len() != 4 {
             return Err(Error::Usage(format!(
                 "unexpected pre-push input line {line:?}: expected `<local ref> <local sha> <remote ref> <remote sha>`"
             )));
         }
         out.push(PushUpdate {
             local_ref: parts[0].to_string(),
-            local_sha: parts[1].to_ascii_lowercase(),
+            local_sha: local,
             remote_ref: parts[2].to_string(),
-            remote_sha: parts[3].to_ascii_lowercase(),
+            remote_sha: remote,
         });
     }
     Ok(out)
@@ -568,12 +574,12 @@ pub fn read_input(
 pub struct ReviewRequest {
     pub local_ref: String,
     pub remote_ref: String,
-    /// Base commit (hex); `None` = the empty tree (history with no commit
-    /// on the remote yet, reviewed from its root).
-    pub base: Option<String>,
-    /// Head commit (hex): what is being pushed.
-    pub head: String,
-    /// `base..head` (just `head` when `base` is `None`), for range parsing and the report.
+    /// Base commit; `None` = the empty tree (history with no commit on the
+    /// remote yet, reviewed from its root).
+    pub base: Option<gix::ObjectId>,
+    /// Head commit: what is being pushed.
+    pub head: gix::ObjectId,
+    /// How the report and the messages name the range (`abc1234..def5678`).
     pub spec: String,
     /// The pipeline should stop starting new chunks after this instant and
     /// return what it has with `timed_out = true`.
@@ -583,25 +589,12 @@ pub struct ReviewRequest {
 }
 
 impl ReviewRequest {
-    /// The range to review, resolved by the git layer. Use this rather than
-    /// parsing `spec`: for a history with no commit on any remote yet
-    /// (`base` is `None`) it reviews from the empty tree, which no range
-    /// syntax expresses (`X` alone means only the change `X` introduced).
+    /// The range to review, from the ids the push chose (a history with no
+    /// commit on any remote yet is reviewed from the empty tree, which no
+    /// range syntax expresses).
     pub fn resolve(&self, repo: &gix::Repository) -> Result<crate::range::ReviewRange> {
-        match &self.base {
-            Some(_) => crate::range::resolve(repo, Some(&self.spec)),
-            None => {
-                let mut r = crate::range::resolve(repo, Some(&self.head))?;
-                r.base = None;
-                r.spec = format!("(root)..{}", short(&self.head));
-                Ok(r)
-            }
-        }
+        crate::range::between(repo, self.base, self.head, self.spec.clone())
     }
-}
-
-fn short(hex: &str) -> &str {
-    hex.get(..7).unwrap_or(hex)
 }
 
 /// Runs the pre-push protocol: for each pushed ref decides what to review,
@@ -658,12 +651,21 @@ pub fn pre_push(
             );
             continue;
         }
-        let Some(req) = plan_request(repo, remote, u, deadline)? else {
+        let Some(pushed) = crate::push_range::pushed_range(repo, remote, u)? else {
             say(
                 log,
                 &format!("deep-review: {}: no new commits to review.", u.remote_ref),
             );
             continue;
+        };
+        let req = ReviewRequest {
+            local_ref: u.local_ref.clone(),
+            remote_ref: u.remote_ref.clone(),
+            spec: pushed.spec(),
+            base: pushed.base,
+            head: pushed.head,
+            deadline,
+            why: pushed.why,
         };
         let facts = if Instant::now() >= deadline {
             // Nothing of this ref was reviewed: the timeout policy decides.
@@ -756,148 +758,4 @@ fn start_watchdog(deadline: Instant, settings: &Settings) -> std::sync::mpsc::Se
         std::process::exit(code);
     });
     tx
-}
-
-fn oid(hex: &str) -> Result<gix::ObjectId> {
-    gix::ObjectId::from_hex(hex.as_bytes())
-        .map_err(|e| Error::Git(format!("bad object id {hex:?}: {e}")))
-}
-
-fn git_err(what: &str) -> impl FnOnce(gix::Error) -> Error + '_ {
-    move |e| Error::Git(format!("{what}: {e}"))
-}
-
-/// Decides the base of the review for one update; `None` = nothing new.
-fn plan_request(
-    repo: &gix::Repository,
-    remote: &str,
-    u: &PushUpdate,
-    deadline: Instant,
-) -> Result<Option<ReviewRequest>> {
-    let head = oid(&u.local_sha)?;
-    let commit_ok = |id: gix::ObjectId| {
-        repo.find_object(id)
-            .map(|o| o.kind == gix::object::Kind::Commit)
-            .unwrap_or(false)
-    };
-    if !commit_ok(head) {
-        // Pushing a tree or blob directly: nothing a code review applies to.
-        return Ok(None);
-    }
-    let mut base: Option<gix::ObjectId> = None;
-    let mut why = String::new();
-    if !u.is_new() {
-        let remote_id = oid(&u.remote_sha)?;
-        if repo.has_object(remote_id) && commit_ok(remote_id) {
-            // Force pushes: the merge base keeps the diff to what is ours.
-            base = repo
-                .merge_base(remote_id, head)
-                .map_err(git_err("finding the merge base"))?
-                .map(|id| id.detach());
-            why = "update of the remote branch".into();
-        }
-        // Else the remote moved to something we have not fetched; fall
-        // through to the new-branch logic, which still finds our commits.
-    }
-    if base.is_none() {
-        if let Some(default_tip) = remote_default_tip(repo, remote)? {
-            base = repo
-                .merge_base(default_tip, head)
-                .map_err(git_err("finding the merge base"))?
-                .map(|id| id.detach());
-            if base.is_some() {
-                why = format!("new branch, from its merge base with {remote}'s default branch");
-            }
-        }
-    }
-    let base_opt: Option<gix::ObjectId>;
-    if let Some(b) = base {
-        if b == head {
-            return Ok(None);
-        }
-        base_opt = Some(b);
-    } else {
-        // No remote default branch in common: review the commits that are on
-        // no remote-tracking ref.
-        let hidden = remote_tips(repo)?;
-        let walk = repo
-            .rev_walk([head])
-            .with_hidden(hidden)
-            .all()
-            .map_err(git_err("walking the pushed commits"))?;
-        let mut ids = Vec::new();
-        let mut parents = Vec::new();
-        for info in walk {
-            let info = info.map_err(|e| Error::Git(format!("walking the pushed commits: {e}")))?;
-            ids.push(info.id);
-            parents.push(info.parent_ids.to_vec());
-        }
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        // The base is the first parent outside the set (the boundary); a
-        // history with no such parent is reviewed from the empty tree.
-        let boundary = parents.iter().flatten().find(|p| !ids.contains(p)).copied();
-        base_opt = boundary;
-        why = format!("{} commit(s) not on any remote-tracking branch", ids.len());
-    }
-    let head_hex = head.to_string();
-    let base_hex = base_opt.map(|b| b.to_string());
-    let spec = match &base_hex {
-        Some(b) => format!("{b}..{head_hex}"),
-        None => head_hex.clone(),
-    };
-    Ok(Some(ReviewRequest {
-        local_ref: u.local_ref.clone(),
-        remote_ref: u.remote_ref.clone(),
-        base: base_hex,
-        head: head_hex,
-        spec,
-        deadline,
-        why,
-    }))
-}
-
-/// Tip of `<remote>`'s default branch: `refs/remotes/<remote>/HEAD`, else
-/// `<remote>/main`, else `<remote>/master`.
-fn remote_default_tip(repo: &gix::Repository, remote: &str) -> Result<Option<gix::ObjectId>> {
-    if remote.is_empty() || remote.contains(['/', ':']) {
-        // A URL rather than a remote name: no remote-tracking refs exist.
-        return Ok(None);
-    }
-    for name in ["HEAD", "main", "master"] {
-        let full = format!("refs/remotes/{remote}/{name}");
-        let found = repo
-            .try_find_reference(full.as_str())
-            .map_err(git_err("reading remote-tracking refs"))?;
-        if let Some(mut r) = found {
-            if let Ok(id) = r.peel_to_id() {
-                return Ok(Some(id.detach()));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// Tips of all remote-tracking refs (commits only).
-fn remote_tips(repo: &gix::Repository) -> Result<Vec<gix::ObjectId>> {
-    let refs = repo.references().map_err(git_err("reading refs"))?;
-    let iter = refs
-        .prefixed("refs/remotes/")
-        .map_err(git_err("reading remote-tracking refs"))?;
-    let mut out = Vec::new();
-    for r in iter {
-        let Ok(mut r) = r else { continue };
-        if let Ok(id) = r.peel_to_id() {
-            let id = id.detach();
-            if repo
-                .find_object(id)
-                .is_ok_and(|o| o.kind == gix::object::Kind::Commit)
-                && !out.contains(&id)
-            {
-                out.push(id);
-            }
-        }
-    }
-    Ok(out)
 }

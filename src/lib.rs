@@ -30,6 +30,7 @@ pub mod interrupt;
 pub mod lead;
 pub mod pipeline;
 pub mod prompts;
+pub mod push_range;
 
 pub use error::{Error, Result};
 

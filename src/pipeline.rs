@@ -475,7 +475,7 @@ pub fn plan_range(
     let files = if range.commits.is_empty() {
         Vec::new()
     } else {
-        crate::diff::diff_range(repo, &range, &diff_opts)?
+        range.diff(repo, &diff_opts)?
     };
     let mut plan_opts = crate::plan::PlanOptions {
         chunk_tokens: settings.chunk_tokens,
@@ -495,7 +495,7 @@ pub fn plan_range(
 fn head_contents(repo: &gix::Repository, plan: &ReviewPlan) -> Result<HashMap<String, String>> {
     let mut out = HashMap::new();
     for f in &plan.files {
-        if let Some(bytes) = crate::range::read_file_at(repo, &plan.range.head, &f.path)? {
+        if let Some(bytes) = crate::range::read_file_at(repo, plan.range.head, &f.path)? {
             out.insert(f.path.clone(), String::from_utf8_lossy(&bytes).into_owned());
         }
     }

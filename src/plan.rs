@@ -676,16 +676,15 @@ impl ReviewPlan {
 /// The human `--plan` output: commits, files, skipped, unfit, chunks, totals.
 pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
     let range = &plan.range;
-    let base = range
-        .base
-        .as_deref()
-        .map_or("(empty tree)", |b| &b[..b.len().min(12)]);
+    let base = range.base.map_or("(empty tree)".to_string(), |b| {
+        b.to_hex_with_len(12).to_string()
+    });
     writeln!(
         w,
         "Range: {}  ({} -> {})",
         range.spec,
         base,
-        &range.head[..range.head.len().min(12)]
+        range.head.to_hex_with_len(12)
     )?;
     if let Some(branch) = &range.branch {
         writeln!(w, "Branch: {branch}")?;

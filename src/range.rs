@@ -1,22 +1,28 @@
 //! Stage 1: a revision range as git users write it → the commits to review.
 //!
-//! Owner: git layer (issue 2). Plain data out; everything resolved with gix.
+//! Plain data out; everything resolved with gix. Commits travel as object
+//! ids, never as hex text to be parsed again.
 
-use serde::Serialize;
+use crate::diff::{DiffOptions, DiffStat, FileDiff};
+use serde::{Serialize, Serializer};
 
-/// Lines added/removed in one commit (for the commit-structure assessment).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DiffStat {
-    pub files: u32,
-    pub additions: u32,
-    pub deletions: u32,
+/// Object ids are written as full hex in JSON.
+fn hex<S: Serializer>(id: &ObjectId, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+fn hex_opt<S: Serializer>(id: &Option<ObjectId>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.collect_str(id),
+        None => s.serialize_none(),
+    }
 }
 
 /// One commit of the range, as the report needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommitInfo {
-    /// Full hex object id.
-    pub id: String,
+    #[serde(serialize_with = "hex")]
+    pub id: ObjectId,
     /// Abbreviated id (7 hex digits, longer only if ambiguous).
     pub short: String,
     pub author_name: String,
@@ -39,10 +45,12 @@ pub struct CommitInfo {
 pub struct ReviewRange {
     /// The range as the user wrote it (or as it was defaulted, e.g. `@{upstream}..HEAD`).
     pub spec: String,
-    /// Base commit id (hex); `None` means the empty tree (a root commit).
-    pub base: Option<String>,
-    /// Head commit id (hex).
-    pub head: String,
+    /// Base commit; `None` means the empty tree (a root commit).
+    #[serde(serialize_with = "hex_opt")]
+    pub base: Option<ObjectId>,
+    /// Head commit.
+    #[serde(serialize_with = "hex")]
+    pub head: ObjectId,
     /// Branch name of the head when known (`feature/x`), for the report header and file name.
     pub branch: Option<String>,
     /// Commits in the range, oldest first (merge commits included, flagged by `parents`).
@@ -54,6 +62,14 @@ use gix::bstr::ByteSlice;
 use gix::ObjectId;
 use rayon::prelude::*;
 use std::path::Path;
+
+impl ReviewRange {
+    /// Per-file diffs of the range (stage 2), from `base` (or the empty
+    /// tree) to `head`.
+    pub fn diff(&self, repo: &gix::Repository, opts: &DiffOptions) -> Result<Vec<FileDiff>> {
+        crate::diff::diff_range(repo, self.base, self.head, opts)
+    }
+}
 
 /// Turns any gix failure into a git-layer error that says what we were doing.
 fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
@@ -92,14 +108,30 @@ pub fn resolve(repo: &gix::Repository, spec: Option<&str>) -> Result<ReviewRange
         None | Some("") => default_range(repo)?,
         Some(s) => explicit_range(repo, s)?,
     };
+    let branch = branch_of(repo, &head_spec);
+    Ok(ReviewRange {
+        branch,
+        ..between(repo, base, head, spec)?
+    })
+}
+
+/// The range from `base` (`None`: the empty tree) to `head` when both are
+/// already chosen (the pre-push hook picks them from what is pushed), with
+/// its commits; `spec` is how the report names it.
+pub fn between(
+    repo: &gix::Repository,
+    base: Option<ObjectId>,
+    head: ObjectId,
+    spec: String,
+) -> Result<ReviewRange> {
     if let Some(base) = base {
         ensure_present(repo, base, &spec)?;
     }
     let commits = list_commits(repo, base, head, &spec)?;
     Ok(ReviewRange {
-        branch: branch_of(repo, &head_spec),
-        base: base.map(|b| b.to_string()),
-        head: head.to_string(),
+        branch: None,
+        base,
+        head,
         spec,
         commits,
     })
@@ -418,7 +450,7 @@ fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
     let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
     let stat = crate::diff::diff_stat(repo, parents.first().copied(), id)?;
     Ok(CommitInfo {
-        id: id.to_string(),
+        id,
         short: commit.id().shorten_or_id().to_string(),
         author_name: author.name.to_str_lossy().into_owned(),
         author_email: author.email.to_str_lossy().into_owned(),
@@ -444,12 +476,7 @@ fn split_message(message: &str) -> (String, String) {
 
 /// Content of the blob at `path` in `commit_hex`; `None` when the path does
 /// not exist there or is not a file (a directory or submodule).
-pub fn read_file_at(
-    repo: &gix::Repository,
-    commit_hex: &str,
-    path: &str,
-) -> Result<Option<Vec<u8>>> {
-    let id = rev(repo, commit_hex)?;
+pub fn read_file_at(repo: &gix::Repository, id: ObjectId, path: &str) -> Result<Option<Vec<u8>>> {
     let tree = find_commit(repo, id)?
         .tree()
         .map_err(|e| git_err(format!("cannot read the tree of {id}"), e))?;

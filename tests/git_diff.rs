@@ -4,7 +4,7 @@
 #[path = "common/repo.rs"]
 mod repo;
 
-use git_deep_review::diff::{diff_range, DiffOptions, FileDiff, FileStatus, LineKind};
+use git_deep_review::diff::{DiffOptions, FileDiff, FileStatus, LineKind};
 use git_deep_review::range::resolve;
 use repo::TestRepo;
 
@@ -113,15 +113,15 @@ fn assert_matches_git(r: &TestRepo, spec: &str, context: u32) {
         context_lines: context,
         ..DiffOptions::default()
     };
-    let ours = diff_range(&repo, &range, &opts).unwrap();
-    let base = range.base.clone().unwrap();
+    let ours = range.diff(&repo, &opts).unwrap();
+    let base = range.base.unwrap().to_string();
     let out = r.git_output(&[
         "diff",
         &format!("-U{context}"),
         "--no-color",
         "--no-ext-diff",
         &base,
-        &range.head,
+        &range.head.to_string(),
     ]);
     let theirs = parse_git_diff(&String::from_utf8_lossy(&out.stdout));
     let mut ours_by_path: Vec<(String, Vec<GitHunk>)> = ours
@@ -204,7 +204,7 @@ fn statuses_and_counts_of_text_changes() {
     let (r, base) = text_changes_repo();
     let repo = r.open();
     let range = resolve(&repo, Some(&format!("{base}..HEAD"))).unwrap();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     let find = |p: &str| {
         files
             .iter()
@@ -254,7 +254,7 @@ fn renames_can_be_turned_off() {
         renames: false,
         ..DiffOptions::default()
     };
-    let files = diff_range(&repo, &range, &opts).unwrap();
+    let files = range.diff(&repo, &opts).unwrap();
     let status = |p: &str| files.iter().find(|f| f.path == p).map(|f| f.status.clone());
     assert_eq!(status("old/name.rs"), Some(FileStatus::Deleted));
     assert_eq!(status("new/name.rs"), Some(FileStatus::Added));
@@ -314,7 +314,7 @@ fn text_to_binary_change_is_binary_without_hunks() {
     r.commit("binary");
     let repo = r.open();
     let range = resolve(&repo, Some(&format!("{base}..HEAD"))).unwrap();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     assert_eq!(files.len(), 2);
     for f in &files {
         assert!(f.binary, "{} should be binary", f.path);
@@ -357,7 +357,7 @@ fn submodule_mode_and_type_changes() {
     ]);
     let repo = r.open();
     let range = resolve(&repo, Some(&format!("{base}..HEAD"))).unwrap();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     let status = |p: &str| {
         files
             .iter()
@@ -394,7 +394,7 @@ fn non_utf8_names_and_content_are_lossy_not_fatal() {
     r.commit("latin-1");
     let repo = r.open();
     let range = resolve(&repo, Some(&format!("{base}..HEAD"))).unwrap();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     assert_eq!(files.len(), 2);
     let cafe = files.iter().find(|f| f.path.starts_with("caf")).unwrap();
     assert!(cafe.path.contains('\u{fffd}'), "{}", cafe.path);
@@ -454,7 +454,7 @@ def free():
     r.commit("edit");
     let repo = r.open();
     let range = resolve(&repo, Some(&format!("{base}..HEAD"))).unwrap();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     let enclosing = |p: &str| {
         files.iter().find(|f| f.path == p).unwrap().hunks[0]
             .enclosing
@@ -471,7 +471,7 @@ def free():
         enclosing: false,
         ..DiffOptions::default()
     };
-    let plain = diff_range(&repo, &range, &off).unwrap();
+    let plain = range.diff(&repo, &off).unwrap();
     assert!(plain
         .iter()
         .all(|f| f.hunks.iter().all(|h| h.enclosing.is_none())));

@@ -4,7 +4,7 @@
 #[path = "common/repo.rs"]
 mod repo;
 
-use git_deep_review::diff::{diff_range, DiffOptions, FileDiff, LineKind};
+use git_deep_review::diff::{DiffOptions, FileDiff, LineKind};
 use git_deep_review::plan::{
     build, chunk_new_lines, estimate_tokens, recount, render_chunk, write_text, PlanOptions,
     ReviewPlan,
@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 fn plan_of(r: &TestRepo, spec: &str, opts: &PlanOptions) -> ReviewPlan {
     let repo = r.open();
     let range = resolve(&repo, Some(spec)).unwrap();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     build(range, files, opts, &estimate_tokens)
 }
 
@@ -318,7 +318,7 @@ fn the_token_counter_passed_in_is_used() {
     let (r, base) = many_hunks_repo();
     let repo = r.open();
     let range = resolve(&repo, Some(&format!("{base}..HEAD"))).unwrap();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     let opts = PlanOptions {
         chunk_tokens: 2000,
         ..PlanOptions::default()
@@ -378,7 +378,7 @@ fn fifty_thousand_line_diff_is_planned_and_chunked() {
     let repo = r.open();
     let range = resolve(&repo, Some(&format!("{base}..HEAD"))).unwrap();
     let started = std::time::Instant::now();
-    let files = diff_range(&repo, &range, &DiffOptions::default()).unwrap();
+    let files = range.diff(&repo, &DiffOptions::default()).unwrap();
     let diffed = started.elapsed();
     let changed: u32 = files.iter().map(|f| f.additions + f.deletions).sum();
     assert!(changed >= 50_000, "{changed} changed lines");
@@ -415,7 +415,7 @@ fn text_and_json_outputs_describe_the_plan() {
     let json = serde_json::to_value(plan.to_json()).unwrap();
     assert_eq!(json["version"], 1);
     assert_eq!(json["totals"]["files_reviewed"], 2);
-    assert_eq!(json["range"]["head"], plan.range.head.as_str());
+    assert_eq!(json["range"]["head"], plan.range.head.to_string());
     assert_eq!(json["files"][0]["path"], "src/main.rs");
     assert_eq!(json["files"][0]["status"]["kind"], "modified");
     assert_eq!(json["chunks"][0]["files"][0]["file"], 0);

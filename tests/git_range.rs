@@ -20,14 +20,17 @@ fn feature_repo() -> (TestRepo, Vec<String>) {
 }
 
 fn ids(range: &ReviewRange) -> Vec<String> {
-    range.commits.iter().map(|c| c.id.clone()).collect()
+    range.commits.iter().map(|c| c.id.to_string()).collect()
 }
 
 #[test]
 fn two_dot_range_lists_branch_commits_oldest_first() {
     let (r, c) = feature_repo();
     let range = resolve(&r.open(), Some("main..feature")).unwrap();
-    assert_eq!(range.base.as_deref(), Some(c[1].as_str()));
+    assert_eq!(
+        range.base.map(|b| b.to_string()).as_deref(),
+        Some(c[1].as_str())
+    );
     assert_eq!(range.head, c[3]);
     assert_eq!(ids(&range), vec![c[2].clone(), c[3].clone()]);
     assert_eq!(range.branch.as_deref(), Some("feature"));
@@ -81,7 +84,10 @@ fn open_ended_ranges_default_to_head() {
     r.checkout("main");
     let repo = r.open();
     let left_open = resolve(&repo, Some("..feature")).unwrap();
-    assert_eq!(left_open.base.as_deref(), Some(c[1].as_str()));
+    assert_eq!(
+        left_open.base.map(|b| b.to_string()).as_deref(),
+        Some(c[1].as_str())
+    );
     assert_eq!(left_open.head, c[3]);
 }
 
@@ -92,7 +98,10 @@ fn three_dot_range_starts_at_merge_base() {
     let m3 = r.commit_files("c3: main moves on", &[("main-only.txt", "x\n")]);
     let repo = r.open();
     let range = resolve(&repo, Some("main...feature")).unwrap();
-    assert_eq!(range.base.as_deref(), Some(c[1].as_str()));
+    assert_eq!(
+        range.base.map(|b| b.to_string()).as_deref(),
+        Some(c[1].as_str())
+    );
     assert_eq!(ids(&range), vec![c[2].clone(), c[3].clone()]);
     assert!(!ids(&range).contains(&m3));
     // Diverged two-dot: same commits, and the base is the merge base so
@@ -105,7 +114,10 @@ fn three_dot_range_starts_at_merge_base() {
 fn single_commit_is_compared_with_its_first_parent() {
     let (r, c) = feature_repo();
     let range = resolve(&r.open(), Some(&c[2][..10])).unwrap();
-    assert_eq!(range.base.as_deref(), Some(c[1].as_str()));
+    assert_eq!(
+        range.base.map(|b| b.to_string()).as_deref(),
+        Some(c[1].as_str())
+    );
     assert_eq!(range.head, c[2]);
     assert_eq!(ids(&range), vec![c[2].clone()]);
 }
@@ -126,7 +138,10 @@ fn tags_work_as_range_ends() {
     let (r, c) = feature_repo();
     r.git(&["tag", "-a", "-m", "release", "v1", &c[1]]);
     let range = resolve(&r.open(), Some("v1..HEAD")).unwrap();
-    assert_eq!(range.base.as_deref(), Some(c[1].as_str()));
+    assert_eq!(
+        range.base.map(|b| b.to_string()).as_deref(),
+        Some(c[1].as_str())
+    );
     assert_eq!(range.commits.len(), 2);
 }
 
@@ -155,7 +170,7 @@ fn range_of_only_a_merge_commit_still_resolves() {
     assert_eq!(only_merge.commits[0].parents, 2);
     let merge_itself = resolve(&repo, Some(&m)).unwrap();
     assert_eq!(
-        merge_itself.base.as_deref(),
+        merge_itself.base.map(|b| b.to_string()).as_deref(),
         Some(r.rev(&format!("{m}^1")).as_str())
     );
     assert_eq!(merge_itself.commits[0].stat.files, 1);
@@ -209,7 +224,10 @@ fn default_range_uses_the_upstream() {
     let f1 = clone.commit_files("f1", &[("f.txt", "f\n")]);
     let range = resolve(&clone.open(), None).unwrap();
     assert_eq!(range.spec, "origin/main..HEAD");
-    assert_eq!(range.base.as_deref(), Some(c1.as_str()));
+    assert_eq!(
+        range.base.map(|b| b.to_string()).as_deref(),
+        Some(c1.as_str())
+    );
     assert_eq!(ids(&range), vec![f1]);
     assert_eq!(range.branch.as_deref(), Some("feature"));
 }
@@ -221,7 +239,10 @@ fn default_range_falls_back_to_the_remote_default_branch() {
     let f1 = clone.commit_files("f1", &[("f.txt", "f\n")]);
     let range = resolve(&clone.open(), None).unwrap();
     assert!(range.spec.starts_with("origin/"), "{}", range.spec);
-    assert_eq!(range.base.as_deref(), Some(c1.as_str()));
+    assert_eq!(
+        range.base.map(|b| b.to_string()).as_deref(),
+        Some(c1.as_str())
+    );
     assert_eq!(ids(&range), vec![f1]);
 }
 
@@ -356,22 +377,25 @@ fn read_file_at_returns_blob_content_or_none() {
     let (r, c) = feature_repo();
     r.commit_files("dir", &[("dir/x.txt", "x\n")]);
     let repo = r.open();
+    let id = |hex: &str| gix::ObjectId::from_hex(hex.as_bytes()).unwrap();
+    let head = id(&r.rev("HEAD"));
     assert_eq!(
-        read_file_at(&repo, &c[1], "a.txt").unwrap(),
+        read_file_at(&repo, id(&c[1]), "a.txt").unwrap(),
         Some(b"one\ntwo\n".to_vec())
     );
     assert_eq!(
-        read_file_at(&repo, &c[3], "a.txt").unwrap(),
+        read_file_at(&repo, id(&c[3]), "a.txt").unwrap(),
         Some(b"one\ntwo\nthree\n".to_vec())
     );
-    assert_eq!(read_file_at(&repo, &c[1], "b.txt").unwrap(), None);
-    assert_eq!(read_file_at(&repo, "HEAD", "dir").unwrap(), None);
+    assert_eq!(read_file_at(&repo, id(&c[1]), "b.txt").unwrap(), None);
+    assert_eq!(read_file_at(&repo, head, "dir").unwrap(), None);
     assert_eq!(
-        read_file_at(&repo, "HEAD", "dir/x.txt").unwrap(),
+        read_file_at(&repo, head, "dir/x.txt").unwrap(),
         Some(b"x\n".to_vec())
     );
+    // An id that is not in the repository is a git error, not a panic.
     assert!(matches!(
-        read_file_at(&repo, "nope", "a.txt"),
-        Err(Error::Usage(_))
+        read_file_at(&repo, gix::ObjectId::null(gix::hash::Kind::Sha1), "a.txt"),
+        Err(Error::Git(_))
     ));
 }

@@ -327,7 +327,7 @@ fn hunk_ranges_come_from_the_plan() {
         range: ReviewRange {
             spec: "a..b".into(),
             base: None,
-            head: "b".into(),
+            head: gix::ObjectId::null(gix::hash::Kind::Sha1),
             branch: None,
             commits: vec![],
         },

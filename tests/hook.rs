@@ -484,7 +484,10 @@ fn update_reviews_remote_sha_to_local_sha() {
     let (code, calls, _) = run(&s, &lines, &settings(), clean);
     assert_eq!(code, 0);
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].base.as_deref(), Some(old.as_str()));
+    assert_eq!(
+        calls[0].base.map(|b| b.to_string()).as_deref(),
+        Some(old.as_str())
+    );
     assert_eq!(calls[0].head, head);
     assert_eq!(calls[0].spec, format!("{old}..{head}"));
 }
@@ -519,7 +522,10 @@ fn new_branch_is_reviewed_from_the_merge_base_with_the_default_branch() {
     )];
     let (_, calls, _) = run(&s, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].base.as_deref(), Some(base.as_str()));
+    assert_eq!(
+        calls[0].base.map(|b| b.to_string()).as_deref(),
+        Some(base.as_str())
+    );
     assert_eq!(calls[0].head, head);
     // Through a real push too: the remote got the branch.
     let out = push(&s, &["origin", "feature"], &[]);
@@ -543,7 +549,10 @@ fn new_branch_without_a_remote_default_uses_commits_not_on_any_remote_ref() {
     )];
     let (_, calls, _) = run(&s, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].base.as_deref(), Some(pushed.as_str()));
+    assert_eq!(
+        calls[0].base.map(|b| b.to_string()).as_deref(),
+        Some(pushed.as_str())
+    );
     assert!(calls[0].why.contains("2 commit"), "{}", calls[0].why);
 }
 
@@ -872,8 +881,8 @@ fn requests_resolve_to_the_reviewed_range_including_from_the_root() {
     let (_, calls, _) = run(&s, &lines, &settings(), clean);
     let r = calls[0].resolve(&repo).unwrap();
     assert_eq!(
-        (r.base.as_deref(), r.head.as_str()),
-        (Some(old.as_str()), head.as_str())
+        (r.base.map(|b| b.to_string()), r.head.to_string()),
+        (Some(old.clone()), head.clone())
     );
 
     // A brand-new history: from the empty tree, not just the tip's change.

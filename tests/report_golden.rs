@@ -6,9 +6,10 @@
 //! Regenerate the golden file deliberately with
 //! `UPDATE_GOLDEN=1 cargo test --release --test report_golden`.
 
+use git_deep_review::diff::DiffStat;
 use git_deep_review::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
 use git_deep_review::plan::{Chunk, ChunkFile, ReviewPlan, Skipped};
-use git_deep_review::range::{CommitInfo, DiffStat, ReviewRange};
+use git_deep_review::range::{CommitInfo, ReviewRange};
 use git_deep_review::report::terminal::{summary, ColorChoice};
 use git_deep_review::report::{
     assemble, default_report_path, json, markdown, sarif, write_atomic, ChunkOutput, Concern,
@@ -41,7 +42,7 @@ pub fn total(values: &[u32]) -> u32 {
 
 fn commit(short: &str, subject: &str, add: u32, del: u32, files: u32) -> CommitInfo {
     CommitInfo {
-        id: format!("{short}{}", "0".repeat(40 - short.len())),
+        id: oid(&format!("{short}{}", "0".repeat(40 - short.len()))),
         short: short.to_string(),
         author_name: "Ada Lovelace".into(),
         author_email: "ada@example.com".into(),
@@ -73,8 +74,8 @@ fn plan() -> ReviewPlan {
     ReviewPlan {
         range: ReviewRange {
             spec: "origin/main..".into(),
-            base: Some("1234567".repeat(5) + "12345"),
-            head: "abcdef0".repeat(5) + "abcde",
+            base: Some(oid(&("1234567".repeat(5) + "12345"))),
+            head: oid(&("abcdef0".repeat(5) + "abcde")),
             branch: Some("feature/parser".into()),
             commits: vec![
                 commit("a1b2c3d", "Add a comma-separated number parser", 12, 0, 1),
@@ -112,6 +113,10 @@ fn plan() -> ReviewPlan {
             est_tokens: 300,
         }],
     }
+}
+
+fn oid(hex: &str) -> gix::ObjectId {
+    gix::ObjectId::from_hex(hex.as_bytes()).unwrap()
 }
 
 fn contents() -> HashMap<String, String> {
@@ -497,7 +502,6 @@ fn a_reviewer_that_finds_nothing_gets_zero_counts_and_empty_sections_say_none() 
             ..Default::default()
         }],
         error: None,
-        ..Default::default()
     }];
     let r = build(quiet);
     assert_eq!(r.verdict.verdict, Verdict::MergeAsIs);

@@ -440,7 +440,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         .commits
         .iter()
         .map(|c| CommitLine {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             short: c.short.clone(),
             subject: c.subject.clone(),
             author: c.author_name.clone(),
@@ -471,8 +471,8 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         date: input.started.strftime("%Y-%m-%d %H:%M").to_string(),
         authors,
         range: range.spec.clone(),
-        base: range.base.clone(),
-        head: range.head.clone(),
+        base: range.base.map(|b| b.to_string()),
+        head: range.head.to_string(),
         branch: range.branch.clone(),
         commits,
         reviewers: checked
