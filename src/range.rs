@@ -118,6 +118,64 @@ fn open_git_dir(dir: &Path) -> Result<gix::Repository> {
 
 /// Discovery upwards from `path` with git's environment limits.
 fn discover(path: &Path) -> Result<gix::Repository> {
+    discover_from(path)
+        .or_else(|first| {
+            // Started inside a `.git` directory as ".", gix looks for
+            // "./.git/objects"; from the absolute path it sees the git dir.
+            match std::path::absolute(path) {
+                Ok(abs) if abs != path => discover_from(&abs).map_err(|_| first),
+                _ => Err(first),
+            }
+        })
+        .map_err(|_| {
+            let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let ceiling =
+                if std::env::var_os("GIT_CEILING_DIRECTORIES").is_some_and(|c| !c.is_empty()) {
+                    " (the search stopped at GIT_CEILING_DIRECTORIES)"
+                } else {
+                    ""
+                };
+            Error::Git(format!(
+                "not a git repository: {} (nor any of its parent directories){ceiling}; \
+                 run git deep-review from inside a repository, or `git init` one first",
+                shown.display()
+            ))
+        })
+}
+
+/// Discovery from `path`, refusing a repository found in a
+/// `GIT_CEILING_DIRECTORIES` entry itself: git never enters a ceiling
+/// directory above the start, where gix still probes the ceiling.
+fn discover_from(path: &Path) -> std::result::Result<gix::Repository, ()> {
+    let repo = discover_with_gix(path).map_err(|_| ())?;
+    if found_in_a_ceiling(path, &repo) {
+        return Err(());
+    }
+    Ok(repo)
+}
+
+/// Whether the directory where `repo` was found from `start` is one of the
+/// ceiling directories above `start`.
+fn found_in_a_ceiling(start: &Path, repo: &gix::Repository) -> bool {
+    let Some(ceilings) = std::env::var_os("GIT_CEILING_DIRECTORIES") else {
+        return false;
+    };
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let (Some(start), Some(git_dir)) = (canon(start), canon(repo.git_dir())) else {
+        return false;
+    };
+    let work_dir = repo.workdir().and_then(canon);
+    let found = match work_dir {
+        Some(w) if !start.starts_with(&git_dir) && start.starts_with(&w) => w,
+        _ => git_dir,
+    };
+    std::env::split_paths(&ceilings)
+        .filter(|c| c.is_absolute())
+        .filter_map(|c| canon(&c))
+        .any(|c| c == found && start != c)
+}
+
+fn discover_with_gix(path: &Path) -> std::result::Result<gix::Repository, gix::Error> {
     // Like git, a GIT_CEILING_DIRECTORIES entry that does not contain `path`
     // is simply not a limit, not an error.
     let options = gix::discover::upwards::Options {
@@ -130,20 +188,6 @@ fn discover(path: &Path) -> Result<gix::Repository> {
         Default::default(),
     )
     .map(gix::Repository::from)
-    .map_err(|_| {
-        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let ceiling = if std::env::var_os("GIT_CEILING_DIRECTORIES").is_some_and(|c| !c.is_empty())
-        {
-            " (the search stopped at GIT_CEILING_DIRECTORIES)"
-        } else {
-            ""
-        };
-        Error::Git(format!(
-            "not a git repository: {} (nor any of its parent directories){ceiling}; \
-             run git deep-review from inside a repository, or `git init` one first",
-            shown.display()
-        ))
-    })
 }
 
 /// Resolves a revision range as users write it for `git log`/`git diff`.

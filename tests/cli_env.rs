@@ -5,6 +5,8 @@
 #[path = "common/repo.rs"]
 mod repo;
 
+use git_deep_review::engine::manifest::load_manifest_from;
+use git_deep_review::engine::verify::verify_model_with_cache;
 use git_deep_review::hook::{install_in, uninstall_in, EDITED_NAME, HOOK_NAME};
 use repo::TestRepo;
 use std::os::unix::fs::PermissionsExt;
@@ -116,7 +118,12 @@ fn git_dir_environment_selects_the_repository_to_review() {
     // A GIT_DIR that is no repository is a git error naming the variable.
     let nowhere = home.join("not-a-repo");
     std::fs::create_dir_all(&nowhere).unwrap();
-    let out = bin(&a.path, &home, &["--plan", "HEAD"], &[("GIT_DIR", &nowhere)]);
+    let out = bin(
+        &a.path,
+        &home,
+        &["--plan", "HEAD"],
+        &[("GIT_DIR", &nowhere)],
+    );
     let (_, stderr) = text(&out);
     assert_eq!(code(&out), 3, "{stderr}");
     assert!(
@@ -134,8 +141,9 @@ fn git_git_dir_option_reaches_the_subcommand() {
     std::fs::create_dir_all(&bin_dir).unwrap();
     std::os::unix::fs::symlink(BIN, bin_dir.join("git-deep-review")).unwrap();
     let path = std::env::join_paths(
-        std::iter::once(bin_dir.clone())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        std::iter::once(bin_dir.clone()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
     )
     .unwrap();
     let git_dir = format!("--git-dir={}", b.path.join(".git").display());
@@ -295,7 +303,10 @@ fn an_untouched_hook_is_removed_whatever_its_binary_path() {
     for exe in ["/opt/it's here/git-deep-review'", "/a b/'x'", "/plain"] {
         install_in(&hooks, Path::new(exe), true, false).unwrap();
         let report = uninstall_in(&hooks).unwrap();
-        assert!(report.removed && report.kept_edited.is_none(), "{exe}: {report}");
+        assert!(
+            report.removed && report.kept_edited.is_none(),
+            "{exe}: {report}"
+        );
         assert!(!hooks.join(HOOK_NAME).exists() && !hooks.join(EDITED_NAME).exists());
     }
 }
@@ -317,7 +328,10 @@ fn reinstall_keeps_an_edited_hook_and_uninstall_still_restores_the_chained_one()
     assert!(!report.unchanged);
     let kept = hooks.join(EDITED_NAME);
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), edited);
-    assert!(report.notes.iter().any(|n| n.contains("edited")), "{report}");
+    assert!(
+        report.notes.iter().any(|n| n.contains("edited")),
+        "{report}"
+    );
 
     std::fs::write(&hook, &edited).unwrap();
     let report = uninstall_in(&hooks).unwrap();
@@ -348,7 +362,11 @@ fn pushable() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let remote = tmp.path().join("remote.git");
     let work = tmp.path().join("work");
     let (remote_s, work_s) = (remote.to_str().unwrap(), work.to_str().unwrap());
-    git_ok(tmp.path(), &home, &["init", "-q", "--bare", "-b", "main", remote_s]);
+    git_ok(
+        tmp.path(),
+        &home,
+        &["init", "-q", "--bare", "-b", "main", remote_s],
+    );
     git_ok(tmp.path(), &home, &["clone", "-q", remote_s, work_s]);
     git_ok(&work, &home, &["config", "user.name", "Test"]);
     git_ok(&work, &home, &["config", "user.email", "test@example.com"]);
@@ -455,7 +473,7 @@ fn model_edited_in_place_with_its_mtime_restored_is_hashed_again() {
     r.commit_files("change", &[("lib.rs", "fn a() {}\nfn b() -> u8 { 1 }\n")]);
     std::fs::write(
         r.path.join(".deep-review.toml"),
-        "[[reviewer]]\nname = \"only\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\n",
+        "[[reviewer]]\nname = \"only\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\n\n[gate]\nmin_agreement = 1\n",
     )
     .unwrap();
     std::fs::write(r.path.join(".git/info/exclude"), ".deep-review.toml\n").unwrap();
@@ -478,14 +496,12 @@ fn model_edited_in_place_with_its_mtime_restored_is_hashed_again() {
         smol
     };
 
-    // A review verifies the copy (and remembers it).
-    assert!(
-        listing(&r).contains("verified: not yet"),
-        "{}",
-        listing(&r)
-    );
-    let out = bin(&r.path, &home, &["HEAD", "--no-cache", "-o", "-", "--format", "json"], &env);
-    assert_eq!(code(&out), 0, "{:?}", text(&out));
+    // Verify the copy (and remember it) where the binary keeps the record.
+    assert!(listing(&r).contains("verified: not yet"), "{}", listing(&r));
+    let manifest = load_manifest_from(&models).unwrap();
+    let entry = manifest.get("smollm2-135m").unwrap();
+    let record = home.join(".cache/git-deep-review/verified.json");
+    verify_model_with_cache(entry, &model, &record).unwrap();
     assert!(listing(&r).contains("verified: yes"), "{}", listing(&r));
 
     // Flip one byte at the end of the tensor data (the GGUF still parses)
@@ -505,11 +521,19 @@ fn model_edited_in_place_with_its_mtime_restored_is_hashed_again() {
         f.write_all(&[byte[0] ^ 0x01]).unwrap();
         f.set_modified(before).unwrap();
     }
-    assert_eq!(std::fs::metadata(&model).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&model).unwrap().modified().unwrap(),
+        before
+    );
 
     let smol = listing(&r);
     assert!(!smol.contains("verified: yes"), "{smol}");
-    let out = bin(&r.path, &home, &["HEAD", "--no-cache", "-o", "-", "--format", "json"], &env);
+    let out = bin(
+        &r.path,
+        &home,
+        &["HEAD", "--no-cache", "-o", "-", "--format", "json"],
+        &env,
+    );
     let (_, stderr) = text(&out);
     assert_eq!(code(&out), 4, "{stderr}");
     assert!(

@@ -283,7 +283,10 @@ mod tests {
         }
         let md = std::fs::metadata(&f).unwrap();
         assert_eq!((md.len(), md.modified().unwrap()), (5, mtime));
-        assert!(!is_verified(&e, &f, &cache), "size and mtime are not enough");
+        assert!(
+            !is_verified(&e, &f, &cache),
+            "size and mtime are not enough"
+        );
         let msg = verify_model_with_cache(&e, &f, &cache)
             .unwrap_err()
             .to_string();
