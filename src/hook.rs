@@ -118,8 +118,9 @@ impl fmt::Display for UninstallReport {
         if let Some(kept) = &self.kept_edited {
             write!(
                 f,
-                "\nthe hook had been edited since it was installed, so it was kept as {} \
-                 (not run; delete it or put it back as {HOOK_NAME} yourself)",
+                "\nthe hook was not as `hook install` wrote it (edited, or written by another \
+                 version), so it was kept as {} (not run; delete it or put it back as \
+                 {HOOK_NAME} yourself)",
                 kept.display()
             )?;
         }
@@ -406,7 +407,8 @@ pub fn install_in(dir: &Path, exe: &Path, global: bool, force: bool) -> Result<I
     } else if exists(&hook) && !is_pristine(&hook) {
         let kept = keep_edited(dir, &hook)?;
         notes.push(format!(
-            "the installed hook had been edited, so it was kept as {} (not run) and replaced",
+            "the installed hook was not as `hook install` wrote it (edited, or written by \
+             another version), so it was kept as {} (not run) and replaced",
             kept.display()
         ));
     }

@@ -110,7 +110,8 @@ fn open_git_dir(dir: &Path) -> Result<gix::Repository> {
     let options = gix::open::Options::default().open_path_as_is(true);
     gix::open_opts(dir, options).map_err(|e| {
         Error::Git(format!(
-            "GIT_DIR={}: not a git repository ({e}); point GIT_DIR (or `git --git-dir`) at a              repository's .git directory or a bare repository, or unset it",
+            "GIT_DIR={}: not a git repository ({e}); point GIT_DIR (or `git --git-dir`) \
+             at a repository's .git directory or a bare repository, or unset it",
             dir.display()
         ))
     })
