@@ -23,6 +23,10 @@ pub const HOOK_NAME: &str = "pre-push";
 /// Where a pre-existing hook is kept while ours is installed; the template
 /// runs it first.
 pub const CHAINED_NAME: &str = "pre-push.deep-review-chained";
+/// Where our hook goes instead of being deleted or replaced when it no
+/// longer has the text `install` wrote (the user edited it); a free
+/// `.N` suffix is added when that name is taken.
+pub const EDITED_NAME: &str = "pre-push.deep-review-edited";
 
 /// Options of `git deep-review hook install`.
 #[derive(Debug, Clone, Default)]
@@ -88,6 +92,8 @@ pub struct UninstallReport {
     pub removed: bool,
     /// The chained hook was put back as `pre-push`.
     pub restored: bool,
+    /// Our hook had been edited, so it was moved here (not run) instead of deleted.
+    pub kept_edited: Option<PathBuf>,
     pub notes: Vec<String>,
 }
 
@@ -106,6 +112,15 @@ impl fmt::Display for UninstallReport {
                 "no deep-review hook installed in {}",
                 self.hook.parent().unwrap_or(Path::new(".")).display()
             )?,
+        }
+        if let Some(kept) = &self.kept_edited {
+            write!(
+                f,
+                "\nthe hook was not as `hook install` wrote it (edited, or written by another \
+                 version), so it was kept as {} (not run; delete it or put it back as \
+                 {HOOK_NAME} yourself)",
+                kept.display()
+            )?;
         }
         for n in &self.notes {
             write!(f, "\n{n}")?;
@@ -222,6 +237,73 @@ fn is_ours(path: &Path) -> bool {
     String::from_utf8_lossy(&buf).contains(MARKER)
 }
 
+/// The binary path and shared-directory flag that `render` filled into an
+/// installed hook of ours.
+fn installed_settings(text: &str) -> (String, bool) {
+    let exe = text
+        .lines()
+        .find_map(|l| l.strip_prefix("GIT_DEEP_REVIEW_EXE="))
+        .map(|v| {
+            let v = v.trim();
+            let v = v.strip_prefix('\'').unwrap_or(v);
+            let v = v.strip_suffix('\'').unwrap_or(v);
+            v.replace(r"'\''", "'")
+        })
+        .unwrap_or_default();
+    let global = text.lines().any(|l| l.trim() == "GIT_DEEP_REVIEW_GLOBAL=1");
+    (exe, global)
+}
+
+/// Whether our hook at `path` still has exactly the text `install` wrote
+/// for it. Anything else (edited by hand, or written by another template
+/// version) may hold the user's work and is never deleted.
+fn is_pristine(path: &Path) -> bool {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let (exe, global) = installed_settings(&text);
+    render(Path::new(&exe), global) == text
+}
+
+/// Moves an edited hook of ours out of the way to a free
+/// `EDITED_NAME[.N]`, never replacing an existing file, and returns where.
+fn keep_edited(dir: &Path, hook: &Path) -> Result<PathBuf> {
+    for n in 0..1000 {
+        let name = match n {
+            0 => EDITED_NAME.to_string(),
+            n => format!("{EDITED_NAME}.{n}"),
+        };
+        let target = dir.join(name);
+        if exists(&target) {
+            continue;
+        }
+        // A hard link fails instead of replacing a file that appeared since
+        // the check; file systems without hard links fall back to rename.
+        let moved = match std::fs::hard_link(hook, &target) {
+            Ok(()) => std::fs::remove_file(hook),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => std::fs::rename(hook, &target),
+        };
+        moved.map_err(|e| {
+            Error::io(
+                format!("moving {} to {}", hook.display(), target.display()),
+                e,
+            )
+        })?;
+        return Ok(target);
+    }
+    Err(Error::Usage(format!(
+        "{} has been edited and {dir}/{EDITED_NAME} .. .999 are all taken; \
+         move {} away yourself",
+        hook.display(),
+        hook.display(),
+        dir = dir.display()
+    )))
+}
+
 fn exists(path: &Path) -> bool {
     // symlink_metadata: a dangling symlink is still a hook someone put there.
     std::fs::symlink_metadata(path).is_ok()
@@ -279,7 +361,8 @@ pub fn install(repo: Option<&gix::Repository>, opts: &InstallOptions) -> Result<
 
 /// Installs the hook into the hooks directory `dir`. A foreign `pre-push`
 /// is renamed to [`CHAINED_NAME`] (rename keeps its bytes and mode, and
-/// `uninstall_in` renames it back); installing again only refreshes ours.
+/// `uninstall_in` renames it back); installing again only refreshes ours,
+/// after moving it to [`EDITED_NAME`] if it was edited.
 pub fn install_in(dir: &Path, exe: &Path, global: bool, force: bool) -> Result<InstallReport> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating hooks directory {}", dir.display()), e))?;
@@ -319,6 +402,13 @@ pub fn install_in(dir: &Path, exe: &Path, global: bool, force: bool) -> Result<I
                 )
             })?;
         }
+    } else if exists(&hook) && !is_pristine(&hook) {
+        let kept = keep_edited(dir, &hook)?;
+        notes.push(format!(
+            "the installed hook was not as `hook install` wrote it (edited, or written by \
+             another version), so it was kept as {} (not run) and replaced",
+            kept.display()
+        ));
     }
     let unchanged = std::fs::symlink_metadata(&hook).is_ok_and(|m| m.file_type().is_file())
         && std::fs::read(&hook).is_ok_and(|b| b == text.as_bytes())
@@ -367,7 +457,9 @@ fn write_executable(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Removes the hook of `repo` (or of the shared directory `global`) and
-/// restores the hook it chained, exactly as it was.
+/// restores the hook it chained, exactly as it was. Our hook is deleted
+/// only when it is exactly what `install` wrote; an edited one is moved
+/// to [`EDITED_NAME`] and the report says so.
 pub fn uninstall(repo: Option<&gix::Repository>, global: Option<&Path>) -> Result<UninstallReport> {
     match global {
         Some(dir) => uninstall_in(dir),
@@ -387,6 +479,7 @@ pub fn uninstall_in(dir: &Path) -> Result<UninstallReport> {
         hook: hook.clone(),
         removed: false,
         restored: false,
+        kept_edited: None,
         notes: Vec::new(),
     };
     if exists(&hook) {
@@ -400,8 +493,12 @@ pub fn uninstall_in(dir: &Path) -> Result<UninstallReport> {
             }
             return Ok(report);
         }
-        std::fs::remove_file(&hook)
-            .map_err(|e| Error::io(format!("removing {}", hook.display()), e))?;
+        if is_pristine(&hook) {
+            std::fs::remove_file(&hook)
+                .map_err(|e| Error::io(format!("removing {}", hook.display()), e))?;
+        } else {
+            report.kept_edited = Some(keep_edited(dir, &hook)?);
+        }
         report.removed = true;
     }
     if exists(&chained) {
@@ -437,12 +534,7 @@ pub fn status_in(dir: &Path, hooks_path_config: Option<PathBuf>) -> HookStatus {
         HookState::Absent
     } else if is_ours(&hook) {
         let text = std::fs::read_to_string(&hook).unwrap_or_default();
-        let exe = text
-            .lines()
-            .find_map(|l| l.strip_prefix("GIT_DEEP_REVIEW_EXE="))
-            .map(|v| v.trim().trim_matches('\'').replace(r"'\''", "'"))
-            .unwrap_or_default();
-        let global = text.lines().any(|l| l.trim() == "GIT_DEEP_REVIEW_GLOBAL=1");
+        let (exe, global) = installed_settings(&text);
         HookState::DeepReview {
             exe_found: Path::new(&exe).is_file(),
             exe,

@@ -76,20 +76,135 @@ fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Erro
     Error::Git(format!("{context}: {err}"))
 }
 
-/// Opens the repository containing `path` (a work tree, a sub-directory of
-/// one, or a bare repository).
+/// Opens the repository the way a git subcommand finds it from `path`:
+///
+/// * `GIT_DIR` set (as `git --git-dir=X` and hooks do): that repository,
+///   a relative value taken from `path` like `git -C path` would; with
+///   `GIT_WORK_TREE`, `GIT_INDEX_FILE`, `GIT_NAMESPACE`... honoured.
+/// * otherwise the repository containing `path` (a work tree, a
+///   sub-directory of one, a bare repository or a `.git` directory), not
+///   searching above `GIT_CEILING_DIRECTORIES` or across file systems unless
+///   `GIT_DISCOVERY_ACROSS_FILESYSTEM` allows it.
+///
+/// A `path` that is not a directory is a usage error (exit 2), anything
+/// else a git error (exit 3).
 pub fn open_repo(path: &Path) -> Result<gix::Repository> {
-    let mut repo = gix::discover(path).map_err(|_| {
-        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        Error::Git(format!(
-            "not a git repository: {} (nor any of its parent directories); \
-             run git deep-review from inside a repository, or `git init` one first",
-            shown.display()
-        ))
-    })?;
+    check_start_dir(path)?;
+    let mut repo = match std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
+        Some(git_dir) => open_git_dir(&path.join(git_dir))?,
+        None => discover(path)?,
+    };
     // Commit walks and rename detection re-read the same objects many times.
     repo.object_cache_size_if_unset(16 * 1024 * 1024);
     Ok(repo)
+}
+
+/// `-C` names where to start; say so when it cannot be, rather than
+/// claiming there is no repository there.
+fn check_start_dir(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(_) => Err(Error::Usage(format!(
+            "cannot change to '{}': not a directory",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
+            "cannot change to '{}': no such directory",
+            path.display()
+        ))),
+        Err(e) => Err(Error::Usage(format!(
+            "cannot change to '{}': {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The repository `GIT_DIR` names (`dir` is already resolved against the
+/// start directory). Like git, the directory is taken as it is: no `.git`
+/// is appended and no parent searched.
+fn open_git_dir(dir: &Path) -> Result<gix::Repository> {
+    let options = gix::open::Options::default().open_path_as_is(true);
+    gix::open_opts(dir, options).map_err(|e| {
+        Error::Git(format!(
+            "GIT_DIR={}: not a git repository ({e}); point GIT_DIR (or `git --git-dir`) \
+             at a repository's .git directory or a bare repository, or unset it",
+            dir.display()
+        ))
+    })
+}
+
+/// Discovery upwards from `path` with git's environment limits.
+fn discover(path: &Path) -> Result<gix::Repository> {
+    discover_from(path)
+        .or_else(|first| {
+            // Started inside a `.git` directory as ".", gix looks for
+            // "./.git/objects"; from the absolute path it sees the git dir.
+            match std::path::absolute(path) {
+                Ok(abs) if abs != path => discover_from(&abs).map_err(|_| first),
+                _ => Err(first),
+            }
+        })
+        .map_err(|_| {
+            let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let ceiling =
+                if std::env::var_os("GIT_CEILING_DIRECTORIES").is_some_and(|c| !c.is_empty()) {
+                    " (the search stopped at GIT_CEILING_DIRECTORIES)"
+                } else {
+                    ""
+                };
+            Error::Git(format!(
+                "not a git repository: {} (nor any of its parent directories){ceiling}; \
+                 run git deep-review from inside a repository, or `git init` one first",
+                shown.display()
+            ))
+        })
+}
+
+/// Discovery from `path`, refusing a repository found in a
+/// `GIT_CEILING_DIRECTORIES` entry itself: git never enters a ceiling
+/// directory above the start, where gix still probes the ceiling.
+fn discover_from(path: &Path) -> std::result::Result<gix::Repository, ()> {
+    let repo = discover_with_gix(path).map_err(|_| ())?;
+    if found_in_a_ceiling(path, &repo) {
+        return Err(());
+    }
+    Ok(repo)
+}
+
+/// Whether the directory where `repo` was found from `start` is one of the
+/// ceiling directories above `start`.
+fn found_in_a_ceiling(start: &Path, repo: &gix::Repository) -> bool {
+    let Some(ceilings) = std::env::var_os("GIT_CEILING_DIRECTORIES") else {
+        return false;
+    };
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let (Some(start), Some(git_dir)) = (canon(start), canon(repo.git_dir())) else {
+        return false;
+    };
+    let work_dir = repo.workdir().and_then(canon);
+    let found = match work_dir {
+        Some(w) if !start.starts_with(&git_dir) && start.starts_with(&w) => w,
+        _ => git_dir,
+    };
+    std::env::split_paths(&ceilings)
+        .filter(|c| c.is_absolute())
+        .filter_map(|c| canon(&c))
+        .any(|c| c == found && start != c)
+}
+
+fn discover_with_gix(path: &Path) -> std::result::Result<gix::Repository, gix::Error> {
+    // Like git, a GIT_CEILING_DIRECTORIES entry that does not contain `path`
+    // is simply not a limit, not an error.
+    let options = gix::discover::upwards::Options {
+        match_ceiling_dir_or_error: false,
+        ..Default::default()
+    };
+    gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
+        path,
+        options,
+        Default::default(),
+    )
+    .map(gix::Repository::from)
 }
 
 /// Resolves a revision range as users write it for `git log`/`git diff`.
@@ -226,11 +341,42 @@ fn no_default_range(head_name: Option<&gix::refs::FullName>) -> Error {
 fn head_commit(repo: &gix::Repository) -> Result<ObjectId> {
     match repo.head_id() {
         Ok(id) => Ok(id.detach()),
-        Err(_) => Err(Error::Usage(
-            "HEAD does not point to a commit yet (empty repository?); commit something first"
-                .into(),
-        )),
+        Err(e) => Err(no_commits_yet(repo, "HEAD")
+            .unwrap_or_else(|| git_err("cannot read the commit HEAD points to", e))),
     }
+}
+
+/// Why `spec` cannot name a commit when HEAD's branch has none yet: an
+/// empty repository (no references at all), or `HEAD` on a branch that
+/// was never committed to (`git checkout --orphan`). `None` when `spec`
+/// might still resolve otherwise (another branch, a tag, an object id).
+fn no_commits_yet(repo: &gix::Repository, spec: &str) -> Option<Error> {
+    let head = repo.head().ok()?;
+    if !head.is_unborn() {
+        return None;
+    }
+    let branch = head
+        .referent_name()
+        .map(|n| n.shorten().to_str_lossy().into_owned())
+        .unwrap_or_else(|| "HEAD".into());
+    let has_refs = repo
+        .references()
+        .ok()
+        .and_then(|r| r.all().ok().map(|mut all| all.next().is_some()))
+        .unwrap_or(true);
+    if !has_refs {
+        return Some(Error::Git(format!(
+            "this repository has no commits yet, so `{spec}` names nothing to review; \
+             commit something first (`git commit`), then run git deep-review again"
+        )));
+    }
+    let names_head = spec.contains("HEAD") || spec.starts_with('@');
+    names_head.then(|| {
+        Error::Git(format!(
+            "HEAD is on branch `{branch}`, which has no commits yet, so `{spec}` names nothing to \
+             review; commit something first, or name another branch (e.g. `main..other`)"
+        ))
+    })
 }
 
 /// A reference's commit, or None when the reference does not exist.
@@ -262,6 +408,9 @@ fn rev(repo: &gix::Repository, spec: &str) -> Result<ObjectId> {
 }
 
 fn unknown_revision(repo: &gix::Repository, spec: &str, detail: &str) -> Error {
+    if let Some(err) = no_commits_yet(repo, spec) {
+        return err;
+    }
     if is_shallow(repo) {
         return Error::Git(format!(
             "cannot resolve `{spec}` ({detail}); this repository is a shallow clone, so the commit \

@@ -340,7 +340,11 @@ fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
         ],
     );
     assert!(out.status.success());
-    assert!(!log.exists(), "DEEP_REVIEW=skip runs nothing");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("chained-args") && !text.contains("exe-args"),
+        "DEEP_REVIEW=skip skips the review, not the chained hook: {text}"
+    );
     assert_eq!(remote_tip(&s, "main"), blocked);
     let c = commit(&s.work, "c.txt", "c\n", "c");
     let out = push(

@@ -204,6 +204,7 @@ pub fn load_manifest() -> Result<Manifest> {
 
 /// Like [`load_manifest`] with an explicit models directory.
 pub fn load_manifest_from(dir: &Path) -> Result<Manifest> {
+    check_models_dir(dir)?;
     let user = dir.join("manifest.toml");
     let extra = match std::fs::read_to_string(&user) {
         Ok(text) => Manifest::parse(&text, &user.display().to_string())?,
@@ -211,6 +212,34 @@ pub fn load_manifest_from(dir: &Path) -> Result<Manifest> {
         Err(e) => return Err(Error::io(format!("reading {}", user.display()), e)),
     };
     Manifest::merged(dir.to_path_buf(), extra)
+}
+
+/// A models directory that exists but is not a directory is a model
+/// problem (exit 4) named by where it came from, not an I/O error about
+/// `manifest.toml`. A missing directory is left to the per-model "file not
+/// found" message, which says how to fetch the models.
+fn check_models_dir(dir: &Path) -> Result<()> {
+    let Ok(md) = std::fs::metadata(dir) else {
+        return Ok(());
+    };
+    if md.is_dir() {
+        return Ok(());
+    }
+    let from_env = std::env::var_os(MODELS_DIR_ENV).is_some_and(|v| Path::new(&v) == dir);
+    let origin = if from_env {
+        format!("{MODELS_DIR_ENV}={}", dir.display())
+    } else {
+        format!("the models directory {}", dir.display())
+    };
+    let fix = if from_env {
+        format!(
+            "point {MODELS_DIR_ENV} at the directory holding the model files \
+             (and their manifest.toml), or unset it"
+        )
+    } else {
+        format!("move it away, or set {MODELS_DIR_ENV} to the directory holding the model files")
+    };
+    Err(Error::Model(format!("{origin} is not a directory; {fix}")))
 }
 
 #[cfg(test)]
@@ -260,6 +289,20 @@ sha256 = "AB00000000000000000000000000000000000000000000000000000000000000"
         assert_eq!(c.sha256.len(), 64);
         assert!(c.sha256.starts_with("ab"));
         assert_eq!(m.path_of(c), dir.path().join("coder.gguf"));
+    }
+
+    #[test]
+    fn models_dir_that_is_a_file_is_a_model_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("models");
+        std::fs::write(&file, b"not a directory").unwrap();
+        let err = load_manifest_from(&file).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::EXIT_MODEL, "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&file.display().to_string()) && msg.contains("not a directory"),
+            "{msg}"
+        );
     }
 
     #[test]

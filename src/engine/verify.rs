@@ -1,14 +1,16 @@
 //! Model file presence and integrity: sha256 before first use, remembered.
 //!
 //! Hashing a 20 GB model takes a minute, so a successful check is recorded
-//! (keyed by canonical path, size and mtime) in
-//! `$XDG_CACHE_HOME/git-deep-review/verified.json`; a changed file (new
-//! mtime or size) is hashed again.
+//! in `$XDG_CACHE_HOME/git-deep-review/verified.json`, keyed by canonical
+//! path and remembered with the file's device, inode, size, mtime and
+//! ctime. Any change of those means the file is hashed again. The ctime
+//! is what makes an in-place edit visible: a user can put an old mtime
+//! back (`touch -d`), but every write and every mtime change sets the ctime
+//! to the current time, and only root (by changing the clock) can pick it.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,12 +18,24 @@ use sha2::{Digest, Sha256};
 use super::manifest::{home, ModelEntry};
 use crate::error::{Error, Result};
 
-/// One remembered verification.
+/// One remembered verification: the hash and the file identity it was
+/// computed for. Records written by older versions (without the identity
+/// fields) fail to parse and only cost a re-hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Record {
-    size: u64,
-    mtime_ns: u128,
+    identity: Identity,
     sha256: String,
+}
+
+/// What changes whenever a file's content can have changed: a replaced file
+/// has a new inode (or device), a written one a new ctime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
 }
 
 /// Where verifications are remembered.
@@ -67,18 +81,44 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-fn stat(path: &Path) -> Result<(PathBuf, u64, u128)> {
+fn stat(path: &Path) -> Result<(PathBuf, Identity)> {
     let canon = std::fs::canonicalize(path)
         .map_err(|e| Error::io(format!("resolving {}", path.display()), e))?;
     let md =
         std::fs::metadata(&canon).map_err(|e| Error::io(format!("stat {}", canon.display()), e))?;
-    let mtime = md
+    Ok((canon, identity(&md)))
+}
+
+#[cfg(unix)]
+fn identity(md: &std::fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
+    Identity {
+        dev: md.dev(),
+        ino: md.ino(),
+        size: md.size(),
+        mtime_ns: ns(md.mtime(), md.mtime_nsec()),
+        ctime_ns: ns(md.ctime(), md.ctime_nsec()),
+    }
+}
+
+/// Without inode and ctime, only size and mtime are known: an edit with the
+/// mtime put back goes unnoticed there.
+#[cfg(not(unix))]
+fn identity(md: &std::fs::Metadata) -> Identity {
+    let mtime_ns = md
         .modified()
         .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
         .unwrap_or(0);
-    Ok((canon, md.len(), mtime))
+    Identity {
+        dev: 0,
+        ino: 0,
+        size: md.len(),
+        mtime_ns,
+        ctime_ns: 0,
+    }
 }
 
 fn load_records(cache: &Path) -> BTreeMap<String, Record> {
@@ -114,12 +154,12 @@ pub fn is_verified(entry: &ModelEntry, path: &Path, cache: &Path) -> bool {
     if entry.sha256.is_empty() {
         return false;
     }
-    let Ok((canon, size, mtime)) = stat(path) else {
+    let Ok((canon, identity)) = stat(path) else {
         return false;
     };
     load_records(cache)
         .get(&canon.display().to_string())
-        .is_some_and(|r| r.size == size && r.mtime_ns == mtime && r.sha256 == entry.sha256)
+        .is_some_and(|r| r.identity == identity && r.sha256 == entry.sha256)
 }
 
 /// Checks that the model file exists, has the manifest's size and sha256
@@ -128,7 +168,8 @@ pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) ->
     if !path.exists() {
         return Err(missing_model_error(entry, path));
     }
-    let (canon, size, mtime) = stat(path)?;
+    let (canon, identity) = stat(path)?;
+    let size = identity.size;
     if entry.size != 0 && size != entry.size {
         return Err(Error::Model(format!(
             "model `{}`: {} has {size} bytes but the manifest says {} bytes: the file is truncated or \
@@ -156,12 +197,16 @@ pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) ->
             actual
         )));
     }
+    // A file written to while it was hashed has a new ctime by now: do not
+    // vouch for the identity seen before.
+    if stat(path).ok().map(|(_, now)| now).as_ref() != Some(&identity) {
+        return Ok(());
+    }
     store_record(
         cache,
         canon.display().to_string(),
         Record {
-            size,
-            mtime_ns: mtime,
+            identity,
             sha256: actual,
         },
     );
@@ -214,6 +259,60 @@ mod tests {
             msg.contains(good) && msg.contains("t.gguf") && msg.contains("mismatch"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn an_in_place_edit_with_the_mtime_put_back_is_hashed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.gguf");
+        let cache = dir.path().join("c/verified.json");
+        std::fs::write(&f, b"hello").unwrap();
+        let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let e = entry(good, 5);
+        verify_model_with_cache(&e, &f, &cache).unwrap();
+        assert!(is_verified(&e, &f, &cache));
+        let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+        // The ctime has a clock tick to move on to, however coarse the file
+        // system's timestamps are.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        {
+            use std::io::Write;
+            let mut w = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+            w.write_all(b"j").unwrap();
+            w.set_modified(mtime).unwrap();
+        }
+        let md = std::fs::metadata(&f).unwrap();
+        assert_eq!((md.len(), md.modified().unwrap()), (5, mtime));
+        assert!(
+            !is_verified(&e, &f, &cache),
+            "size and mtime are not enough"
+        );
+        let msg = verify_model_with_cache(&e, &f, &cache)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("mismatch"), "{msg}");
+    }
+
+    #[test]
+    fn a_replaced_file_is_hashed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.gguf");
+        let cache = dir.path().join("v.json");
+        std::fs::write(&f, b"hello").unwrap();
+        let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let e = entry(good, 5);
+        verify_model_with_cache(&e, &f, &cache).unwrap();
+        let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"jello").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&other)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        std::fs::rename(&other, &f).unwrap();
+        assert!(!is_verified(&e, &f, &cache));
     }
 
     #[test]
