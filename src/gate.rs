@@ -156,9 +156,9 @@ fn describe(f: &GateFinding) -> String {
     format!(
         "[{}] {}:{} {} ({} reviewer{})",
         severity_name(f.severity),
-        f.file,
+        crate::findings::escape_control(&f.file),
         f.line,
-        f.title,
+        crate::findings::escape_control(&f.title),
         f.agreement,
         if f.agreement == 1 { "" } else { "s" }
     )

@@ -8,7 +8,7 @@
 //! structure while keeping code spans and fenced code readable.
 
 use super::{FindingStatus, ReportFinding, ReviewReport, Scope};
-use crate::findings::Severity;
+use crate::findings::{escape_control, Severity};
 use std::fmt::Write as _;
 
 /// Longest run of `ch` in `s`.
@@ -25,13 +25,11 @@ fn longest_run(s: &str, ch: char) -> usize {
     best
 }
 
-/// One-line text: newlines and control characters become spaces.
+/// One-line text: newlines and control characters shown escaped (`\n`,
+/// `\u{1b}`), so a file name's real characters stay visible and none can
+/// drive a terminal that prints the report.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_string()
+    escape_control(s.trim()).trim().to_string()
 }
 
 /// `s` as an inline code span whose delimiter is longer than any backtick
@@ -194,6 +192,9 @@ fn is_rule_like(t: &str) -> bool {
 /// A prose line outside code: block-level markers at its start are
 /// escaped, `<` is neutralised outside code spans.
 fn prose_line(line: &str) -> String {
+    // Prose quotes the repository (commit subjects): no control character
+    // may reach a terminal that prints the report; tabs are just blanks.
+    let line = escape_control(&line.replace('\t', " ")).into_owned();
     let trimmed = line.trim_start();
     let indent = &line[..line.len() - trimmed.len()];
     let mut body: String = segments(trimmed)
