@@ -25,17 +25,29 @@ fn longest_run(s: &str, ch: char) -> usize {
     best
 }
 
-/// One-line text: newlines and control characters shown escaped (`\n`,
-/// `\u{1b}`), so a file name's real characters stay visible and none can
-/// drive a terminal that prints the report.
+/// One-line text: line breaks and tabs become spaces, other control
+/// characters are shown escaped (`\u{1b}`), so none can drive a terminal
+/// that prints the report.
 fn one_line(s: &str) -> String {
-    escape_control(s.trim()).trim().to_string()
+    let spaced: String = s
+        .chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    escape_control(spaced.trim()).into_owned()
 }
 
 /// `s` as an inline code span whose delimiter is longer than any backtick
 /// run inside, so the content cannot end it early.
 pub fn code_span(s: &str) -> String {
-    let s = one_line(s);
+    // Code spans hold file names: every character stays visible, a newline
+    // in a name as `\n` (two names must not look alike).
+    let s = escape_control(s.trim()).into_owned();
     let ticks = "`".repeat(longest_run(&s, '`') + 1);
     // A space pad keeps a leading/trailing backtick from joining the delimiter.
     let pad = if s.starts_with('`') || s.ends_with('`') {
