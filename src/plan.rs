@@ -339,7 +339,9 @@ fn cut_long_lines(hunk: &mut Hunk, room: usize, width: usize, count: &dyn Fn(&st
     let heading = count(&hunk_heading(hunk)) + 1;
     let target = room.saturating_sub(heading) / 2;
     for line in &mut hunk.lines {
-        if heading + count(&render_line(line, width)) + 1 <= room {
+        // +1 as everywhere: a token may straddle the join of two pieces.
+        let cost = count(&render_line(line, width)) + 1;
+        if heading + cost <= room {
             continue;
         }
         if let Some(text) = cut_line(line, target, width, count) {
@@ -402,7 +404,8 @@ fn cut_line(
             new_line: line.new_line,
             text: candidate(keep),
         };
-        count(&render_line(&cut, width)) + 1 <= target
+        let cost = count(&render_line(&cut, width)) + 1;
+        cost <= target
     };
     if !fits(0) {
         return None;
