@@ -3,11 +3,13 @@
 //! Model output is untrusted data: every field is parsed, checked and
 //! clipped here before anything else looks at it.
 //!
-//! Owner: review (issue 4). The JSON shape the models are asked for (and
+//! The JSON shape the models are asked for (and
 //! constrained to by the engine's grammar) is `RawFinding` inside
 //! `{"findings": [...]}`.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Severity, most severe first (so `Ord` sorts critical first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -228,43 +230,110 @@ fn extract_json(text: &str) -> Result<serde_json::Value, String> {
     }
 }
 
-/// Makes a model's path comparable with the diff's paths: `./`, `a/`, `b/`
-/// and leading `/` are stripped, `\` becomes `/`. When the result is not a
-/// chunk file but exactly one chunk file ends with `/<path>` (the model
-/// dropped a directory), that file is used; if several do, the one whose
-/// reviewed lines contain `line` wins, else the path is left as is (and
-/// grounding will reject it).
-fn resolve_path(raw: &str, line: u32, chunk_files: &[(String, Vec<u32>)]) -> String {
-    let is_chunk_file = |p: &str| chunk_files.iter().any(|(f, _)| f == p);
-    let mut p = raw.replace('\\', "/");
-    while let Some(rest) = p.strip_prefix("./").or_else(|| p.strip_prefix('/')) {
-        p = rest.to_string();
+/// Whether `c` must not reach a terminal as is: C0 and C1 controls, DEL,
+/// bidirectional overrides and isolates (they make text read differently
+/// than it is), and the Unicode line and paragraph separators.
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Text from the repository or a model in a visible, one-line form for a
+/// terminal or a report: `\n`, `\t`, `\r` and every other unsafe character
+/// (escape sequences, bidi overrides...) written as `\u{1b}`, so nothing
+/// can move the cursor, recolour or retitle the terminal, or break a list.
+/// For display only: comparisons use the real text.
+pub fn escape_control(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(s);
     }
-    if chunk_files.is_empty() || is_chunk_file(&p) {
-        return p;
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if is_unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The first `max` characters of `s`, marked with `…` when cut; nothing
+/// else changes (for fields compared with the repository byte for byte).
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// Makes a model's path comparable with the diff's paths and returns the
+/// real path of the chunk file it names.
+///
+/// The path is compared as written (a file name may hold a tab, a newline
+/// or an escape sequence), and also against the visible form the prompt
+/// shows such names in ([`escape_control`]). Then the usual slips are
+/// forgiven: surrounding blanks, `./` and leading `/` are stripped, `\`
+/// becomes `/`, git's `a/`/`b/` prefixes are dropped, and a path missing its
+/// leading directories is taken when exactly one chunk file ends with it
+/// (if several do, the one whose reviewed lines contain `line` wins). A path
+/// that names no chunk file is returned sanitised (grounding will reject it,
+/// and it may be shown).
+fn resolve_path(raw: &str, line: u32, chunk_files: &[(String, Vec<u32>)]) -> String {
+    let strip = |p: &str| -> String {
+        let mut p = p.trim();
+        while let Some(rest) = p.strip_prefix("./").or_else(|| p.strip_prefix('/')) {
+            p = rest;
+        }
+        p.to_string()
+    };
+    if !chunk_files.is_empty() {
+        let as_written = [raw.to_string(), strip(raw), strip(&raw.replace('\\', "/"))];
+        for p in as_written {
+            if let Some(found) = lookup(&p, line, chunk_files) {
+                return found;
+            }
+        }
+    }
+    strip(&sanitize_text(raw, MAX_PATH_CHARS, false).replace('\\', "/"))
+}
+
+/// The chunk file `p` names, exactly or in its displayed form, directly,
+/// after a git `a/`/`b/` prefix, or as a unique (or line-decided) suffix.
+fn lookup(p: &str, line: u32, chunk_files: &[(String, Vec<u32>)]) -> Option<String> {
+    if p.is_empty() {
+        return None;
+    }
+    let names = |f: &str, p: &str| f == p || escape_control(f) == p;
+    if let Some((f, _)) = chunk_files.iter().find(|(f, _)| names(f, p)) {
+        return Some(f.clone());
     }
     // `a/` and `b/` are git's diff prefixes; strip them only when that
     // yields a reviewed file (a repository may have a directory `a/`).
     for prefix in ["a/", "b/"] {
         if let Some(rest) = p.strip_prefix(prefix) {
-            if is_chunk_file(rest) {
-                return rest.to_string();
+            if let Some((f, _)) = chunk_files.iter().find(|(f, _)| names(f, rest)) {
+                return Some(f.clone());
             }
         }
     }
     let suffix = format!("/{p}");
     let candidates: Vec<&(String, Vec<u32>)> = chunk_files
         .iter()
-        .filter(|(f, _)| f.ends_with(&suffix))
+        .filter(|(f, _)| f.ends_with(&suffix) || escape_control(f).ends_with(&suffix))
         .collect();
     match candidates.as_slice() {
-        [one] => one.0.clone(),
-        [] => p,
+        [one] => Some(one.0.clone()),
+        [] => None,
         many => {
             let with_line: Vec<_> = many.iter().filter(|(_, ls)| ls.contains(&line)).collect();
             match with_line.as_slice() {
-                [one] => one.0.clone(),
-                _ => p,
+                [one] => Some(one.0.clone()),
+                _ => None,
             }
         }
     }
@@ -278,8 +347,10 @@ fn resolve_path(raw: &str, line: u32, chunk_files: &[(String, Vec<u32>)]) -> Str
 ///
 /// Per finding: unknown severity/kind, empty file or title, line ≤ 0 or
 /// above [`MAX_LINE`] → rejected with a reason; `end_line` missing or before
-/// `line` → `line`; span above [`MAX_SPAN`] → clamped; strings sanitised
-/// (control characters removed) and clipped. Only the first
+/// `line` → `line`; span above [`MAX_SPAN`] → clamped; prose strings
+/// sanitised (control characters removed) and clipped; `file` and `quote`
+/// only clipped, since they are compared with the repository's real bytes
+/// (see [`escape_control`] for showing them). Only the first
 /// [`MAX_FINDINGS_PER_REVIEW`] entries are read.
 ///
 /// Returns `Err` only when the output as a whole is unusable (no JSON, no
@@ -365,8 +436,11 @@ fn validate_one(
         .unwrap_or(line)
         .clamp(line, MAX_LINE);
     let line_end = (end as u32).min(line_start.saturating_add(MAX_SPAN));
-    let file_raw = sanitize_text(json_str(obj, "file").unwrap_or(""), MAX_PATH_CHARS, false);
-    if file_raw.is_empty() {
+    // The path and the quote are compared with the repository byte for
+    // byte (a file name may hold a tab or an escape sequence, a line may
+    // hold ESC), so they are only clipped here; renderers escape them.
+    let file_raw = clip(json_str(obj, "file").unwrap_or(""), MAX_PATH_CHARS);
+    if file_raw.trim().is_empty() {
         return reject("empty or missing file".to_string());
     }
     let file = resolve_path(&file_raw, line_start, chunk_files);
@@ -388,6 +462,77 @@ fn validate_one(
             true,
         ),
         fix: sanitize_text(json_str(obj, "fix").unwrap_or(""), MAX_TEXT_CHARS, true),
-        quote: sanitize_text(json_str(obj, "quote").unwrap_or(""), MAX_QUOTE_CHARS, true),
+        quote: clip(json_str(obj, "quote").unwrap_or(""), MAX_QUOTE_CHARS),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(file_json: &str, quote_json: &str) -> ParsedReview {
+        let text = format!(
+            r#"{{"findings":[{{"file":{file_json},"line":2,"severity":"critical","kind":"regression","title":"T","explanation":"E","quote":{quote_json}}}]}}"#
+        );
+        let files = vec![
+            ("dir/tab\there.py".to_string(), vec![1, 2, 3]),
+            (
+                "esc\u{1b}[31mred\u{1b}]0;title\u{7}.py".to_string(),
+                vec![1, 2, 3],
+            ),
+            ("new\nline.py".to_string(), vec![1, 2, 3]),
+            ("src/main.rs".to_string(), vec![1, 2, 3]),
+        ];
+        parse_review("r", 0, &text, &files).unwrap()
+    }
+
+    #[test]
+    fn escape_control_makes_every_control_character_visible() {
+        assert_eq!(
+            escape_control("a\u{1b}[31mb\u{1b}]8;;http://x\u{7}c\nd\te\r\u{9b}f\u{202e}g\u{7f}"),
+            "a\\u{1b}[31mb\\u{1b}]8;;http://x\\u{7}c\\nd\\te\\r\\u{9b}f\\u{202e}g\\u{7f}"
+        );
+        // Clean text is borrowed as is; escaping twice changes nothing.
+        assert!(matches!(
+            escape_control("src/ünï code.rs"),
+            Cow::Borrowed(_)
+        ));
+        let once = escape_control("x\u{1b}\ny").into_owned();
+        assert_eq!(escape_control(&once), once);
+        assert!(!once.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn file_names_with_controls_resolve_to_the_real_path() {
+        // As a grammar-constrained model writes them (JSON escapes decode
+        // to the real characters)…
+        for (json, real) in [
+            (r#""dir/tab\there.py""#, "dir/tab\there.py"),
+            (
+                r#""esc\u001b[31mred\u001b]0;title\u0007.py""#,
+                "esc\u{1b}[31mred\u{1b}]0;title\u{7}.py",
+            ),
+            (r#""new\nline.py""#, "new\nline.py"),
+            // …and as the prompt shows them (escaped), possibly sloppy.
+            (r#""dir/tab\\there.py""#, "dir/tab\there.py"),
+            (r#""./tab\\there.py""#, "dir/tab\there.py"),
+            (
+                r#""esc\\u{1b}[31mred\\u{1b}]0;title\\u{7}.py""#,
+                "esc\u{1b}[31mred\u{1b}]0;title\u{7}.py",
+            ),
+            (r#""new\\nline.py""#, "new\nline.py"),
+            (r#"" ./src/main.rs ""#, "src/main.rs"),
+        ] {
+            let p = one(json, r#""""#);
+            assert_eq!(p.findings.len(), 1, "{json}: {p:?}");
+            assert_eq!(p.findings[0].file, real, "{json}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_path_is_sanitised_and_a_quote_keeps_its_bytes() {
+        let p = one(r#""nope\u001b[2J.py""#, r#""x = \"\u001b[31m\"""#);
+        assert_eq!(p.findings[0].file, "nope[2J.py");
+        assert_eq!(p.findings[0].quote, "x = \"\u{1b}[31m\"");
+    }
 }

@@ -332,9 +332,9 @@ fn describe(f: &ConsolidatedFinding) -> String {
     format!(
         "[{}] {}:{} {} ({} reviewer{})",
         severity_name(f.severity),
-        f.file,
+        crate::findings::escape_control(&f.file),
         f.line_start,
-        f.title,
+        crate::findings::escape_control(&f.title),
         f.agreement,
         if f.agreement == 1 { "" } else { "s" }
     )

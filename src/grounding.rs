@@ -3,7 +3,7 @@
 //! the consolidated review, counts as a false positive of its reviewer, and
 //! is listed in the appendix.
 //!
-//! Owner: review (issue 4). Pure data in, data out.
+//! Pure data in, data out.
 
 use crate::findings::Finding;
 use crate::plan::ReviewPlan;
@@ -108,6 +108,35 @@ fn is_elision(line: &str) -> bool {
     t == "..." || t == "…"
 }
 
+/// The quote with every marker of a line the plan cut short
+/// ([`crate::plan::cut_marker`]) turned into an elision: the model saw the
+/// line's head and the marker, and may quote both.
+fn elide_cut_markers(quote: &str) -> std::borrow::Cow<'_, str> {
+    use crate::plan::{CUT_MARKER_END, CUT_MARKER_START};
+    if !quote.contains(CUT_MARKER_START) {
+        return quote.into();
+    }
+    let mut out = String::with_capacity(quote.len());
+    let mut rest = quote;
+    while let Some(at) = rest.find(CUT_MARKER_START) {
+        let after = &rest[at + CUT_MARKER_START.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        match after[digits..].strip_prefix(CUT_MARKER_END) {
+            Some(tail) if digits > 0 => {
+                out.push_str(&rest[..at]);
+                out.push_str("\n...\n");
+                rest = tail;
+            }
+            _ => {
+                out.push_str(&rest[..at + CUT_MARKER_START.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.into()
+}
+
 /// Whether `quote` occurs in the normalised file text. The quote may elide
 /// lines with `...` (each piece must then occur), and may carry diff
 /// markers (`+`/` ` at line start) copied from the prompt.
@@ -115,6 +144,7 @@ fn quote_found(quote: &str, normalized_file: &str) -> bool {
     // Validation marks a clipped quote with a trailing `…`; what is left is
     // still a verbatim prefix of the model's quote.
     let quote = quote.strip_suffix('…').unwrap_or(quote);
+    let quote = &elide_cut_markers(quote);
     let pieces_found = |q: &str| {
         let mut pieces = Vec::new();
         let mut cur = Vec::new();
@@ -228,4 +258,79 @@ pub fn excerpt(file_text: &str, start: u32, end: u32, max_lines: usize) -> Strin
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{Kind, Severity};
+
+    fn finding(file: &str, line: u32, quote: &str) -> Finding {
+        Finding {
+            reviewer: "r".into(),
+            chunk: 0,
+            severity: Severity::Critical,
+            kind: Kind::Regression,
+            file: file.into(),
+            line_start: line,
+            line_end: line,
+            title: "T".into(),
+            explanation: String::new(),
+            fix: String::new(),
+            quote: quote.into(),
+        }
+    }
+
+    #[test]
+    fn names_and_quotes_with_control_characters_ground_on_their_real_bytes() {
+        let esc_name = "esc\u{1b}[31mred.py";
+        let tab_name = "tab\there.py";
+        let nl_name = "new\nline.py";
+        let text = "a = 1\nb = \"\u{1b}[31mred\u{1b}[0m\"\nc = 3\n";
+        let hunks: HashMap<String, HunkRanges> = [esc_name, tab_name, nl_name]
+            .iter()
+            .map(|n| (n.to_string(), vec![(1, 3)]))
+            .collect();
+        let contents: HashMap<String, String> = [esc_name, tab_name, nl_name]
+            .iter()
+            .map(|n| (n.to_string(), text.to_string()))
+            .collect();
+        let quote = "b = \"\u{1b}[31mred\u{1b}[0m\"";
+        let g = ground(
+            vec![
+                finding(esc_name, 2, quote),
+                finding(tab_name, 2, quote),
+                finding(nl_name, 2, quote),
+                // The sanitised forms are other names and other code.
+                finding("esc[31mred.py", 2, ""),
+                finding(tab_name, 2, "b = \"[31mred[0m\""),
+            ],
+            &hunks,
+            &contents,
+        );
+        assert_eq!(g.grounded.len(), 3, "{:?}", g.ungrounded);
+        assert_eq!(g.ungrounded[0].reason, UngroundedReason::FileNotInDiff);
+        assert_eq!(g.ungrounded[1].reason, UngroundedReason::QuoteNotFound);
+    }
+
+    #[test]
+    fn a_quote_of_a_cut_line_grounds_on_the_kept_head() {
+        let long = format!("data = \"{}\"", "x".repeat(7000));
+        let text = format!("{long}\nos.system(input())\n");
+        let hunks = HashMap::from([("a.py".to_string(), vec![(1, 2)])]);
+        let contents = HashMap::from([("a.py".to_string(), text)]);
+        let quote = format!(
+            "{}{}\nos.system(input())",
+            &long[..40],
+            crate::plan::cut_marker(long.len() - 40)
+        );
+        let forged = format!("{}{}", "data = \"nope", crate::plan::cut_marker(5));
+        let g = ground(
+            vec![finding("a.py", 1, &quote), finding("a.py", 1, &forged)],
+            &hunks,
+            &contents,
+        );
+        assert_eq!(g.grounded.len(), 1, "{:?}", g.ungrounded);
+        assert_eq!(g.ungrounded[0].reason, UngroundedReason::QuoteNotFound);
+    }
 }

@@ -510,9 +510,10 @@ pub fn report_dir(repo: &gix::Repository, settings: &Settings) -> PathBuf {
         .unwrap_or_else(|| repo.git_dir().join("deep-review").join("reports"))
 }
 
-/// Writes the report where it belongs, atomically; returns the path
-/// (`None` for stdout). The render is timed first and the time put into the
-/// report itself, so the written report carries its own render time.
+/// Writes the report where it belongs (see [`report::write`]); returns the
+/// path (`None` for stdout). The render is timed first and the time put
+/// into the report itself, so the written report carries its own render
+/// time.
 pub fn write_report(
     report: &mut ReviewReport,
     format: report::Format,
@@ -523,34 +524,7 @@ pub fn write_report(
     let _ = report::render(report, format);
     report.timings.render_ms = ms(t.elapsed());
     let text = report::render(report, format);
-    match output {
-        Some(p) if p.as_os_str() == "-" => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::io("writing the report to stdout", e))?;
-            Ok(None)
-        }
-        Some(p) => {
-            report::write_atomic(p, text.as_bytes())?;
-            Ok(Some(p.to_path_buf()))
-        }
-        None => {
-            let ext = match format {
-                report::Format::Markdown => "md",
-                report::Format::Json => "json",
-                report::Format::Sarif => "sarif",
-            };
-            // Reports are kept in the repository's git dir, shown as an
-            // absolute path so it can be opened from anywhere.
-            let dir =
-                std::path::absolute(default_dir).unwrap_or_else(|_| default_dir.to_path_buf());
-            let path = dir.join(format!("{}.{ext}", report::sanitize_file_part(&report.id)));
-            report::write_atomic(&path, text.as_bytes())?;
-            Ok(Some(path))
-        }
-    }
+    report::write::write(report, format, text.as_bytes(), output, default_dir)
 }
 
 /// Elapsed time as whole milliseconds.

@@ -2,8 +2,8 @@
 //! skipped and why, and how the diff is split into chunks that fit a
 //! model's context.
 //!
-//! Owner: git layer (issue 2). Nothing is ever dropped silently: every file
-//! is either in a chunk, in `skipped`, or in `unfit`.
+//! Nothing is ever dropped silently: every file is either in a chunk, in
+//! `skipped`, or in `unfit`, and a line cut to fit says how much was cut.
 
 use crate::diff::FileDiff;
 use crate::range::ReviewRange;
@@ -57,6 +57,7 @@ pub struct ReviewPlan {
 }
 
 use crate::diff::{FileStatus, Hunk, LineKind};
+use crate::findings::escape_control;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -79,16 +80,11 @@ pub struct PlanOptions {
     pub chunk_tokens: usize,
 }
 
-/// Paths that are never worth a model's attention: lock files, vendored and
-/// generated code, minified assets.
+/// Paths that are never worth a model's attention: vendored and generated
+/// code, minified assets. Lock files are recognised by name ([`LOCK_FILES`])
+/// whatever this list says.
 pub const DEFAULT_IGNORE: &[&str] = &[
     "*.lock",
-    "Cargo.lock",
-    "package-lock.json",
-    "yarn.lock",
-    "pnpm-lock.yaml",
-    "go.sum",
-    "poetry.lock",
     "vendor/**",
     "third_party/**",
     "node_modules/**",
@@ -109,7 +105,7 @@ impl Default for PlanOptions {
 }
 
 /// File names that are lock files whatever the ignore list says.
-const LOCK_FILES: &[&str] = &[
+pub const LOCK_FILES: &[&str] = &[
     "Cargo.lock",
     "package-lock.json",
     "yarn.lock",
@@ -306,7 +302,7 @@ fn fit_hunks(
     let width = number_width(file);
     let mut out = Vec::with_capacity(file.hunks.len());
     let mut costs = Vec::with_capacity(file.hunks.len());
-    for hunk in std::mem::take(&mut file.hunks) {
+    for mut hunk in std::mem::take(&mut file.hunks) {
         // +1: a token may straddle the join of two rendered pieces.
         let cost = count(&render_hunk(&hunk, width)) + 1;
         if header + cost <= budget {
@@ -314,7 +310,9 @@ fn fit_hunks(
             costs.push(cost);
             continue;
         }
-        match split_hunk(&hunk, budget.saturating_sub(header), width, count) {
+        let room = budget.saturating_sub(header);
+        cut_long_lines(&mut hunk, room, width, count);
+        match split_hunk(&hunk, room, width, count) {
             Some(windows) => {
                 costs.extend(windows.iter().map(|w| count(&render_hunk(w, width)) + 1));
                 out.extend(windows);
@@ -330,6 +328,99 @@ fn fit_hunks(
     }
     file.hunks = out;
     costs
+}
+
+/// Cuts every line of `hunk` that cannot fit in a window of `room` tokens
+/// (minified code, a data blob) so that it takes at most half a window:
+/// the rest of the hunk is then still reviewed, and the cut line says how
+/// much of it the model does not see. A line that cannot be cut short
+/// enough is left whole (the hunk is then unfit).
+fn cut_long_lines(hunk: &mut Hunk, room: usize, width: usize, count: &dyn Fn(&str) -> usize) {
+    let heading = count(&hunk_heading(hunk)) + 1;
+    let target = room.saturating_sub(heading) / 2;
+    for line in &mut hunk.lines {
+        // +1 as everywhere: a token may straddle the join of two pieces.
+        let cost = count(&render_line(line, width)) + 1;
+        if heading + cost <= room {
+            continue;
+        }
+        if let Some(text) = cut_line(line, target, width, count) {
+            line.text = text;
+        }
+    }
+}
+
+/// Marker that replaces the end of a cut line: `…[cut 5210 chars]`.
+pub fn cut_marker(chars: usize) -> String {
+    format!("{CUT_MARKER_START}{chars}{CUT_MARKER_END}")
+}
+
+/// Start of [`cut_marker`]'s text (grounding recognises quotes holding it).
+pub const CUT_MARKER_START: &str = "…[cut ";
+/// End of [`cut_marker`]'s text.
+pub const CUT_MARKER_END: &str = " chars]";
+
+/// A line's text without a [`cut_marker`] at its end, and how many
+/// characters that marker said were cut (0 when there is none).
+fn split_cut_marker(text: &str) -> (&str, usize) {
+    let Some(rest) = text.strip_suffix(CUT_MARKER_END) else {
+        return (text, 0);
+    };
+    let Some(at) = rest.rfind(CUT_MARKER_START) else {
+        return (text, 0);
+    };
+    match rest[at + CUT_MARKER_START.len()..].parse() {
+        Ok(n) => (&text[..at], n),
+        Err(_) => (text, 0),
+    }
+}
+
+/// The longest head of `line`'s text that, followed by a [`cut_marker`],
+/// renders in at most `target` tokens; None when even the marker alone
+/// does not fit. A line cut before (the plan is cut again with a model's
+/// own tokenizer) is cut from its kept head and counts both cuts.
+fn cut_line(
+    line: &crate::diff::DiffLine,
+    target: usize,
+    width: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> Option<String> {
+    let (head, already_cut) = split_cut_marker(&line.text);
+    let bounds: Vec<usize> = head
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(head.len()))
+        .collect();
+    let chars = bounds.len() - 1;
+    let candidate = |keep: usize| {
+        let mut text = head[..bounds[keep]].to_string();
+        text.push_str(&cut_marker(chars - keep + already_cut));
+        text
+    };
+    let fits = |keep: usize| {
+        let cut = crate::diff::DiffLine {
+            kind: line.kind,
+            old_line: line.old_line,
+            new_line: line.new_line,
+            text: candidate(keep),
+        };
+        let cost = count(&render_line(&cut, width)) + 1;
+        cost <= target
+    };
+    if !fits(0) {
+        return None;
+    }
+    // Largest `keep` that fits (token counts grow with the text).
+    let (mut lo, mut hi) = (0, chars);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Some(candidate(lo))
 }
 
 /// Tokens of a file's `===` header, as long as it gets when the file is split.
@@ -493,9 +584,12 @@ fn status_words(file: &FileDiff) -> String {
         FileStatus::Modified => "modified".into(),
         FileStatus::Deleted => "deleted".into(),
         FileStatus::Renamed { from, similarity } => {
-            format!("renamed from {from}, {similarity}% similar")
+            format!(
+                "renamed from {}, {similarity}% similar",
+                escape_control(from)
+            )
         }
-        FileStatus::Copied { from } => format!("copied from {from}"),
+        FileStatus::Copied { from } => format!("copied from {}", escape_control(from)),
         FileStatus::ModeChange { old_mode, new_mode } => format!("mode {old_mode} -> {new_mode}"),
         FileStatus::TypeChange => "type change".into(),
         FileStatus::Submodule { .. } => "submodule".into(),
@@ -504,9 +598,11 @@ fn status_words(file: &FileDiff) -> String {
 
 /// `=== path (modified, +12 -3) ===`, with the part shown when split.
 fn file_header(file: &FileDiff, part: Option<&ChunkFile>) -> String {
+    // Shown escaped: a newline in a name must not end the header line.
+    // Findings naming the escaped form are mapped back to the real path.
     let mut header = format!(
         "=== {} ({}, +{} -{}) ===",
-        file.path,
+        escape_control(&file.path),
         status_words(file),
         file.additions,
         file.deletions
@@ -673,7 +769,10 @@ impl ReviewPlan {
     }
 }
 
-/// The human `--plan` output: commits, files, skipped, unfit, chunks, totals.
+/// The human `--plan` output: commits, files, skipped, unfit, chunks,
+/// totals. Names, subjects and reasons come from the repository, so each
+/// goes through [`escape_control`]: nothing printed can drive the terminal
+/// or break a line of the list.
 pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
     let range = &plan.range;
     let base = range.base.map_or("(empty tree)".to_string(), |b| {
@@ -682,12 +781,12 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
     writeln!(
         w,
         "Range: {}  ({} -> {})",
-        range.spec,
-        base,
+        escape_control(&range.spec),
+        escape_control(&base),
         range.head.to_hex_with_len(12)
     )?;
     if let Some(branch) = &range.branch {
-        writeln!(w, "Branch: {branch}")?;
+        writeln!(w, "Branch: {}", escape_control(branch))?;
     }
     writeln!(w, "\nCommits ({}):", range.commits.len())?;
     for c in &range.commits {
@@ -695,7 +794,9 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
         writeln!(
             w,
             "  {} {:<20} {}{merge}",
-            c.short, c.author_name, c.subject
+            escape_control(&c.short),
+            escape_control(&c.author_name),
+            escape_control(&c.subject)
         )?;
     }
     writeln!(w, "\nFiles reviewed ({}):", plan.files.len())?;
@@ -703,7 +804,7 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
         writeln!(
             w,
             "  {:<50} +{:<5} -{:<5} {}",
-            f.path,
+            escape_control(&f.path),
             f.additions,
             f.deletions,
             status_words(f)
@@ -711,12 +812,22 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(w, "\nSkipped ({}):", plan.skipped.len())?;
     for s in &plan.skipped {
-        writeln!(w, "  {:<50} {}", s.path, s.reason)?;
+        writeln!(
+            w,
+            "  {:<50} {}",
+            escape_control(&s.path),
+            escape_control(&s.reason)
+        )?;
     }
     if !plan.unfit.is_empty() {
         writeln!(w, "\nNot reviewable ({}):", plan.unfit.len())?;
         for u in &plan.unfit {
-            writeln!(w, "  {:<50} {}", u.path, u.reason)?;
+            writeln!(
+                w,
+                "  {:<50} {}",
+                escape_control(&u.path),
+                escape_control(&u.reason)
+            )?;
         }
     }
     writeln!(w, "\nChunks ({}):", plan.chunks.len())?;
@@ -726,10 +837,11 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
             .iter()
             .filter_map(|p| {
                 let f = plan.files.get(p.file)?;
+                let path = escape_control(&f.path);
                 Some(if p.partial {
-                    format!("{} (hunks {}/{})", f.path, p.hunks.len(), f.hunks.len())
+                    format!("{path} (hunks {}/{})", p.hunks.len(), f.hunks.len())
                 } else {
-                    f.path.clone()
+                    path.into_owned()
                 })
             })
             .collect();
@@ -747,4 +859,149 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
         "\nTotal: {} commits, {} files reviewed (+{} -{}), {} skipped, {} unfit, {} chunks, ~{} tokens",
         t.commits, t.files_reviewed, t.additions, t.deletions, t.files_skipped, t.unfit, t.chunks, t.est_tokens
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::DiffLine;
+
+    fn range(subject: &str) -> ReviewRange {
+        ReviewRange {
+            spec: "main..topic".into(),
+            base: Some("a".repeat(40)),
+            head: "b".repeat(40),
+            branch: Some("topic".into()),
+            commits: vec![crate::range::CommitInfo {
+                id: "b".repeat(40),
+                short: "bbbbbbb".into(),
+                author_name: "Ada".into(),
+                author_email: "ada@example.com".into(),
+                time: 0,
+                tz_offset: 0,
+                subject: subject.into(),
+                body: String::new(),
+                parents: 1,
+                stat: Default::default(),
+            }],
+        }
+    }
+
+    fn added(path: &str, texts: &[&str]) -> FileDiff {
+        let lines: Vec<DiffLine> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| DiffLine {
+                kind: LineKind::Added,
+                old_line: None,
+                new_line: Some(i as u32 + 1),
+                text: t.to_string(),
+            })
+            .collect();
+        FileDiff {
+            path: path.into(),
+            status: FileStatus::Added,
+            binary: false,
+            additions: lines.len() as u32,
+            deletions: 0,
+            hunks: vec![Hunk {
+                old_start: 0,
+                old_lines: 0,
+                new_start: 1,
+                new_lines: lines.len() as u32,
+                lines,
+                enclosing: None,
+            }],
+            language: None,
+        }
+    }
+
+    fn opts(chunk_tokens: usize) -> PlanOptions {
+        PlanOptions {
+            ignore: Vec::new(),
+            chunk_tokens,
+        }
+    }
+
+    #[test]
+    fn a_very_long_line_is_cut_and_the_rest_of_its_hunk_is_reviewed() {
+        let long = format!("blob = \"{}\"", "q".repeat(7000));
+        let file = added("app.py", &[&long, "import os", "os.system(input())"]);
+        let plan = build(range("s"), vec![file], &opts(2048), &estimate_tokens);
+        assert!(plan.unfit.is_empty(), "{:?}", plan.unfit);
+        assert_eq!(plan.chunks.len(), 1);
+        assert!(plan.chunks[0].est_tokens <= 2048);
+        let text = render_chunk(&plan, &plan.chunks[0]);
+        assert!(text.contains("os.system(input())"), "{text}");
+        let cut = &plan.files[0].hunks[0].lines[0].text;
+        assert!(cut.starts_with("blob = \"qqq"), "{cut}");
+        let (head, n) = split_cut_marker(cut);
+        assert_eq!(head.chars().count() + n, long.chars().count());
+        // Line numbers are untouched.
+        let numbers: Vec<_> = plan.files[0].hunks[0]
+            .lines
+            .iter()
+            .map(|l| l.new_line)
+            .collect();
+        assert_eq!(numbers, vec![Some(1), Some(2), Some(3)]);
+
+        // Cut again with a stricter tokenizer: both cuts are counted.
+        let strict = |t: &str| t.chars().count();
+        let again = recount(&plan, 2048, &strict);
+        assert!(again.unfit.is_empty(), "{:?}", again.unfit);
+        let (head2, n2) = split_cut_marker(&again.files[0].hunks[0].lines[0].text);
+        assert!(head2.len() < head.len());
+        assert_eq!(head2.chars().count() + n2, long.chars().count());
+    }
+
+    #[test]
+    fn what_cannot_be_cut_short_enough_is_unfit_by_name() {
+        let long = "z".repeat(400);
+        let file = added("tiny/budget.js", &[&long]);
+        let plan = build(range("s"), vec![file], &opts(8), &estimate_tokens);
+        assert_eq!(plan.unfit.len(), 1);
+        assert_eq!(plan.unfit[0].path, "tiny/budget.js");
+        assert!(plan.chunks.is_empty());
+    }
+
+    #[test]
+    fn control_characters_from_the_repository_are_escaped_in_plan_text_and_prompts() {
+        let names = ["a\u{1b}]0;pwned\u{7}.py", "b\nc.py", "d\u{1b}[2J.py"];
+        let files = names.iter().map(|n| added(n, &["x = 1"])).collect();
+        let plan = build(
+            range("fix \u{1b}[31mred\u{1b}]8;;http://e.vil\u{7}link"),
+            files,
+            &opts(2048),
+            &estimate_tokens,
+        );
+        let mut out = Vec::new();
+        write_text(&plan, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(text.contains("a\\u{1b}]0;pwned\\u{7}.py"), "{text}");
+        assert!(text.contains("b\\nc.py"), "{text}");
+        assert!(text.contains("fix \\u{1b}[31mred"), "{text}");
+        let prompt = render_chunk(&plan, &plan.chunks[0]);
+        assert!(
+            prompt.contains("=== b\\nc.py (added, +1 -0) ==="),
+            "{prompt}"
+        );
+    }
+
+    #[test]
+    fn lock_files_are_skipped_by_name_even_without_the_default_globs() {
+        for name in LOCK_FILES {
+            let plan = build(
+                range("s"),
+                vec![added(name, &["x"])],
+                &opts(2048),
+                &estimate_tokens,
+            );
+            assert_eq!(plan.skipped.len(), 1, "{name}");
+            assert_eq!(plan.skipped[0].reason, "lock file");
+        }
+    }
 }

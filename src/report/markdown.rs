@@ -8,7 +8,7 @@
 //! structure while keeping code spans and fenced code readable.
 
 use super::{FindingStatus, ReportFinding, ReviewReport, Scope};
-use crate::findings::Severity;
+use crate::findings::{escape_control, Severity};
 use std::fmt::Write as _;
 
 /// Longest run of `ch` in `s`.
@@ -25,19 +25,29 @@ fn longest_run(s: &str, ch: char) -> usize {
     best
 }
 
-/// One-line text: newlines and control characters become spaces.
+/// One-line text: line breaks and tabs become spaces, other control
+/// characters are shown escaped (`\u{1b}`), so none can drive a terminal
+/// that prints the report.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_string()
+    let spaced: String = s
+        .chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    escape_control(spaced.trim()).into_owned()
 }
 
 /// `s` as an inline code span whose delimiter is longer than any backtick
 /// run inside, so the content cannot end it early.
 pub fn code_span(s: &str) -> String {
-    let s = one_line(s);
+    // Code spans hold file names: every character stays visible, a newline
+    // in a name as `\n` (two names must not look alike).
+    let s = escape_control(s.trim()).into_owned();
     let ticks = "`".repeat(longest_run(&s, '`') + 1);
     // A space pad keeps a leading/trailing backtick from joining the delimiter.
     let pad = if s.starts_with('`') || s.ends_with('`') {
@@ -194,6 +204,9 @@ fn is_rule_like(t: &str) -> bool {
 /// A prose line outside code: block-level markers at its start are
 /// escaped, `<` is neutralised outside code spans.
 fn prose_line(line: &str) -> String {
+    // Prose quotes the repository (commit subjects): no control character
+    // may reach a terminal that prints the report; tabs are just blanks.
+    let line = escape_control(&line.replace('\t', " ")).into_owned();
     let trimmed = line.trim_start();
     let indent = &line[..line.len() - trimmed.len()];
     let mut body: String = segments(trimmed)

@@ -14,13 +14,15 @@ pub mod json;
 pub mod markdown;
 pub mod sarif;
 pub mod terminal;
+pub mod write;
+
+pub use write::{default_report_path, write_atomic};
 
 pub use crate::check::{FindingStatus, ListedFinding};
 pub use crate::reviewers::{ChunkOutput, ReviewerInfo};
 
 use crate::check::Checked;
 use crate::consolidate::ConsolidatedFinding;
-use crate::error::{Error, Result};
 use crate::findings::{sanitize_text, Rejected, Severity};
 use crate::grounding::excerpt;
 use crate::lead::{LeadProse, LeadStatus};
@@ -28,8 +30,6 @@ use crate::plan::ReviewPlan;
 use crate::verdict::VerdictDecision;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
 /// Version of the JSON document; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -280,38 +280,6 @@ pub fn report_id(started: &jiff::Zoned, branch: Option<&str>, range: &str) -> St
         started.strftime("%Y%m%d-%H%M%S"),
         sanitize_file_part(branch.unwrap_or(range))
     )
-}
-
-/// Where a report goes by default: `<git_dir>/deep-review/reports/<id>.md`.
-pub fn default_report_path(git_dir: &Path, id: &str) -> PathBuf {
-    git_dir
-        .join("deep-review")
-        .join("reports")
-        .join(format!("{}.md", sanitize_file_part(id)))
-}
-
-/// Writes `bytes` to `path` so that readers see the old file or the whole
-/// new one, never a torn write: a temp file in the same directory, synced,
-/// then renamed over `path`. Missing parent directories are created.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .map_err(|e| Error::io(format!("creating a temp file in {}", dir.display()), e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(format!("writing {}", tmp.path().display()), e))?;
-    tmp.persist(path).map_err(|e| {
-        Error::io(
-            format!("renaming the report to {}", path.display()),
-            e.error,
-        )
-    })?;
-    Ok(())
 }
 
 /// Output formats of the report.

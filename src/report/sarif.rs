@@ -21,6 +21,22 @@ fn rule_id(k: Kind) -> String {
     format!("deep-review/{}", k.as_str())
 }
 
+/// A repository path as a relative URI reference (RFC 3986): every byte
+/// but the unreserved characters and `/` is percent-encoded, so `#`, `?`,
+/// `%`, blanks and control characters keep their meaning as file name
+/// characters (`a b#1.py` → `a%20b%231.py`).
+pub fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The report as a SARIF 2.1.0 log (pretty JSON, trailing newline).
 pub fn render(report: &ReviewReport) -> String {
     let rules: Vec<Value> = [Kind::Regression, Kind::Gap, Kind::Enhancement]
@@ -53,7 +69,7 @@ pub fn render(report: &ReviewReport) -> String {
                 "message": { "text": text },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": c.file },
+                        "artifactLocation": { "uri": uri_path(&c.file) },
                         "region": {
                             "startLine": c.line_start.max(1),
                             "endLine": c.line_end.max(c.line_start).max(1),
@@ -91,4 +107,55 @@ pub fn render(report: &ReviewReport) -> String {
     let mut s = serde_json::to_string_pretty(&log).unwrap_or_default();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uri_path;
+
+    /// Decodes `%XX` escapes (the reading side of a SARIF consumer).
+    fn decode(uri: &str) -> String {
+        let b = uri.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn uris_are_percent_encoded_and_decode_back_to_the_path() {
+        for path in [
+            "src/a#b.py",
+            "q?x.py",
+            "with space/100% sure.py",
+            "tab\there.rs",
+            "esc\u{1b}[31m.py",
+            "ünï/cödé.rs",
+            "plain/dir-name_x.y~z.rs",
+        ] {
+            let uri = uri_path(path);
+            assert!(
+                uri.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~/%".contains(&b)),
+                "{path:?} -> {uri}"
+            );
+            assert_eq!(decode(&uri), path, "{uri}");
+        }
+        assert_eq!(uri_path("src/a#b.py"), "src/a%23b.py");
+        assert_eq!(uri_path("q?x.py"), "q%3Fx.py");
+        assert_eq!(uri_path("a b%.py"), "a%20b%25.py");
+        assert_eq!(
+            uri_path("plain/dir-name_x.y~z.rs"),
+            "plain/dir-name_x.y~z.rs"
+        );
+    }
 }

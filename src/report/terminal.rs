@@ -2,7 +2,7 @@
 //! findings one line each, and where the report went.
 
 use super::ReviewReport;
-use crate::findings::Severity;
+use crate::findings::{escape_control, Severity};
 use crate::verdict::Verdict;
 use owo_colors::OwoColorize;
 use std::io::IsTerminal;
@@ -39,13 +39,11 @@ impl ColorChoice {
     }
 }
 
-/// Model text on one line without control characters (no escape sequences
-/// can reach the terminal), clipped to `max` characters.
+/// Text from the repository or a model on one line, control characters
+/// shown escaped (no escape sequence reaches the terminal, a newline in a
+/// file name does not break the list), clipped to `max` characters.
 fn plain(s: &str, max: usize) -> String {
-    let one: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one = escape_control(s.trim());
     let one = one.trim();
     if one.chars().count() > max {
         let mut t: String = one.chars().take(max.saturating_sub(1)).collect();
@@ -150,7 +148,10 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
         }
     }
     if let Some(p) = report_path {
-        out.push_str(&format!("Report: {}\n", p.display()));
+        out.push_str(&format!(
+            "Report: {}\n",
+            escape_control(&p.to_string_lossy())
+        ));
     }
     out
 }
