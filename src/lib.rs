@@ -68,7 +68,8 @@ fn root_of(repo: &gix::Repository) -> PathBuf {
 /// Whether a model name can be used: in the manifest, or a stand-in.
 fn model_exists(manifest: Option<&engine::manifest::Manifest>) -> impl Fn(&str) -> bool + '_ {
     move |name: &str| {
-        engine::standin::is_standin(name) || manifest.is_some_and(|m| m.get(name).is_some())
+        (engine::standin::is_standin(name) && engine::standin::test_backends_enabled())
+            || manifest.is_some_and(|m| m.get(name).is_some())
     }
 }
 
@@ -87,7 +88,11 @@ fn settings_for(
     };
     let snapshot = repo.config_snapshot();
     let exists = model_exists(manifest.as_ref());
-    config::load(&root_of(repo), Some(&snapshot), &overrides, &exists)
+    let (settings, prov) = config::load(&root_of(repo), Some(&snapshot), &overrides, &exists)?;
+    for w in &prov.warnings {
+        eprintln!("git-deep-review: warning: {w}");
+    }
+    Ok((settings, prov))
 }
 
 fn show_config(global: &GlobalArgs) -> Result<i32> {
