@@ -3,13 +3,14 @@
 //! config keys. Everything user-facing runs the real binary on a throw-away
 //! repository whose HOME, user file and git config are isolated.
 
-mod common;
+#[path = "common/repo.rs"]
+mod repo;
 
-use common::repo::TestRepo;
 use git_deep_review::config::{
     self, parse_byte_size, parse_duration_secs, CliOverrides, Source, REGISTRY,
 };
 use git_deep_review::engine::standin::TEST_BACKENDS_ENV;
+use repo::TestRepo;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,13 +25,21 @@ struct Run {
 
 impl Run {
     fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         &self.stdout
     }
 
     /// Asserts a configuration error (exit 2) and returns its message.
     fn config_error(&self) -> &str {
-        assert_eq!(self.code, 2, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 2,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         &self.stderr
     }
 
@@ -98,15 +107,21 @@ fn show(r: &TestRepo) -> Run {
 /// A repository with one reviewable commit on top of a first one.
 fn repo_with_change() -> TestRepo {
     let r = TestRepo::new();
-    r.commit_files("first", &[("src/lib.rs", "pub fn a() -> u32 {\n    1\n}\n")]);
+    r.commit_files(
+        "first",
+        &[("src/lib.rs", "pub fn a() -> u32 {\n    1\n}\n")],
+    );
     r.commit_files(
         "second",
-        &[("src/lib.rs", "pub fn a() -> u32 {\n    1\n}\n\npub fn b(x: u32) -> u32 {\n    x / 0\n}\n")],
+        &[(
+            "src/lib.rs",
+            "pub fn a() -> u32 {\n    1\n}\n\npub fn b(x: u32) -> u32 {\n    x / 0\n}\n",
+        )],
     );
     r
 }
 
-const ONE_STANDIN: &str = "[[reviewer]]\nname = \"a\"\nmodel = \"standin:empty\"\n";
+const ONE_STANDIN: &str = "[[reviewer]]\nname = \"correctness\"\nmodel = \"standin:empty\"\n";
 
 #[test]
 fn defaults_are_shown_with_every_key_doc_and_source() {
@@ -131,8 +146,14 @@ fn defaults_are_shown_with_every_key_doc_and_source() {
     ] {
         assert_eq!(out.line(name), format!("{name} = {value}  # default"));
     }
-    assert!(text.contains("# threads = (all cores)  # default"), "{text}");
-    assert!(text.contains("trusted with paths outside the repository: no"), "{text}");
+    assert!(
+        text.contains("# threads = (all cores)  # default"),
+        "{text}"
+    );
+    assert!(
+        text.contains("trusted with paths outside the repository: no"),
+        "{text}"
+    );
     assert!(out.stderr.is_empty(), "{}", out.stderr);
 }
 
@@ -161,14 +182,14 @@ fn layers_override_in_order_and_record_their_source() {
     );
     repo_file(
         &r,
-        "# team settings\n[[reviewer]]\nname = \"one\"\nmodel = \"smollm2-135m\"\n\n[[reviewer]]\nname = \"two\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\nseed = 5\ntemperature = 0.5\n\n[review]\nignore = [\"b/**\"]\nreport_dir = \"reports\"\n\n[gate]\nmin_agreement = 1\non_reviewer_failure = \"allow\"\n\n[cache]\nmax_size = \"1MiB\"\n",
+        "# team settings\n[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\n\n[[reviewer]]\nname = \"two\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\nseed = 5\ntemperature = 0.5\n\n[review]\nignore = [\"b/**\"]\nreport_dir = \"reports\"\n\n[gate]\nmin_agreement = 1\non_reviewer_failure = \"allow\"\n\n[cache]\nmax_size = \"1MiB\"\n",
     );
     r.git(&["config", "deep-review.timeBudget", "90s"]);
     r.git(&["config", "deep-review.ignore", "c/**"]);
     r.git(&["config", "deep-review.unreviewable", "allow"]);
     let out = show(&r);
     out.ok();
-    let repo = r.path.join(config::REPO_FILE);
+    let repo = PathBuf::from(".").join(config::REPO_FILE);
     assert_eq!(
         out.line("block_on"),
         format!("block_on = \"important\"  # user file {}:2", user.display())
@@ -185,13 +206,18 @@ fn layers_override_in_order_and_record_their_source() {
     );
     assert_eq!(
         out.line("on_reviewer_failure"),
-        format!("on_reviewer_failure = \"allow\"  # repository file {}:19", repo.display())
+        format!(
+            "on_reviewer_failure = \"allow\"  # repository file {}:19",
+            repo.display()
+        )
     );
     assert_eq!(
         out.line("unreviewable"),
         "unreviewable = \"allow\"  # git config deep-review.unreviewable"
     );
-    assert!(out.line("context_lines").ends_with("user file ".to_owned() + &user.display().to_string() + ":8"));
+    assert!(out
+        .line("context_lines")
+        .ends_with(&format!("user file {}:8", user.display())));
     let ignore: Vec<&str> = out
         .stdout
         .lines()
@@ -199,18 +225,29 @@ fn layers_override_in_order_and_record_their_source() {
         .skip(1)
         .take(3)
         .collect();
-    assert!(ignore[0].starts_with("  \"a/**\",  # user file"), "{ignore:?}");
-    assert!(ignore[1].starts_with("  \"b/**\",  # repository file"), "{ignore:?}");
+    assert!(
+        ignore[0].starts_with("  \"a/**\",  # user file"),
+        "{ignore:?}"
+    );
+    assert!(
+        ignore[1].starts_with("  \"b/**\",  # repository file"),
+        "{ignore:?}"
+    );
     assert_eq!(ignore[2], "  \"c/**\",  # git config deep-review.ignore");
     assert!(out.stdout.contains("name = \"two\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\nseed = 5\ntemperature = 0.5"), "{}", out.stdout);
-    assert!(out.stdout.contains("name = \"one\"\nmodel = \"smollm2-135m\"\nprompt = \"one.md\""));
+    assert!(out
+        .stdout
+        .contains("name = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\""));
     let reports = r.path.canonicalize().unwrap().join("reports");
     assert!(
-        out.line("report_dir").contains(&format!("{:?}", reports.display().to_string())),
+        out.line("report_dir")
+            .contains(&format!("{:?}", reports.display().to_string())),
         "relative to the repository root: {}",
         out.line("report_dir")
     );
-    assert!(out.line("max_size").starts_with("max_size = 1048576  # repository file"));
+    assert!(out
+        .line("max_size")
+        .starts_with("max_size = 1048576  # repository file"));
 }
 
 #[test]
@@ -257,7 +294,10 @@ fn command_line_values_get_the_file_checks_and_name_the_flag() {
     // The same value from a file names the file, key and line.
     repo_file(&r, "[review]\nchunk_tokens = 0\n");
     let m = show(&r).config_error().to_string();
-    assert!(m.contains(".deep-review.toml:2: key `review.chunk_tokens`: 0 is out of range"), "{m}");
+    assert!(
+        m.contains(".deep-review.toml:2: key `review.chunk_tokens`: 0 is out of range"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -276,7 +316,12 @@ fn unknown_git_config_keys_warn_with_the_closest_key() {
     assert!(out.stderr.contains(
         "git-deep-review: warning: unknown git config key deep-review.minAgreemnt; did you mean deep-review.minAgreement?"
     ), "{}", out.stderr);
-    assert!(out.stderr.contains("unknown git config key deep-review.zzzzzzzzzzzzzzz;"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("unknown git config key deep-review.zzzzzzzzzzzzzzz;"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(out.stderr.lines().count(), 3, "{}", out.stderr);
     assert_eq!(
         out.line("on_timeout"),
@@ -285,7 +330,11 @@ fn unknown_git_config_keys_warn_with_the_closest_key() {
     assert_eq!(out.line("block_on"), "block_on = \"critical\"  # default");
     // The review commands warn too.
     let plan = run(&repo_with_change_from(&r), &["HEAD~1..HEAD", "--plan"], &[]);
-    assert!(plan.stderr.contains("deep-review.blokOn; did you mean"), "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("deep-review.blokOn; did you mean"),
+        "{}",
+        plan.stderr
+    );
 }
 
 /// `r` with two commits (for commands that need a range).
@@ -300,21 +349,33 @@ fn bad_git_config_values_name_the_key() {
     let r = TestRepo::new();
     r.git(&["config", "deep-review.blockOn", "blocker"]);
     let m = show(&r).config_error().to_string();
-    assert!(m.contains("git config deep-review.blockOn = \"blocker\""), "{m}");
+    assert!(
+        m.contains("git config deep-review.blockOn = \"blocker\""),
+        "{m}"
+    );
     r.git(&["config", "--unset", "deep-review.blockOn"]);
     r.git(&["config", "deep-review.onReviewerFailure", "maybe"]);
     let m = show(&r).config_error().to_string();
-    assert!(m.contains("deep-review.onReviewerFailure") && m.contains("\"block\" or \"allow\""), "{m}");
+    assert!(
+        m.contains("deep-review.onReviewerFailure") && m.contains("\"block\" or \"allow\""),
+        "{m}"
+    );
     r.git(&["config", "--unset", "deep-review.onReviewerFailure"]);
     r.git(&["config", "deep-review.maxMemory", "plenty"]);
     assert!(show(&r).config_error().contains("deep-review.maxMemory"));
     r.git(&["config", "deep-review.maxMemory", "512MiB"]);
     assert_eq!(
         show(&r).line("max_memory"),
-        format!("max_memory = {}  # git config deep-review.maxMemory", 512 << 20)
+        format!(
+            "max_memory = {}  # git config deep-review.maxMemory",
+            512 << 20
+        )
     );
     r.git(&["config", "deep-review.gate", "off"]);
-    assert_eq!(show(&r).line("enabled"), "enabled = false  # git config deep-review.gate");
+    assert_eq!(
+        show(&r).line("enabled"),
+        "enabled = false  # git config deep-review.gate"
+    );
 }
 
 #[test]
@@ -323,19 +384,19 @@ fn file_errors_name_file_key_and_line() {
         ("[review]\ncontext_lines = 3\ncolour = \"red\"\n", ":3: key `review.colour`: unknown key"),
         ("[reviews]\nx = 1\n", ":1: key `reviews`: not a configuration table"),
         ("[gate]\nenabled = true\n\n[review]\ncontext_lines = \"three\"\n", ":5: key `review.context_lines`: expected an integer, found a string"),
-        ("[[reviewer]]\nname = \"x\"\nmodel = \"llama-70b\"\n", ":3: key `reviewer.model`: model \"llama-70b\" is not in the model manifest"),
-        ("[[reviewer]]\nname = \"x\"\nmodel = \"/tmp/evil.gguf\"\n", ":3: key `reviewer.model`: model \"/tmp/evil.gguf\" is not in the model manifest"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"llama-70b\"\n", ":3: key `reviewer.model`: model \"llama-70b\" is not in the model manifest"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"/tmp/evil.gguf\"\n", ":3: key `reviewer.model`: model \"/tmp/evil.gguf\" is not in the model manifest"),
         ("[gate]\nblock_on = \"blocker\"\n", ":2: key `gate.block_on`: \"blocker\": expected"),
         ("[gate]\nunreviewable = \"sometimes\"\n", ":2: key `gate.unreviewable`: \"sometimes\": expected \"block\" or \"allow\""),
         ("[gate]\non_reviewer_failure = true\n", ":2: key `gate.on_reviewer_failure`: expected"),
         ("[review]\non_timeout = \"maybe\"\n", ":2: key `review.on_timeout`"),
         ("[review]\ntime_budget = \"soon\"\n", ":2: key `review.time_budget`: \"soon\" is not a duration"),
         ("[review]\nmax_memory = 0\n", ":2: key `review.max_memory`: 0 is too small"),
-        ("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\ntop_p = 1.5\n", ":4: key `reviewer.top_p`: 1.5 is out of range"),
-        ("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\ntemprature = 0.5\n", ":4: key `reviewer.temprature`: unknown key; did you mean `reviewer.temperature`?"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\ntop_p = 1.5\n", ":4: key `reviewer.top_p`: 1.5 is out of range"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\ntemprature = 0.5\n", ":4: key `reviewer.temprature`: unknown key; did you mean `reviewer.temperature`?"),
         ("[cache]\nmax_size = \"lots\"\n", ":2: key `cache.max_size`"),
         ("[review]\nignore = [\"src/[\"]\n", ":2: key `review.ignore`: bad glob"),
-        ("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n", ":5: key `reviewer.name`: reviewer \"a\" is defined twice"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\n[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\n", ":5: key `reviewer.name`: reviewer \"correctness\" is defined twice"),
         ("[review]\nmodels_dir = \"/tmp/models\"\n", ":2: key `review.models_dir`: unknown key"),
     ];
     for (text, expected) in cases {
@@ -352,14 +413,20 @@ fn file_errors_name_file_key_and_line() {
 #[test]
 fn the_default_agreement_follows_the_reviewers_and_only_an_explicit_one_is_checked() {
     let r = repo_with_change();
-    repo_file(&r, "[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n");
+    repo_file(
+        &r,
+        "[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\n",
+    );
     let out = show(&r);
     assert_eq!(out.line("min_agreement"), "min_agreement = 1  # default");
     run(&r, &["HEAD~1..HEAD", "--plan"], &[]).ok();
     // Explicitly impossible: an error naming where both values came from.
     user_file(&r, "[gate]\nmin_agreement = 2\n");
     let m = show(&r).config_error().to_string();
-    assert!(m.contains("user file") && m.contains("repository file"), "{m}");
+    assert!(
+        m.contains("user file") && m.contains("repository file"),
+        "{m}"
+    );
     // A later layer may make it possible again.
     r.git(&["config", "deep-review.minAgreement", "1"]);
     show(&r).ok();
@@ -378,7 +445,9 @@ fn standin_backends_are_refused_unless_the_test_suite_enables_them() {
     // The user's own file cannot name one either, nor git config as the lead.
     repo_file(&r, "");
     user_file(&r, "[review]\nlead = \"standin:marker\"\n");
-    assert!(show(&r).config_error().contains("is a test backend, not a model"));
+    assert!(show(&r)
+        .config_error()
+        .contains("is a test backend, not a model"));
     user_file(&r, "");
     r.git(&["config", "deep-review.lead", "standin:empty"]);
     assert!(show(&r).config_error().contains("deep-review.lead"));
@@ -405,14 +474,17 @@ mod confinement {
             m.contains(&format!(".deep-review.toml:{line}: key `{key}`:")),
             "{m}"
         );
-        assert!(m.contains("deep-review.trustRepoConfig"), "says how to trust: {m}");
+        assert!(
+            m.contains("deep-review.trustRepoConfig"),
+            "says how to trust: {m}"
+        );
         // `--plan` refuses it the same way.
         assert_eq!(run(r, &["HEAD~1..HEAD", "--plan"], &[]).code, 2);
         m
     }
 
     fn prompt(p: &str) -> String {
-        format!("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\nprompt = {p:?}\n[[reviewer]]\nname = \"b\"\nmodel = \"gemma3-270m\"\n")
+        format!("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\nprompt = {p:?}\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\n")
     }
 
     #[test]
@@ -424,7 +496,8 @@ mod confinement {
         }
         // A symlink inside the repository to a file outside is followed and refused.
         std::fs::write(r.scratch().join("secret.md"), "secret").unwrap();
-        std::os::unix::fs::symlink(r.scratch().join("secret.md"), r.path.join("persona.md")).unwrap();
+        std::os::unix::fs::symlink(r.scratch().join("secret.md"), r.path.join("persona.md"))
+            .unwrap();
         let m = refused(&r, &prompt("persona.md"), "reviewer.prompt", 4);
         assert!(m.contains("outside the repository"), "{m}");
         // A missing file is refused too (nothing to check it against).
@@ -443,14 +516,37 @@ mod confinement {
     fn report_dir_outside_the_repository_is_refused() {
         let r = repo_with_change();
         let outside = r.scratch().join("reports");
-        let text = format!("[review]\nreport_dir = {:?}\n", outside.display().to_string());
+        let text = format!(
+            "[review]\nreport_dir = {:?}\n",
+            outside.display().to_string()
+        );
         refused(&r, &text, "review.report_dir", 2);
-        refused(&r, "[review]\nreport_dir = \"../reports\"\n", "review.report_dir", 2);
-        refused(&r, "[review]\nreport_dir = \"~/reports\"\n", "review.report_dir", 2);
-        let m = refused(&r, "[review]\nreport_dir = \".git/hooks\"\n", "review.report_dir", 2);
+        refused(
+            &r,
+            "[review]\nreport_dir = \"../reports\"\n",
+            "review.report_dir",
+            2,
+        );
+        refused(
+            &r,
+            "[review]\nreport_dir = \"~/reports\"\n",
+            "review.report_dir",
+            2,
+        );
+        let m = refused(
+            &r,
+            "[review]\nreport_dir = \".git/hooks\"\n",
+            "review.report_dir",
+            2,
+        );
         assert!(m.contains(".git directory"), "{m}");
         std::os::unix::fs::symlink(r.scratch(), r.path.join("out")).unwrap();
-        refused(&r, "[review]\nreport_dir = \"out/reports\"\n", "review.report_dir", 2);
+        refused(
+            &r,
+            "[review]\nreport_dir = \"out/reports\"\n",
+            "review.report_dir",
+            2,
+        );
         repo_file(&r, "[review]\nreport_dir = \"docs/reviews\"\n");
         show(&r).ok();
         // The user's own configuration may put reports anywhere.
@@ -469,13 +565,17 @@ mod confinement {
             outside.display().to_string()
         );
         // The repository file cannot trust itself.
-        repo_file(&r, &format!("trustRepoConfig = true\n{text}"));
-        assert!(show(&r).config_error().contains("not a configuration table"));
+        repo_file(&r, "trustRepoConfig = true\n");
+        assert!(show(&r)
+            .config_error()
+            .contains("not a configuration table"));
         // The repository's own .git/config.
         repo_file(&r, &text);
         r.git(&["config", "deep-review.trustRepoConfig", "true"]);
         let out = show(&r);
-        assert!(out.ok().contains("trusted with paths outside the repository: yes"));
+        assert!(out
+            .ok()
+            .contains("trusted with paths outside the repository: yes"));
         assert!(out.stdout.contains("prompt = \"/etc/passwd\""));
         run(&r, &["HEAD~1..HEAD", "--plan"], &[]).ok();
         // The user's global config.
@@ -497,11 +597,15 @@ mod confinement {
         let r = TestRepo::new();
         r.commit_files("first", &[("src/lib.rs", "pub fn a() {}\n")]);
         std::fs::write(r.scratch().join("private.txt"), "TOP SECRET TOKEN").unwrap();
-        std::os::unix::fs::symlink(r.scratch().join("private.txt"), r.path.join("AGENTS.md")).unwrap();
-        r.commit_files("second", &[("src/lib.rs", "pub fn a() {}\npub fn b() {}\n")]);
+        std::os::unix::fs::symlink(r.scratch().join("private.txt"), r.path.join("AGENTS.md"))
+            .unwrap();
+        r.commit_files(
+            "second",
+            &[("src/lib.rs", "pub fn a() {}\npub fn b() {}\n")],
+        );
         repo_file(
             &r,
-            "[[reviewer]]\nname = \"a\"\nmodel = \"standin:empty\"\n\n[review]\nlead = \"none\"\n",
+            "[[reviewer]]\nname = \"correctness\"\nmodel = \"standin:empty\"\n\n[review]\nlead = \"none\"\n",
         );
         let review = |r: &TestRepo| {
             run(
@@ -515,7 +619,8 @@ mod confinement {
         assert_eq!(json["instructions_file"], serde_json::Value::Null);
         assert!(!out.stdout.contains("TOP SECRET"));
         assert!(
-            out.stderr.contains("git-deep-review: warning: AGENTS.md is not read")
+            out.stderr
+                .contains("git-deep-review: warning: AGENTS.md is not read")
                 && out.stderr.contains("outside the repository"),
             "{}",
             out.stderr
@@ -529,14 +634,18 @@ mod confinement {
 
 #[test]
 fn readme_documents_every_key() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = readme.find("## Configuration").expect("a configuration section");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("## Configuration")
+        .expect("a configuration section");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
     for key in REGISTRY {
         assert!(section.contains(key.git), "README lacks {}", key.git);
         assert!(
-            section.contains(&format!("{} =", key.name())) || section.contains(&format!("`{}`", key.toml)),
+            section.contains(&format!("{} =", key.name()))
+                || section.contains(&format!("`{}`", key.toml)),
             "README lacks {}",
             key.toml
         );

@@ -30,7 +30,8 @@ pub(super) fn apply_cli(
     for key in REGISTRY {
         let Some(flag) = key.flag else { continue };
         let Some(n) = o.value_of(flag) else { continue };
-        keys::apply(key, Raw::Int(n), s, cx).map_err(|m| Error::Usage(format!("{flag} {n}: {m}")))?;
+        keys::apply(key, Raw::Int(n), s, cx)
+            .map_err(|m| Error::Usage(format!("{flag} {n}: {m}")))?;
         prov.values.insert(key.toml, Source::Cli);
     }
     Ok(())

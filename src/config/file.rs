@@ -87,7 +87,12 @@ impl FileCtx<'_> {
     }
 }
 
-fn apply_text(f: &FileCtx<'_>, s: &mut Settings, prov: &mut Provenance, cx: &Ctx<'_>) -> Result<()> {
+fn apply_text(
+    f: &FileCtx<'_>,
+    s: &mut Settings,
+    prov: &mut Provenance,
+    cx: &Ctx<'_>,
+) -> Result<()> {
     let doc = DeTable::parse(f.text).map_err(|e| {
         let offset = e.span().map_or(0, |r| r.start);
         Error::Config(format!(
@@ -227,7 +232,11 @@ fn reviewer(
             None => Ok(None),
             Some(v) => match v.get_ref().as_str() {
                 Some(t) if !t.trim().is_empty() => Ok(Some((t.trim().to_string(), v.span().start))),
-                Some(_) => Err(f.error(v.span().start, &format!("reviewer.{field}"), "must not be empty")),
+                Some(_) => Err(f.error(
+                    v.span().start,
+                    &format!("reviewer.{field}"),
+                    "must not be empty",
+                )),
                 None => Err(f.error(
                     v.span().start,
                     &format!("reviewer.{field}"),
@@ -239,15 +248,17 @@ fn reviewer(
     let missing = |field: &str| f.error(table_at, &format!("reviewer.{field}"), "is required");
     let (name, name_at) = text("name")?.ok_or_else(|| missing("name"))?;
     let (model, model_at) = text("model")?.ok_or_else(|| missing("model"))?;
-    check_model(&model, cx)
-        .map_err(|m| f.error(model_at, "reviewer.model", format!("{m} (reviewer {name:?})")))?;
-    let prompt = match text("prompt")? {
-        Some((p, at)) => {
-            check_prompt(&p, cx).map_err(|m| f.error(at, "reviewer.prompt", m))?;
-            p
-        }
-        None => format!("{name}.md"),
-    };
+    check_model(&model, cx).map_err(|m| {
+        f.error(
+            model_at,
+            "reviewer.model",
+            format!("{m} (reviewer {name:?})"),
+        )
+    })?;
+    // Without a prompt the reviewer's name names it, so a name is checked
+    // like a path too.
+    let (prompt, prompt_at) = text("prompt")?.unwrap_or_else(|| (format!("{name}.md"), name_at));
+    check_prompt(&prompt, cx).map_err(|m| f.error(prompt_at, "reviewer.prompt", m))?;
     let mut sampling = Sampling::default();
     for (field, v) in table.iter() {
         let field_name = field.get_ref().as_ref();
@@ -256,7 +267,9 @@ fn reviewer(
         let bad = |m: String| f.error(at, &key, m);
         match field_name {
             "name" | "model" | "prompt" => {}
-            "seed" => sampling.seed = int_in(v.get_ref(), 0, i64::from(u32::MAX)).map_err(bad)? as u32,
+            "seed" => {
+                sampling.seed = int_in(v.get_ref(), 0, i64::from(u32::MAX)).map_err(bad)? as u32
+            }
             "top_k" => sampling.top_k = int_in(v.get_ref(), 0, 1000).map_err(bad)? as i32,
             "max_tokens" => {
                 sampling.max_tokens = int_in(v.get_ref(), 16, 32768).map_err(bad)? as usize
@@ -308,7 +321,9 @@ fn check_prompt(prompt: &str, cx: &Ctx<'_>) -> std::result::Result<(), String> {
         return Err(format!(
             "prompt file {} does not exist (built-in prompts: {})",
             path.display(),
-            crate::prompts::builtin_names().collect::<Vec<_>>().join(", ")
+            crate::prompts::builtin_names()
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(())

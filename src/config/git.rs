@@ -94,9 +94,9 @@ fn unknown_keys(cfg: &gix::config::File) -> Vec<String> {
     seen.into_iter()
         .map(|full| match keys::closest(&full, known()) {
             Some(k) => format!("unknown git config key {full}; did you mean {k}?"),
-            None => format!(
-                "unknown git config key {full}; `git deep-review config` lists the keys"
-            ),
+            None => {
+                format!("unknown git config key {full}; `git deep-review config` lists the keys")
+            }
         })
         .collect()
 }

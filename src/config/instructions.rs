@@ -42,9 +42,7 @@ pub fn find_instructions(repo_root: &Path, max_bytes: usize) -> Instructions {
             continue;
         }
         if let Err(why) = trust::confine_file(&path, repo_root) {
-            out.warnings.push(format!(
-                "{name} is not read: it {why}"
-            ));
+            out.warnings.push(format!("{name} is not read: it {why}"));
             continue;
         }
         let Ok(bytes) = std::fs::read(&path) else {

@@ -383,7 +383,9 @@ pub(crate) fn apply(
         Kind::Bool { set, .. } => {
             let b = match raw {
                 Raw::Bool(b) => b,
-                Raw::Text(t) => parse_git_bool(t).ok_or_else(|| format!("{t:?}: expected on or off"))?,
+                Raw::Text(t) => {
+                    parse_git_bool(t).ok_or_else(|| format!("{t:?}: expected on or off"))?
+                }
                 _ => return Err(wrong("true or false")),
             };
             set(s, b);
@@ -405,8 +407,9 @@ pub(crate) fn apply(
         Kind::Size { min, set, .. } => {
             let n = match (&raw, raw.text()) {
                 (Raw::Int(n), _) => u64::try_from(*n).map_err(|_| format!("{n} is negative"))?,
-                (_, Some(t)) => parse_byte_size(t)
-                    .ok_or_else(|| format!("{t:?} is not a size (e.g. 8192, \"200MB\", \"8GiB\")"))?,
+                (_, Some(t)) => parse_byte_size(t).ok_or_else(|| {
+                    format!("{t:?} is not a size (e.g. 8192, \"200MB\", \"8GiB\")")
+                })?,
                 _ => return Err(wrong("a size such as 8192 or \"200MB\"")),
             };
             if n < *min {

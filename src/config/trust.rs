@@ -12,7 +12,8 @@ use std::path::{Component, Path, PathBuf};
 use super::KEY_TRUST_REPO_CONFIG;
 
 /// How a user lifts the confinement, appended to every refusal.
-pub(crate) const HOW_TO_TRUST: &str = "a repository's .deep-review.toml may only name paths inside the repository \
+pub(crate) const HOW_TO_TRUST: &str =
+    "a repository's .deep-review.toml may only name paths inside the repository \
      (if you trust this repository's configuration: git config deep-review.trustRepoConfig true)";
 
 /// Whether git config trusts the repository file. Only the user's own git
@@ -47,7 +48,8 @@ pub(crate) fn confine_dir(path: &Path, root: &Path) -> Result<PathBuf, String> {
     let root = root
         .canonicalize()
         .map_err(|e| format!("cannot be checked: the repository root cannot be resolved ({e})"))?;
-    let resolved = resolve_existing_prefix(&lexical(path))
+    let absolute = std::path::absolute(path).map_err(|e| format!("cannot be checked ({e})"))?;
+    let resolved = resolve_existing_prefix(&lexical(&absolute))
         .map_err(|e| format!("cannot be checked ({e})"))?;
     check_inside(&resolved, &root)?;
     Ok(resolved)
@@ -68,7 +70,10 @@ pub(crate) fn confine_file(path: &Path, root: &Path) -> Result<PathBuf, String> 
 
 fn check_inside(resolved: &Path, root: &Path) -> Result<(), String> {
     if !resolved.starts_with(root) {
-        return Err(format!("resolves to {}, outside the repository", resolved.display()));
+        return Err(format!(
+            "resolves to {}, outside the repository",
+            resolved.display()
+        ));
     }
     if resolved.starts_with(root.join(".git")) {
         return Err(format!(
