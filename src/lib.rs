@@ -84,7 +84,6 @@ fn settings_for(
         chunk_tokens: args.chunk_tokens,
         time_budget_secs: args.time_budget,
         threads: args.threads,
-        ..Default::default()
     };
     let snapshot = repo.config_snapshot();
     let exists = model_exists(manifest.as_ref());

@@ -329,7 +329,7 @@ fn unknown_git_config_keys_warn_with_the_closest_key() {
     );
     assert_eq!(out.line("block_on"), "block_on = \"critical\"  # default");
     // The review commands warn too.
-    let plan = run(&repo_with_change_from(&r), &["HEAD~1..HEAD", "--plan"], &[]);
+    let plan = run(repo_with_change_from(&r), &["HEAD~1..HEAD", "--plan"], &[]);
     assert!(
         plan.stderr.contains("deep-review.blokOn; did you mean"),
         "{}",
