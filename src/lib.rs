@@ -65,7 +65,8 @@ fn root_of(repo: &gix::Repository) -> PathBuf {
         .to_path_buf()
 }
 
-/// Whether a model name can be used: in the manifest, or a stand-in.
+/// Whether a model name can be used: in the manifest, or a stand-in when
+/// the test suite enabled them.
 fn model_exists(manifest: Option<&engine::manifest::Manifest>) -> impl Fn(&str) -> bool + '_ {
     move |name: &str| {
         (engine::standin::is_standin(name) && engine::standin::test_backends_enabled())

@@ -502,6 +502,15 @@ mod confinement {
         assert!(m.contains("outside the repository"), "{m}");
         // A missing file is refused too (nothing to check it against).
         refused(&r, &prompt("nope.md"), "reviewer.prompt", 4);
+        // Without `prompt`, the name names the file (`<name>.md`): checked alike.
+        std::fs::write(r.scratch().join("outside.md"), "secret").unwrap();
+        let m = refused(
+            &r,
+            "[[reviewer]]\nname = \"../outside\"\nmodel = \"gemma3-270m\"\n",
+            "reviewer.prompt",
+            2,
+        );
+        assert!(m.contains("outside the repository"), "{m}");
         // A file inside is fine, and so is a symlink to one inside.
         r.write("prompts/mine.md", "Look for bugs.");
         repo_file(&r, &prompt("prompts/mine.md"));

@@ -2,11 +2,11 @@
 //! git config `deep-review.*` < command-line flags, with the source of every
 //! effective value recorded for `git deep-review config`.
 //!
-//! Every scalar key is one entry of the [`keys::REGISTRY`]: its TOML path,
-//! git config key, command-line flag, parser with range check, default and
-//! doc line. The layers ([`file`](self) TOML, git config, command line), the
-//! provenance record and the printed configuration all walk that one list,
-//! so a value is checked the same way wherever it is written.
+//! Every key is one entry of [`keys::REGISTRY`]: its TOML path, git config
+//! key, command-line flag, parser with range check, default and doc line.
+//! The layers (TOML files in `file`, git config in `git`, flags in `cli`),
+//! the provenance record and the printed configuration (`show`) all walk
+//! that one list, so a value is checked the same way wherever it is written.
 //!
 //! Parsing is strict on purpose: a typo in a team's `.deep-review.toml`
 //! silently falling back to a default would make the gate behave differently
@@ -15,8 +15,8 @@
 //!
 //! The repository file arrives with whatever branch is checked out, so it is
 //! untrusted: the files it names must lie inside the repository, unless the
-//! user trusts it with git config `deep-review.trustRepoConfig` (see
-//! [`trust`](self)).
+//! user trusts it with git config `deep-review.trustRepoConfig` (module
+//! `trust`).
 
 mod cli;
 mod file;
