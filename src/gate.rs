@@ -59,6 +59,15 @@ pub enum FailurePolicy {
 }
 
 impl FailurePolicy {
+    /// Parses `block` / `allow` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "block" => Some(FailurePolicy::Block),
+            "allow" => Some(FailurePolicy::Allow),
+            _ => None,
+        }
+    }
+
     /// The word used in configuration (`block`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -37,16 +37,16 @@ pub const SCOPES: &[&str] = &["in-scope", "future"];
 /// The bounds keep the whole answer within [`max_tokens`] even at one token
 /// per character, so the JSON always closes.
 pub const FIELDS: &[Field] = &[
-    text("summary", 480),
-    text("testing", 240),
-    text("documentation", 200),
-    text("commits", 240),
-    text("concern", 240),
+    text("summary", 400),
+    text("testing", 200),
+    text("documentation", 160),
+    text("commits", 200),
+    text("concern", 200),
     Field {
         key: "concern_scope",
         kind: FieldKind::OneOf(SCOPES),
     },
-    text("strength", 200),
+    text("strength", 160),
 ];
 
 const fn text(key: &'static str, max_chars: usize) -> Field {
@@ -56,8 +56,9 @@ const fn text(key: &'static str, max_chars: usize) -> Field {
     }
 }
 
-/// Tokens the lead may generate: every section at its longest, one token a
-/// character (escapes count twice), plus the keys and punctuation.
+/// Tokens the lead may generate: every section at its longest, plus the
+/// keys and punctuation. The grammar admits only printable ASCII, so every
+/// token adds at least one character and the JSON closes within this budget.
 pub fn max_tokens() -> usize {
     FIELDS
         .iter()
@@ -65,7 +66,7 @@ pub fn max_tokens() -> usize {
             f.key.len()
                 + 8
                 + match f.kind {
-                    FieldKind::Text { max_chars } => max_chars * 2,
+                    FieldKind::Text { max_chars } => max_chars,
                     FieldKind::OneOf(words) => words.iter().map(|w| w.len()).max().unwrap_or(0),
                 }
         })
@@ -101,7 +102,10 @@ pub fn grammar() -> String {
             }
         }
     }
-    g.push_str("char ::= [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" [\"\\\\/nt]\n");
+    // Printable ASCII without quote or backslash: no escapes and no
+    // multi-byte characters, so every token adds at least one character and
+    // the answer can always close within `max_tokens`.
+    g.push_str("char ::= [ !#-\\[\\]-~]\n");
     g.push_str("ws ::= [ \\n]{0,2}\n");
     g
 }

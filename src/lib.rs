@@ -78,11 +78,13 @@ fn settings_for(
         chunk_tokens: args.chunk_tokens,
         time_budget_secs: args.time_budget,
         threads: args.threads,
-        ..Default::default()
     };
     let known = manifest.as_ref().ok();
+    // Stand-ins are test backends: only a test run that enables them may
+    // name them, never a configuration file.
     let exists = |name: &str| {
-        engine::standin::is_standin(name) || known.is_some_and(|m| m.get(name).is_some())
+        (engine::standin::is_standin(name) && engine::standin::test_backends_enabled())
+            || known.is_some_and(|m| m.get(name).is_some())
     };
     let snapshot = repo.config_snapshot();
     let (settings, prov) = config::load(
@@ -91,6 +93,9 @@ fn settings_for(
         &overrides,
         &exists,
     )?;
+    for w in &prov.warnings {
+        eprintln!("git-deep-review: warning: {w}");
+    }
     Ok((settings, prov, manifest))
 }
 

@@ -7,11 +7,11 @@
 
 use crate::cache::{Cache, CacheKey};
 use crate::check::Checked;
-use crate::config::{OnTimeout, Settings};
+use crate::config::Settings;
 use crate::engine::manifest::Manifest;
 use crate::engine::{standin, Backend, Engine};
 use crate::error::{Error, Result};
-use crate::gate::{Context, FailurePolicy, FaultPolicy, GateDecision, ReviewFacts};
+use crate::gate::{Context, FaultPolicy, GateDecision, ReviewFacts};
 use crate::lead::{LeadState, LeadStatus};
 use crate::plan::ReviewPlan;
 use crate::report::{self, ReportInput, ReviewReport, StageTimings};
@@ -415,12 +415,9 @@ impl<'r> Run<'r> {
 /// The gate's policies for faults, from the settings.
 pub fn fault_policy(settings: &Settings) -> FaultPolicy {
     FaultPolicy {
-        reviewer_failure: FailurePolicy::Block,
-        unreviewable: FailurePolicy::Block,
-        timeout: match settings.on_timeout {
-            OnTimeout::Block => FailurePolicy::Block,
-            OnTimeout::Allow => FailurePolicy::Allow,
-        },
+        reviewer_failure: settings.gate_on_reviewer_failure,
+        unreviewable: settings.gate_unreviewable,
+        timeout: settings.on_timeout,
     }
 }
 

@@ -869,11 +869,11 @@ mod tests {
     fn range(subject: &str) -> ReviewRange {
         ReviewRange {
             spec: "main..topic".into(),
-            base: Some("a".repeat(40)),
-            head: "b".repeat(40),
+            base: Some(gix::ObjectId::from_hex("a".repeat(40).as_bytes()).unwrap()),
+            head: gix::ObjectId::from_hex("b".repeat(40).as_bytes()).unwrap(),
             branch: Some("topic".into()),
             commits: vec![crate::range::CommitInfo {
-                id: "b".repeat(40),
+                id: gix::ObjectId::from_hex("b".repeat(40).as_bytes()).unwrap(),
                 short: "bbbbbbb".into(),
                 author_name: "Ada".into(),
                 author_email: "ada@example.com".into(),

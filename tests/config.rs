@@ -1,346 +1,665 @@
-//! Configuration: layering, provenance, strict errors, repository instructions.
+//! Configuration: layering, provenance, strict errors, what a repository
+//! file may reach, stand-in backends, and the warnings for unknown git
+//! config keys. Everything user-facing runs the real binary on a throw-away
+//! repository whose HOME, user file and git config are isolated.
+
+#[path = "common/repo.rs"]
+mod repo;
 
 use git_deep_review::config::{
-    load, parse_byte_size, parse_duration_secs, repo_instructions, write_effective, CliOverrides,
-    OnTimeout, Settings, Source,
+    self, parse_byte_size, parse_duration_secs, CliOverrides, Source, REGISTRY,
 };
-use git_deep_review::findings::Severity;
-use git_deep_review::Error;
+use git_deep_review::engine::standin::TEST_BACKENDS_ENV;
+use repo::TestRepo;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const MODELS: [&str; 3] = ["smollm2-135m", "gemma3-270m", "standin:marker"];
+const BIN: &str = env!("CARGO_BIN_EXE_git-deep-review");
 
-fn known(m: &str) -> bool {
-    MODELS.contains(&m)
+/// What one run of the binary did.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+impl Run {
+    fn ok(&self) -> &str {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts a configuration error (exit 2) and returns its message.
+    fn config_error(&self) -> &str {
+        assert_eq!(
+            self.code, 2,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        &self.stderr
+    }
+
+    /// The line of `git deep-review config` output that sets `name`.
+    fn line(&self, name: &str) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} = ")))
+            .unwrap_or_else(|| panic!("no `{name} = ` line in:\n{}", self.stdout))
+    }
 }
 
-/// A fresh repository whose git config cannot see the developer's own
-/// global config (HOME is isolated by the repository-local settings only,
-/// so tests only set keys that no real global config would).
-fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    git(dir.path(), &["init", "-q", "-b", "main"]);
-    dir
+/// The isolated home directory of a test repository (outside the repository).
+fn home(r: &TestRepo) -> PathBuf {
+    let h = r.scratch().join("home");
+    std::fs::create_dir_all(&h).unwrap();
+    h
 }
 
-/// Loads with an explicit (possibly absent) user file so the developer's
-/// real ~/.config never leaks into a test.
-fn load_in(
-    root: &Path,
-    user: Option<&Path>,
-    cli: CliOverrides,
-) -> Result<(Settings, git_deep_review::config::Provenance), Error> {
-    let repo = gix::open(root).unwrap();
-    let snapshot = repo.config_snapshot();
-    let mut cli = cli;
-    cli.user_config = Some(match user {
-        Some(u) => u.to_path_buf(),
-        None => user_file(root, ""),
-    });
-    load(root, Some(&snapshot), &cli, &known)
-}
-
-fn user_file(dir: &Path, text: &str) -> PathBuf {
-    let p = dir.join("user-config.toml");
+/// Writes the user file (`$XDG_CONFIG_HOME/git-deep-review/config.toml`).
+fn user_file(r: &TestRepo, text: &str) -> PathBuf {
+    let p = home(r).join(".config").join(config::USER_FILE);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, text).unwrap();
     p
 }
 
-#[test]
-fn defaults_without_any_file() {
-    let r = repo();
-    let user = user_file(r.path(), "");
-    let (s, prov) = load_in(r.path(), Some(&user), CliOverrides::default()).unwrap();
-    assert_eq!(s, Settings::default());
-    let names: Vec<_> = s
-        .reviewers
-        .iter()
-        .map(|r| (r.name.as_str(), r.model.as_str(), r.prompt.as_str()))
-        .collect();
-    assert_eq!(
-        names,
-        [
-            ("correctness", "smollm2-135m", "correctness.md"),
-            ("robustness", "gemma3-270m", "robustness.md"),
-            ("tests-design", "smollm2-135m", "tests-design.md")
-        ]
+/// Writes the repository file (not committed: tests read the work tree).
+fn repo_file(r: &TestRepo, text: &str) {
+    r.write(config::REPO_FILE, text);
+}
+
+/// Runs `git deep-review ARGS` in the repository with no configuration but
+/// the test's own, no system or real global git config, and `extra` env.
+fn run(r: &TestRepo, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let home = home(r);
+    let models = r.scratch().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .current_dir(&r.path)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_DEEP_REVIEW_MODELS_DIR", &models)
+        .env("NO_COLOR", "1")
+        .env("LC_ALL", "C");
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.output().expect("the binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn show(r: &TestRepo) -> Run {
+    run(r, &["config"], &[])
+}
+
+/// A repository with one reviewable commit on top of a first one.
+fn repo_with_change() -> TestRepo {
+    let r = TestRepo::new();
+    r.commit_files(
+        "first",
+        &[("src/lib.rs", "pub fn a() -> u32 {\n    1\n}\n")],
     );
-    let mut seeds: Vec<_> = s.reviewers.iter().map(|r| r.sampling.seed).collect();
-    seeds.dedup();
-    assert_eq!(seeds.len(), 3, "reviewers need different seeds");
-    assert_eq!(s.time_budget_secs, 600);
-    assert_eq!(s.on_timeout, OnTimeout::Allow);
-    assert_eq!(s.gate.block_on, Severity::Critical);
-    assert_eq!(s.gate.min_agreement, 2);
-    assert_eq!(prov.source("gate.block_on"), Source::Default);
+    r.commit_files(
+        "second",
+        &[(
+            "src/lib.rs",
+            "pub fn a() -> u32 {\n    1\n}\n\npub fn b(x: u32) -> u32 {\n    x / 0\n}\n",
+        )],
+    );
+    r
+}
+
+const ONE_STANDIN: &str = "[[reviewer]]\nname = \"correctness\"\nmodel = \"standin:empty\"\n";
+
+#[test]
+fn defaults_are_shown_with_every_key_doc_and_source() {
+    let r = TestRepo::new();
+    let out = show(&r);
+    let text = out.ok();
+    for key in REGISTRY {
+        assert!(text.contains(key.git), "{} missing:\n{text}", key.git);
+        assert!(text.contains(key.doc), "doc of {} missing", key.toml);
+    }
+    for (name, value) in [
+        ("lead", "\"smollm2-135m\""),
+        ("chunk_tokens", "2048"),
+        ("time_budget", "600"),
+        ("on_timeout", "\"allow\""),
+        ("enabled", "true"),
+        ("block_on", "\"critical\""),
+        ("min_agreement", "2"),
+        ("on_reviewer_failure", "\"block\""),
+        ("unreviewable", "\"block\""),
+        ("max_size", "200000000"),
+    ] {
+        assert_eq!(out.line(name), format!("{name} = {value}  # default"));
+    }
+    assert!(
+        text.contains("# threads = (all cores)  # default"),
+        "{text}"
+    );
+    assert!(
+        text.contains("trusted with paths outside the repository: no"),
+        "{text}"
+    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn printed_configuration_reads_back_as_the_same_configuration() {
+    let r = TestRepo::new();
+    let first = show(&r);
+    repo_file(&r, first.ok());
+    let second = show(&r);
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split("  # ").next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(strip(first.ok()), strip(second.ok()));
+    assert!(second.line("block_on").contains("repository file"));
 }
 
 #[test]
 fn layers_override_in_order_and_record_their_source() {
-    let r = repo();
+    let r = TestRepo::new();
     let user = user_file(
-        r.path(),
+        &r,
         "[gate]\nblock_on = \"important\"\nmin_agreement = 3\n\n[review]\ntime_budget = \"5m\"\nignore = [\"a/**\"]\ncontext_lines = 7\n",
     );
-    std::fs::write(
-        r.path().join(".deep-review.toml"),
-        "# team settings\n[[reviewer]]\nname = \"one\"\nmodel = \"standin:marker\"\n\n[[reviewer]]\nname = \"two\"\nmodel = \"standin:marker\"\nprompt = \"robustness.md\"\nseed = 5\ntemperature = 0.5\n\n[review]\nignore = [\"b/**\"]\nreport_dir = \"reports\"\n\n[gate]\nmin_agreement = 1\n\n[cache]\nmax_size = \"1MiB\"\n",
-    )
-    .unwrap();
-    git(r.path(), &["config", "deep-review.timeBudget", "90s"]);
-    git(r.path(), &["config", "deep-review.ignore", "c/**"]);
+    repo_file(
+        &r,
+        "# team settings\n[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\n\n[[reviewer]]\nname = \"two\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\nseed = 5\ntemperature = 0.5\n\n[review]\nignore = [\"b/**\"]\nreport_dir = \"reports\"\n\n[gate]\nmin_agreement = 1\non_reviewer_failure = \"allow\"\n\n[cache]\nmax_size = \"1MiB\"\n",
+    );
+    r.git(&["config", "deep-review.timeBudget", "90s"]);
+    r.git(&["config", "deep-review.ignore", "c/**"]);
+    r.git(&["config", "deep-review.unreviewable", "allow"]);
+    let out = show(&r);
+    out.ok();
+    let repo = PathBuf::from(".").join(config::REPO_FILE);
+    assert_eq!(
+        out.line("block_on"),
+        format!("block_on = \"important\"  # user file {}:2", user.display())
+    );
+    assert_eq!(
+        out.line("min_agreement"),
+        format!("min_agreement = 1  # repository file {}:18", repo.display()),
+        "the repository file beats the user file"
+    );
+    assert_eq!(
+        out.line("time_budget"),
+        "time_budget = 90  # git config deep-review.timeBudget",
+        "git config beats files"
+    );
+    assert_eq!(
+        out.line("on_reviewer_failure"),
+        format!(
+            "on_reviewer_failure = \"allow\"  # repository file {}:19",
+            repo.display()
+        )
+    );
+    assert_eq!(
+        out.line("unreviewable"),
+        "unreviewable = \"allow\"  # git config deep-review.unreviewable"
+    );
+    assert!(out
+        .line("context_lines")
+        .ends_with(&format!("user file {}:8", user.display())));
+    let ignore: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("ignore = ["))
+        .skip(1)
+        .take(3)
+        .collect();
+    assert!(
+        ignore[0].starts_with("  \"a/**\",  # user file"),
+        "{ignore:?}"
+    );
+    assert!(
+        ignore[1].starts_with("  \"b/**\",  # repository file"),
+        "{ignore:?}"
+    );
+    assert_eq!(ignore[2], "  \"c/**\",  # git config deep-review.ignore");
+    assert!(out.stdout.contains("name = \"two\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\nseed = 5\ntemperature = 0.5"), "{}", out.stdout);
+    assert!(out
+        .stdout
+        .contains("name = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\""));
+    let reports = r.path.canonicalize().unwrap().join("reports");
+    assert!(
+        out.line("report_dir")
+            .contains(&format!("{:?}", reports.display().to_string())),
+        "relative to the repository root: {}",
+        out.line("report_dir")
+    );
+    assert!(out
+        .line("max_size")
+        .starts_with("max_size = 1048576  # repository file"));
+}
+
+#[test]
+fn the_command_line_beats_every_layer_and_records_it() {
+    // In-process: `git deep-review config` takes no review flags.
+    let r = TestRepo::new();
+    r.git(&["config", "deep-review.chunkTokens", "4096"]);
+    let repo = gix::open(&r.path).unwrap();
+    let snapshot = repo.config_snapshot();
     let cli = CliOverrides {
-        on_timeout: Some(OnTimeout::Block),
-        context_lines: Some(1),
-        ignore: vec!["d/**".into()],
+        chunk_tokens: Some(1024),
+        context_lines: Some(0),
         ..CliOverrides::default()
     };
-    let (s, prov) = load_in(r.path(), Some(&user), cli).unwrap();
-
-    assert_eq!(s.gate.block_on, Severity::Important);
-    assert!(
-        matches!(
-            prov.source("gate.block_on"),
-            Source::UserFile { line: 2, .. }
-        ),
-        "{:?}",
-        prov.source("gate.block_on")
-    );
-    assert_eq!(s.gate.min_agreement, 1, "repository file beats user file");
-    assert!(
-        matches!(
-            prov.source("gate.min_agreement"),
-            Source::RepoFile { line: 18, .. }
-        ),
-        "{:?}",
-        prov.source("gate.min_agreement")
-    );
-    assert_eq!(s.time_budget_secs, 90, "git config beats files");
-    assert_eq!(
-        prov.source("review.time_budget"),
-        Source::GitConfig("deep-review.timeBudget")
-    );
-    assert_eq!(s.on_timeout, OnTimeout::Block);
-    assert_eq!(prov.source("review.on_timeout"), Source::Cli);
-    assert_eq!(s.context_lines, 1, "CLI beats everything");
-    assert_eq!(
-        s.ignore,
-        ["a/**", "b/**", "c/**", "d/**"],
-        "ignore globs accumulate"
-    );
-    assert!(matches!(prov.ignore[0], Source::UserFile { .. }));
-    assert!(matches!(prov.ignore[1], Source::RepoFile { .. }));
-    assert_eq!(prov.ignore[2], Source::GitConfig("deep-review.ignore"));
-    assert_eq!(prov.ignore[3], Source::Cli);
-    assert_eq!(
-        s.reviewers.len(),
-        2,
-        "a layer's reviewer list replaces the previous one"
-    );
-    assert_eq!(
-        s.reviewers[0].prompt, "one.md",
-        "prompt defaults to <name>.md"
-    );
-    assert_eq!(s.reviewers[1].sampling.seed, 5);
-    assert_eq!(s.reviewers[1].sampling.temperature, 0.5);
-    assert_eq!(
-        s.report_dir.as_deref(),
-        Some(r.path().join("reports").as_path()),
-        "relative to the repository root"
-    );
-    assert_eq!(s.cache_max_bytes, 1024 * 1024);
-
-    let mut out = Vec::new();
-    write_effective(&s, &prov, &mut out).unwrap();
-    let out = String::from_utf8(out).unwrap();
-    assert!(
-        out.contains("time_budget = 90  # seconds; git config deep-review.timeBudget"),
-        "{out}"
-    );
-    assert!(
-        out.contains("on_timeout = \"block\"  # command line"),
-        "{out}"
-    );
-    assert!(
-        out.contains("min_agreement = 1  # repository file"),
-        "{out}"
-    );
-    assert!(
-        out.contains("block_on = \"important\"  # user file"),
-        "{out}"
-    );
-    assert!(out.contains("name = \"two\""), "{out}");
-    // The printed configuration is itself valid TOML.
-    let stripped: String = out.lines().map(|l| format!("{l}\n")).collect();
-    toml::from_str::<toml::Table>(&stripped).expect("effective config parses as TOML");
+    let known = |m: &str| m == "smollm2-135m" || m == "gemma3-270m";
+    let (s, prov) = config::load(&r.path, Some(&snapshot), &cli, &known).unwrap();
+    assert_eq!((s.chunk_tokens, s.context_lines), (1024, 0));
+    assert_eq!(prov.source("review.chunk_tokens"), Source::Cli);
+    let zero = CliOverrides {
+        chunk_tokens: Some(0),
+        ..CliOverrides::default()
+    };
+    let err = config::load(&r.path, Some(&snapshot), &zero, &known).unwrap_err();
+    assert!(err.to_string().starts_with("--chunk-tokens 0:"), "{err}");
 }
 
 #[test]
-fn git_config_gate_off_disables_the_gate() {
-    let r = repo();
-    git(r.path(), &["config", "deep-review.gate", "off"]);
-    let (s, prov) = load_in(r.path(), None, CliOverrides::default()).unwrap();
-    assert!(!s.gate.enabled);
-    assert_eq!(
-        prov.source("gate.enabled"),
-        Source::GitConfig("deep-review.gate")
-    );
-}
-
-#[test]
-fn max_memory_comes_from_the_file_and_git_config_overrides_it() {
-    let r = repo();
-    std::fs::write(
-        r.path().join(".deep-review.toml"),
-        "[review]\nmax_memory = \"6GB\"\n",
-    )
-    .unwrap();
-    let (s, prov) = load_in(r.path(), None, CliOverrides::default()).unwrap();
-    assert_eq!(s.max_memory, Some(6_000_000_000));
-    assert!(matches!(
-        prov.source("review.max_memory"),
-        Source::RepoFile { .. }
-    ));
-    git(r.path(), &["config", "deep-review.maxMemory", "512MiB"]);
-    let (s, prov) = load_in(r.path(), None, CliOverrides::default()).unwrap();
-    assert_eq!(s.max_memory, Some(512 << 20));
-    assert_eq!(
-        prov.source("review.max_memory"),
-        Source::GitConfig("deep-review.maxMemory")
-    );
-    git(r.path(), &["config", "deep-review.maxMemory", "plenty"]);
-    match load_in(r.path(), None, CliOverrides::default()) {
-        Err(Error::Config(m)) => assert!(m.contains("deep-review.maxMemory"), "{m}"),
-        other => panic!("expected a config error, got {other:?}"),
+fn command_line_values_get_the_file_checks_and_name_the_flag() {
+    let r = repo_with_change();
+    for (flag, value) in [
+        ("--chunk-tokens", "0"),
+        ("--threads", "0"),
+        ("--time-budget", "0"),
+        ("--context", "5000"),
+    ] {
+        let out = run(&r, &["HEAD~1..HEAD", "--plan", flag, value], &[]);
+        let m = out.config_error();
+        assert!(m.contains(&format!("{flag} {value}:")), "{m}");
+        assert!(m.contains("out of range") || m.contains("positive"), "{m}");
     }
-    let m = config_error("[review]\nmax_memory = 0\n");
-    assert!(m.contains(":2:") && m.contains("review.max_memory"), "{m}");
-}
-
-fn config_error(text: &str) -> String {
-    let r = repo();
-    std::fs::write(r.path().join(".deep-review.toml"), text).unwrap();
-    match load_in(r.path(), None, CliOverrides::default()) {
-        Err(Error::Config(m)) => m,
-        other => panic!("expected a config error for {text:?}, got {other:?}"),
-    }
-}
-
-#[test]
-fn unknown_key_names_file_key_and_line() {
-    let m = config_error("[review]\ncontext_lines = 3\ncolour = \"red\"\n");
-    assert!(m.contains(".deep-review.toml:3:"), "{m}");
-    assert!(m.contains("review.colour"), "{m}");
-    assert!(m.contains("unknown field"), "{m}");
-}
-
-#[test]
-fn unknown_table_is_an_error() {
-    let m = config_error("[reviews]\nx = 1\n");
-    assert!(m.contains(".deep-review.toml:1:"), "{m}");
-    assert!(m.contains("reviews"), "{m}");
-}
-
-#[test]
-fn wrong_type_names_key_and_line() {
-    let m = config_error("[gate]\nenabled = true\n\n[review]\ncontext_lines = \"three\"\n");
-    assert!(m.contains(".deep-review.toml:5:"), "{m}");
-    assert!(m.contains("review.context_lines"), "{m}");
-}
-
-#[test]
-fn unknown_model_names_key_and_line() {
-    let m = config_error("[[reviewer]]\nname = \"x\"\nmodel = \"llama-70b\"\n");
-    assert!(m.contains(".deep-review.toml:3:"), "{m}");
-    assert!(m.contains("reviewer.model"), "{m}");
-    assert!(m.contains("llama-70b"), "{m}");
-}
-
-#[test]
-fn bad_enum_and_range_values_are_errors() {
-    let m = config_error("[gate]\nblock_on = \"blocker\"\n");
+    // It used to review nothing and exit 0, even as a gate.
+    let out = run(&r, &["HEAD~1..HEAD", "--gate", "--chunk-tokens", "0"], &[]);
+    assert!(out.config_error().contains("--chunk-tokens 0"));
+    // The same value from a file names the file, key and line.
+    repo_file(&r, "[review]\nchunk_tokens = 0\n");
+    let m = show(&r).config_error().to_string();
     assert!(
-        m.contains(":2:") && m.contains("gate.block_on") && m.contains("blocker"),
+        m.contains(".deep-review.toml:2: key `review.chunk_tokens`: 0 is out of range"),
         "{m}"
     );
-    let m = config_error("[review]\non_timeout = \"maybe\"\n");
-    assert!(m.contains(":2:") && m.contains("review.on_timeout"), "{m}");
-    let m = config_error("[review]\ntime_budget = \"soon\"\n");
-    assert!(m.contains(":2:") && m.contains("review.time_budget"), "{m}");
-    let m = config_error("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\ntop_p = 1.5\n");
-    assert!(m.contains(":4:") && m.contains("reviewer.top_p"), "{m}");
-    let m = config_error("[cache]\nmax_size = \"lots\"\n");
-    assert!(m.contains(":2:") && m.contains("cache.max_size"), "{m}");
-    let m = config_error("[review]\nignore = [\"src/[\"]\n");
-    assert!(m.contains(":2:") && m.contains("review.ignore"), "{m}");
 }
 
 #[test]
-fn duplicate_reviewer_and_impossible_agreement_are_errors() {
-    let m = config_error("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n");
-    assert!(m.contains(":5:") && m.contains("defined twice"), "{m}");
-    let m = config_error("[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n");
+fn unknown_git_config_keys_warn_with_the_closest_key() {
+    let r = TestRepo::new();
+    r.git(&["config", "deep-review.blokOn", "important"]);
+    r.git(&["config", "deep-review.minAgreemnt", "1"]);
+    r.git(&["config", "deep-review.zzzzzzzzzzzzzzz", "1"]);
+    // git names are case-insensitive: this one is known and in force.
+    r.git(&["config", "deep-review.ontimeout", "block"]);
+    let out = show(&r);
+    out.ok();
+    assert!(out.stderr.contains(
+        "git-deep-review: warning: unknown git config key deep-review.blokOn; did you mean deep-review.blockOn?"
+    ), "{}", out.stderr);
+    assert!(out.stderr.contains(
+        "git-deep-review: warning: unknown git config key deep-review.minAgreemnt; did you mean deep-review.minAgreement?"
+    ), "{}", out.stderr);
     assert!(
-        m.contains("min_agreement"),
-        "one reviewer cannot reach the default agreement of 2: {m}"
+        out.stderr
+            .contains("unknown git config key deep-review.zzzzzzzzzzzzzzz;"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 3, "{}", out.stderr);
+    assert_eq!(
+        out.line("on_timeout"),
+        "on_timeout = \"block\"  # git config deep-review.onTimeout"
+    );
+    assert_eq!(out.line("block_on"), "block_on = \"critical\"  # default");
+    // The review commands warn too.
+    let plan = run(repo_with_change_from(&r), &["HEAD~1..HEAD", "--plan"], &[]);
+    assert!(
+        plan.stderr.contains("deep-review.blokOn; did you mean"),
+        "{}",
+        plan.stderr
+    );
+}
+
+/// `r` with two commits (for commands that need a range).
+fn repo_with_change_from(r: &TestRepo) -> &TestRepo {
+    r.commit_files("first", &[("a.txt", "one\n")]);
+    r.commit_files("second", &[("a.txt", "one\ntwo\n")]);
+    r
+}
+
+#[test]
+fn bad_git_config_values_name_the_key() {
+    let r = TestRepo::new();
+    r.git(&["config", "deep-review.blockOn", "blocker"]);
+    let m = show(&r).config_error().to_string();
+    assert!(
+        m.contains("git config deep-review.blockOn = \"blocker\""),
+        "{m}"
+    );
+    r.git(&["config", "--unset", "deep-review.blockOn"]);
+    r.git(&["config", "deep-review.onReviewerFailure", "maybe"]);
+    let m = show(&r).config_error().to_string();
+    assert!(
+        m.contains("deep-review.onReviewerFailure") && m.contains("\"block\" or \"allow\""),
+        "{m}"
+    );
+    r.git(&["config", "--unset", "deep-review.onReviewerFailure"]);
+    r.git(&["config", "deep-review.maxMemory", "plenty"]);
+    assert!(show(&r).config_error().contains("deep-review.maxMemory"));
+    r.git(&["config", "deep-review.maxMemory", "512MiB"]);
+    assert_eq!(
+        show(&r).line("max_memory"),
+        format!(
+            "max_memory = {}  # git config deep-review.maxMemory",
+            512 << 20
+        )
+    );
+    r.git(&["config", "deep-review.gate", "off"]);
+    assert_eq!(
+        show(&r).line("enabled"),
+        "enabled = false  # git config deep-review.gate"
     );
 }
 
 #[test]
-fn bad_git_config_value_names_the_key() {
-    let r = repo();
-    git(r.path(), &["config", "deep-review.blockOn", "blocker"]);
-    match load_in(r.path(), None, CliOverrides::default()) {
-        Err(Error::Config(m)) => assert!(
-            m.contains("deep-review.blockOn") && m.contains("blocker"),
-            "{m}"
-        ),
-        other => panic!("expected a config error, got {other:?}"),
+fn file_errors_name_file_key_and_line() {
+    let cases: &[(&str, &str)] = &[
+        ("[review]\ncontext_lines = 3\ncolour = \"red\"\n", ":3: key `review.colour`: unknown key"),
+        ("[reviews]\nx = 1\n", ":1: key `reviews`: not a configuration table"),
+        ("[gate]\nenabled = true\n\n[review]\ncontext_lines = \"three\"\n", ":5: key `review.context_lines`: expected an integer, found a string"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"llama-70b\"\n", ":3: key `reviewer.model`: model \"llama-70b\" is not in the model manifest"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"/tmp/evil.gguf\"\n", ":3: key `reviewer.model`: model \"/tmp/evil.gguf\" is not in the model manifest"),
+        ("[gate]\nblock_on = \"blocker\"\n", ":2: key `gate.block_on`: \"blocker\": expected"),
+        ("[gate]\nunreviewable = \"sometimes\"\n", ":2: key `gate.unreviewable`: \"sometimes\": expected \"block\" or \"allow\""),
+        ("[gate]\non_reviewer_failure = true\n", ":2: key `gate.on_reviewer_failure`: expected"),
+        ("[review]\non_timeout = \"maybe\"\n", ":2: key `review.on_timeout`"),
+        ("[review]\ntime_budget = \"soon\"\n", ":2: key `review.time_budget`: \"soon\" is not a duration"),
+        ("[review]\nmax_memory = 0\n", ":2: key `review.max_memory`: 0 is too small"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\ntop_p = 1.5\n", ":4: key `reviewer.top_p`: 1.5 is out of range"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\ntemprature = 0.5\n", ":4: key `reviewer.temprature`: unknown key; did you mean `reviewer.temperature`?"),
+        ("[cache]\nmax_size = \"lots\"\n", ":2: key `cache.max_size`"),
+        ("[review]\nignore = [\"src/[\"]\n", ":2: key `review.ignore`: bad glob"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\n[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\n", ":5: key `reviewer.name`: reviewer \"correctness\" is defined twice"),
+        ("[review]\nmodels_dir = \"/tmp/models\"\n", ":2: key `review.models_dir`: unknown key"),
+    ];
+    for (text, expected) in cases {
+        let r = TestRepo::new();
+        repo_file(&r, text);
+        let m = show(&r).config_error().to_string();
+        assert!(
+            m.contains(&format!(".deep-review.toml{expected}")),
+            "for {text:?} expected {expected:?} in: {m}"
+        );
     }
 }
 
 #[test]
-fn unknown_model_from_cli_is_an_error() {
-    let r = repo();
-    let cli = CliOverrides {
-        lead: Some("gpt-5".into()),
-        ..CliOverrides::default()
-    };
-    assert!(matches!(load_in(r.path(), None, cli), Err(Error::Usage(m)) if m.contains("gpt-5")));
+fn the_default_agreement_follows_the_reviewers_and_only_an_explicit_one_is_checked() {
+    let r = repo_with_change();
+    repo_file(
+        &r,
+        "[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\n",
+    );
+    let out = show(&r);
+    assert_eq!(out.line("min_agreement"), "min_agreement = 1  # default");
+    run(&r, &["HEAD~1..HEAD", "--plan"], &[]).ok();
+    // Explicitly impossible: an error naming where both values came from.
+    user_file(&r, "[gate]\nmin_agreement = 2\n");
+    let m = show(&r).config_error().to_string();
+    assert!(
+        m.contains("user file") && m.contains("repository file"),
+        "{m}"
+    );
+    // A later layer may make it possible again.
+    r.git(&["config", "deep-review.minAgreement", "1"]);
+    show(&r).ok();
 }
 
 #[test]
-fn instructions_first_file_wins_and_are_bounded() {
-    let r = tempfile::tempdir().unwrap();
-    assert_eq!(repo_instructions(r.path(), 100), None);
-    std::fs::create_dir(r.path().join(".deep-review")).unwrap();
-    std::fs::write(r.path().join(".deep-review/instructions.md"), "third").unwrap();
-    assert_eq!(repo_instructions(r.path(), 100).unwrap().1, "third");
-    std::fs::write(r.path().join("AGENTS.md"), "second").unwrap();
-    std::fs::write(r.path().join("REVIEW.md"), "Never use unwrap.\n").unwrap();
-    let (path, text) = repo_instructions(r.path(), 100).unwrap();
-    assert_eq!(path, PathBuf::from("REVIEW.md"));
-    assert_eq!(text, "Never use unwrap.");
+fn standin_backends_are_refused_unless_the_test_suite_enables_them() {
+    let r = repo_with_change();
+    repo_file(&r, ONE_STANDIN);
+    let m = show(&r).config_error().to_string();
+    assert!(
+        m.contains(".deep-review.toml:3: key `reviewer.model`: \"standin:empty\" is a test backend, not a model"),
+        "{m}"
+    );
+    assert_eq!(run(&r, &["HEAD~1..HEAD", "--gate"], &[]).code, 2);
+    // The user's own file cannot name one either, nor git config as the lead.
+    repo_file(&r, "");
+    user_file(&r, "[review]\nlead = \"standin:marker\"\n");
+    assert!(show(&r)
+        .config_error()
+        .contains("is a test backend, not a model"));
+    user_file(&r, "");
+    r.git(&["config", "deep-review.lead", "standin:empty"]);
+    assert!(show(&r).config_error().contains("deep-review.lead"));
+    r.git(&["config", "--unset", "deep-review.lead"]);
+    // With the test suite's variable they work.
+    repo_file(&r, ONE_STANDIN);
+    let out = run(&r, &["config"], &[(TEST_BACKENDS_ENV, "1")]);
+    assert!(out.ok().contains("model = \"standin:empty\""));
+    assert_eq!(
+        run(&r, &["config"], &[(TEST_BACKENDS_ENV, "yes")]).code,
+        2,
+        "only the exact value 1 enables them"
+    );
+}
 
-    // 'é' is two bytes: a cut inside it must move back to a char boundary.
-    std::fs::write(r.path().join("REVIEW.md"), "ééééé").unwrap();
-    let (_, text) = repo_instructions(r.path(), 5).unwrap();
-    assert!(text.starts_with("éé\n"), "{text:?}");
-    assert!(text.contains("truncated"), "{text:?}");
+/// The repository file may only reach inside the repository.
+mod confinement {
+    use super::*;
+
+    fn refused(r: &TestRepo, text: &str, key: &str, line: usize) -> String {
+        repo_file(r, text);
+        let m = show(r).config_error().to_string();
+        assert!(
+            m.contains(&format!(".deep-review.toml:{line}: key `{key}`:")),
+            "{m}"
+        );
+        assert!(
+            m.contains("deep-review.trustRepoConfig"),
+            "says how to trust: {m}"
+        );
+        // `--plan` refuses it the same way.
+        assert_eq!(run(r, &["HEAD~1..HEAD", "--plan"], &[]).code, 2);
+        m
+    }
+
+    fn prompt(p: &str) -> String {
+        format!("[[reviewer]]\nname = \"correctness\"\nmodel = \"gemma3-270m\"\nprompt = {p:?}\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\n")
+    }
+
+    #[test]
+    fn prompt_files_outside_the_repository_are_refused() {
+        let r = repo_with_change();
+        for p in ["/etc/shadow", "/etc/passwd", "../../../../etc/passwd"] {
+            let m = refused(&r, &prompt(p), "reviewer.prompt", 4);
+            assert!(m.contains("outside the repository"), "{p}: {m}");
+        }
+        // A symlink inside the repository to a file outside is followed and refused.
+        std::fs::write(r.scratch().join("secret.md"), "secret").unwrap();
+        std::os::unix::fs::symlink(r.scratch().join("secret.md"), r.path.join("persona.md"))
+            .unwrap();
+        let m = refused(&r, &prompt("persona.md"), "reviewer.prompt", 4);
+        assert!(m.contains("outside the repository"), "{m}");
+        // A missing file is refused too (nothing to check it against).
+        refused(&r, &prompt("nope.md"), "reviewer.prompt", 4);
+        // Without `prompt`, the name names the file (`<name>.md`): checked alike.
+        std::fs::write(r.scratch().join("outside.md"), "secret").unwrap();
+        let m = refused(
+            &r,
+            "[[reviewer]]\nname = \"../outside\"\nmodel = \"gemma3-270m\"\n",
+            "reviewer.prompt",
+            2,
+        );
+        assert!(m.contains("outside the repository"), "{m}");
+        // A file inside is fine, and so is a symlink to one inside.
+        r.write("prompts/mine.md", "Look for bugs.");
+        repo_file(&r, &prompt("prompts/mine.md"));
+        show(&r).ok();
+        std::os::unix::fs::symlink("prompts/mine.md", r.path.join("link.md")).unwrap();
+        repo_file(&r, &prompt("link.md"));
+        show(&r).ok();
+        run(&r, &["HEAD~1..HEAD", "--plan"], &[]).ok();
+    }
+
+    #[test]
+    fn report_dir_outside_the_repository_is_refused() {
+        let r = repo_with_change();
+        let outside = r.scratch().join("reports");
+        let text = format!(
+            "[review]\nreport_dir = {:?}\n",
+            outside.display().to_string()
+        );
+        refused(&r, &text, "review.report_dir", 2);
+        refused(
+            &r,
+            "[review]\nreport_dir = \"../reports\"\n",
+            "review.report_dir",
+            2,
+        );
+        refused(
+            &r,
+            "[review]\nreport_dir = \"~/reports\"\n",
+            "review.report_dir",
+            2,
+        );
+        let m = refused(
+            &r,
+            "[review]\nreport_dir = \".git/hooks\"\n",
+            "review.report_dir",
+            2,
+        );
+        assert!(m.contains(".git directory"), "{m}");
+        std::os::unix::fs::symlink(r.scratch(), r.path.join("out")).unwrap();
+        refused(
+            &r,
+            "[review]\nreport_dir = \"out/reports\"\n",
+            "review.report_dir",
+            2,
+        );
+        repo_file(&r, "[review]\nreport_dir = \"docs/reviews\"\n");
+        show(&r).ok();
+        // The user's own configuration may put reports anywhere.
+        repo_file(&r, "");
+        user_file(&r, &text);
+        assert!(show(&r).ok().contains(&outside.display().to_string()));
+    }
+
+    #[test]
+    fn the_user_can_trust_a_repository_from_git_config_only() {
+        let r = repo_with_change();
+        let outside = r.scratch().join("reports");
+        let text = format!(
+            "{}[review]\nreport_dir = {:?}\n",
+            prompt("/etc/passwd"),
+            outside.display().to_string()
+        );
+        // The repository file cannot trust itself.
+        repo_file(&r, "trustRepoConfig = true\n");
+        assert!(show(&r)
+            .config_error()
+            .contains("not a configuration table"));
+        // The repository's own .git/config.
+        repo_file(&r, &text);
+        r.git(&["config", "deep-review.trustRepoConfig", "true"]);
+        let out = show(&r);
+        assert!(out
+            .ok()
+            .contains("trusted with paths outside the repository: yes"));
+        assert!(out.stdout.contains("prompt = \"/etc/passwd\""));
+        run(&r, &["HEAD~1..HEAD", "--plan"], &[]).ok();
+        // The user's global config.
+        r.git(&["config", "--unset", "deep-review.trustRepoConfig"]);
+        assert_eq!(show(&r).code, 2);
+        std::fs::write(
+            home(&r).join(".gitconfig"),
+            "[deep-review]\n\ttrustRepoConfig = true\n",
+        )
+        .unwrap();
+        show(&r).ok();
+        // And off again.
+        r.git(&["config", "deep-review.trustRepoConfig", "false"]);
+        assert_eq!(show(&r).code, 2);
+    }
+
+    #[test]
+    fn an_instruction_file_linking_out_of_the_repository_is_not_read() {
+        let r = TestRepo::new();
+        r.commit_files("first", &[("src/lib.rs", "pub fn a() {}\n")]);
+        std::fs::write(r.scratch().join("private.txt"), "TOP SECRET TOKEN").unwrap();
+        std::os::unix::fs::symlink(r.scratch().join("private.txt"), r.path.join("AGENTS.md"))
+            .unwrap();
+        r.commit_files(
+            "second",
+            &[("src/lib.rs", "pub fn a() {}\npub fn b() {}\n")],
+        );
+        repo_file(
+            &r,
+            "[[reviewer]]\nname = \"correctness\"\nmodel = \"standin:empty\"\n\n[review]\nlead = \"none\"\n",
+        );
+        let review = |r: &TestRepo| {
+            run(
+                r,
+                &["HEAD~1..HEAD", "--format", "json", "-o", "-", "--no-cache"],
+                &[(TEST_BACKENDS_ENV, "1")],
+            )
+        };
+        let out = review(&r);
+        let json: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+        assert_eq!(json["instructions_file"], serde_json::Value::Null);
+        assert!(!out.stdout.contains("TOP SECRET"));
+        assert!(
+            out.stderr
+                .contains("git-deep-review: warning: AGENTS.md is not read")
+                && out.stderr.contains("outside the repository"),
+            "{}",
+            out.stderr
+        );
+        // The next candidate is still used.
+        r.write("REVIEW.md", "Prefer small functions.");
+        let json: serde_json::Value = serde_json::from_str(review(&r).ok()).unwrap();
+        assert_eq!(json["instructions_file"], "REVIEW.md");
+    }
+}
+
+#[test]
+fn readme_documents_every_key() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("## Configuration")
+        .expect("a configuration section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    for key in REGISTRY {
+        assert!(section.contains(key.git), "README lacks {}", key.git);
+        assert!(
+            section.contains(&format!("{} =", key.name()))
+                || section.contains(&format!("`{}`", key.toml)),
+            "README lacks {}",
+            key.toml
+        );
+    }
+    assert!(section.contains(config::KEY_TRUST_REPO_CONFIG));
 }
 
 #[test]
@@ -354,30 +673,4 @@ fn sizes_and_durations_parse() {
     assert_eq!(parse_duration_secs("45"), Some(45));
     assert_eq!(parse_duration_secs("0"), None);
     assert_eq!(parse_duration_secs("5 minutes"), None);
-}
-
-#[test]
-fn agreement_is_checked_on_the_final_layers_only() {
-    let r = repo();
-    // The user file asks for 3 agreeing reviewers; the team's file has 2
-    // reviewers; the repository's git config lowers the bar to 1: valid.
-    let user = user_file(r.path(), "[gate]\nmin_agreement = 3\n");
-    std::fs::write(
-        r.path().join(".deep-review.toml"),
-        "[[reviewer]]\nname = \"a\"\nmodel = \"gemma3-270m\"\n[[reviewer]]\nname = \"b\"\nmodel = \"smollm2-135m\"\n",
-    )
-    .unwrap();
-    git(r.path(), &["config", "deep-review.minAgreement", "1"]);
-    let (s, _) = load_in(r.path(), Some(&user), CliOverrides::default()).unwrap();
-    assert_eq!((s.reviewers.len(), s.gate.min_agreement), (2, 1));
-    // Without the git config key the final state is impossible: an error
-    // that names where both values came from.
-    git(r.path(), &["config", "--unset", "deep-review.minAgreement"]);
-    match load_in(r.path(), Some(&user), CliOverrides::default()) {
-        Err(Error::Config(m)) => assert!(
-            m.contains("user file") && m.contains("repository file"),
-            "{m}"
-        ),
-        other => panic!("expected an error, got {other:?}"),
-    }
 }

@@ -71,6 +71,7 @@ fn review_offline(repo: &Path, args: &[&str]) -> Output {
         .arg(repo)
         .args(args)
         .env("GIT_DEEP_REVIEW_MODELS_DIR", models_dir())
+        .env("GIT_DEEP_REVIEW_TEST_BACKENDS", "1")
         .env("XDG_CONFIG_HOME", repo.join(".no-user-config"))
         .env("NO_COLOR", "1")
         .output()

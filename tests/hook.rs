@@ -933,6 +933,7 @@ fn isolated(s: &Setup) -> Vec<(String, String)> {
         ),
         ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
         ("GIT_DEEP_REVIEW_MODELS_DIR".into(), models),
+        ("GIT_DEEP_REVIEW_TEST_BACKENDS".into(), "1".into()),
     ]
 }
 

@@ -33,8 +33,9 @@ fn repo() -> TestRepo {
 fn command(r: &TestRepo, args: &[&str]) -> Command {
     let home = r.scratch().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let models =
-        std::env::var("GIT_DEEP_REVIEW_MODELS_DIR").unwrap_or_else(|_| "/work/main/models".into());
+    // Stand-in reviewers need no model files; the variable is passed on so
+    // a real model named by a test would be found where the suite put it.
+    let models = std::env::var("GIT_DEEP_REVIEW_MODELS_DIR").unwrap_or_default();
     let mut c = Command::new(BIN);
     c.args(args)
         .current_dir(&r.path)
@@ -45,6 +46,7 @@ fn command(r: &TestRepo, args: &[&str]) -> Command {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_DEEP_REVIEW_MODELS_DIR", models)
+        .env(git_deep_review::engine::standin::TEST_BACKENDS_ENV, "1")
         .env("LC_ALL", "C");
     c
 }

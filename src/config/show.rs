@@ -1,0 +1,69 @@
+//! `git deep-review config`: the effective configuration as TOML, every
+//! value with its doc line, git config key, flag and source.
+
+use super::keys::{self, toml_str, Kind, REGISTRY, SECTIONS};
+use super::{Provenance, Settings, Source, KEY_TRUST_REPO_CONFIG};
+use std::io::Write;
+
+/// Prints the effective configuration as TOML, with the source of every
+/// value as a trailing comment. The output is itself a valid configuration file.
+pub fn write_effective(
+    settings: &Settings,
+    prov: &Provenance,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    if prov.files.is_empty() {
+        writeln!(w, "# configuration files: none found")?;
+    } else {
+        for f in &prov.files {
+            writeln!(w, "# configuration file: {}", f.display())?;
+        }
+    }
+    writeln!(
+        w,
+        "# repository file trusted with paths outside the repository: {} (git config {KEY_TRUST_REPO_CONFIG})",
+        if prov.repo_trusted { "yes" } else { "no" }
+    )?;
+    writeln!(w, "# reviewers from: {}", prov.source("reviewer"))?;
+    for r in &settings.reviewers {
+        writeln!(w, "\n[[reviewer]]")?;
+        writeln!(w, "name = {}", toml_str(&r.name))?;
+        writeln!(w, "model = {}", toml_str(&r.model))?;
+        writeln!(w, "prompt = {}", toml_str(&r.prompt))?;
+        writeln!(w, "seed = {}", r.sampling.seed)?;
+        writeln!(w, "temperature = {:?}", r.sampling.temperature)?;
+        writeln!(w, "top_k = {}", r.sampling.top_k)?;
+        writeln!(w, "top_p = {:?}", r.sampling.top_p)?;
+        writeln!(w, "max_tokens = {}", r.sampling.max_tokens)?;
+    }
+    for section in SECTIONS {
+        writeln!(w, "\n[{section}]")?;
+        for key in REGISTRY.iter().filter(|k| k.section() == section) {
+            write_key(key, settings, prov, w)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_key(
+    key: &keys::Key,
+    s: &Settings,
+    prov: &Provenance,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let flag = key.flag.map(|f| format!(", {f}")).unwrap_or_default();
+    writeln!(w, "# {} (git config {}{flag})", key.doc, key.git)?;
+    if let Kind::Globs = key.kind {
+        writeln!(w, "{} = [", key.name())?;
+        for (i, g) in s.ignore.iter().enumerate() {
+            let src = prov.ignore.get(i).cloned().unwrap_or(Source::Default);
+            writeln!(w, "  {},  # {src}", toml_str(g))?;
+        }
+        return writeln!(w, "]");
+    }
+    let src = prov.source(key.toml);
+    match keys::show(key, s) {
+        Some(v) => writeln!(w, "{} = {v}  # {src}", key.name()),
+        None => writeln!(w, "# {} = ({})  # {src}", key.name(), key.unset),
+    }
+}
