@@ -16,6 +16,7 @@ pub mod engine;
 pub mod findings;
 pub mod gate;
 pub mod grounding;
+pub mod lang;
 pub mod plan;
 pub mod range;
 pub mod report;

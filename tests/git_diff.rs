@@ -479,7 +479,7 @@ def free():
 
 #[test]
 fn enclosing_heuristic_across_brace_languages() {
-    use git_deep_review::diff::{enclosing_braces, language_for};
+    use git_deep_review::lang::{enclosing_braces, language_for};
     let go = "package x\n\nfunc (s *Server) Handle(w http.ResponseWriter) {\n\tif ok {\n\t\tw.Write(nil)\n\t}\n}\n";
     let lines: Vec<&str> = go.lines().collect();
     let e = enclosing_braces(&lines, 4).unwrap();

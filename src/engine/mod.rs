@@ -21,6 +21,7 @@ pub mod llama;
 pub mod manifest;
 pub mod memory;
 pub mod progress;
+mod sampler;
 pub mod standin;
 pub mod verify;
 

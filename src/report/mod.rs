@@ -9,6 +9,7 @@
 //! model's prose, when usable, replaces that prose through
 //! [`ReviewReport::apply_lead_prose`].
 
+pub mod escape;
 pub mod fallback;
 pub mod json;
 pub mod markdown;
