@@ -215,7 +215,7 @@ fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
     );
     assert_eq!(s.tip("main"), head);
     let text = std::fs::read_to_string(&log).unwrap();
-    let url = s.remote.to_str().unwrap();
+    let url = s.remote.path.to_str().unwrap();
     let line = format!("refs/heads/main {head} refs/heads/main ");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("chained-args: origin {url}"), "{text}");
@@ -859,6 +859,10 @@ fn real_push_clean_passes_planted_critical_is_refused_and_bypasses_work() {
         err.contains("--no-verify") && err.contains("DEEP_REVIEW=skip"),
         "{err}"
     );
+    let listed = critical_findings(&report_of(&err));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].location, "src/bad.rs:2");
+    assert_eq!(listed[0].reviewers, ["first", "second"]);
 
     // Pushing again with nothing changed gives the same answer.
     let (pushed, _) = real_push(&s, &["origin", "main"], &[]);
@@ -1005,15 +1009,17 @@ struct ListedFinding {
 }
 
 /// The findings under `### Critical Issues` of a Markdown report, read with
-/// a CommonMark parser (the first paragraph of each top-level list item:
-/// ``**title** — `file:line` [reviewers] (critical, kind)``).
+/// a CommonMark parser: the text of each top-level list item up to its first
+/// block's end, ``**title** — `file:line` [reviewers] (critical, kind)``
+/// (the excerpt and explanation that follow are not indented, so they are
+/// not part of the item).
 fn critical_findings(md: &str) -> Vec<ListedFinding> {
     use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
     let mut out = Vec::new();
     let (mut in_heading, mut heading) = (false, String::new());
     let mut in_section = false;
     let mut lists = 0;
-    let (mut paragraphs, mut collecting, mut text) = (0, false, String::new());
+    let (mut collecting, mut text) = (false, String::new());
     for ev in Parser::new(md) {
         match ev {
             Event::Start(Tag::Heading { level, .. }) => {
@@ -1030,21 +1036,20 @@ fn critical_findings(md: &str) -> Vec<ListedFinding> {
             Event::Start(Tag::List(_)) => lists += 1,
             Event::End(TagEnd::List(_)) => lists -= 1,
             Event::Start(Tag::Item) if lists == 1 => {
-                paragraphs = 0;
+                collecting = true;
                 text.clear();
             }
-            Event::Start(Tag::Paragraph) if lists == 1 => collecting = paragraphs == 0,
-            Event::End(TagEnd::Paragraph) if lists == 1 => {
-                collecting = false;
-                paragraphs += 1;
-            }
+            Event::End(TagEnd::Paragraph) => collecting = false,
             Event::Text(t) if collecting => text.push_str(&t),
             Event::Code(c) if collecting => {
                 text.push('`');
                 text.push_str(&c);
                 text.push('`');
             }
-            Event::End(TagEnd::Item) if lists == 1 => out.push(parse_listed(&text)),
+            Event::End(TagEnd::Item) if lists == 1 => {
+                collecting = false;
+                out.push(parse_listed(&text));
+            }
             _ => {}
         }
     }
