@@ -993,8 +993,10 @@ const PLANTING_REVIEWER: &str =
     "\n[[reviewer]]\nname = \"planted\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n";
 
 /// Any single reviewer's critical finding blocks: whatever a real model
-/// rates critical must stop the push.
-const STRICT_GATE: &str = "\n[gate]\nblock_on = \"critical\"\nmin_agreement = 1\n";
+/// rates critical must stop the push. (No lead: its prose does not enter
+/// the gate's decision, and it would double the time of each push.)
+const STRICT_GATE: &str =
+    "\n[review]\nlead = \"none\"\n\n[gate]\nblock_on = \"critical\"\nmin_agreement = 1\n";
 
 /// Code with a planted critical on line 6 (the stand-in reports it; the
 /// real models see it as a comment).
