@@ -80,8 +80,8 @@ pub struct FileDiff {
     pub language: Option<String>,
 }
 
-pub use crate::lang::{language_for, Enclosing};
 use crate::lang::{enclosing_braces, enclosing_python, is_brace_language};
+pub use crate::lang::{language_for, Enclosing};
 
 use crate::error::{Error, Result};
 use gix::bstr::ByteSlice;
@@ -519,4 +519,3 @@ fn hunk_anchor(hunk: &Hunk) -> Option<usize> {
     }
     None
 }
-

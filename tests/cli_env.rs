@@ -2,13 +2,12 @@
 //! what the messages say when there is none, the hook's uninstall and
 //! bypass, and the models directory and verification record.
 
-#[path = "common/repo.rs"]
-mod repo;
+mod common;
 
+use common::repo::TestRepo;
 use git_deep_review::engine::manifest::load_manifest_from;
 use git_deep_review::engine::verify::verify_model_with_cache;
 use git_deep_review::hook::{install_in, uninstall_in, EDITED_NAME, HOOK_NAME};
-use repo::TestRepo;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

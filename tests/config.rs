@@ -3,14 +3,13 @@
 //! config keys. Everything user-facing runs the real binary on a throw-away
 //! repository whose HOME, user file and git config are isolated.
 
-#[path = "common/repo.rs"]
-mod repo;
+mod common;
 
+use common::repo::TestRepo;
 use git_deep_review::config::{
     self, parse_byte_size, parse_duration_secs, CliOverrides, Source, REGISTRY,
 };
 use git_deep_review::engine::standin::TEST_BACKENDS_ENV;
-use repo::TestRepo;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -11,6 +11,8 @@ use git_deep_review::engine::{
 };
 use git_deep_review::Error;
 
+mod common;
+
 fn manifest_with(dir: &Path, entry: &str) -> Manifest {
     std::fs::write(dir.join("manifest.toml"), entry).unwrap();
     load_manifest_from(dir).unwrap()
@@ -145,10 +147,7 @@ fn unsupported_architecture_is_reported_by_name() {
 
 #[test]
 fn models_listing_reads_gguf_metadata() {
-    let dir = std::env::var_os("GIT_DEEP_REVIEW_MODELS_DIR").expect(
-        "GIT_DEEP_REVIEW_MODELS_DIR must point at the fetched models (models/fetch.sh --dest DIR)",
-    );
-    let m = load_manifest_from(Path::new(&dir)).unwrap();
+    let m = load_manifest_from(&common::models::dir()).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let mut out = Vec::new();
     list_models_of(&m, &cache.path().join("v.json"), &mut out).unwrap();

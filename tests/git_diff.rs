@@ -1,12 +1,11 @@
 //! Diff extraction compared line by line with `git diff` on the same range,
 //! plus statuses, binary detection and the enclosing-block heuristic.
 
-#[path = "common/repo.rs"]
-mod repo;
+mod common;
 
+use common::repo::TestRepo;
 use git_deep_review::diff::{DiffOptions, FileDiff, FileStatus, LineKind};
 use git_deep_review::range::resolve;
-use repo::TestRepo;
 
 /// One hunk of `git diff` output: header numbers and `(marker, text)` lines.
 #[derive(Debug, PartialEq)]

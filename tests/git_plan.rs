@@ -1,16 +1,15 @@
 //! Review plans: what is skipped and why, how the diff is chunked, what
 //! the models see, and the `--plan` outputs.
 
-#[path = "common/repo.rs"]
-mod repo;
+mod common;
 
+use common::repo::TestRepo;
 use git_deep_review::diff::{DiffOptions, FileDiff, LineKind};
 use git_deep_review::plan::{
     build, chunk_new_lines, estimate_tokens, recount, render_chunk, write_text, PlanOptions,
     ReviewPlan,
 };
 use git_deep_review::range::resolve;
-use repo::TestRepo;
 use std::collections::BTreeSet;
 
 fn plan_of(r: &TestRepo, spec: &str, opts: &PlanOptions) -> ReviewPlan {
@@ -421,25 +420,15 @@ fn text_and_json_outputs_describe_the_plan() {
 }
 
 /// Runs the built binary in `dir` with a clean environment.
-fn run_binary(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let home = tempfile::tempdir().unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_git-deep-review"))
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run git-deep-review")
+fn run_binary(r: &TestRepo, args: &[&str]) -> std::process::Output {
+    r.deep_review(args).output().expect("run git-deep-review")
 }
 
 #[test]
 fn cli_plan_prints_text_and_json_and_exits_zero() {
     let (r, base) = mixed_repo();
     let spec = format!("{base}..HEAD");
-    let text = run_binary(&r.path, &[&spec, "--plan"]);
+    let text = run_binary(&r, &[&spec, "--plan"]);
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert_eq!(
         text.status.code(),
@@ -450,7 +439,7 @@ fn cli_plan_prints_text_and_json_and_exits_zero() {
     assert!(stdout.contains("src/main.rs"), "{stdout}");
     assert!(stdout.contains("lock file"), "{stdout}");
 
-    let json = run_binary(&r.path, &[&spec, "--plan", "--format", "json"]);
+    let json = run_binary(&r, &[&spec, "--plan", "--format", "json"]);
     assert_eq!(
         json.status.code(),
         Some(0),
@@ -466,7 +455,7 @@ fn cli_plan_prints_text_and_json_and_exits_zero() {
 #[test]
 fn cli_plan_of_an_empty_range_exits_zero() {
     let (r, _) = mixed_repo();
-    let out = run_binary(&r.path, &["HEAD..HEAD", "--plan", "--format", "json"]);
+    let out = run_binary(&r, &["HEAD..HEAD", "--plan", "--format", "json"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -481,28 +470,26 @@ fn cli_plan_of_an_empty_range_exits_zero() {
 #[test]
 fn cli_exit_codes_for_bad_input() {
     let (r, _) = mixed_repo();
-    let unknown = run_binary(&r.path, &["nope..HEAD", "--plan"]);
+    let unknown = run_binary(&r, &["nope..HEAD", "--plan"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown revision `nope`"));
 
     let not_repo = tempfile::tempdir().unwrap();
-    let out = run_binary(not_repo.path(), &["HEAD~1..", "--plan"]);
+    let out = r
+        .deep_review(&["HEAD~1..", "--plan"])
+        .current_dir(not_repo.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a git repository"));
 
     r.commit_files("second", &[("x.txt", "x\n")]);
     r.commit_files("third", &[("x.txt", "y\n")]);
-    let shallow = r.scratch().join("shallow-cli");
-    let url = format!("file://{}", r.path.display());
-    r.git(&[
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        &url,
-        shallow.to_str().unwrap(),
-    ]);
-    let out = run_binary(&shallow, &["HEAD~2..HEAD", "--plan"]);
+    let shallow = r.shallow_clone(1);
+    let out = shallow
+        .deep_review(&["HEAD~2..HEAD", "--plan"])
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -519,18 +506,8 @@ fn cli_review_of_only_skipped_files_loads_no_model_and_exits_zero() {
     let r = TestRepo::new();
     r.commit_files("base", &[("Cargo.lock", "a\n")]);
     r.commit_files("bump the lock file", &[("Cargo.lock", "b\n")]);
-    let empty_models = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_git-deep-review"))
-        .args(["HEAD~1..HEAD"])
-        .current_dir(&r.path)
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_DEEP_REVIEW_MODELS_DIR", empty_models.path())
-        .output()
-        .unwrap();
+    // The fixture's environment names an empty models directory.
+    let out = r.deep_review(&["HEAD~1..HEAD"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("Nothing to review"), "{stderr}");

@@ -1,12 +1,11 @@
 //! Range resolution on real throw-away repositories: every range form and
 //! every bad input the git layer promises to handle.
 
-#[path = "common/repo.rs"]
-mod repo;
+mod common;
 
+use common::repo::TestRepo;
 use git_deep_review::range::{open_repo, read_file_at, resolve, ReviewRange};
 use git_deep_review::Error;
-use repo::TestRepo;
 
 /// main: c1 c2; feature (from c2): f1 f2. Returns (repo, [c1, c2, f1, f2]).
 fn feature_repo() -> (TestRepo, Vec<String>) {
@@ -327,18 +326,8 @@ fn shallow_clone_with_missing_base_says_how_to_deepen() {
     let c1 = r.commit_files("c1", &[("a.txt", "1\n")]);
     r.commit_files("c2", &[("a.txt", "2\n")]);
     r.commit_files("c3", &[("a.txt", "3\n")]);
-    let shallow_path = r.scratch().join("shallow");
-    let url = format!("file://{}", r.path.display());
-    r.git(&[
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        &url,
-        shallow_path.to_str().unwrap(),
-    ]);
-    assert!(shallow_path.join(".git/shallow").exists());
-    let repo = open_repo(&shallow_path).unwrap();
+    let shallow = r.shallow_clone(1);
+    let repo = open_repo(&shallow.path).unwrap();
     for spec in ["HEAD~1..HEAD", &format!("{c1}..HEAD"), "HEAD"] {
         let msg = git_message(resolve(&repo, Some(spec)));
         assert!(msg.contains("shallow"), "{spec}: {msg}");

@@ -14,81 +14,14 @@ use git_deep_review::hook::{
 use git_deep_review::Error;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-fn git_out(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new("git");
-    c.args(args).current_dir(dir);
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.output().expect("git runs")
-}
+mod common;
+use common::repo::{Remote, TestRepo};
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = git_out(dir, args, &[]);
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A bare remote and a clone with one pushed commit on `main`.
-struct Setup {
-    _tmp: tempfile::TempDir,
-    remote: PathBuf,
-    work: PathBuf,
-}
-
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let remote = tmp.path().join("remote.git");
-    let work = tmp.path().join("work");
-    git(
-        tmp.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            remote.to_str().unwrap(),
-        ],
-    );
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            remote.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
-    git(&work, &["config", "user.name", "Test"]);
-    git(&work, &["config", "user.email", "test@example.com"]);
-    git(&work, &["checkout", "-q", "-b", "main"]);
-    commit(&work, "README.md", "hello\n", "initial");
-    git(&work, &["push", "-q", "origin", "main"]);
-    git(&work, &["remote", "set-head", "origin", "main"]);
-    Setup {
-        _tmp: tmp,
-        remote,
-        work,
-    }
-}
-
-fn commit(work: &Path, file: &str, text: &str, msg: &str) -> String {
-    let p = work.join(file);
-    if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    std::fs::write(p, text).unwrap();
-    git(work, &["add", file]);
-    git(work, &["commit", "-q", "-m", msg]);
-    git(work, &["rev-parse", "HEAD"])
+fn setup() -> Remote {
+    Remote::new()
 }
 
 fn write_script(path: &Path, body: &str, mode: u32) {
@@ -106,7 +39,7 @@ fn mode_of(path: &Path) -> u32 {
 #[test]
 fn install_writes_an_executable_hook_and_is_idempotent() {
     let s = setup();
-    let hooks = s.work.join(".git/hooks");
+    let hooks = s.work.path.join(".git/hooks");
     let exe = Path::new("/opt/it's here/git-deep-review");
     let r1 = install_in(&hooks, exe, false, false).unwrap();
     assert!(!r1.unchanged);
@@ -148,7 +81,7 @@ fn install_writes_an_executable_hook_and_is_idempotent() {
 #[test]
 fn existing_hook_is_chained_and_restored_byte_and_mode_identical() {
     let s = setup();
-    let hooks = s.work.join(".git/hooks");
+    let hooks = s.work.path.join(".git/hooks");
     let original = b"#!/bin/sh\n# the team's own checks\nexit 0\n\xff\xfe binary tail\n";
     let hook = hooks.join("pre-push");
     std::fs::write(&hook, original).unwrap();
@@ -183,8 +116,8 @@ fn existing_hook_is_chained_and_restored_byte_and_mode_identical() {
 #[test]
 fn symlinked_hook_is_restored_as_the_same_symlink() {
     let s = setup();
-    let hooks = s.work.join(".git/hooks");
-    let target = s.work.join("tools-pre-push.sh");
+    let hooks = s.work.path.join(".git/hooks");
+    let target = s.work.path.join("tools-pre-push.sh");
     write_script(&target, "#!/bin/sh\nexit 0\n", 0o755);
     std::os::unix::fs::symlink(&target, hooks.join("pre-push")).unwrap();
     install_in(&hooks, Path::new("/x/git-deep-review"), false, false).unwrap();
@@ -195,7 +128,7 @@ fn symlinked_hook_is_restored_as_the_same_symlink() {
 #[test]
 fn refuses_to_lose_a_hook_unless_forced() {
     let s = setup();
-    let hooks = s.work.join(".git/hooks");
+    let hooks = s.work.path.join(".git/hooks");
     std::fs::write(hooks.join("pre-push"), "#!/bin/sh\necho mine\n").unwrap();
     std::fs::write(hooks.join(CHAINED_NAME), "#!/bin/sh\necho older\n").unwrap();
     let err = install_in(&hooks, Path::new("/x/gdr"), false, false).unwrap_err();
@@ -228,23 +161,23 @@ fn refuses_to_lose_a_hook_unless_forced() {
 #[test]
 fn core_hooks_path_is_respected() {
     let s = setup();
-    git(&s.work, &["config", "core.hooksPath", ".githooks"]);
-    let repo = gix::open(&s.work).unwrap();
+    s.work.git(&["config", "core.hooksPath", ".githooks"]);
+    let repo = gix::open(&s.work.path).unwrap();
     let (dir, configured) = git_deep_review::hook::hooks_dir(&repo).unwrap();
-    assert_eq!(dir, s.work.join(".githooks"));
+    assert_eq!(dir, s.work.path.join(".githooks"));
     assert_eq!(configured, Some(PathBuf::from(".githooks")));
     let opts = git_deep_review::hook::InstallOptions {
         exe: Some(PathBuf::from("/x/gdr")),
         ..Default::default()
     };
     let r = git_deep_review::hook::install(Some(&repo), &opts).unwrap();
-    assert_eq!(r.hook, s.work.join(".githooks/pre-push"));
-    assert!(s.work.join(".githooks/pre-push").exists());
-    assert!(!s.work.join(".git/hooks/pre-push").exists());
+    assert_eq!(r.hook, s.work.path.join(".githooks/pre-push"));
+    assert!(s.work.path.join(".githooks/pre-push").exists());
+    assert!(!s.work.path.join(".git/hooks/pre-push").exists());
     // What git itself runs: the path `git rev-parse --git-path hooks` names.
-    let git_hooks = git(&s.work, &["rev-parse", "--git-path", "hooks"]);
+    let git_hooks = s.work.git(&["rev-parse", "--git-path", "hooks"]);
     assert_eq!(
-        s.work.join(git_hooks).canonicalize().unwrap(),
+        s.work.path.join(git_hooks).canonicalize().unwrap(),
         dir.canonicalize().unwrap()
     );
     let st = git_deep_review::hook::status(Some(&repo), None).unwrap();
@@ -258,37 +191,33 @@ fn core_hooks_path_is_respected() {
 const FAKE_EXE: &str = "#!/bin/sh\necho \"exe-args: $*\" >> \"$FAKE_LOG\"\nsed 's/^/exe-stdin: /' >> \"$FAKE_LOG\"\nexit \"${FAKE_EXIT:-0}\"\n";
 const CHAINED: &str = "#!/bin/sh\necho \"chained-args: $*\" >> \"$FAKE_LOG\"\nsed 's/^/chained-stdin: /' >> \"$FAKE_LOG\"\nexit \"${CHAINED_EXIT:-0}\"\n";
 
-fn push(s: &Setup, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut a = vec!["push", "-q"];
+fn push(s: &Remote, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut a = vec!["-q"];
     a.extend_from_slice(args);
-    git_out(&s.work, &a, envs)
-}
-
-fn remote_tip(s: &Setup, branch: &str) -> String {
-    git(&s.remote, &["rev-parse", branch])
+    s.push(&a, envs)
 }
 
 #[test]
 fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
     let s = setup();
-    let hooks = s.work.join(".git/hooks");
-    let exe = s.work.join("../fake-gdr");
+    let hooks = s.work.path.join(".git/hooks");
+    let exe = s.work.scratch().join("fake-gdr");
     write_script(&exe, FAKE_EXE, 0o755);
     write_script(&hooks.join("pre-push"), CHAINED, 0o755);
     install_in(&hooks, &exe, false, false).unwrap();
-    let log = s.work.join("../log");
+    let log = s.work.scratch().join("log");
     let log_s = log.to_str().unwrap();
 
-    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let head = s.work.commit_files("a", &[("a.txt", "a\n")]);
     let out = push(&s, &["origin", "main"], &[("FAKE_LOG", log_s)]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(remote_tip(&s, "main"), head);
+    assert_eq!(s.tip("main"), head);
     let text = std::fs::read_to_string(&log).unwrap();
-    let url = s.remote.to_str().unwrap();
+    let url = s.remote.path.to_str().unwrap();
     let line = format!("refs/heads/main {head} refs/heads/main ");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("chained-args: origin {url}"), "{text}");
@@ -309,14 +238,14 @@ fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
 
     // The reviewer blocks: the push is refused and the remote unchanged.
     std::fs::remove_file(&log).unwrap();
-    let blocked = commit(&s.work, "b.txt", "b\n", "b");
+    let blocked = s.work.commit_files("b", &[("b.txt", "b\n")]);
     let out = push(
         &s,
         &["origin", "main"],
         &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")],
     );
     assert!(!out.status.success());
-    assert_eq!(remote_tip(&s, "main"), head);
+    assert_eq!(s.tip("main"), head);
 
     // The chained hook blocks: the reviewer does not even run.
     std::fs::remove_file(&log).unwrap();
@@ -345,15 +274,15 @@ fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
         text.contains("chained-args") && !text.contains("exe-args"),
         "DEEP_REVIEW=skip skips the review, not the chained hook: {text}"
     );
-    assert_eq!(remote_tip(&s, "main"), blocked);
-    let c = commit(&s.work, "c.txt", "c\n", "c");
+    assert_eq!(s.tip("main"), blocked);
+    let c = s.work.commit_files("c", &[("c.txt", "c\n")]);
     let out = push(
         &s,
         &["--no-verify", "origin", "main"],
         &[("FAKE_LOG", log_s), ("FAKE_EXIT", "1")],
     );
     assert!(out.status.success());
-    assert_eq!(remote_tip(&s, "main"), c);
+    assert_eq!(s.tip("main"), c);
 
     // Uninstall restores the chained hook, which git then runs directly.
     uninstall_in(&hooks).unwrap();
@@ -366,7 +295,7 @@ fn template_chains_the_old_hook_replays_stdin_and_blocks_on_failure() {
 #[test]
 fn template_finds_the_binary_on_path_when_it_moved() {
     let s = setup();
-    let hooks = s.work.join(".git/hooks");
+    let hooks = s.work.path.join(".git/hooks");
     install_in(
         &hooks,
         Path::new("/nonexistent/git-deep-review"),
@@ -374,11 +303,11 @@ fn template_finds_the_binary_on_path_when_it_moved() {
         false,
     )
     .unwrap();
-    let bin = s.work.join("../bin");
+    let bin = s.work.scratch().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     write_script(&bin.join("git-deep-review"), FAKE_EXE, 0o755);
-    let log = s.work.join("../log");
-    commit(&s.work, "a.txt", "a\n", "a");
+    let log = s.work.scratch().join("log");
+    s.work.commit_files("a", &[("a.txt", "a\n")]);
     let path = format!(
         "{}:{}",
         bin.display(),
@@ -399,7 +328,7 @@ fn template_finds_the_binary_on_path_when_it_moved() {
         .contains("exe-args: hook run origin"));
 
     // Neither embedded nor on PATH: refuse, saying how to bypass.
-    commit(&s.work, "b.txt", "b\n", "b");
+    s.work.commit_files("b", &[("b.txt", "b\n")]);
     let out = push(&s, &["origin", "main"], &[("PATH", "/usr/bin:/bin")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -423,12 +352,12 @@ fn zeros() -> String {
 type Calls = Vec<ReviewRequest>;
 
 fn run(
-    s: &Setup,
+    work: &TestRepo,
     lines: &[String],
     settings: &Settings,
     mut answer: impl FnMut(&ReviewRequest) -> ReviewFacts,
 ) -> (i32, Calls, String) {
-    let repo = gix::open(&s.work).unwrap();
+    let repo = gix::open(&work.path).unwrap();
     let mut calls = Vec::new();
     let mut log = Vec::new();
     let code = pre_push(
@@ -481,11 +410,11 @@ fn critical(agreement: usize) -> ReviewFacts {
 #[test]
 fn update_reviews_remote_sha_to_local_sha() {
     let s = setup();
-    let old = remote_tip(&s, "main");
-    commit(&s.work, "a.txt", "a\n", "a");
-    let head = commit(&s.work, "b.txt", "b\n", "b");
+    let old = s.tip("main");
+    s.work.commit_files("a", &[("a.txt", "a\n")]);
+    let head = s.work.commit_files("b", &[("b.txt", "b\n")]);
     let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
-    let (code, calls, _) = run(&s, &lines, &settings(), clean);
+    let (code, calls, _) = run(&s.work, &lines, &settings(), clean);
     assert_eq!(code, 0);
     assert_eq!(calls.len(), 1);
     assert_eq!(
@@ -493,22 +422,23 @@ fn update_reviews_remote_sha_to_local_sha() {
         Some(old.as_str())
     );
     assert_eq!(calls[0].head, head);
-    assert_eq!(calls[0].spec, format!("{old}..{head}"));
+    // Named by short ids in messages and the report.
+    assert_eq!(calls[0].spec, format!("{}..{}", &old[..7], &head[..7]));
 }
 
 #[test]
 fn blocking_findings_give_exit_1_and_weak_ones_allow() {
     let s = setup();
-    let old = remote_tip(&s, "main");
-    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let old = s.tip("main");
+    let head = s.work.commit_files("a", &[("a.txt", "a\n")]);
     let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
-    let (code, _, log) = run(&s, &lines, &settings(), |_| critical(2));
+    let (code, _, log) = run(&s.work, &lines, &settings(), |_| critical(2));
     assert_eq!(code, 1);
     assert!(
         log.contains("push blocked") && log.contains("/tmp/r.md") && log.contains("--no-verify"),
         "{log}"
     );
-    let (code, _, log) = run(&s, &lines, &settings(), |_| critical(1));
+    let (code, _, log) = run(&s.work, &lines, &settings(), |_| critical(1));
     assert_eq!(code, 0);
     assert!(log.contains("warning"), "{log}");
 }
@@ -516,15 +446,15 @@ fn blocking_findings_give_exit_1_and_weak_ones_allow() {
 #[test]
 fn new_branch_is_reviewed_from_the_merge_base_with_the_default_branch() {
     let s = setup();
-    let base = remote_tip(&s, "main");
-    git(&s.work, &["checkout", "-q", "-b", "feature"]);
-    commit(&s.work, "f1.txt", "1\n", "f1");
-    let head = commit(&s.work, "f2.txt", "2\n", "f2");
+    let base = s.tip("main");
+    s.work.git(&["checkout", "-q", "-b", "feature"]);
+    s.work.commit_files("f1", &[("f1.txt", "1\n")]);
+    let head = s.work.commit_files("f2", &[("f2.txt", "2\n")]);
     let lines = [format!(
         "refs/heads/feature {head} refs/heads/feature {}",
         zeros()
     )];
-    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    let (_, calls, _) = run(&s.work, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
     assert_eq!(
         calls[0].base.map(|b| b.to_string()).as_deref(),
@@ -540,18 +470,19 @@ fn new_branch_is_reviewed_from_the_merge_base_with_the_default_branch() {
 fn new_branch_without_a_remote_default_uses_commits_not_on_any_remote_ref() {
     let s = setup();
     // No origin/HEAD, origin/main or origin/master: only origin/dev exists.
-    let pushed = remote_tip(&s, "main");
-    git(&s.work, &["push", "-q", "origin", "main:dev"]);
-    git(&s.work, &["fetch", "-q", "origin"]);
-    git(&s.work, &["remote", "set-head", "origin", "-d"]);
-    git(&s.work, &["update-ref", "-d", "refs/remotes/origin/main"]);
-    commit(&s.work, "x.txt", "x\n", "x");
-    let head = commit(&s.work, "y.txt", "y\n", "y");
+    let pushed = s.tip("main");
+    s.work.git(&["push", "-q", "origin", "main:dev"]);
+    s.work.git(&["fetch", "-q", "origin"]);
+    s.work.git(&["remote", "set-head", "origin", "-d"]);
+    s.work
+        .git(&["update-ref", "-d", "refs/remotes/origin/main"]);
+    s.work.commit_files("x", &[("x.txt", "x\n")]);
+    let head = s.work.commit_files("y", &[("y.txt", "y\n")]);
     let lines = [format!(
         "refs/heads/topic {head} refs/heads/topic {}",
         zeros()
     )];
-    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    let (_, calls, _) = run(&s.work, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
     assert_eq!(
         calls[0].base.map(|b| b.to_string()).as_deref(),
@@ -562,38 +493,29 @@ fn new_branch_without_a_remote_default_uses_commits_not_on_any_remote_ref() {
 
 #[test]
 fn first_push_of_a_new_history_is_reviewed_from_the_root() {
-    let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path();
-    git(work, &["init", "-q", "-b", "main"]);
-    git(work, &["config", "user.name", "T"]);
-    git(work, &["config", "user.email", "t@e"]);
-    let head = commit(work, "a.txt", "a\n", "root");
-    let s = Setup {
-        _tmp: tempfile::tempdir().unwrap(),
-        remote: PathBuf::new(),
-        work: work.to_path_buf(),
-    };
+    let work = TestRepo::new();
+    let head = work.commit_files("root", &[("a.txt", "a\n")]);
     let lines = [format!(
         "refs/heads/main {head} refs/heads/main {}",
         zeros()
     )];
-    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    let (_, calls, _) = run(&work, &lines, &settings(), clean);
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].base, None);
-    assert_eq!(calls[0].spec, head);
+    assert_eq!(calls[0].spec, format!("(root)..{}", &head[..7]));
 }
 
 #[test]
 fn deletions_tags_and_nothing_new_are_not_reviewed() {
     let s = setup();
-    let tip = remote_tip(&s, "main");
+    let tip = s.tip("main");
     let lines = [
         format!("(delete) {} refs/heads/old {tip}", zeros()),
         format!("refs/tags/v1 {tip} refs/tags/v1 {}", zeros()),
         // A new branch pointing at an already-pushed commit.
         format!("refs/heads/same {tip} refs/heads/same {}", zeros()),
     ];
-    let (code, calls, log) = run(&s, &lines, &settings(), |_| critical(9));
+    let (code, calls, log) = run(&s.work, &lines, &settings(), |_| critical(9));
     assert_eq!(code, 0);
     assert!(calls.is_empty(), "{calls:?}");
     assert!(
@@ -602,7 +524,7 @@ fn deletions_tags_and_nothing_new_are_not_reviewed() {
     );
 
     // And through a real push: deleting a remote branch passes.
-    git(&s.work, &["push", "-q", "origin", "main:doomed"]);
+    s.work.git(&["push", "-q", "origin", "main:doomed"]);
     let out = push(&s, &["origin", ":doomed"], &[]);
     assert!(out.status.success());
 }
@@ -610,12 +532,12 @@ fn deletions_tags_and_nothing_new_are_not_reviewed() {
 #[test]
 fn gate_off_allows_without_reviewing() {
     let s = setup();
-    let old = remote_tip(&s, "main");
-    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let old = s.tip("main");
+    let head = s.work.commit_files("a", &[("a.txt", "a\n")]);
     let mut st = settings();
     st.gate.enabled = false;
     let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
-    let (code, calls, log) = run(&s, &lines, &st, |_| critical(3));
+    let (code, calls, log) = run(&s.work, &lines, &st, |_| critical(3));
     assert_eq!(code, 0);
     assert!(calls.is_empty());
     assert!(log.contains("gate is off"), "{log}");
@@ -624,10 +546,10 @@ fn gate_off_allows_without_reviewing() {
 #[test]
 fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
     let s = setup();
-    let old = remote_tip(&s, "main");
-    let head = commit(&s.work, "a.txt", "a\n", "a");
-    git(&s.work, &["checkout", "-q", "-b", "second"]);
-    let head2 = commit(&s.work, "b.txt", "b\n", "b");
+    let old = s.tip("main");
+    let head = s.work.commit_files("a", &[("a.txt", "a\n")]);
+    s.work.git(&["checkout", "-q", "-b", "second"]);
+    let head2 = s.work.commit_files("b", &[("b.txt", "b\n")]);
     let lines = [
         format!("refs/heads/main {head} refs/heads/main {old}"),
         format!("refs/heads/second {head2} refs/heads/second {}", zeros()),
@@ -651,7 +573,7 @@ fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
             ..Default::default()
         }
     };
-    let (code, calls, log) = run(&s, &lines, &st, slow);
+    let (code, calls, log) = run(&s.work, &lines, &st, slow);
     assert_eq!(code, 0);
     assert_eq!(calls.len(), 1, "no review starts after the deadline");
     assert!(
@@ -660,7 +582,7 @@ fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
     );
 
     st.on_timeout = OnTimeout::Block;
-    let (code, _, log) = run(&s, &lines, &st, slow);
+    let (code, _, log) = run(&s.work, &lines, &st, slow);
     assert_eq!(code, 1);
     assert!(
         log.contains("on_timeout") && log.contains("--no-verify"),
@@ -671,9 +593,9 @@ fn time_budget_allows_with_a_warning_by_default_and_blocks_when_configured() {
 #[test]
 fn review_errors_refuse_the_push_with_bypass_help() {
     let s = setup();
-    let old = remote_tip(&s, "main");
-    let head = commit(&s.work, "a.txt", "a\n", "a");
-    let repo = gix::open(&s.work).unwrap();
+    let old = s.tip("main");
+    let head = s.work.commit_files("a", &[("a.txt", "a\n")]);
+    let repo = gix::open(&s.work.path).unwrap();
     let mut log = Vec::new();
     let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
     let code = pre_push(
@@ -706,7 +628,7 @@ fn review_errors_refuse_the_push_with_bypass_help() {
 #[test]
 fn malformed_input_is_an_error() {
     let s = setup();
-    let repo = gix::open(&s.work).unwrap();
+    let repo = gix::open(&s.work.path).unwrap();
     let r = pre_push(
         &repo,
         "origin",
@@ -785,19 +707,17 @@ fn read_input_prefers_stdin_and_falls_back_to_pre_commit_env() {
 #[test]
 fn global_install_still_runs_the_repositorys_own_hook() {
     let s = setup();
-    let shared = s.work.join("../shared-hooks");
-    let exe = s.work.join("../fake-gdr");
+    let shared = s.work.scratch().join("shared-hooks");
+    let exe = s.work.scratch().join("fake-gdr");
     write_script(&exe, FAKE_EXE, 0o755);
     let r = install_in(&shared, &exe, true, false).unwrap();
     assert!(r.hook.starts_with(&shared));
     // What `git config --global core.hooksPath DIR` does, scoped to this repository.
-    git(
-        &s.work,
-        &["config", "core.hooksPath", shared.to_str().unwrap()],
-    );
-    write_script(&s.work.join(".git/hooks/pre-push"), CHAINED, 0o755);
-    let log = s.work.join("../log");
-    commit(&s.work, "a.txt", "a\n", "a");
+    s.work
+        .git(&["config", "core.hooksPath", shared.to_str().unwrap()]);
+    write_script(&s.work.path.join(".git/hooks/pre-push"), CHAINED, 0o755);
+    let log = s.work.scratch().join("log");
+    s.work.commit_files("a", &[("a.txt", "a\n")]);
     let out = push(
         &s,
         &["origin", "main"],
@@ -824,8 +744,8 @@ fn global_install_still_runs_the_repositorys_own_hook() {
 fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
     use std::os::unix::process::CommandExt;
     let s = setup();
-    let hooks = s.work.join(".git/hooks");
-    let exe = s.work.join("../slow-gdr");
+    let hooks = s.work.path.join(".git/hooks");
+    let exe = s.work.scratch().join("slow-gdr");
     // Stands in for a long review: announces itself, then waits.
     write_script(
         &exe,
@@ -838,12 +758,12 @@ fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    let tip = remote_tip(&s, "main");
-    commit(&s.work, "a.txt", "a\n", "a");
-    let log = s.work.join("../log");
-    let mut child = Command::new("git")
-        .args(["push", "-q", "origin", "main"])
-        .current_dir(&s.work)
+    let tip = s.tip("main");
+    s.work.commit_files("a", &[("a.txt", "a\n")]);
+    let log = s.work.scratch().join("log");
+    let mut child = s
+        .work
+        .command(&["push", "-q", "origin", "main"])
         .env("FAKE_LOG", &log)
         .process_group(0)
         .spawn()
@@ -855,7 +775,7 @@ fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
     }
     // What the terminal does on Ctrl-C: SIGINT to the whole foreground group.
     let pgid = child.id().to_string();
-    let k = Command::new("kill")
+    let k = std::process::Command::new("kill")
         .args(["-INT", "--", &format!("-{pgid}")])
         .status()
         .unwrap();
@@ -866,7 +786,7 @@ fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
         t0.elapsed() < Duration::from_secs(25),
         "the push did not stop at Ctrl-C"
     );
-    assert_eq!(remote_tip(&s, "main"), tip, "nothing was pushed");
+    assert_eq!(s.tip("main"), tip, "nothing was pushed");
     let after: Vec<_> = std::fs::read_dir(&hooks)
         .unwrap()
         .flatten()
@@ -878,11 +798,11 @@ fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
 #[test]
 fn requests_resolve_to_the_reviewed_range_including_from_the_root() {
     let s = setup();
-    let old = remote_tip(&s, "main");
-    let head = commit(&s.work, "a.txt", "a\n", "a");
-    let repo = gix::open(&s.work).unwrap();
+    let old = s.tip("main");
+    let head = s.work.commit_files("a", &[("a.txt", "a\n")]);
+    let repo = gix::open(&s.work.path).unwrap();
     let lines = [format!("refs/heads/main {head} refs/heads/main {old}")];
-    let (_, calls, _) = run(&s, &lines, &settings(), clean);
+    let (_, calls, _) = run(&s.work, &lines, &settings(), clean);
     let r = calls[0].resolve(&repo).unwrap();
     assert_eq!(
         (r.base.map(|b| b.to_string()), r.head.to_string()),
@@ -890,66 +810,33 @@ fn requests_resolve_to_the_reviewed_range_including_from_the_root() {
     );
 
     // A brand-new history: from the empty tree, not just the tip's change.
-    let tmp = tempfile::tempdir().unwrap();
-    git(tmp.path(), &["init", "-q", "-b", "main"]);
-    git(tmp.path(), &["config", "user.name", "T"]);
-    git(tmp.path(), &["config", "user.email", "t@e"]);
-    commit(tmp.path(), "a.txt", "a\n", "one");
-    let tip = commit(tmp.path(), "b.txt", "b\n", "two");
-    let s2 = Setup {
-        _tmp: tempfile::tempdir().unwrap(),
-        remote: PathBuf::new(),
-        work: tmp.path().to_path_buf(),
-    };
+    let fresh = TestRepo::new();
+    fresh.commit_files("one", &[("a.txt", "a\n")]);
+    let tip = fresh.commit_files("two", &[("b.txt", "b\n")]);
     let lines = [format!("refs/heads/main {tip} refs/heads/main {}", zeros())];
-    let (_, calls, _) = run(&s2, &lines, &settings(), clean);
-    let r = calls[0].resolve(&gix::open(tmp.path()).unwrap()).unwrap();
+    let (_, calls, _) = run(&fresh, &lines, &settings(), clean);
+    let r = calls[0].resolve(&fresh.open()).unwrap();
     assert_eq!(r.base, None);
     assert_eq!(r.head, tip);
 }
 
 // ---------------------------------------------------------------------------
 // Real pushes through the real binary: `hook install` writes the hook, git
-// runs it, and `hook run` reviews with the pipeline. The stand-in reviewer
-// `standin:marker` reports a finding on every added line carrying
-// `DEEP-REVIEW-PLANT:<severity>`, so blocking does not depend on a tiny
-// model's judgement; one test runs the real models.
+// runs it, and `hook run` reviews with the pipeline. Most of these use the
+// stand-in reviewer `standin:marker`, which reports a finding on every added
+// line carrying `DEEP-REVIEW-PLANT:<severity>`, so blocking does not depend
+// on a tiny model's judgement; the last two run the bundled models.
 
-const BIN: &str = env!("CARGO_BIN_EXE_git-deep-review");
+const STANDIN_CONFIG: &str = "[review]\nlead = \"none\"\n\n[[reviewer]]\nname = \"first\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n\n[[reviewer]]\nname = \"second\"\nmodel = \"standin:marker\"\nprompt = \"robustness.md\"\nseed = 7\n";
 
-const STANDIN_CONFIG: &str = "[[reviewer]]\nname = \"first\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n\n[[reviewer]]\nname = \"second\"\nmodel = \"standin:marker\"\nprompt = \"robustness.md\"\nseed = 7\n";
-
-/// Environment that keeps the developer's own configuration out of the test.
-fn isolated(s: &Setup) -> Vec<(String, String)> {
-    let home = s.work.join("../home");
-    std::fs::create_dir_all(&home).unwrap();
-    let models =
-        std::env::var("GIT_DEEP_REVIEW_MODELS_DIR").unwrap_or_else(|_| "/work/models-dev".into());
-    vec![
-        ("HOME".into(), home.to_string_lossy().into_owned()),
-        (
-            "XDG_CONFIG_HOME".into(),
-            home.join(".config").to_string_lossy().into_owned(),
-        ),
-        ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
-        ("GIT_DEEP_REVIEW_MODELS_DIR".into(), models),
-        ("GIT_DEEP_REVIEW_TEST_BACKENDS".into(), "1".into()),
-    ]
-}
-
-fn with_config(s: &Setup, toml: &str) {
-    std::fs::write(s.work.join(".deep-review.toml"), toml).unwrap();
+fn with_config(s: &Remote, toml: &str) {
+    s.work.write(".deep-review.toml", toml);
     // Not part of the reviewed change.
-    std::fs::write(s.work.join(".git/info/exclude"), ".deep-review.toml\n").unwrap();
+    s.work.write(".git/info/exclude", ".deep-review.toml\n");
 }
 
-fn bin(s: &Setup, args: &[&str]) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args).current_dir(&s.work);
-    for (k, v) in isolated(s) {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+fn bin(s: &Remote, args: &[&str]) -> Output {
+    s.work.deep_review(args).output().unwrap()
 }
 
 fn ok(out: &Output) -> String {
@@ -962,19 +849,22 @@ fn ok(out: &Output) -> String {
     text
 }
 
-fn real_push(s: &Setup, args: &[&str], extra: &[(&str, &str)]) -> (bool, String) {
-    let mut c = Command::new("git");
-    c.arg("push").args(args).current_dir(&s.work);
-    for (k, v) in isolated(s) {
-        c.env(k, v);
-    }
-    for (k, v) in extra {
-        c.env(k, v);
-    }
-    let out = c.output().unwrap();
+/// `git push` through the installed hook, without models (stand-ins only).
+fn real_push(s: &Remote, args: &[&str], extra: &[(&str, &str)]) -> (bool, String) {
+    let out = s.push(args, extra);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `git push` through the installed hook with the bundled models.
+fn push_with_models(s: &Remote, args: &[&str]) -> (bool, String) {
+    let models = common::models::dir();
+    real_push(
+        s,
+        args,
+        &[("GIT_DEEP_REVIEW_MODELS_DIR", models.to_str().unwrap())],
     )
 }
 
@@ -988,21 +878,19 @@ fn real_push_clean_passes_planted_critical_is_refused_and_bypasses_work() {
     assert!(out.contains("pre-push"), "{out}");
     assert!(ok(&bin(&s, &["hook", "status"])).contains("installed"));
 
-    let clean = commit(
-        &s.work,
-        "src/ok.rs",
-        "fn ok() -> i32 {\n    1\n}\n",
+    let clean = s.work.commit_files(
         "clean change",
+        &[("src/ok.rs", "fn ok() -> i32 {\n    1\n}\n")],
     );
     let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
     assert!(pushed, "a clean change passes: {err}");
-    assert_eq!(remote_tip(&s, "main"), clean);
+    assert_eq!(s.tip("main"), clean);
     assert!(err.contains("deep-review"), "the hook ran: {err}");
 
-    let planted = commit(&s.work, "src/bad.rs", PLANTED, "planted");
+    let planted = s.work.commit_files("planted", &[("src/bad.rs", PLANTED)]);
     let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
     assert!(!pushed, "a confirmed critical finding blocks: {err}");
-    assert_eq!(remote_tip(&s, "main"), clean);
+    assert_eq!(s.tip("main"), clean);
     assert!(
         err.contains("push blocked") && err.contains("src/bad.rs:2"),
         "{err}"
@@ -1011,6 +899,10 @@ fn real_push_clean_passes_planted_critical_is_refused_and_bypasses_work() {
         err.contains("--no-verify") && err.contains("DEEP_REVIEW=skip"),
         "{err}"
     );
+    let listed = critical_findings(&report_of(&err));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].location, "src/bad.rs:2");
+    assert_eq!(listed[0].reviewers, ["first", "second"]);
 
     // Pushing again with nothing changed gives the same answer.
     let (pushed, _) = real_push(&s, &["origin", "main"], &[]);
@@ -1026,32 +918,38 @@ fn real_push_clean_passes_planted_critical_is_refused_and_bypasses_work() {
     );
     let (pushed, err) = real_push(&s, &["origin", "main"], &[("DEEP_REVIEW", "")]);
     assert!(pushed, "one reviewer's critical finding only warns: {err}");
-    assert_eq!(remote_tip(&s, "main"), planted);
+    assert_eq!(s.tip("main"), planted);
     with_config(&s, STANDIN_CONFIG);
 
-    let c2 = commit(&s.work, "src/bad2.rs", PLANTED, "planted again");
+    let c2 = s
+        .work
+        .commit_files("planted again", &[("src/bad2.rs", PLANTED)]);
     let (pushed, _) = real_push(&s, &["--no-verify", "origin", "main"], &[]);
     assert!(pushed);
-    assert_eq!(remote_tip(&s, "main"), c2);
+    assert_eq!(s.tip("main"), c2);
 
-    let c3 = commit(&s.work, "src/bad3.rs", PLANTED, "and again");
+    let c3 = s
+        .work
+        .commit_files("and again", &[("src/bad3.rs", PLANTED)]);
     let (pushed, _) = real_push(&s, &["origin", "main"], &[("DEEP_REVIEW", "skip")]);
     assert!(pushed);
-    assert_eq!(remote_tip(&s, "main"), c3);
+    assert_eq!(s.tip("main"), c3);
 
-    let c4 = commit(&s.work, "src/bad4.rs", PLANTED, "and again");
-    git(&s.work, &["config", "deep-review.gate", "off"]);
+    let c4 = s
+        .work
+        .commit_files("and again", &[("src/bad4.rs", PLANTED)]);
+    s.work.git(&["config", "deep-review.gate", "off"]);
     let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
     assert!(pushed, "{err}");
-    assert_eq!(remote_tip(&s, "main"), c4);
+    assert_eq!(s.tip("main"), c4);
 }
 
 #[test]
 fn real_push_runs_the_existing_hook_and_uninstall_restores_it() {
     let s = setup();
     with_config(&s, STANDIN_CONFIG);
-    let hook = s.work.join(".git/hooks/pre-push");
-    let log = s.work.join("../team-hook.log");
+    let hook = s.work.path.join(".git/hooks/pre-push");
+    let log = s.work.scratch().join("team-hook.log");
     let original = format!(
         "#!/bin/sh\n# team hook\nwhile read l; do echo \"$l\" >> '{}'; done\nexit 0\n",
         log.display()
@@ -1061,7 +959,7 @@ fn real_push_runs_the_existing_hook_and_uninstall_restores_it() {
     ok(&bin(&s, &["hook", "install"]));
     let status = ok(&bin(&s, &["hook", "status"]));
     assert!(status.contains("chained"), "{status}");
-    let head = commit(&s.work, "a.txt", "a\n", "a");
+    let head = s.work.commit_files("a", &[("a.txt", "a\n")]);
     let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
     assert!(pushed, "{err}");
     let seen = std::fs::read_to_string(&log).unwrap();
@@ -1072,15 +970,15 @@ fn real_push_runs_the_existing_hook_and_uninstall_restores_it() {
 
     // Its refusal still refuses the push.
     write_script(
-        &s.work.join(".git/hooks").join(CHAINED_NAME),
+        &s.work.path.join(".git/hooks").join(CHAINED_NAME),
         "#!/bin/sh\necho team says no >&2\nexit 1\n",
         0o700,
     );
-    commit(&s.work, "b.txt", "b\n", "b");
+    s.work.commit_files("b", &[("b.txt", "b\n")]);
     let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
     assert!(!pushed && err.contains("team says no"), "{err}");
     write_script(
-        &s.work.join(".git/hooks").join(CHAINED_NAME),
+        &s.work.path.join(".git/hooks").join(CHAINED_NAME),
         &original,
         0o700,
     );
@@ -1088,7 +986,7 @@ fn real_push_runs_the_existing_hook_and_uninstall_restores_it() {
     ok(&bin(&s, &["hook", "uninstall"]));
     assert_eq!(std::fs::read_to_string(&hook).unwrap(), original);
     assert_eq!(mode_of(&hook), 0o700);
-    assert!(!s.work.join(".git/hooks").join(CHAINED_NAME).exists());
+    assert!(!s.work.path.join(".git/hooks").join(CHAINED_NAME).exists());
     let status = ok(&bin(&s, &["hook", "status"]));
     assert!(status.contains("not installed"), "{status}");
 }
@@ -1100,32 +998,29 @@ fn real_push_new_branch_deletion_and_tags() {
     ok(&bin(&s, &["hook", "install"]));
 
     // A new branch is reviewed from where it left main: its planted commit blocks...
-    git(&s.work, &["checkout", "-q", "-b", "feature"]);
-    let planted = commit(&s.work, "src/bad.rs", PLANTED, "planted");
-    commit(&s.work, "src/more.rs", "fn more() {}\n", "more");
+    s.work.git(&["checkout", "-q", "-b", "feature"]);
+    let planted = s.work.commit_files("planted", &[("src/bad.rs", PLANTED)]);
+    s.work
+        .commit_files("more", &[("src/more.rs", "fn more() {}\n")]);
     let (pushed, err) = real_push(&s, &["origin", "feature"], &[]);
     assert!(!pushed && err.contains("src/bad.rs"), "{err}");
-    assert!(git_out(
-        &s.remote,
-        &["rev-parse", "--verify", "-q", "refs/heads/feature"],
-        &[]
-    )
-    .stdout
-    .is_empty());
+    assert!(!s.has_branch("feature"));
 
     // ...while a clean new branch passes.
-    git(&s.work, &["checkout", "-q", "-b", "clean", "main"]);
-    commit(&s.work, "src/fine.rs", "fn fine() {}\n", "fine");
+    s.work.git(&["checkout", "-q", "-b", "clean", "main"]);
+    s.work
+        .commit_files("fine", &[("src/fine.rs", "fn fine() {}\n")]);
     let (pushed, err) = real_push(&s, &["origin", "clean"], &[]);
     assert!(pushed, "{err}");
 
     // Deleting a branch reviews nothing, even one that holds a planted commit.
-    git(&s.work, &["push", "-q", "--no-verify", "origin", "feature"]);
+    s.work
+        .git(&["push", "-q", "--no-verify", "origin", "feature"]);
     let (pushed, err) = real_push(&s, &["origin", "--delete", "feature"], &[]);
     assert!(pushed, "{err}");
 
     // Tags are not reviewed.
-    git(&s.work, &["tag", "v1", &planted]);
+    s.work.git(&["tag", "v1", &planted]);
     let (pushed, err) = real_push(&s, &["origin", "v1"], &[]);
     assert!(pushed, "{err}");
 }
@@ -1133,38 +1028,188 @@ fn real_push_new_branch_deletion_and_tags() {
 /// Two real models (one reviewer each, short outputs to keep CI time sane).
 const REAL_CONFIG: &str = "[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\nmax_tokens = 256\n\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\nseed = 23\nmax_tokens = 256\n";
 
-/// The real models through the hook, end to end: the review runs, the
-/// verdict matches the exit status, and the time budget bounds the push
-/// (allow with a warning by default, block when configured).
+/// A stand-in reviewer added to [`REAL_CONFIG`]: it reports the planted line.
+const PLANTING_REVIEWER: &str =
+    "\n[[reviewer]]\nname = \"planted\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n";
+
+/// Any single reviewer's critical finding blocks: whatever a real model
+/// rates critical must stop the push. (No lead: its prose does not enter
+/// the gate's decision, and it would double the time of each push.)
+const STRICT_GATE: &str =
+    "\n[review]\nlead = \"none\"\n\n[gate]\nblock_on = \"critical\"\nmin_agreement = 1\n";
+
+/// Code with a planted critical on line 6 (the stand-in reports it; the
+/// real models see it as a comment).
+const CALC: &str = "fn parse(s: &str) -> i32 {\n    s.parse().unwrap()\n}\n\nfn div(a: i32, b: i32) -> i32 {\n    a / b // DEEP-REVIEW-PLANT:critical\n}\n";
+
+/// One consolidated finding as the Markdown report lists it.
+#[derive(Debug)]
+struct ListedFinding {
+    /// `file:line` or `file:start-end`.
+    location: String,
+    reviewers: Vec<String>,
+}
+
+/// The findings under `### Critical Issues` of a Markdown report, read with
+/// a CommonMark parser: the text of each top-level list item up to its first
+/// block's end, ``**title** — `file:line` [reviewers] (critical, kind)``
+/// (the excerpt and explanation that follow are not indented, so they are
+/// not part of the item).
+fn critical_findings(md: &str) -> Vec<ListedFinding> {
+    use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+    let mut out = Vec::new();
+    let (mut in_heading, mut heading) = (false, String::new());
+    let mut in_section = false;
+    let mut lists = 0;
+    let (mut collecting, mut text) = (false, String::new());
+    for ev in Parser::new(md) {
+        match ev {
+            Event::Start(Tag::Heading { level, .. }) => {
+                in_heading = level == HeadingLevel::H3;
+                heading.clear();
+                in_section = false;
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                in_section = in_heading && heading == "Critical Issues";
+                in_heading = false;
+            }
+            Event::Text(t) if in_heading => heading.push_str(&t),
+            _ if !in_section => {}
+            Event::Start(Tag::List(_)) => lists += 1,
+            Event::End(TagEnd::List(_)) => lists -= 1,
+            Event::Start(Tag::Item) if lists == 1 => {
+                collecting = true;
+                text.clear();
+            }
+            Event::End(TagEnd::Paragraph) => collecting = false,
+            Event::Text(t) if collecting => text.push_str(&t),
+            Event::Code(c) if collecting => {
+                text.push('`');
+                text.push_str(&c);
+                text.push('`');
+            }
+            Event::End(TagEnd::Item) if lists == 1 => {
+                collecting = false;
+                out.push(parse_listed(&text));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn parse_listed(text: &str) -> ListedFinding {
+    let bad = || panic!("not a finding line: {text:?}");
+    let sev = text.rfind(" (critical").unwrap_or_else(bad);
+    let head = &text[..sev];
+    let open = head.rfind('[').unwrap_or_else(bad);
+    let close = head.rfind(']').unwrap_or_else(bad);
+    let reviewers = head[open + 1..close]
+        .split(", ")
+        .map(str::to_string)
+        .collect();
+    let start = head.find('`').unwrap_or_else(bad);
+    let end = start + 1 + head[start + 1..].find('`').unwrap_or_else(bad);
+    ListedFinding {
+        location: head[start + 1..end].to_string(),
+        reviewers,
+    }
+}
+
+/// The report the hook wrote, from the `Full report: PATH` line it printed.
+fn report_of(err: &str) -> String {
+    let path = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Full report: "))
+        .unwrap_or_else(|| panic!("the hook names no report: {err}"));
+    std::fs::read_to_string(path.trim()).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The gate through a real push with the bundled models: with one
+/// reviewer's critical enough to block, the push is refused exactly when the
+/// report the push wrote lists a critical finding, and each one it lists is
+/// named on stderr. Then the same push, with a stand-in reviewer that
+/// reports the planted critical, must be refused.
 #[test]
-fn real_push_with_real_models_and_time_budget() {
+fn real_push_with_real_models_decides_what_its_report_says() {
+    let s = setup();
+    with_config(&s, &format!("{REAL_CONFIG}{STRICT_GATE}"));
+    ok(&bin(&s, &["hook", "install"]));
+    let old = s.tip("main");
+    let head = s.work.commit_files("add calc", &[("src/calc.rs", CALC)]);
+
+    let (pushed, err) = push_with_models(&s, &["origin", "main"]);
+    assert!(err.contains("reviewing"), "the hook reviewed: {err}");
+    let md = report_of(&err);
+    assert!(md.contains("add calc"), "the report of this push: {md}");
+    for name in ["correctness", "robustness"] {
+        assert!(
+            md.contains(&format!("\n### {name}\n")),
+            "{name} is in the appendix: {md}"
+        );
+    }
+    let critical = critical_findings(&md);
+    // `min_agreement = 1`: every critical finding in the report blocks.
+    assert_eq!(
+        pushed,
+        critical.is_empty(),
+        "the report lists {critical:?}, the push {}: {err}",
+        if pushed { "passed" } else { "was refused" }
+    );
+    if pushed {
+        assert_eq!(s.tip("main"), head);
+        assert!(err.contains("push allowed"), "{err}");
+        // Back to before the push, so the next one reviews the same range.
+        s.remote.git(&["update-ref", "refs/heads/main", &old]);
+    } else {
+        assert_eq!(s.tip("main"), old);
+        assert!(err.contains("push blocked"), "{err}");
+        for f in &critical {
+            let line = f.location.split('-').next().unwrap();
+            assert!(err.contains(line), "{f:?} is named on stderr: {err}");
+        }
+    }
+
+    // The same push with a reviewer that reports the planted critical.
+    with_config(
+        &s,
+        &format!("{REAL_CONFIG}{PLANTING_REVIEWER}{STRICT_GATE}"),
+    );
+    let (pushed, err) = push_with_models(&s, &["origin", "main"]);
+    assert!(!pushed, "the planted critical blocks: {err}");
+    assert_eq!(s.tip("main"), old);
+    assert!(
+        err.contains("push blocked") && err.contains("src/calc.rs:6"),
+        "{err}"
+    );
+    let critical = critical_findings(&report_of(&err));
+    assert!(
+        critical
+            .iter()
+            .any(|f| f.location == "src/calc.rs:6" && f.reviewers.contains(&"planted".into())),
+        "the report lists the planted critical: {critical:?}"
+    );
+}
+
+/// The time budget bounds a push through the real models (allow with a
+/// warning by default, block when configured).
+#[test]
+fn real_push_with_real_models_stops_at_the_time_budget() {
     let s = setup();
     with_config(&s, REAL_CONFIG);
     ok(&bin(&s, &["hook", "install"]));
-    let code = "fn parse(s: &str) -> i32 {\n    s.parse().unwrap()\n}\n\nfn div(a: i32, b: i32) -> i32 {\n    a / b\n}\n";
-    let head = commit(&s.work, "src/calc.rs", code, "add calc");
-    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
-    assert!(
-        err.contains("reviewing") && err.contains("Full report"),
-        "{err}"
-    );
-    assert_eq!(pushed, !err.contains("push blocked"), "{err}");
-    if pushed {
-        assert_eq!(remote_tip(&s, "main"), head);
-    }
-
     // Several chunks and a one-second budget: the push ends at the budget
     // (plus the watchdog's grace), not after the whole review.
-    git(&s.work, &["push", "-q", "--no-verify", "origin", "main"]);
     for i in 0..4 {
         let body = format!("pub fn m{i}(v: &[u8]) -> u8 {{\n    v[{i}] + 1\n}}\n");
-        commit(&s.work, &format!("src/m{i}.rs"), &body, &format!("m{i}"));
+        s.work
+            .commit_files(&format!("m{i}"), &[(&format!("src/m{i}.rs"), &body)]);
     }
     let budget = "[review]\ntime_budget = 1\nchunk_tokens = 128\n";
     with_config(&s, &format!("{REAL_CONFIG}\n{budget}"));
-    let old = remote_tip(&s, "main");
+    let old = s.tip("main");
     let t0 = Instant::now();
-    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    let (pushed, err) = push_with_models(&s, &["origin", "main"]);
     let took = t0.elapsed();
     assert!(err.contains("time budget"), "{err}");
     assert!(pushed, "on_timeout defaults to allow: {err}");
@@ -1176,17 +1221,17 @@ fn real_push_with_real_models_and_time_budget() {
         "the push took {took:?}, past its budget: {err}"
     );
 
-    git(&s.remote, &["update-ref", "refs/heads/main", &old]);
+    s.remote.git(&["update-ref", "refs/heads/main", &old]);
     with_config(
         &s,
         &format!("{REAL_CONFIG}\n{budget}on_timeout = \"block\"\n"),
     );
     ok(&bin(&s, &["cache", "clear"]));
-    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    let (pushed, err) = push_with_models(&s, &["origin", "main"]);
     assert!(!pushed, "on_timeout = block refuses: {err}");
     assert!(
         err.contains("on_timeout") && err.contains("--no-verify"),
         "{err}"
     );
-    assert_eq!(remote_tip(&s, "main"), old);
+    assert_eq!(s.tip("main"), old);
 }

@@ -5,10 +5,9 @@
 //! carries `DEEP-REVIEW-PLANT:<severity>`), so the tests are fast and do not
 //! depend on a tiny model's judgement.
 
-#[path = "common/repo.rs"]
-mod repo;
+mod common;
 
-use repo::TestRepo;
+use common::repo::TestRepo;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

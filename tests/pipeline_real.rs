@@ -3,42 +3,22 @@
 //! a reviewer fails or the time budget cuts the review short, and Ctrl-C
 //! stops a real review leaving nothing half-written.
 
-#[path = "common/repo.rs"]
-mod repo;
+mod common;
 
-use repo::TestRepo;
+use common::repo::TestRepo;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn models_dir() -> PathBuf {
-    let dir = std::env::var_os("GIT_DEEP_REVIEW_MODELS_DIR")
-        .map(PathBuf::from)
-        .expect("GIT_DEEP_REVIEW_MODELS_DIR must point at the fetched models (./install.sh --test sets it)");
-    assert!(
-        dir.join("SmolLM2-135M-Instruct.Q4_1.gguf").is_file(),
-        "bundled models missing in {}",
-        dir.display()
-    );
-    dir
+    common::models::dir()
 }
 
-/// Our binary, run in `repo` with a clean environment: no user config, the
-/// repository's HOME, the given models directory.
+/// Our binary in `repo` (the shared clean environment) on these models.
 fn deep_review(repo: &TestRepo, models: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_git-deep-review"));
-    c.args(args)
-        .current_dir(&repo.path)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", repo.scratch())
-        .env("XDG_CONFIG_HOME", repo.scratch().join("config"))
-        .env("XDG_CACHE_HOME", repo.scratch().join("cache"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_DEEP_REVIEW_MODELS_DIR", models)
-        .env("GIT_DEEP_REVIEW_TEST_BACKENDS", "1");
+    let mut c = repo.deep_review(args);
+    c.env("GIT_DEEP_REVIEW_MODELS_DIR", models);
     c
 }
 

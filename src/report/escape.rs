@@ -259,4 +259,3 @@ pub fn block(s: &str) -> String {
     }
     out.join("\n").trim().to_string()
 }
-

@@ -1,11 +1,17 @@
 //! Throw-away git repositories for integration tests, built with the git
 //! CLI under a fixed identity, fixed dates and no user/system config, so
-//! commit ids and `git diff` output are reproducible.
+//! commit ids and `git diff` output are reproducible; clones of them (a
+//! bare remote with a working clone, shallow clones); and our binary run
+//! in them with the same clean environment.
 #![allow(dead_code)]
 
 use std::cell::Cell;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// Our binary, as cargo built it for the integration tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-deep-review");
 
 /// First commit date (seconds since the epoch); each commit adds a minute.
 const EPOCH: u64 = 1_700_000_000;
@@ -44,6 +50,47 @@ impl TestRepo {
         repo
     }
 
+    /// A clone of `url` (`git clone -q EXTRA URL`) in a fresh temporary
+    /// directory of its own.
+    pub fn clone_from(url: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let path = dir.path().join("repo");
+        let repo = TestRepo {
+            dir,
+            path,
+            tick: Cell::new(0),
+        };
+        let mut args = vec!["clone", "-q"];
+        args.extend_from_slice(extra);
+        args.push(url);
+        args.push("repo");
+        // The clone does not exist yet: run git next to where it will be.
+        let out = repo
+            .command(&args)
+            .current_dir(repo.dir.path())
+            .output()
+            .expect("run git clone");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        repo
+    }
+
+    /// A clone holding only the last `depth` commits of this repository's
+    /// current branch (`git clone --depth`), e.g. to test missing history.
+    pub fn shallow_clone(&self, depth: u32) -> TestRepo {
+        // `--depth` is ignored for plain local paths; a file:// URL honours it.
+        let url = format!("file://{}", self.path.display());
+        let clone = TestRepo::clone_from(&url, &["--depth", &depth.to_string()]);
+        assert!(
+            clone.path.join(".git/shallow").exists(),
+            "the clone of {url} is not shallow"
+        );
+        clone
+    }
+
     /// A `TestRepo` for an existing directory (e.g. a clone) sharing the
     /// lifetime of a temporary directory the caller keeps.
     pub fn at(path: &Path) -> Self {
@@ -61,14 +108,51 @@ impl TestRepo {
     }
 
     /// The `git` command with the fixed environment, run in the repository.
+    /// Hooks git runs (e.g. on `push`) inherit that environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let date = format!("{} +0000", EPOCH + self.tick.get() * 60);
         let mut cmd = Command::new("git");
-        cmd.args(args)
-            .current_dir(&self.path)
+        cmd.args(args);
+        self.clean_env(&mut cmd);
+        cmd
+    }
+
+    /// Our binary with `args`, run in the repository with the same clean
+    /// environment as [`TestRepo::command`]: no user, system or global
+    /// configuration, no colour, and an empty models directory (a test
+    /// that needs the bundled models asks with [`TestRepo::with_models`]).
+    pub fn deep_review(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args);
+        self.clean_env(&mut cmd);
+        cmd
+    }
+
+    /// [`TestRepo::deep_review`] with no network interfaces at all
+    /// (`unshare -n`), which proves nothing reaches the network.
+    pub fn deep_review_offline(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("unshare");
+        cmd.arg("-n").arg(BIN).args(args);
+        self.clean_env(&mut cmd);
+        cmd
+    }
+
+    /// Points a command built here at the bundled models
+    /// (see `common::models::dir`, which fails when they are absent).
+    pub fn with_models(cmd: &mut Command) -> &mut Command {
+        cmd.env("GIT_DEEP_REVIEW_MODELS_DIR", super::models::dir())
+    }
+
+    /// The environment every command of a test runs with.
+    fn clean_env(&self, cmd: &mut Command) {
+        let date = format!("{} +0000", EPOCH + self.tick.get() * 60);
+        let home = self.dir.path();
+        let no_models = home.join("no-models");
+        std::fs::create_dir_all(&no_models).expect("create the empty models dir");
+        cmd.current_dir(&self.path)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_AUTHOR_NAME", "Ada Tester")
@@ -77,8 +161,11 @@ impl TestRepo {
             .env("GIT_COMMITTER_EMAIL", "ada@example.com")
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_DEEP_REVIEW_MODELS_DIR", &no_models)
+            // Tests may configure `standin:` models.
+            .env("GIT_DEEP_REVIEW_TEST_BACKENDS", "1")
+            .env("NO_COLOR", "1")
             .env("LC_ALL", "C");
-        cmd
     }
 
     /// Runs git and returns its raw output, panicking with stderr on failure.
@@ -192,8 +279,75 @@ impl TestRepo {
         self.git(&["rev-parse", "--verify", &format!("{spec}^{{commit}}")])
     }
 
+    /// Runs a command built by this fixture, panicking with its output
+    /// when it fails; returns stdout and stderr together.
+    pub fn ok(cmd: &mut Command) -> String {
+        let out = cmd.output().expect("run command");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{cmd:?} failed: {text}");
+        text
+    }
+
     /// Opens the repository with the library.
     pub fn open(&self) -> gix::Repository {
         git_deep_review::range::open_repo(&self.path).expect("open test repo")
+    }
+}
+
+/// A bare remote and a clone of it (`origin`) with one commit on `main`
+/// pushed and `origin/HEAD` set, as a developer's checkout looks.
+pub struct Remote {
+    /// The bare repository pushes go to.
+    pub remote: TestRepo,
+    /// The working clone.
+    pub work: TestRepo,
+}
+
+impl Remote {
+    /// Creates the pair; the first commit adds `README.md`.
+    pub fn new() -> Self {
+        let remote = TestRepo::bare();
+        let work = TestRepo::clone_from(&remote.path.to_string_lossy(), &[]);
+        work.checkout_new("main");
+        work.commit_files("initial", &[("README.md", "hello\n")]);
+        work.git(&["push", "-q", "origin", "main"]);
+        work.git(&["remote", "set-head", "origin", "main"]);
+        Remote { remote, work }
+    }
+
+    /// The commit `branch` points at on the remote.
+    pub fn tip(&self, branch: &str) -> String {
+        self.remote.rev(branch)
+    }
+
+    /// Whether the remote has `branch` at all.
+    pub fn has_branch(&self, branch: &str) -> bool {
+        self.remote
+            .command(&[
+                "rev-parse",
+                "--verify",
+                "-q",
+                &format!("refs/heads/{branch}"),
+            ])
+            .output()
+            .expect("run git")
+            .status
+            .success()
+    }
+
+    /// `git push ARGS` from the clone with extra environment variables
+    /// (the hook git runs sees them); returns the raw output.
+    pub fn push<K: AsRef<OsStr>, V: AsRef<OsStr>>(&self, args: &[&str], envs: &[(K, V)]) -> Output {
+        let mut a = vec!["push"];
+        a.extend_from_slice(args);
+        let mut cmd = self.work.command(&a);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run git push")
     }
 }
