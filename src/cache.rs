@@ -1,7 +1,7 @@
 //! The review cache: one file per (chunk, reviewer) result under
 //! `<git dir>/deep-review/cache/`, keyed by everything that determines it.
 //!
-//! Owner: gate (issue 5). Design choices, because a cache that lies is worse
+//! Design choices, because a cache that lies is worse
 //! than none:
 //! - Every entry carries a header with the payload's length and SHA-256; an
 //!   entry that does not verify is deleted and reported as a miss.

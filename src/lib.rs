@@ -1,37 +1,35 @@
 //! git-deep-review: a senior-level code review of a commit range by several
 //! local GGUF models, without any code leaving the machine.
 //!
-//! The data flow is the module list, in order:
-//! [`range`] → [`diff`] → [`plan`] → [`reviewers`] (through [`engine`]) →
-//! [`findings`] → [`grounding`] → [`consolidate`] → [`verdict`] (the last
-//! four run by [`check`]) → [`report`] / [`gate`]. [`pipeline`] runs them
-//! in order; this file only maps the command line onto it.
+//! The data flow is the module tree, in order: [`git`] (range → diff) →
+//! [`plan`] → [`review`] (reviewers, through [`engine`]) → [`check`]
+//! (findings → grounding → consolidation → verdict) → [`report`] /
+//! [`gate`]. [`pipeline`] runs them in order; this file only maps the
+//! command line onto it.
 
 pub mod error;
 
+// The stages, in the order the data flows through them.
 pub mod check;
-pub mod consolidate;
-pub mod diff;
-pub mod engine;
-pub mod findings;
 pub mod gate;
-pub mod grounding;
-pub mod lang;
+pub mod git;
 pub mod plan;
-pub mod range;
 pub mod report;
-pub mod reviewers;
-pub mod verdict;
+pub mod review;
 
+// What runs them, and what serves the whole run.
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod hook;
 pub mod interrupt;
-pub mod lead;
 pub mod pipeline;
-pub mod prompts;
-pub mod push_range;
+
+// Each stage's modules by their short names (`crate::range`, `crate::findings`).
+pub use check::{consolidate, findings, grounding, verdict};
+pub use git::{diff, lang, push as push_range, range};
+pub use review::{lead, prompts, reviewers};
 
 pub use error::{Error, Result};
 

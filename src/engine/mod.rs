@@ -1,6 +1,6 @@
 //! The model engine: local GGUF models run in-process through llama-cpp-2.
 //!
-//! Owner: engine (issue 3). The rest of the program talks to models only
+//! The rest of the program talks to models only
 //! through [`Backend`], so unit tests can use the deterministic
 //! [`standin`] backend while the real path is [`llama`].
 //!

@@ -1,6 +1,6 @@
 //! Stage 7: grounded findings of all reviewers → consolidated findings.
 //!
-//! Owner: review (issue 4). Pure data in, data out.
+//! Pure data in, data out.
 //!
 //! # When two findings are "the same thing"
 //!

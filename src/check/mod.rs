@@ -2,6 +2,11 @@
 //! findings → grounded against the code → consolidated across reviewers →
 //! a verdict. Nothing here runs a model or renders text.
 
+pub mod consolidate;
+pub mod findings;
+pub mod grounding;
+pub mod verdict;
+
 use crate::consolidate::{consolidate, ConsolidatedFinding};
 use crate::findings::{parse_review, Finding, Rejected};
 use crate::grounding::{ground, hunk_ranges};

@@ -1,6 +1,6 @@
 //! Stage 2: base and head trees → per-file diffs with exact line numbers.
 //!
-//! Owner: git layer (issue 2). Old/new line numbers are what findings point
+//! Old/new line numbers are what findings point
 //! at, so they must match `git diff` exactly.
 
 use serde::Serialize;
