@@ -341,9 +341,9 @@ fn describe(f: &ConsolidatedFinding) -> String {
     format!(
         "[{}] {}:{} {} ({} reviewer{})",
         severity_name(f.severity),
-        crate::findings::escape_control(&f.file),
+        crate::text::escape_control(&f.file),
         f.line_start,
-        crate::findings::escape_control(&f.title),
+        crate::text::escape_control(&f.title),
         f.agreement,
         if f.agreement == 1 { "" } else { "s" }
     )

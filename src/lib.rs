@@ -25,6 +25,8 @@ pub mod engine;
 pub mod hook;
 pub mod interrupt;
 pub mod pipeline;
+pub mod standin;
+pub mod text;
 
 // Each stage's modules by their short names (`crate::range`, `crate::findings`).
 pub use check::{consolidate, findings, grounding, verdict};

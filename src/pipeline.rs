@@ -118,9 +118,14 @@ impl<'r> Run<'r> {
 
     /// An engine for this run's models, sharing its manifest.
     pub fn engine(&self, opts: crate::engine::EngineOptions) -> Engine {
-        match &self.manifest {
+        let engine = match &self.manifest {
             Ok(m) => Engine::with_manifest(opts, m.clone()),
             Err(_) => Engine::new(opts),
+        };
+        if standin::test_backends_enabled() {
+            engine.with_test_backend(Box::new(crate::standin::StandinBackend::new()))
+        } else {
+            engine
         }
     }
 
@@ -365,7 +370,7 @@ impl<'r> Run<'r> {
         if !self.quiet {
             eprintln!("deep-review: lead summary on {lead}");
         }
-        let facts = crate::lead::facts(report);
+        let facts = report.lead_facts();
         let identity = self.identity(lead);
         let answer = crate::lead::write(
             engine,

@@ -57,7 +57,7 @@ pub struct ReviewPlan {
 }
 
 use crate::diff::{FileStatus, Hunk, LineKind};
-use crate::findings::escape_control;
+use crate::text::escape_control;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::fmt::Write as _;
 use std::io::{self, Write};

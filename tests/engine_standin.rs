@@ -19,7 +19,8 @@ fn req(user: &str) -> Request {
 #[test]
 fn standin_models_need_no_model_files_or_llama_cpp() {
     // A models directory that does not exist: stand-ins must not care.
-    let mut e = Engine::new(EngineOptions::default());
+    let mut e = Engine::new(EngineOptions::default())
+        .with_test_backend(Box::new(git_deep_review::standin::StandinBackend::new()));
     let diff = "=== a.rs (added, +1 -0) ===\n+ 1 | boom(); // DEEP-REVIEW-PLANT:important\n";
     let out = e.generate("standin:marker", &[req(diff)]);
     let r: RawReview = serde_json::from_str(&out[0].as_ref().unwrap().text).unwrap();
@@ -32,6 +33,13 @@ fn standin_models_need_no_model_files_or_llama_cpp() {
     assert!(e.generate("standin:fail", &[req(diff)])[0].is_err());
     assert_eq!(e.count_tokens("standin:empty", "abcdefgh").unwrap(), 2);
     e.set_progress_labels("chunk 1/1", &["r".into()]);
+    // Without a test backend, a stand-in name is refused, never answered.
+    let mut plain = Engine::new(EngineOptions::default());
+    let err = plain
+        .generate("standin:empty", &[req(diff)])
+        .remove(0)
+        .unwrap_err();
+    assert!(err.to_string().contains("test backend"), "{err}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The model engine: local GGUF models run in-process through llama-cpp-2.
 //!
-//! The rest of the program talks to models only
-//! through [`Backend`], so unit tests can use the deterministic
-//! [`standin`] backend while the real path is [`llama`].
+//! The rest of the program talks to models only through [`Backend`], so
+//! tests can give the engine a deterministic backend for `standin:` names
+//! ([`Engine::with_test_backend`]) while the real path is [`llama`].
 //!
 //! Typical use: `Engine::new(EngineOptions { threads, verbose, progress:
 //! Progress::auto(quiet), ..Default::default() })` routes `standin:*` names
@@ -29,7 +29,6 @@ pub use grammar::{findings_grammar, GrammarLimits};
 pub use llama::{EngineOptions, LlamaBackend};
 pub use manifest::{load_manifest, models_dir, Manifest, ModelEntry};
 pub use progress::Progress;
-pub use standin::StandinBackend;
 
 /// Sampling settings of one reviewer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,7 +137,8 @@ pub struct Engine {
     opts: EngineOptions,
     /// The manifest the run already loaded (`None`: read it on first use).
     manifest: Option<Manifest>,
-    standin: StandinBackend,
+    /// Answers `standin:` names (a test run only; see [`standin`]).
+    test_backend: Option<Box<dyn Backend>>,
     llama: Option<LlamaBackend>,
     deadline: Option<std::time::Instant>,
 }
@@ -149,7 +149,7 @@ impl Engine {
         Engine {
             opts,
             manifest: None,
-            standin: StandinBackend::new(),
+            test_backend: None,
             llama: None,
             deadline: None,
         }
@@ -162,6 +162,12 @@ impl Engine {
             manifest: Some(manifest),
             ..Engine::new(opts)
         }
+    }
+
+    /// This engine, answering `standin:` names with `backend` (test runs).
+    pub fn with_test_backend(mut self, backend: Box<dyn Backend>) -> Engine {
+        self.test_backend = Some(backend);
+        self
     }
 
     /// The llama.cpp backend, created on first use.
@@ -194,6 +200,12 @@ impl Engine {
     }
 }
 
+fn no_test_backend(model: &str) -> crate::error::Error {
+    crate::error::Error::Model(format!(
+        "`{model}` is a test backend, not a model; only the test suite can use it"
+    ))
+}
+
 impl Backend for Engine {
     fn generate(
         &mut self,
@@ -201,7 +213,13 @@ impl Backend for Engine {
         requests: &[Request],
     ) -> Vec<crate::error::Result<Generation>> {
         if standin::is_standin(model) {
-            return self.standin.generate(model, requests);
+            return match self.test_backend.as_mut() {
+                Some(b) => b.generate(model, requests),
+                None => requests
+                    .iter()
+                    .map(|_| Err(no_test_backend(model)))
+                    .collect(),
+            };
         }
         match self.llama() {
             Ok(l) => l.generate(model, requests),
@@ -217,7 +235,10 @@ impl Backend for Engine {
 
     fn count_tokens(&mut self, model: &str, text: &str) -> crate::error::Result<usize> {
         if standin::is_standin(model) {
-            return self.standin.count_tokens(model, text);
+            return match self.test_backend.as_mut() {
+                Some(b) => b.count_tokens(model, text),
+                None => Err(no_test_backend(model)),
+            };
         }
         self.llama()?.count_tokens(model, text)
     }

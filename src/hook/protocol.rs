@@ -5,65 +5,9 @@
 use crate::config::{OnTimeout, Settings};
 use crate::error::{Error, Result, EXIT_BLOCKED, EXIT_INTERRUPTED, EXIT_OK};
 use crate::gate::{evaluate, Context, ReviewFacts, BYPASS_HELP};
+pub use crate::git::push::{parse_push_lines, PushUpdate};
 use std::io::Write;
 use std::time::{Duration, Instant};
-
-/// One line of git's pre-push input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushUpdate {
-    pub local_ref: String,
-    pub local_sha: gix::ObjectId,
-    pub remote_ref: String,
-    pub remote_sha: gix::ObjectId,
-}
-
-impl PushUpdate {
-    /// The remote ref is being deleted.
-    pub fn is_delete(&self) -> bool {
-        self.local_sha.is_null()
-    }
-    /// The remote ref does not exist yet.
-    pub fn is_new(&self) -> bool {
-        self.remote_sha.is_null()
-    }
-}
-
-/// Parses git's pre-push stdin: `<local ref> <local sha> <remote ref> <remote sha>` per line.
-pub fn parse_push_lines(lines: &[String]) -> Result<Vec<PushUpdate>> {
-    let mut out = Vec::new();
-    for line in lines {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let id = |s: &str| {
-            ((s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit()))
-                .then(|| gix::ObjectId::from_hex(s.as_bytes()).ok())
-                .flatten()
-        };
-        let (Some(local), Some(remote)) = (
-            parts.get(1).and_then(|s| id(s)),
-            parts.get(3).and_then(|s| id(s)),
-        ) else {
-            return Err(Error::Usage(format!(
-                "unexpected pre-push input line {line:?}: expected `<local ref> <local sha> <remote ref> <remote sha>`"
-            )));
-        };
-        if parts.len() != 4 {
-            return Err(Error::Usage(format!(
-                "unexpected pre-push input line {line:?}: expected `<local ref> <local sha> <remote ref> <remote sha>`"
-            )));
-        }
-        out.push(PushUpdate {
-            local_ref: parts[0].to_string(),
-            local_sha: local,
-            remote_ref: parts[2].to_string(),
-            remote_sha: remote,
-        });
-    }
-    Ok(out)
-}
 
 /// The pre-push input lines and remote name when run by the pre-commit
 /// framework, which consumes git's stdin itself and passes

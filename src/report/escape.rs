@@ -5,7 +5,7 @@
 //! (prose) or [`fence`] (code), which neutralise Markdown structure while
 //! keeping code spans and fenced code readable.
 
-use crate::findings::escape_control;
+use crate::text::escape_control;
 
 /// Longest run of `ch` in `s`.
 fn longest_run(s: &str, ch: char) -> usize {

@@ -24,10 +24,11 @@ pub use crate::reviewers::{ChunkOutput, ReviewerInfo};
 
 use crate::check::Checked;
 use crate::consolidate::ConsolidatedFinding;
-use crate::findings::{sanitize_text, Rejected, Severity};
+use crate::findings::{Rejected, Severity};
 use crate::grounding::excerpt;
 use crate::lead::{LeadProse, LeadStatus};
 use crate::plan::ReviewPlan;
+use crate::text::sanitize_text;
 use crate::verdict::VerdictDecision;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -501,6 +502,44 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
 }
 
 impl ReviewReport {
+    /// The facts the lead writes from: commits, files, and the findings that
+    /// survived grounding and consolidation (nothing the checks dropped).
+    pub fn lead_facts(&self) -> String {
+        use std::fmt::Write as _;
+        let report = self;
+        let mut s = String::new();
+        let _ = writeln!(s, "Commits:");
+        for c in &report.commits {
+            let _ = writeln!(
+                s,
+                "- {} {} ({} files, +{} -{})",
+                c.short, c.subject, c.files, c.additions, c.deletions
+            );
+        }
+        let _ = writeln!(s, "\nFindings:");
+        if report.findings.is_empty() {
+            let _ = writeln!(s, "- none");
+        }
+        for f in report.findings.iter().take(20) {
+            let c = &f.finding;
+            let _ = writeln!(
+                s,
+                "- {:?} in {}:{}: {} (raised by {})",
+                c.severity,
+                c.file,
+                c.line_start,
+                c.title,
+                c.reviewers.join(", ")
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nData-based assessments:\n- testing: {}\n- documentation: {}\n- commits: {}",
+            report.testing.text, report.documentation.text, report.commit_structure.text
+        );
+        s
+    }
+
     /// Replaces fallback prose by the lead model's where it wrote something
     /// usable (already validated by [`crate::lead::parse`]); everything
     /// else stays as built. The design section is only ever the lead's.

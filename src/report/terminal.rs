@@ -2,7 +2,8 @@
 //! findings one line each, and where the report went.
 
 use super::ReviewReport;
-use crate::findings::{escape_control, Severity};
+use crate::findings::Severity;
+use crate::text::escape_control;
 use crate::verdict::Verdict;
 use owo_colors::OwoColorize;
 use std::io::IsTerminal;

@@ -9,8 +9,8 @@
 
 use crate::cache::CacheKey;
 use crate::engine::{Backend, Prompt, Request, Sampling};
-use crate::findings::sanitize_text;
 use crate::reviewers::{cache_key, GenerationStore};
+use crate::text::sanitize_text;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -232,42 +232,6 @@ pub fn write(
     }
 }
 
-/// The facts the lead writes from: commits, files, and the findings that
-/// survived grounding and consolidation (nothing the checks dropped).
-pub fn facts(report: &crate::report::ReviewReport) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "Commits:");
-    for c in &report.commits {
-        let _ = writeln!(
-            s,
-            "- {} {} ({} files, +{} -{})",
-            c.short, c.subject, c.files, c.additions, c.deletions
-        );
-    }
-    let _ = writeln!(s, "\nFindings:");
-    if report.findings.is_empty() {
-        let _ = writeln!(s, "- none");
-    }
-    for f in report.findings.iter().take(20) {
-        let c = &f.finding;
-        let _ = writeln!(
-            s,
-            "- {:?} in {}:{}: {} (raised by {})",
-            c.severity,
-            c.file,
-            c.line_start,
-            c.title,
-            c.reviewers.join(", ")
-        );
-    }
-    let _ = writeln!(
-        s,
-        "\nData-based assessments:\n- testing: {}\n- documentation: {}\n- commits: {}",
-        report.testing.text, report.documentation.text, report.commit_structure.text
-    );
-    s
-}
-
 /// Parses and validates the lead's JSON answer: every key of [`FIELDS`]
 /// must be there with a value of its kind; each prose section is then kept
 /// only if [`usable`].
@@ -396,7 +360,7 @@ mod tests {
 
     #[test]
     fn the_lead_answer_is_cached_per_facts_and_model() {
-        let mut backend = crate::engine::StandinBackend::new();
+        let mut backend = crate::standin::StandinBackend::new();
         let mut store = MemStore::default();
         let first = write(&mut backend, &mut store, "standin:lead", "m1", "facts", 42);
         assert!(first.prose.is_ok(), "{:?}", first.prose);
@@ -415,7 +379,7 @@ mod tests {
 
     #[test]
     fn a_failed_answer_is_not_cached() {
-        let mut backend = crate::engine::StandinBackend::new();
+        let mut backend = crate::standin::StandinBackend::new();
         let mut store = MemStore::default();
         let a = write(&mut backend, &mut store, "standin:fail", "m1", "facts", 42);
         assert!(a.prose.is_err());

@@ -1,0 +1,265 @@
+//! A deterministic stand-in for the model engine, for fast tests (reachable
+//! only when the test suite sets `GIT_DEEP_REVIEW_TEST_BACKENDS=1`).
+//!
+//! Model names start with `standin:`:
+//! - `standin:marker` reports one finding for every *added* line of the
+//!   rendered diff in the prompt that contains `DEEP-REVIEW-PLANT:<severity>`
+//!   (severity `critical`, `important` or `suggestion`), at that file and
+//!   new-side line, quoting the line. Tests plant issues this way and check
+//!   that they travel through the whole pipeline.
+//! - `standin:empty` always answers `{"findings":[]}`.
+//! - `standin:fail` fails every request (a model that cannot run).
+//!
+//! The diff is read in the layout the git layer renders chunks in:
+//! a header `=== path (status, +a -d) ===` per file, then lines
+//! `+ 123 | text` (added), `  124 | text` (context), `-     | text` (removed).
+
+pub use crate::engine::standin::{is_standin, STANDIN_PREFIX};
+use crate::engine::{Backend, Generation, Request, StopReason};
+use crate::error::{Error, Result};
+use crate::findings::{RawFinding, RawReview};
+
+/// Marker a planted line carries, followed by the severity.
+pub const PLANT_MARKER: &str = "DEEP-REVIEW-PLANT:";
+
+/// The stand-in backend. Stateless; counts calls for tests.
+#[derive(Debug, Default, Clone)]
+pub struct StandinBackend {
+    /// `generate` calls so far (tests check models are batched as expected).
+    pub calls: usize,
+}
+
+impl StandinBackend {
+    /// A new stand-in backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Findings `standin:marker` reports for a prompt text, in order of appearance.
+pub fn planted_findings(text: &str) -> Vec<RawFinding> {
+    let mut out: Vec<RawFinding> = Vec::new();
+    let mut file: Option<String> = None;
+    for line in text.lines() {
+        if let Some(path) = parse_header(line) {
+            file = Some(path);
+            continue;
+        }
+        let Some(f) = file.as_ref() else { continue };
+        let Some((n, code)) = parse_added(line) else {
+            continue;
+        };
+        let Some(at) = code.find(PLANT_MARKER) else {
+            continue;
+        };
+        let sev: String = code[at + PLANT_MARKER.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if !matches!(sev.as_str(), "critical" | "important" | "suggestion") {
+            continue;
+        }
+        if out.iter().any(|x| x.file == *f && x.line == n) {
+            continue;
+        }
+        let kind = match sev.as_str() {
+            "critical" => "regression",
+            "important" => "gap",
+            _ => "enhancement",
+        };
+        out.push(RawFinding {
+            file: f.clone(),
+            line: n,
+            end_line: Some(n),
+            severity: sev.clone(),
+            kind: kind.into(),
+            title: format!("Planted {sev} issue"),
+            explanation: format!("The line carries the test marker {PLANT_MARKER}{sev}."),
+            fix: "Remove the planted marker.".into(),
+            quote: code.trim().to_string(),
+        });
+    }
+    out
+}
+
+/// `=== path (status, +a -d) ===` → path. The path is everything before the
+/// last ` (` so paths with spaces or parentheses survive.
+fn parse_header(line: &str) -> Option<String> {
+    let inner = line.strip_prefix("=== ")?.strip_suffix(" ===")?;
+    let cut = inner.rfind(" (")?;
+    let path = &inner[..cut];
+    (!path.is_empty()).then(|| path.to_string())
+}
+
+/// `+ 123 | text` → (123, text).
+fn parse_added(line: &str) -> Option<(i64, &str)> {
+    let rest = line.strip_prefix('+')?;
+    let bar = rest.find(" | ")?;
+    let n: i64 = rest[..bar].trim().parse().ok()?;
+    Some((n, &rest[bar + 3..]))
+}
+
+/// A lead answer with every field filled (stand-ins other than `fail`
+/// write the same prose), so tests can see the lead's text reach a report.
+fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
+    if model == "standin:fail" {
+        return Err(Error::Model(
+            "standin:fail: this stand-in model always fails".into(),
+        ));
+    }
+    let mut obj = serde_json::Map::new();
+    for f in crate::lead::FIELDS {
+        let v = match f.kind {
+            crate::lead::FieldKind::OneOf(words) => words[0].to_string(),
+            crate::lead::FieldKind::Text { .. } => format!(
+                "The stand-in lead wrote this {} section from the facts it was given, in plain sentences.",
+                f.key
+            ),
+        };
+        obj.insert(f.key.to_string(), serde_json::Value::String(v));
+    }
+    let text = serde_json::Value::Object(obj).to_string();
+    Ok(Generation {
+        generated_tokens: tokens(&text),
+        prompt_tokens: tokens(prompt),
+        text,
+        shared_tokens: 0,
+        prefill_ms: 0,
+        generate_ms: 0,
+        stop: StopReason::Eog,
+    })
+}
+
+fn tokens(text: &str) -> usize {
+    text.len().div_ceil(4)
+}
+
+impl Backend for StandinBackend {
+    fn generate(&mut self, model: &str, requests: &[Request]) -> Vec<Result<Generation>> {
+        self.calls += 1;
+        let texts: Vec<String> = requests
+            .iter()
+            .map(|r| format!("{}\n\n{}", r.prompt.system, r.prompt.user))
+            .collect();
+        let shared = texts
+            .iter()
+            .skip(1)
+            .map(|t| {
+                t.bytes()
+                    .zip(texts[0].bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            })
+            .min()
+            .unwrap_or(0);
+        texts
+            .iter()
+            .zip(requests)
+            .map(|(text, request)| {
+                if request.grammar == crate::lead::grammar() {
+                    return lead_answer(model, text);
+                }
+                let findings = match model {
+                    "standin:marker" => planted_findings(text),
+                    "standin:empty" => Vec::new(),
+                    "standin:fail" => {
+                        return Err(Error::Model("standin:fail: this stand-in model always fails".into()))
+                    }
+                    other => {
+                        return Err(Error::Model(format!(
+                            "unknown stand-in model `{other}` (use standin:marker, standin:empty or standin:fail)"
+                        )))
+                    }
+                };
+                let out = serde_json::to_string(&RawReview { findings })
+                    .map_err(|e| Error::Model(format!("stand-in: {e}")))?;
+                Ok(Generation {
+                    generated_tokens: tokens(&out),
+                    text: out,
+                    prompt_tokens: tokens(text),
+                    shared_tokens: if requests.len() > 1 { tokens(&text[..shared]) } else { 0 },
+                    prefill_ms: 0,
+                    generate_ms: 0,
+                    stop: StopReason::Eog,
+                })
+            })
+            .collect()
+    }
+
+    fn count_tokens(&mut self, model: &str, text: &str) -> Result<usize> {
+        if !is_standin(model) {
+            return Err(Error::Model(format!(
+                "the stand-in backend cannot run `{model}`"
+            )));
+        }
+        Ok(tokens(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Prompt, Sampling};
+
+    fn req(user: &str) -> Request {
+        Request {
+            prompt: Prompt {
+                system: "You review code.".into(),
+                user: user.into(),
+            },
+            sampling: Sampling::default(),
+            grammar: String::new(),
+        }
+    }
+
+    const DIFF: &str = "\
+=== src/a b (x).rs (modified, +2 -1) ===
+  10 | fn f() {
+-     | let y = 1; // DEEP-REVIEW-PLANT:critical (removed: ignored)
++ 11 |     let x = 1; // DEEP-REVIEW-PLANT:critical
++ 12 |     ok();
+  13 | // DEEP-REVIEW-PLANT:important (context: ignored)
+=== lib/c.py (added, +1 -0) ===
++ 1 | x = 2  # DEEP-REVIEW-PLANT:Suggestion
++ 2 | y = 3  # DEEP-REVIEW-PLANT:bogus
+";
+
+    #[test]
+    fn marker_reports_planted_added_lines_only() {
+        let mut b = StandinBackend::new();
+        let out = b.generate("standin:marker", &[req(DIFF), req("no diff here")]);
+        let first: RawReview = serde_json::from_str(&out[0].as_ref().unwrap().text).unwrap();
+        let got: Vec<(&str, i64, &str)> = first
+            .findings
+            .iter()
+            .map(|f| (f.file.as_str(), f.line, f.severity.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("src/a b (x).rs", 11, "critical"),
+                ("lib/c.py", 1, "suggestion")
+            ]
+        );
+        assert_eq!(
+            first.findings[0].quote,
+            "let x = 1; // DEEP-REVIEW-PLANT:critical"
+        );
+        let second: RawReview = serde_json::from_str(&out[1].as_ref().unwrap().text).unwrap();
+        assert!(second.findings.is_empty());
+        assert!(out[0].as_ref().unwrap().shared_tokens > 0);
+    }
+
+    #[test]
+    fn empty_fail_and_unknown() {
+        let mut b = StandinBackend::new();
+        let e = b.generate("standin:empty", &[req(DIFF)]);
+        assert_eq!(e[0].as_ref().unwrap().text, r#"{"findings":[]}"#);
+        assert!(b.generate("standin:fail", &[req(DIFF)])[0].is_err());
+        assert!(b.generate("standin:nope", &[req(DIFF)])[0].is_err());
+        assert_eq!(b.calls, 3);
+        assert!(b.count_tokens("smollm2-135m", "x").is_err());
+        assert_eq!(b.count_tokens("standin:empty", "12345").unwrap(), 2);
+    }
+}
