@@ -28,26 +28,10 @@ fn repo() -> TestRepo {
     r
 }
 
-/// The binary, run in the repository with no user or system configuration.
+/// The binary, run in the repository with the shared clean environment
+/// (stand-in reviewers need no model files).
 fn command(r: &TestRepo, args: &[&str]) -> Command {
-    let home = r.scratch().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    // Stand-in reviewers need no model files; the variable is passed on so
-    // a real model named by a test would be found where the suite put it.
-    let models = std::env::var("GIT_DEEP_REVIEW_MODELS_DIR").unwrap_or_default();
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(&r.path)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_DEEP_REVIEW_MODELS_DIR", models)
-        .env(git_deep_review::engine::standin::TEST_BACKENDS_ENV, "1")
-        .env("LC_ALL", "C");
-    c
+    r.deep_review(args)
 }
 
 fn run(r: &TestRepo, args: &[&str]) -> Output {

@@ -88,6 +88,22 @@ fn config(repo: &TestRepo, toml: &str) {
     );
 }
 
+/// A repository whose last commit adds 400 small functions: a review of it
+/// by Gemma takes far longer than the few seconds a test waits, so the
+/// time budget or Ctrl-C lands in the middle of it.
+fn long_review_repo(lead: &str) -> TestRepo {
+    let repo = python_repo();
+    config(
+        &repo,
+        &format!("[review]\nlead = \"{lead}\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\n"),
+    );
+    let body: String = (0..400)
+        .map(|i| format!("def f{i}(x):\n    return x * {i} + len(str(x))\n\n"))
+        .collect();
+    repo.commit_files("Add many functions", &[("many.py", &body)]);
+    repo
+}
+
 #[test]
 fn the_lead_answer_parses_and_its_status_is_in_the_report() {
     let models = models_dir();
@@ -196,15 +212,7 @@ fn every_reviewer_failing_blocks_instead_of_passing() {
 #[test]
 fn the_time_budget_holds_for_the_whole_run_and_on_timeout_decides() {
     let models = models_dir();
-    let repo = python_repo();
-    let body: String = (0..400)
-        .map(|i| format!("def f{i}(x):\n    return x * {i} + len(str(x))\n\n"))
-        .collect();
-    config(
-        &repo,
-        "[review]\nlead = \"smollm2-135m\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\n",
-    );
-    repo.commit_files("Add many functions", &[("many.py", &body)]);
+    let repo = long_review_repo("smollm2-135m");
     repo.git(&["config", "deep-review.onTimeout", "block"]);
     let t = Instant::now();
     let out = run(
@@ -234,15 +242,7 @@ fn the_time_budget_holds_for_the_whole_run_and_on_timeout_decides() {
 #[test]
 fn ctrl_c_stops_a_real_review_with_130_and_writes_no_report() {
     let models = models_dir();
-    let repo = python_repo();
-    let body: String = (0..400)
-        .map(|i| format!("def g{i}(x):\n    return x * {i} - len(repr(x))\n\n"))
-        .collect();
-    config(
-        &repo,
-        "[review]\nlead = \"none\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\n",
-    );
-    repo.commit_files("Add many functions", &[("many.py", &body)]);
+    let repo = long_review_repo("none");
     let out_file = repo.scratch().join("report.md");
     let mut child = deep_review(
         &repo,
