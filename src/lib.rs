@@ -4,12 +4,12 @@
 //! The data flow is the module tree, in order: [`git`] (range → diff) →
 //! [`plan`] → [`review`] (reviewers, through [`engine`]) → [`check`]
 //! (findings → grounding → consolidation → verdict) → [`report`] /
-//! [`gate`]. [`pipeline`] runs them in order; this file only maps the
-//! command line onto it.
+//! [`gate`]. [`pipeline`] runs them in order; `commands` maps each
+//! subcommand onto it, and this file only dispatches the command line.
 
 pub mod error;
 
-// The stages, in the order the data flows through them.
+// The stages (their order is the module doc's).
 pub mod check;
 pub mod gate;
 pub mod git;
@@ -20,6 +20,7 @@ pub mod review;
 // What runs them, and what serves the whole run.
 pub mod cache;
 pub mod cli;
+mod commands;
 pub mod config;
 pub mod engine;
 pub mod hook;
@@ -35,13 +36,7 @@ pub use review::{lead, prompts, reviewers};
 
 pub use error::{Error, Result};
 
-use cli::{CacheCommand, Cli, Command, Format, GlobalArgs, HookCommand, ReviewArgs};
-use engine::manifest::Manifest;
-use gate::{Context, ReviewFacts};
-use pipeline::{Run, RunOptions};
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use cli::{Cli, Command};
 
 /// Runs one invocation of `git deep-review` and returns its exit code.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -50,272 +45,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             engine::list_models(&mut std::io::stdout().lock())?;
             Ok(error::EXIT_OK)
         }
-        Some(Command::Config) => show_config(&cli.global),
-        Some(Command::Hook(cmd)) => run_hook(cmd, &cli.global),
-        Some(Command::Cache(cmd)) => run_cache(cmd, &cli.global),
-        None => run_review(&cli.review, &cli.global),
+        Some(Command::Config) => commands::show_config(&cli.global),
+        Some(Command::Hook(cmd)) => commands::hook(cmd, &cli.global),
+        Some(Command::Cache(cmd)) => commands::cache(cmd, &cli.global),
+        None => commands::review(&cli.review, &cli.global),
     }
-}
-
-/// The repository the command works on (`-C` or the current directory).
-fn open(global: &GlobalArgs) -> Result<gix::Repository> {
-    let dir = global.repo.clone().unwrap_or_else(|| PathBuf::from("."));
-    range::open_repo(&dir)
-}
-
-/// The layered configuration for `repo` with the command-line overrides,
-/// and the models manifest it was checked against (read once per run).
-fn settings_for(
-    repo: &gix::Repository,
-    args: &ReviewArgs,
-) -> Result<(
-    config::Settings,
-    config::Provenance,
-    std::result::Result<Manifest, String>,
-)> {
-    let manifest = engine::manifest::load_manifest().map_err(|e| e.to_string());
-    let overrides = config::CliOverrides {
-        context_lines: args.context,
-        chunk_tokens: args.chunk_tokens,
-        time_budget_secs: args.time_budget,
-        threads: args.threads,
-    };
-    let known = manifest.as_ref().ok();
-    // Stand-ins are test backends: only a test run that enables them may
-    // name them, never a configuration file.
-    let exists = |name: &str| {
-        (engine::standin::is_standin(name) && engine::standin::test_backends_enabled())
-            || known.is_some_and(|m| m.get(name).is_some())
-    };
-    let snapshot = repo.config_snapshot();
-    let (settings, prov) = config::load(
-        &pipeline::root_of(repo),
-        Some(&snapshot),
-        &overrides,
-        &exists,
-    )?;
-    for w in &prov.warnings {
-        eprintln!("git-deep-review: warning: {w}");
-    }
-    Ok((settings, prov, manifest))
-}
-
-fn show_config(global: &GlobalArgs) -> Result<i32> {
-    let repo = open(global)?;
-    let (settings, prov, _) = settings_for(&repo, &ReviewArgs::default())?;
-    config::write_effective(&settings, &prov, &mut std::io::stdout().lock())
-        .map_err(|e| Error::io("writing the configuration", e))?;
-    Ok(error::EXIT_OK)
-}
-
-fn run_cache(cmd: CacheCommand, global: &GlobalArgs) -> Result<i32> {
-    let repo = open(global)?;
-    let (settings, _, _) = settings_for(&repo, &ReviewArgs::default())?;
-    let cache = cache::Cache::open(
-        &cache::default_dir(repo.git_dir()),
-        settings.cache_max_bytes,
-    )?;
-    match cmd {
-        CacheCommand::Clear => {
-            let freed = cache.clear()?;
-            println!(
-                "cleared the review cache in {} ({freed} bytes freed)",
-                cache.dir().display()
-            );
-        }
-        CacheCommand::Stats => println!("{}: {}", cache.dir().display(), cache.stats()?),
-    }
-    Ok(error::EXIT_OK)
-}
-
-fn run_hook(cmd: HookCommand, global: &GlobalArgs) -> Result<i32> {
-    // A global install needs no repository; everything else does.
-    let repo_unless = |dir: &Option<PathBuf>| dir.is_none().then(|| open(global)).transpose();
-    match cmd {
-        HookCommand::Install { global: dir } => {
-            let repo = repo_unless(&dir)?;
-            let opts = hook::InstallOptions {
-                global: dir,
-                ..Default::default()
-            };
-            println!("{}", hook::install(repo.as_ref(), &opts)?);
-        }
-        HookCommand::Uninstall { global: dir } => {
-            let repo = repo_unless(&dir)?;
-            println!("{}", hook::uninstall(repo.as_ref(), dir.as_deref())?);
-        }
-        HookCommand::Status => println!("{}", hook::status(Some(&open(global)?), None)?),
-        HookCommand::Run { remote, .. } => return run_pre_push(remote.as_deref(), global),
-    }
-    Ok(error::EXIT_OK)
-}
-
-/// git's pre-push hook: reviews each pushed ref and applies the gate.
-fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
-    if std::env::var("DEEP_REVIEW").is_ok_and(|v| v == "skip") {
-        return Ok(error::EXIT_OK);
-    }
-    let repo = open(global)?;
-    let (settings, _, manifest) = settings_for(&repo, &ReviewArgs::default())?;
-    let (remote, lines) =
-        hook::read_input(remote, &mut std::io::stdin(), &|k| std::env::var(k).ok())?;
-    let opts = RunOptions {
-        use_cache: true,
-        quiet: global.quiet || !std::io::stderr().is_terminal(),
-        ..Default::default()
-    };
-    let mut run = Run::prepare(&repo, &settings, manifest, &opts)?;
-    let mut engine = run.engine(engine_options(&settings, global, None));
-    let dir = pipeline::report_dir(&repo, &settings);
-    let mut review = |req: &hook::ReviewRequest| -> Result<Option<ReviewFacts>> {
-        let plan = pipeline::plan_range(&repo, req.resolve(&repo)?, &settings)?;
-        if plan.range.commits.is_empty() || (plan.chunks.is_empty() && plan.unfit.is_empty()) {
-            return Ok(None);
-        }
-        let mut outcome = run.review(&plan, Some(req.deadline), &mut engine)?;
-        engine.clear_progress();
-        if outcome.interrupted {
-            return Err(Error::Interrupted);
-        }
-        let path =
-            pipeline::write_report(&mut outcome.report, report::Format::Markdown, None, &dir)?;
-        Ok(Some(ReviewFacts::of(&outcome.report, path.as_deref())))
-    };
-    hook::pre_push(
-        &repo,
-        &remote,
-        &lines,
-        &settings,
-        &mut review,
-        &mut std::io::stderr(),
-    )
-}
-
-fn engine_options(
-    settings: &config::Settings,
-    global: &GlobalArgs,
-    threads: Option<usize>,
-) -> engine::EngineOptions {
-    engine::EngineOptions {
-        threads: threads.or(settings.threads),
-        verbose: global.verbose,
-        progress: engine::progress::Progress::auto(global.quiet),
-        max_memory: settings.max_memory,
-        ..Default::default()
-    }
-}
-
-/// The default command: plan, review, report, and optionally gate.
-fn run_review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
-    let t0 = Instant::now();
-    let repo = open(global)?;
-    let (settings, _, manifest) = settings_for(&repo, args)?;
-    let format = match args.format {
-        _ if args.plan => None,
-        None | Some(Format::Markdown) => Some(report::Format::Markdown),
-        Some(Format::Json) => Some(report::Format::Json),
-        Some(Format::Sarif) => Some(report::Format::Sarif),
-        Some(Format::Text) => {
-            return Err(Error::Usage(
-                "--format text is for --plan; a review is written as markdown, json or sarif"
-                    .into(),
-            ))
-        }
-    };
-    let opts = RunOptions {
-        only: args.reviewers.clone(),
-        use_cache: !args.no_cache && !args.plan,
-        quiet: global.quiet || !std::io::stderr().is_terminal(),
-    };
-    // Reviewers and their prompts are resolved before planning, so `--plan`
-    // reports a bad `--reviewer` or a missing prompt file as a review would.
-    let mut run = Run::prepare(&repo, &settings, manifest, &opts)?;
-    let plan = run.plan(args.range.as_deref())?;
-    let plan_ms = pipeline::ms(t0.elapsed());
-    let Some(format) = format else {
-        return print_plan(&plan, args.format);
-    };
-    let say = |msg: String| {
-        if !global.quiet {
-            eprintln!("{msg}");
-        }
-    };
-    if plan.range.commits.is_empty() {
-        say(format!(
-            "Nothing to review: {} has no commits.",
-            plan.range.spec
-        ));
-        return Ok(error::EXIT_OK);
-    }
-    // Only skipped files (lock files, binaries...): no model has anything to
-    // read, so none is loaded and no verdict is claimed.
-    if plan.chunks.is_empty() && plan.unfit.is_empty() {
-        say(format!(
-            "Nothing to review: every changed file in {} is skipped ({} skipped); see `git deep-review {} --plan`.",
-            plan.range.spec,
-            plan.skipped.len(),
-            plan.range.spec
-        ));
-        return Ok(error::EXIT_OK);
-    }
-    // The budget holds for the whole run, counted from the start.
-    let deadline = t0 + Duration::from_secs(settings.time_budget_secs);
-    let mut engine = run.engine(engine_options(&settings, global, args.threads));
-    let mut outcome = run.review(&plan, Some(deadline), &mut engine)?;
-    engine.clear_progress();
-    if outcome.interrupted {
-        // Nothing is written for a review the user stopped.
-        return Err(Error::Interrupted);
-    }
-    outcome.report.timings.plan_ms = plan_ms;
-    let dir = pipeline::report_dir(&repo, &settings);
-    let path = pipeline::write_report(&mut outcome.report, format, args.output.as_deref(), &dir)?;
-    if outcome.timed_out {
-        say(format!(
-            "git-deep-review: warning: the time budget ({} s) ran out; the report covers what was reviewed.",
-            settings.time_budget_secs
-        ));
-    }
-    if !global.quiet {
-        let color = match global.color {
-            cli::Color::Auto => report::terminal::ColorChoice::Auto,
-            cli::Color::Always => report::terminal::ColorChoice::Always,
-            cli::Color::Never => report::terminal::ColorChoice::Never,
-        };
-        let summary = report::terminal::summary(&outcome.report, path.as_deref(), color.enabled());
-        // With the report on stdout, the summary must not mix into it.
-        if path.is_none() {
-            eprint!("{summary}");
-        } else {
-            let mut out = std::io::stdout().lock();
-            out.write_all(summary.as_bytes())
-                .map_err(|e| Error::io("writing the summary", e))?;
-        }
-    }
-    if args.gate {
-        let decision = run.gate(&outcome, path.as_deref(), Context::Manual);
-        if decision.block {
-            eprintln!("{}", decision.message);
-            return Ok(error::EXIT_BLOCKED);
-        }
-    }
-    Ok(error::EXIT_OK)
-}
-
-fn print_plan(plan: &plan::ReviewPlan, format: Option<Format>) -> Result<i32> {
-    let mut out = std::io::stdout().lock();
-    let io = |e| Error::io("writing the plan", e);
-    match format {
-        None | Some(Format::Text) => plan::write_text(plan, &mut out).map_err(io)?,
-        Some(Format::Json) => {
-            serde_json::to_writer_pretty(&mut out, &plan.to_json()).map_err(|e| io(e.into()))?;
-            writeln!(out).map_err(io)?;
-        }
-        Some(f) => {
-            return Err(Error::Usage(format!(
-                "--plan prints text or json, not {f:?}"
-            )))
-        }
-    }
-    Ok(error::EXIT_OK)
 }
