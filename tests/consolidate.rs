@@ -3,7 +3,7 @@
 use git_deep_review::consolidate::{
     consolidate, similarity, ConsolidatedFinding, SIM_NEARBY, SIM_OVERLAPPING,
 };
-use git_deep_review::findings::{Finding, Kind, Severity};
+use git_deep_review::findings::{Finding, Issue, Kind, Severity};
 use git_deep_review::verdict::{decide, Verdict};
 
 #[allow(clippy::too_many_arguments)]
@@ -20,15 +20,17 @@ fn f(
     Finding {
         reviewer: reviewer.to_string(),
         chunk: 0,
-        severity,
-        kind,
-        file: file.to_string(),
-        line_start: start,
-        line_end: end,
-        title: title.to_string(),
-        explanation: explanation.to_string(),
-        fix: String::new(),
-        quote: String::new(),
+        issue: Issue {
+            severity,
+            kind,
+            file: file.to_string(),
+            line_start: start,
+            line_end: end,
+            title: title.to_string(),
+            explanation: explanation.to_string(),
+            fix: String::new(),
+            quote: String::new(),
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 //! developer is told.
 
 use git_deep_review::consolidate::ConsolidatedFinding;
-use git_deep_review::findings::{Kind, Severity};
+use git_deep_review::findings::{Issue, Kind, Severity};
 use git_deep_review::gate::{
     evaluate, parse_severity, Context, FailurePolicy, FaultPolicy, GatePolicy, ReviewFacts,
 };
@@ -11,16 +11,18 @@ use std::path::PathBuf;
 
 fn finding(title: &str, severity: Severity, agreement: usize) -> ConsolidatedFinding {
     ConsolidatedFinding {
-        severity,
+        issue: Issue {
+            severity,
+            kind: Kind::Regression,
+            file: "src/lib.rs".to_string(),
+            line_start: 42,
+            line_end: 42,
+            title: title.to_string(),
+            explanation: String::new(),
+            fix: String::new(),
+            quote: String::new(),
+        },
         unconfirmed: severity == Severity::Critical && agreement < 2,
-        kind: Kind::Regression,
-        file: "src/lib.rs".to_string(),
-        line_start: 42,
-        line_end: 42,
-        title: title.to_string(),
-        explanation: String::new(),
-        fix: String::new(),
-        quote: String::new(),
         reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),
         agreement,
         members: Vec::new(),

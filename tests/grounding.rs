@@ -2,7 +2,7 @@
 //! on hand-written data (no model).
 
 use git_deep_review::findings::{
-    parse_review, Finding, Kind, Severity, MAX_FINDINGS_PER_REVIEW, MAX_QUOTE_CHARS,
+    parse_review, Finding, Issue, Kind, Severity, MAX_FINDINGS_PER_REVIEW, MAX_QUOTE_CHARS,
     MAX_TEXT_CHARS, MAX_TITLE_CHARS,
 };
 use git_deep_review::grounding::{
@@ -16,15 +16,17 @@ fn finding(file: &str, start: u32, end: u32, quote: &str) -> Finding {
     Finding {
         reviewer: "r".into(),
         chunk: 0,
-        severity: Severity::Important,
-        kind: Kind::Regression,
-        file: file.into(),
-        line_start: start,
-        line_end: end,
-        title: "t".into(),
-        explanation: String::new(),
-        fix: String::new(),
-        quote: quote.into(),
+        issue: Issue {
+            severity: Severity::Important,
+            kind: Kind::Regression,
+            file: file.into(),
+            line_start: start,
+            line_end: end,
+            title: "t".into(),
+            explanation: String::new(),
+            fix: String::new(),
+            quote: quote.into(),
+        },
     }
 }
 

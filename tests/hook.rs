@@ -4,8 +4,8 @@
 
 use git_deep_review::config::{OnTimeout, Settings};
 use git_deep_review::consolidate::ConsolidatedFinding;
-use git_deep_review::findings::Kind;
 use git_deep_review::findings::Severity;
+use git_deep_review::findings::{Issue, Kind};
 use git_deep_review::gate::ReviewFacts;
 use git_deep_review::hook::{
     install_in, pre_commit_input, pre_push, status_in, uninstall_in, HookState, ReviewRequest,
@@ -386,16 +386,18 @@ fn clean(_: &ReviewRequest) -> ReviewFacts {
 fn critical(agreement: usize) -> ReviewFacts {
     ReviewFacts {
         findings: vec![ConsolidatedFinding {
-            severity: Severity::Critical,
+            issue: Issue {
+                severity: Severity::Critical,
+                kind: Kind::Regression,
+                file: "a.txt".into(),
+                line_start: 1,
+                line_end: 1,
+                title: "planted".into(),
+                explanation: String::new(),
+                fix: String::new(),
+                quote: String::new(),
+            },
             unconfirmed: agreement < 2,
-            kind: Kind::Regression,
-            file: "a.txt".into(),
-            line_start: 1,
-            line_end: 1,
-            title: "planted".into(),
-            explanation: String::new(),
-            fix: String::new(),
-            quote: String::new(),
             reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),
             agreement,
             members: Vec::new(),

@@ -40,7 +40,7 @@
 //! * Kind: majority of members; ties go to the representative's kind.
 //! * Lines: the union (smallest start, largest end) of the members.
 
-use crate::findings::{Finding, Kind, Severity};
+use crate::findings::{Finding, Issue, Kind, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -56,24 +56,32 @@ pub const SIM_DUPLICATE: f64 = 0.80;
 /// One issue as the report shows it, with every finding it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsolidatedFinding {
-    pub severity: Severity,
+    /// The representative's issue, with the consolidated severity, kind and
+    /// line range (its quote is already verified by grounding).
+    #[serde(flatten)]
+    pub issue: Issue,
     /// Critical with fewer than two reviewers calling it critical.
     pub unconfirmed: bool,
-    pub kind: Kind,
-    pub file: String,
-    pub line_start: u32,
-    pub line_end: u32,
-    pub title: String,
-    pub explanation: String,
-    pub fix: String,
-    /// The representative's quote (already verified by grounding).
-    pub quote: String,
     /// Distinct reviewers that raised it, in order of first appearance.
     pub reviewers: Vec<String>,
     /// `reviewers.len()`: how many independent reviewers agree.
     pub agreement: usize,
     /// The original findings, in clustering order.
     pub members: Vec<Finding>,
+}
+
+// As for [`Finding`]: a consolidated finding reads as its issue.
+impl std::ops::Deref for ConsolidatedFinding {
+    type Target = Issue;
+    fn deref(&self) -> &Issue {
+        &self.issue
+    }
+}
+
+impl std::ops::DerefMut for ConsolidatedFinding {
+    fn deref_mut(&mut self) -> &mut Issue {
+        &mut self.issue
+    }
 }
 
 const STOP_WORDS: &[&str] = &[
@@ -414,24 +422,26 @@ fn summarize(members: &[&Finding]) -> ConsolidatedFinding {
             .unwrap_or(rep.kind)
     };
     ConsolidatedFinding {
-        severity,
+        issue: Issue {
+            severity,
+            kind,
+            file: rep.file.clone(),
+            line_start: members
+                .iter()
+                .map(|m| m.line_start)
+                .min()
+                .unwrap_or(rep.line_start),
+            line_end: members
+                .iter()
+                .map(|m| m.line_end)
+                .max()
+                .unwrap_or(rep.line_end),
+            title: rep.title.clone(),
+            explanation: rep.explanation.clone(),
+            fix,
+            quote: rep.quote.clone(),
+        },
         unconfirmed,
-        kind,
-        file: rep.file.clone(),
-        line_start: members
-            .iter()
-            .map(|m| m.line_start)
-            .min()
-            .unwrap_or(rep.line_start),
-        line_end: members
-            .iter()
-            .map(|m| m.line_end)
-            .max()
-            .unwrap_or(rep.line_end),
-        title: rep.title.clone(),
-        explanation: rep.explanation.clone(),
-        fix,
-        quote: rep.quote.clone(),
         agreement: reviewers.len(),
         reviewers,
         members: members.iter().map(|m| (*m).clone()).collect(),

@@ -53,11 +53,10 @@ pub struct RawReview {
     pub findings: Vec<RawFinding>,
 }
 
-/// A validated finding from one reviewer.
+/// What a finding says, whoever raised it: the part one reviewer's
+/// [`Finding`] and a consolidated finding share.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub reviewer: String,
-    pub chunk: usize,
+pub struct Issue {
     pub severity: Severity,
     pub kind: Kind,
     pub file: String,
@@ -67,6 +66,31 @@ pub struct Finding {
     pub explanation: String,
     pub fix: String,
     pub quote: String,
+}
+
+/// A validated finding from one reviewer (in JSON its issue's fields sit
+/// beside `reviewer` and `chunk`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub reviewer: String,
+    pub chunk: usize,
+    #[serde(flatten)]
+    pub issue: Issue,
+}
+
+// A finding *is* its issue plus who raised it: reading `f.file` rather
+// than `f.issue.file` keeps every stage's code about the issue itself.
+impl std::ops::Deref for Finding {
+    type Target = Issue;
+    fn deref(&self) -> &Issue {
+        &self.issue
+    }
+}
+
+impl std::ops::DerefMut for Finding {
+    fn deref_mut(&mut self) -> &mut Issue {
+        &mut self.issue
+    }
 }
 
 /// At most this many findings are kept from one review (one reviewer, one
@@ -379,19 +403,21 @@ fn validate_one(
     Ok(Finding {
         reviewer: reviewer.to_string(),
         chunk,
-        severity,
-        kind,
-        file,
-        line_start,
-        line_end,
-        title,
-        explanation: sanitize_text(
-            json_str(obj, "explanation").unwrap_or(""),
-            MAX_TEXT_CHARS,
-            true,
-        ),
-        fix: sanitize_text(json_str(obj, "fix").unwrap_or(""), MAX_TEXT_CHARS, true),
-        quote: clip(json_str(obj, "quote").unwrap_or(""), MAX_QUOTE_CHARS),
+        issue: Issue {
+            severity,
+            kind,
+            file,
+            line_start,
+            line_end,
+            title,
+            explanation: sanitize_text(
+                json_str(obj, "explanation").unwrap_or(""),
+                MAX_TEXT_CHARS,
+                true,
+            ),
+            fix: sanitize_text(json_str(obj, "fix").unwrap_or(""), MAX_TEXT_CHARS, true),
+            quote: clip(json_str(obj, "quote").unwrap_or(""), MAX_QUOTE_CHARS),
+        },
     })
 }
 

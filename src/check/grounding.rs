@@ -263,21 +263,23 @@ pub fn excerpt(file_text: &str, start: u32, end: u32, max_lines: usize) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{Kind, Severity};
+    use crate::findings::{Issue, Kind, Severity};
 
     fn finding(file: &str, line: u32, quote: &str) -> Finding {
         Finding {
             reviewer: "r".into(),
             chunk: 0,
-            severity: Severity::Critical,
-            kind: Kind::Regression,
-            file: file.into(),
-            line_start: line,
-            line_end: line,
-            title: "T".into(),
-            explanation: String::new(),
-            fix: String::new(),
-            quote: quote.into(),
+            issue: Issue {
+                severity: Severity::Critical,
+                kind: Kind::Regression,
+                file: file.into(),
+                line_start: line,
+                line_end: line,
+                title: "T".into(),
+                explanation: String::new(),
+                fix: String::new(),
+                quote: quote.into(),
+            },
         }
     }
 
