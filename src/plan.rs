@@ -95,11 +95,14 @@ pub const DEFAULT_IGNORE: &[&str] = &[
     "*_generated.*",
 ];
 
+/// Diff tokens in one prompt unless configured (`review.chunk_tokens`).
+pub const DEFAULT_CHUNK_TOKENS: usize = 2048;
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             ignore: DEFAULT_IGNORE.iter().map(|s| s.to_string()).collect(),
-            chunk_tokens: 3000,
+            chunk_tokens: DEFAULT_CHUNK_TOKENS,
         }
     }
 }

@@ -540,3 +540,21 @@ fn model_edited_in_place_with_its_mtime_restored_is_hashed_again() {
         "{stderr}"
     );
 }
+
+#[test]
+fn plan_refuses_an_unknown_reviewer_like_a_review_would() {
+    let r = TestRepo::new();
+    r.commit_files("one", &[("a.py", "x = 1\n")]);
+    r.commit_files("two", &[("a.py", "x = 2\n")]);
+    for extra in [&["--plan"][..], &[][..]] {
+        let mut args = vec!["HEAD~1..HEAD", "--reviewer", "nobody"];
+        args.extend_from_slice(extra);
+        let out = r.deep_review(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("no reviewer named 'nobody'") && err.contains("correctness"),
+            "{err}"
+        );
+    }
+}

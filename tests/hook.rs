@@ -994,6 +994,20 @@ fn real_push_runs_the_existing_hook_and_uninstall_restores_it() {
 }
 
 #[test]
+fn a_push_of_only_skipped_files_says_there_is_nothing_to_review() {
+    let s = setup();
+    with_config(&s, STANDIN_CONFIG);
+    ok(&bin(&s, &["hook", "install"]));
+    s.work
+        .commit_files("bump the lock file", &[("Cargo.lock", "# v2\n")]);
+    let (pushed, err) = real_push(&s, &["origin", "main"], &[]);
+    assert!(pushed, "{err}");
+    assert!(err.contains("nothing to review"), "{err}");
+    // Not a claim about findings or agreement: nothing was reviewed.
+    assert!(!err.contains("confirmed by"), "{err}");
+}
+
+#[test]
 fn real_push_new_branch_deletion_and_tags() {
     let s = setup();
     with_config(&s, STANDIN_CONFIG);

@@ -95,9 +95,8 @@ pub const KEY_TRUST_REPO_CONFIG: &str = "deep-review.trustRepoConfig";
 pub const DEFAULT_TIME_BUDGET_SECS: u64 = 600;
 /// Default lines of context around each hunk.
 pub const DEFAULT_CONTEXT_LINES: u32 = 3;
-/// Default prompt-token budget of one chunk's diff text; small models have
-/// 2k–8k contexts and the persona, instructions and output need room too.
-pub const DEFAULT_CHUNK_TOKENS: usize = 2048;
+/// Diff tokens per prompt by default (the planner's own default).
+pub use crate::plan::DEFAULT_CHUNK_TOKENS;
 /// Default cap on findings one reviewer may report for one chunk.
 pub const DEFAULT_MAX_FINDINGS: usize = 8;
 /// Default cache size bound (200 MB).
