@@ -56,22 +56,27 @@ const fn text(key: &'static str, max_chars: usize) -> Field {
     }
 }
 
-/// Tokens the lead may generate: every section at its longest, plus the
-/// keys and punctuation. The grammar admits only printable ASCII, so every
-/// token adds at least one character and the JSON closes within this budget.
+/// Characters the grammar adds around each section besides its key and
+/// value: the key's quotes and colon, the value's quotes, the separating
+/// comma (or the opening brace) and three `ws` of at most two characters.
+const FIELD_FRAME_CHARS: usize = 2 + 1 + 2 + 1 + 3 * 2;
+
+/// Tokens the lead may generate: the longest answer the grammar admits.
+/// The grammar allows only printable ASCII, so every token adds at least
+/// one character and the JSON always closes within this budget.
 pub fn max_tokens() -> usize {
     FIELDS
         .iter()
         .map(|f| {
             f.key.len()
-                + 8
+                + FIELD_FRAME_CHARS
                 + match f.kind {
                     FieldKind::Text { max_chars } => max_chars,
                     FieldKind::OneOf(words) => words.iter().map(|w| w.len()).max().unwrap_or(0),
                 }
         })
         .sum::<usize>()
-        + 16
+        + 1 // the closing brace
 }
 
 /// Longest prose section kept in the report, in characters.
@@ -421,13 +426,31 @@ mod tests {
 
     #[test]
     fn the_budget_covers_the_longest_answer() {
-        let longest: usize = FIELDS
-            .iter()
-            .map(|f| match f.kind {
-                FieldKind::Text { max_chars } => max_chars,
-                FieldKind::OneOf(w) => w.iter().map(|w| w.len()).max().unwrap(),
-            })
-            .sum();
-        assert!(max_tokens() > longest);
+        // The longest text the grammar admits: every `ws` at its two
+        // characters, every section at its bound, the longest scope word.
+        let ws = "  ";
+        let mut longest = format!("{{{ws}");
+        for (i, f) in FIELDS.iter().enumerate() {
+            if i > 0 {
+                longest.push_str(&format!(",{ws}"));
+            }
+            let value = match f.kind {
+                FieldKind::Text { max_chars } => "a".repeat(max_chars),
+                FieldKind::OneOf(words) => {
+                    words.iter().max_by_key(|w| w.len()).unwrap().to_string()
+                }
+            };
+            longest.push_str(&format!("\"{}\":{ws}\"{value}\"{ws}", f.key));
+        }
+        longest.push('}');
+        assert!(parse(&longest).is_ok(), "{longest}");
+        // A token adds at least one character, so this many tokens always
+        // let the JSON close.
+        assert!(
+            longest.len() <= max_tokens(),
+            "{} characters, budget {}",
+            longest.len(),
+            max_tokens()
+        );
     }
 }
