@@ -118,7 +118,8 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
         hook::read_input(remote, &mut std::io::stdin(), &|k| std::env::var(k).ok())?;
     let opts = RunOptions {
         use_cache: true,
-        quiet: global.quiet || !std::io::stderr().is_terminal(),
+        quiet: global.quiet,
+        progress: !global.quiet && std::io::stderr().is_terminal(),
         ..Default::default()
     };
     let mut run = Run::prepare(&repo, &settings, manifest, &opts)?;
@@ -182,7 +183,8 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     let opts = RunOptions {
         only: args.reviewers.clone(),
         use_cache: !args.no_cache && !args.plan,
-        quiet: global.quiet || !std::io::stderr().is_terminal(),
+        quiet: global.quiet,
+        progress: !global.quiet && std::io::stderr().is_terminal(),
     };
     // Reviewers and their prompts are resolved before planning, so `--plan`
     // reports a bad `--reviewer` or a missing prompt file as a review would.

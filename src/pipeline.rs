@@ -27,8 +27,10 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Read and write the review cache.
     pub use_cache: bool,
-    /// Say nothing on stderr but errors.
+    /// Say nothing on stderr but errors (no warnings either).
     pub quiet: bool,
+    /// Say what is happening (`loading`, `chunk 2/5…`) on stderr.
+    pub progress: bool,
 }
 
 /// One review run: what every stage shares, built once.
@@ -42,6 +44,7 @@ pub struct Run<'r> {
     instructions: Option<(PathBuf, String)>,
     store: Box<dyn GenerationStore>,
     quiet: bool,
+    progress: bool,
 }
 
 /// The result of a run: the report and how the run ended.
@@ -108,12 +111,8 @@ impl<'r> Run<'r> {
             reviewers,
             store,
             quiet: opts.quiet,
+            progress: opts.progress,
         })
-    }
-
-    /// The reviewers this run uses.
-    pub fn reviewers(&self) -> &[Reviewer] {
-        &self.reviewers
     }
 
     /// An engine for this run's models, sharing its manifest.
@@ -176,9 +175,9 @@ impl<'r> Run<'r> {
             deadline,
             max_findings: self.settings.max_findings,
         };
-        let quiet = self.quiet;
+        let progress = self.progress;
         let mut say = |msg: &str| {
-            if !quiet {
+            if progress {
                 eprintln!("deep-review: {msg}");
             }
         };
@@ -275,7 +274,7 @@ impl<'r> Run<'r> {
         let mut failed = HashMap::new();
         let mut first_error = None;
         for model in &models {
-            if !self.quiet {
+            if self.progress {
                 eprintln!("deep-review: loading {model}");
             }
             let res = match &self.manifest {
@@ -367,7 +366,7 @@ impl<'r> Run<'r> {
             ));
             return status;
         }
-        if !self.quiet {
+        if self.progress {
             eprintln!("deep-review: lead summary on {lead}");
         }
         let facts = report.lead_facts();
@@ -401,16 +400,11 @@ impl<'r> Run<'r> {
         status
     }
 
-    /// The gate's policies for a review that could not do all its work.
-    pub fn fault_policy(&self) -> FaultPolicy {
-        fault_policy(self.settings)
-    }
-
     /// The gate's decision on a finished review.
     pub fn gate(&self, outcome: &Outcome, report: Option<&Path>, context: Context) -> GateDecision {
         crate::gate::evaluate(
             &self.settings.gate,
-            &self.fault_policy(),
+            &fault_policy(self.settings),
             &ReviewFacts::of(&outcome.report, report),
             context,
         )

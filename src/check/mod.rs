@@ -71,11 +71,6 @@ impl CheckedReviewer {
     pub fn ran(&self) -> bool {
         self.run.error.is_none() && self.ok_chunks > 0
     }
-
-    /// The reviewer failed on every chunk it was given (or before any).
-    pub fn failed(&self) -> bool {
-        self.run.error.is_some() || (self.ok_chunks == 0 && !self.run.chunks.is_empty())
-    }
 }
 
 /// Everything stages 5–8 decided.
@@ -84,27 +79,6 @@ pub struct Checked {
     pub reviewers: Vec<CheckedReviewer>,
     pub consolidated: Vec<ConsolidatedFinding>,
     pub verdict: VerdictDecision,
-}
-
-impl Checked {
-    /// Reviewers that produced a usable review of at least one chunk.
-    pub fn reviewers_ran(&self) -> usize {
-        self.reviewers.iter().filter(|r| r.ran()).count()
-    }
-
-    /// `(reviewer, why)` for each reviewer that failed on every chunk.
-    pub fn failed_reviewers(&self) -> Vec<(String, String)> {
-        self.reviewers
-            .iter()
-            .filter(|r| r.failed())
-            .map(|r| {
-                (
-                    r.run.info.name.clone(),
-                    r.error().unwrap_or_else(|| "no usable answer".into()),
-                )
-            })
-            .collect()
-    }
 }
 
 /// Each chunk's files with their reviewed new-side lines, for path
