@@ -18,6 +18,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::repo::succeeded as ok;
 use common::repo::{Remote, TestRepo};
 
 fn setup() -> Remote {
@@ -839,16 +840,6 @@ fn with_config(s: &Remote, toml: &str) {
 
 fn bin(s: &Remote, args: &[&str]) -> Output {
     s.work.deep_review(args).output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    text
 }
 
 /// `git push` through the installed hook, without models (stand-ins only).

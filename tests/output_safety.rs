@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::repo::succeeded as ok;
 use common::repo::TestRepo;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -36,16 +37,6 @@ fn command(r: &TestRepo, args: &[&str]) -> Command {
 
 fn run(r: &TestRepo, args: &[&str]) -> Output {
     command(r, args).output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    text
 }
 
 /// The `Report: <path>` line of a run's summary.

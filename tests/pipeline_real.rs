@@ -28,6 +28,17 @@ fn run(repo: &TestRepo, models: &Path, args: &[&str]) -> Output {
         .expect("run git-deep-review")
 }
 
+/// A review of the last commit as JSON on stdout; it must succeed.
+fn review_json(repo: &TestRepo, models: &Path) -> Value {
+    let out = run(
+        repo,
+        models,
+        &["HEAD~1..HEAD", "--format", "json", "-o", "-", "--no-cache"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the report is JSON")
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -74,7 +85,16 @@ fn models_with_a_broken_one() -> tempfile::TempDir {
     dir
 }
 
-fn config(repo: &TestRepo, toml: &str) {
+/// Commits a `.deep-review.toml` with this lead and these
+/// `(name, model, prompt)` reviewers (agreement 1: each reviewer counts),
+/// then the change the tests review.
+fn config(repo: &TestRepo, lead: &str, reviewers: &[(&str, &str, &str)]) {
+    let mut toml = format!("[review]\nlead = \"{lead}\"\n[gate]\nmin_agreement = 1\n");
+    for (name, model, prompt) in reviewers {
+        toml.push_str(&format!(
+            "[[reviewer]]\nname = \"{name}\"\nmodel = \"{model}\"\nprompt = \"{prompt}\"\n"
+        ));
+    }
     repo.write(".deep-review.toml", toml);
     repo.git(&["add", ".deep-review.toml"]);
     repo.commit("Configure deep-review");
@@ -95,7 +115,8 @@ fn long_review_repo(lead: &str) -> TestRepo {
     let repo = python_repo();
     config(
         &repo,
-        &format!("[review]\nlead = \"{lead}\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"robustness\"\nmodel = \"gemma3-270m\"\nprompt = \"robustness.md\"\n"),
+        lead,
+        &[("robustness", "gemma3-270m", "robustness.md")],
     );
     let body: String = (0..400)
         .map(|i| format!("def f{i}(x):\n    return x * {i} + len(str(x))\n\n"))
@@ -110,15 +131,10 @@ fn the_lead_answer_parses_and_its_status_is_in_the_report() {
     let repo = python_repo();
     config(
         &repo,
-        "[review]\nlead = \"smollm2-135m\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\n",
+        "smollm2-135m",
+        &[("correctness", "smollm2-135m", "correctness.md")],
     );
-    let out = run(
-        &repo,
-        &models,
-        &["HEAD~1..HEAD", "--format", "json", "-o", "-", "--no-cache"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    let report = review_json(&repo, &models);
     let lead = &report["lead"];
     assert_eq!(lead["model"], "smollm2-135m", "{lead}");
     let status = lead["status"].as_str().unwrap();
@@ -149,15 +165,10 @@ fn a_lead_that_fails_falls_back_and_says_why() {
     let repo = python_repo();
     config(
         &repo,
-        "[review]\nlead = \"broken\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\n",
+        "broken",
+        &[("correctness", "smollm2-135m", "correctness.md")],
     );
-    let out = run(
-        &repo,
-        models.path(),
-        &["HEAD~1..HEAD", "--format", "json", "-o", "-", "--no-cache"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = review_json(&repo, models.path());
     assert_eq!(report["lead"]["status"], "fallback", "{}", report["lead"]);
     let reason = report["lead"]["reason"].as_str().unwrap();
     assert!(reason.contains("broken"), "{reason}");
@@ -170,7 +181,11 @@ fn a_reviewer_whose_model_is_broken_blocks_the_gate_and_is_named() {
     let repo = python_repo();
     config(
         &repo,
-        "[review]\nlead = \"none\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\n\n[[reviewer]]\nname = \"robustness\"\nmodel = \"broken\"\nprompt = \"robustness.md\"\n",
+        "none",
+        &[
+            ("correctness", "smollm2-135m", "correctness.md"),
+            ("robustness", "broken", "robustness.md"),
+        ],
     );
     let out = run(
         &repo,
@@ -184,13 +199,7 @@ fn a_reviewer_whose_model_is_broken_blocks_the_gate_and_is_named() {
     assert!(err.contains("on_reviewer_failure"), "{err}");
     // Without --gate the review still reports, exit 0, and the verdict says
     // it rests on fewer reviewers.
-    let out = run(
-        &repo,
-        models.path(),
-        &["HEAD~1..HEAD", "--format", "json", "-o", "-", "--no-cache"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = review_json(&repo, models.path());
     let reason = report["verdict"]["reason"].as_str().unwrap();
     assert!(reason.contains("1 of 2 reviewers failed"), "{reason}");
 }
@@ -201,7 +210,11 @@ fn every_reviewer_failing_blocks_instead_of_passing() {
     let repo = python_repo();
     config(
         &repo,
-        "[review]\nlead = \"none\"\n[gate]\nmin_agreement = 1\n[[reviewer]]\nname = \"a\"\nmodel = \"standin:fail\"\nprompt = \"correctness.md\"\n[[reviewer]]\nname = \"b\"\nmodel = \"standin:fail\"\nprompt = \"robustness.md\"\n",
+        "none",
+        &[
+            ("a", "standin:fail", "correctness.md"),
+            ("b", "standin:fail", "robustness.md"),
+        ],
     );
     let out = run(&repo, &models, &["HEAD~1..HEAD", "--gate", "--no-cache"]);
     let err = text(&out.stderr);

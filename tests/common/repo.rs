@@ -283,13 +283,7 @@ impl TestRepo {
     /// when it fails; returns stdout and stderr together.
     pub fn ok(cmd: &mut Command) -> String {
         let out = cmd.output().expect("run command");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{cmd:?} failed: {text}");
-        text
+        succeeded(&out)
     }
 
     /// Opens the repository with the library.
@@ -350,4 +344,16 @@ impl Remote {
         }
         cmd.output().expect("run git push")
     }
+}
+
+/// Stdout and stderr of a finished command, together; panics with them
+/// when the command failed.
+pub fn succeeded(out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "command failed: {text}");
+    text
 }
