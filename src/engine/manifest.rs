@@ -56,6 +56,9 @@ pub struct ModelEntry {
     pub chat_template: ChatTemplate,
     /// Context length to allocate.
     pub n_ctx: u32,
+    /// A bundled model too small to review code: it shows the pipeline
+    /// working, and a review made only by such models says it is no review.
+    pub demonstration: bool,
 }
 
 impl ModelEntry {
@@ -131,6 +134,7 @@ impl Manifest {
                 source: m.source.unwrap_or_default(),
                 license: m.license.unwrap_or_default(),
                 n_ctx,
+                demonstration: m.demonstration.unwrap_or(false),
             });
         }
         Ok(out)
@@ -167,6 +171,7 @@ struct RawEntry {
     license: Option<String>,
     chat_template: Option<String>,
     n_ctx: Option<u32>,
+    demonstration: Option<bool>,
 }
 
 /// The directory model files are looked up in: `$GIT_DEEP_REVIEW_MODELS_DIR`,
@@ -252,7 +257,12 @@ mod tests {
         let smol = m.get("smollm2-135m").unwrap();
         assert_eq!(smol.size, 98_362_432);
         assert_eq!(smol.chat_template, ChatTemplate::Auto);
+        assert!(
+            smol.demonstration,
+            "bundled models are demonstration models"
+        );
         let gemma = m.get("gemma3-270m").unwrap();
+        assert!(gemma.demonstration);
         assert_eq!(gemma.chat_template, ChatTemplate::Named("gemma".into()));
         assert_eq!(
             m.path_of(gemma),
@@ -286,6 +296,10 @@ sha256 = "AB00000000000000000000000000000000000000000000000000000000000000"
         assert_eq!(g.chat_template, ChatTemplate::Completion);
         assert_eq!(m.path_of(g), PathBuf::from("/abs/other.gguf"));
         let c = m.get("coder-7b").unwrap();
+        assert!(
+            !c.demonstration,
+            "a user entry is not a demonstration model unless it says so"
+        );
         assert_eq!(c.sha256.len(), 64);
         assert!(c.sha256.starts_with("ab"));
         assert_eq!(m.path_of(c), dir.path().join("coder.gguf"));

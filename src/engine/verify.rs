@@ -233,6 +233,7 @@ mod tests {
             license: String::new(),
             chat_template: ChatTemplate::Auto,
             n_ctx: 512,
+            demonstration: false,
         }
     }
 
