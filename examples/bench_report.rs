@@ -95,6 +95,7 @@ fn main() {
                 model: "bench".into(),
                 model_file: "bench.gguf".into(),
                 persona: "bench.md".into(),
+                demonstration: false,
             },
             duration_ms: 1000,
             chunks: (0..files)

@@ -12,6 +12,7 @@ Examples:
   git deep-review --format sarif -o review.sarif
   git deep-review hook install       block pushes on confirmed critical findings
   git deep-review models             list the local models and whether they are verified
+  git deep-review init               choose reviewers from the models on this machine
 
 Exit codes:
   0  reviewed, nothing blocks (or nothing to review)
@@ -121,6 +122,27 @@ pub enum Command {
     /// List the configured models: size, quantisation, architecture,
     /// context, chat template, whether the file is present and verified.
     Models,
+    /// Write a configuration chosen from the models on this machine.
+    ///
+    /// Looks at the models directory and the model stores (Ollama, Hugging
+    /// Face, LM Studio), prefers a capable code model that fits in memory,
+    /// and writes three reviewers (correctness, robustness, tests-design)
+    /// and the lead on it, with a few comment lines saying why. With no
+    /// capable model it writes the bundled demonstration models and says
+    /// plainly that they cannot review code. Never overwrites a file
+    /// without --force (the old one is then kept as .bak).
+    Init {
+        /// Write your user configuration (~/.config/git-deep-review/config.toml)
+        /// instead of the repository's .deep-review.toml.
+        #[arg(long)]
+        global: bool,
+        /// Replace an existing file (kept as <file>.bak).
+        #[arg(long)]
+        force: bool,
+        /// Print the configuration instead of writing it.
+        #[arg(long, conflicts_with_all = ["global", "force"])]
+        stdout: bool,
+    },
     /// Print the effective configuration and where each value came from.
     Config,
     /// Install, remove or inspect the pre-push hook.

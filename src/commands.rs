@@ -63,6 +63,56 @@ pub fn show_config(global: &GlobalArgs) -> Result<i32> {
     Ok(error::EXIT_OK)
 }
 
+/// `git deep-review init`: chooses reviewers from the models found here
+/// and writes them to the repository's (or, `--global`, the user's)
+/// configuration file, or prints them (`--stdout`).
+pub fn init(global_file: bool, force: bool, stdout: bool, global: &GlobalArgs) -> Result<i32> {
+    let candidates = init_candidates();
+    let choice = crate::init::choose(&candidates, engine::memory::available_bytes());
+    let text = crate::init::render(&choice);
+    if stdout {
+        print!("{text}");
+        return Ok(error::EXIT_OK);
+    }
+    let path = if global_file {
+        config::user_config_path().ok_or_else(|| {
+            Error::Usage("cannot tell where the user configuration goes: HOME is not set".into())
+        })?
+    } else {
+        pipeline::root_of(&open(global)?).join(config::REPO_FILE)
+    };
+    crate::init::write_new(&path, &text, force)?;
+    if !global.quiet {
+        for line in &choice.explanation {
+            eprintln!("{line}");
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(error::EXIT_OK)
+}
+
+/// The models `init` chooses from: every manifest entry whose file is here.
+fn init_candidates() -> Vec<crate::init::Candidate> {
+    let Ok(m) = engine::manifest::load_manifest() else {
+        return Vec::new();
+    };
+    m.models
+        .iter()
+        .filter_map(|e| {
+            let info = engine::gguf_meta::read_gguf_info(&m.path_of(e)).ok()?;
+            Some(crate::init::Candidate {
+                reference: e.name.clone(),
+                origin: "the models directory".into(),
+                file_size: info.file_size,
+                parameters: info.parameters,
+                architecture: info.architecture,
+                demonstration: e.demonstration,
+                unusable: None,
+            })
+        })
+        .collect()
+}
+
 /// `git deep-review cache clear|stats`.
 pub fn cache(cmd: CacheCommand, global: &GlobalArgs) -> Result<i32> {
     let repo = open(global)?;

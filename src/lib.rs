@@ -24,6 +24,7 @@ mod commands;
 pub mod config;
 pub mod engine;
 pub mod hook;
+pub mod init;
 pub mod interrupt;
 pub mod pipeline;
 pub mod standin;
@@ -45,6 +46,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             engine::list_models(&mut std::io::stdout().lock())?;
             Ok(error::EXIT_OK)
         }
+        Some(Command::Init {
+            global,
+            force,
+            stdout,
+        }) => commands::init(global, force, stdout, &cli.global),
         Some(Command::Config) => commands::show_config(&cli.global),
         Some(Command::Hook(cmd)) => commands::hook(cmd, &cli.global),
         Some(Command::Cache(cmd)) => commands::cache(cmd, &cli.global),

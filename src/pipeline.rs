@@ -446,13 +446,21 @@ pub fn resolve_reviewers(
         .iter()
         .filter(|r| only.is_empty() || only.contains(&r.name))
         .map(|spec| {
+            let entry = manifest.and_then(|m| m.get(&spec.model));
+            let mut spec = spec.clone();
+            if spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
+                // Resolved here, from the manifest, so the cache key holds a
+                // number and an all-cached run loads no model to know it.
+                let n_ctx = entry.map_or(crate::engine::manifest::DEFAULT_N_CTX, |e| e.n_ctx);
+                spec.sampling.max_tokens = crate::engine::auto_max_tokens(n_ctx);
+            }
             Ok(Reviewer {
                 persona: crate::prompts::load(&spec.prompt, root)?,
-                model_file: manifest
-                    .and_then(|m| m.get(&spec.model))
+                model_file: entry
                     .map(|e| e.file.clone())
                     .unwrap_or_else(|| spec.model.clone()),
-                spec: spec.clone(),
+                demonstration: entry.is_some_and(|e| e.demonstration),
+                spec,
             })
         })
         .collect()

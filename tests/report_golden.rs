@@ -129,6 +129,7 @@ fn reviewer(name: &str, model: &str, file: &str) -> ReviewerInfo {
         model: model.into(),
         model_file: file.into(),
         persona: format!("{name}.md"),
+        demonstration: false,
     }
 }
 

@@ -133,6 +133,9 @@ pub struct ParsedReview {
     pub rejected: Vec<Rejected>,
     /// Findings beyond [`MAX_FINDINGS_PER_REVIEW`], dropped unread.
     pub dropped_over_limit: usize,
+    /// The answer stopped mid-way (the token budget ran out): only the
+    /// findings completed before that point were read.
+    pub cut_short: bool,
 }
 
 /// Maps a model's severity word to ours.
@@ -213,6 +216,63 @@ fn extract_json(text: &str) -> Result<serde_json::Value, String> {
         }
         _ => Err("output contains no JSON object".to_string()),
     }
+}
+
+/// An answer that stopped mid-way (its token budget ran out), closed after
+/// its last complete finding: `{"findings":[{…},{…},{"file":"a` becomes
+/// `{"findings":[{…},{…}]}`. Works on the findings object and on a bare
+/// array. `None` when the text is not the beginning of either (no JSON at
+/// all, or a different shape): such output stays unusable.
+pub fn close_truncated(text: &str) -> Option<String> {
+    let t = text.trim_start();
+    let start = t.find(['{', '['])?;
+    let t = &t[start..];
+    // Depth at which the findings live: inside `{"findings":[` they are at
+    // depth 3 (object, array, finding); in a bare array at depth 2.
+    let finding_depth = if t.starts_with('[') { 2 } else { 3 };
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut array_open_at = None;
+    let mut last_complete = None;
+    for (i, b) in t.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if b == b'[' && depth == finding_depth - 1 && array_open_at.is_none() {
+                    array_open_at = Some(i);
+                }
+            }
+            b'}' | b']' => {
+                if depth == finding_depth && b == b'}' {
+                    last_complete = Some(i);
+                }
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    // The answer is complete after all: nothing to close.
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    let open = array_open_at?;
+    let body = match last_complete {
+        Some(end) => &t[..=end],
+        None => &t[..=open],
+    };
+    let close = if finding_depth == 2 { "]" } else { "]}" };
+    Some(format!("{body}{close}"))
 }
 
 /// The first `max` characters of `s`, marked with `…` when cut; nothing
@@ -315,7 +375,13 @@ pub fn parse_review(
     text: &str,
     chunk_files: &[(String, Vec<u32>)],
 ) -> Result<ParsedReview, String> {
-    let value = extract_json(text)?;
+    let (value, cut_short) = match extract_json(text) {
+        Ok(v) => (v, false),
+        Err(e) => match close_truncated(text).and_then(|t| extract_json(&t).ok()) {
+            Some(v) => (v, true),
+            None => return Err(e),
+        },
+    };
     let items = match &value {
         serde_json::Value::Object(o) => match o.get("findings") {
             Some(serde_json::Value::Array(a)) => a,
@@ -328,6 +394,7 @@ pub fn parse_review(
     };
     let mut out = ParsedReview {
         dropped_over_limit: items.len().saturating_sub(MAX_FINDINGS_PER_REVIEW),
+        cut_short,
         ..ParsedReview::default()
     };
     for (index, item) in items.iter().take(MAX_FINDINGS_PER_REVIEW).enumerate() {
@@ -439,6 +506,38 @@ mod tests {
             ("src/main.rs".to_string(), vec![1, 2, 3]),
         ];
         parse_review("r", 0, &text, &files).unwrap()
+    }
+
+    #[test]
+    fn an_answer_cut_short_keeps_its_completed_findings() {
+        let f = |title: &str| {
+            format!(
+                r#"{{"file":"src/main.rs","line":2,"severity":"important","kind":"gap","title":"{title}","explanation":"a }} and a \" inside","quote":"x"}}"#
+            )
+        };
+        let files = vec![("src/main.rs".to_string(), vec![1, 2, 3])];
+        let full = format!(r#"{{"findings":[{},{}]}}"#, f("one"), f("two"));
+        let p = parse_review("r", 0, &full, &files).unwrap();
+        assert!(!p.cut_short);
+        assert_eq!(p.findings.len(), 2);
+        // Cut anywhere inside the second finding: the first one is kept.
+        let second_starts = full.find(&f("two")).unwrap();
+        for cut in [second_starts + 1, second_starts + 20, full.len() - 3] {
+            let p = parse_review("r", 0, &full[..cut], &files).unwrap();
+            assert!(p.cut_short, "cut at {cut}");
+            let titles: Vec<&str> = p.findings.iter().map(|f| f.title.as_str()).collect();
+            assert_eq!(titles, vec!["one"], "cut at {cut}");
+        }
+        // Cut inside the first finding: no finding, but a usable answer.
+        let p = parse_review("r", 0, &full[..30], &files).unwrap();
+        assert!(p.cut_short && p.findings.is_empty());
+        // A bare array is closed too; text that is no JSON stays unusable.
+        assert_eq!(
+            close_truncated(&format!("[{},{{\"fi", f("a"))),
+            Some(format!("[{}]", f("a")))
+        );
+        assert!(parse_review("r", 0, "I think the code is fine", &files).is_err());
+        assert_eq!(close_truncated(r#"{"findings":[]}"#), None);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct CheckedReviewer {
     pub dropped_over_limit: usize,
     /// Chunks whose answer was produced and usable.
     pub ok_chunks: usize,
+    /// Chunks whose answer the token budget cut short (completed findings kept).
+    pub cut_short_chunks: usize,
 }
 
 impl CheckedReviewer {
@@ -118,6 +120,7 @@ pub fn check(
                     findings.extend(p.findings);
                     checked.rejected.extend(p.rejected);
                     checked.dropped_over_limit += p.dropped_over_limit;
+                    checked.cut_short_chunks += usize::from(p.cut_short);
                 }
                 Err(e) => c.error = Some(format!("unusable output: {e}")),
             }
@@ -151,7 +154,14 @@ pub fn check(
     }
     let consolidated = consolidate(&all_grounded);
     let ran = reviewers.iter().filter(|r| r.ran()).count();
-    let verdict = decide(&consolidated, ran, reviewers.len());
+    let mut verdict = decide(&consolidated, ran, reviewers.len());
+    let demo = reviewers
+        .iter()
+        .filter(|r| r.ran())
+        .all(|r| r.run.info.demonstration);
+    if ran > 0 && demo {
+        verdict = crate::verdict::demonstration_only(verdict, consolidated.len());
+    }
     Checked {
         reviewers,
         consolidated,

@@ -75,6 +75,23 @@ pub fn decide(
     d
 }
 
+/// What the verdict says when every reviewer that ran is a bundled
+/// demonstration model: the label (so the exit code and the gate) is
+/// unchanged, but the reason says plainly that this was no review, and how
+/// to get one. "Merge as-is" from a 135M model is not evidence of anything.
+pub fn demonstration_only(mut d: VerdictDecision, findings: usize) -> VerdictDecision {
+    let head = if findings == 0 {
+        "No findings from demonstration models: this is not a review"
+    } else {
+        "Findings from demonstration models only: this is not a review"
+    };
+    d.reason = format!("{head} ({}). {DEMONSTRATION_HINT}", d.reason);
+    d
+}
+
+/// How to leave demonstration models behind (verdict, summary, `models`).
+pub const DEMONSTRATION_HINT: &str = "Bring a capable model: git deep-review init";
+
 fn decide_on(findings: &[ConsolidatedFinding]) -> VerdictDecision {
     let confirmed: Vec<_> = findings
         .iter()

@@ -259,7 +259,10 @@ fn reviewer(
     // like a path too.
     let (prompt, prompt_at) = text("prompt")?.unwrap_or_else(|| (format!("{name}.md"), name_at));
     check_prompt(&prompt, cx).map_err(|m| f.error(prompt_at, "reviewer.prompt", m))?;
-    let mut sampling = Sampling::default();
+    let mut sampling = Sampling {
+        max_tokens: crate::engine::AUTO_MAX_TOKENS,
+        ..Sampling::default()
+    };
     for (field, v) in table.iter() {
         let field_name = field.get_ref().as_ref();
         let key = format!("reviewer.{field_name}");
@@ -272,7 +275,15 @@ fn reviewer(
             }
             "top_k" => sampling.top_k = int_in(v.get_ref(), 0, 1000).map_err(bad)? as i32,
             "max_tokens" => {
-                sampling.max_tokens = int_in(v.get_ref(), 16, 32768).map_err(bad)? as usize
+                sampling.max_tokens = if v.get_ref().as_str() == Some("auto") {
+                    crate::engine::AUTO_MAX_TOKENS
+                } else {
+                    int_in(v.get_ref(), 16, 32768).map_err(|m| {
+                        bad(format!(
+                            "{m} (or \"auto\": a quarter of the model's context)"
+                        ))
+                    })? as usize
+                }
             }
             "temperature" => {
                 let t = float(v.get_ref()).map_err(&bad)?;

@@ -164,6 +164,7 @@ impl Default for Settings {
             prompt: format!("{name}.md"),
             sampling: Sampling {
                 seed,
+                max_tokens: crate::engine::AUTO_MAX_TOKENS,
                 ..Sampling::default()
             },
         };

@@ -34,7 +34,14 @@ pub fn write_effective(
         writeln!(w, "temperature = {:?}", r.sampling.temperature)?;
         writeln!(w, "top_k = {}", r.sampling.top_k)?;
         writeln!(w, "top_p = {:?}", r.sampling.top_p)?;
-        writeln!(w, "max_tokens = {}", r.sampling.max_tokens)?;
+        if r.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
+            writeln!(
+                w,
+                "max_tokens = \"auto\"  # a quarter of the model's context, 512..4096"
+            )?;
+        } else {
+            writeln!(w, "max_tokens = {}", r.sampling.max_tokens)?;
+        }
     }
     for section in SECTIONS {
         writeln!(w, "\n[{section}]")?;

@@ -70,6 +70,23 @@ impl GrammarLimits {
         ROOT_OVERHEAD + self.max_findings * (one + 1)
     }
 
+    /// These limits with string lengths shrunk until ONE finding fits in
+    /// `max_tokens`; the number of findings is kept. A reviewer that writes
+    /// many long findings may then run out of budget mid-answer: the findings
+    /// it completed are kept ([`crate::findings::close_truncated`]) and the
+    /// retro says it was cut short. Shrinking every finding to fit the worst
+    /// case of all of them ([`GrammarLimits::fit_within`]) would cap a
+    /// capable model at one or two terse findings per chunk.
+    pub fn fit_one_within(&self, max_tokens: usize, files: &[(String, Vec<u32>)]) -> GrammarLimits {
+        let mut one = *self;
+        one.max_findings = 1;
+        let fitted = one.fit_within(max_tokens, files);
+        GrammarLimits {
+            max_findings: self.max_findings.max(1),
+            ..fitted
+        }
+    }
+
     /// These limits shrunk (findings first, then string lengths) until the
     /// worst case fits in `max_tokens`, so the JSON can always close.
     /// Always allows at least one finding with short strings.
@@ -317,6 +334,19 @@ mod tests {
             assert!(l.max_findings >= 1);
         }
         assert_eq!(big.fit_within(1_000_000, &files), big);
+        for budget in [400, 768, 2048] {
+            let l = big.fit_one_within(budget, &files);
+            assert_eq!(
+                l.max_findings, big.max_findings,
+                "{budget}: findings are kept"
+            );
+            let one = GrammarLimits {
+                max_findings: 1,
+                ..l
+            };
+            assert!(one.worst_case_chars(&files) <= budget, "{budget}: {l:?}");
+        }
+        assert_eq!(big.fit_one_within(8192, &files), big);
         let g = findings_grammar(&files, &big);
         assert!(g.contains("finding (\",\" finding){0,4}"), "{g}");
         assert!(g.contains("char{1,100}"));

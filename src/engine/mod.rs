@@ -43,6 +43,19 @@ pub struct Sampling {
     pub max_tokens: usize,
 }
 
+/// `max_tokens = "auto"` in a reviewer's configuration: the budget follows
+/// the model's context ([`auto_max_tokens`]), resolved before the run.
+pub const AUTO_MAX_TOKENS: usize = 0;
+
+/// The answer budget of a reviewer whose `max_tokens` is `auto`: a quarter
+/// of the model's context, between 512 and 4096 tokens. A fixed 768 suited
+/// the 135M demonstration models; a capable model with an 8K-32K context
+/// writes several findings with real explanations and fixes, and the diff
+/// chunk (2048 tokens by default) plus prompt still fits beside it.
+pub fn auto_max_tokens(n_ctx: u32) -> usize {
+    (n_ctx as usize / 4).clamp(512, 4096)
+}
+
 impl Default for Sampling {
     fn default() -> Self {
         Sampling {

@@ -8,7 +8,8 @@
 //!   `range` (as written), `base` (hex or null = empty tree), `head`,
 //!   `branch` (or null), `commits` [{`id`, `short`, `subject`, `author`,
 //!   `parents`, `files`, `additions`, `deletions`}].
-//! * `reviewers` [{`name`, `model`, `model_file`, `persona`}].
+//! * `reviewers` [{`name`, `model`, `model_file`, `persona`,
+//!   `demonstration` (present and true for a bundled demonstration model)}].
 //! * `verdict` {`verdict`: `merge-as-is` | `merge-with-fixes` | `rework` |
 //!   `no-verdict`, `reason`}.
 //! * `wall_clock_ms`; `timings` {`plan_ms`, `load_ms`, `prefill_ms`,
@@ -26,7 +27,8 @@
 //! * `retro` [{`name`, `model`, `duration_ms`, `chunks`,
 //!   `chunks_from_cache`, `failed_chunks`, `critical`, `important`, `suggestion`,
 //!   `ungrounded`, `rejected`, `dropped_over_limit`, `false_positives`,
-//!   `unique_insights` (titles), `error`, `note`}].
+//!   `unique_insights` (titles), `error`, `note`, `cut_short` (answers that
+//!   ran out of `max_tokens`; their completed findings were kept)}].
 //! * `appendix` [{`reviewer`, `chunks` [{`chunk`, `raw`, `from_cache`,
 //!   `error`, `prompt_tokens`, `shared_tokens`, `generated_tokens`,
 //!   `prefill_ms`, `generate_ms`}], `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
@@ -39,6 +41,8 @@
 //! * `lead` (null when no lead is configured): {`model`, `status`
 //!   (`used`|`fallback`), `sections` (what the lead wrote), `reason` (why it
 //!   fell back), `from_cache`, `duration_ms`}.
+//! * `demonstration_only`: every reviewer that ran is a demonstration
+//!   model, so the report is no review (the verdict's reason says so too).
 
 use super::ReviewReport;
 

@@ -117,6 +117,15 @@ fn prose_section(out: &mut String, heading: &str, text: &str) {
 
 fn header(out: &mut String, r: &ReviewReport) {
     let _ = writeln!(out, "# Deep Review: {}\n", inline(&r.id));
+    if r.demonstration_only {
+        let _ = writeln!(
+            out,
+            "> **This is not a review.** Every reviewer ran on a bundled demonstration \
+             model, far too small to review code: it shows the pipeline working, and \
+             its silence means nothing. {}.\n",
+            crate::verdict::DEMONSTRATION_HINT
+        );
+    }
     out.push_str("| | |\n|---|---|\n");
     let _ = writeln!(out, "| **Date** | {} |", cell(&r.date));
     let authors: Vec<String> = r
@@ -289,6 +298,14 @@ fn retro(out: &mut String, r: &ReviewReport) {
             );
         }
         p.push('.');
+        if x.cut_short > 0 {
+            let _ = write!(
+                p,
+                " Cut short: {} answer(s) ran out of max_tokens mid-way (the findings completed \
+                 before were kept; raise `max_tokens` for this reviewer to read the rest).",
+                x.cut_short
+            );
+        }
         if x.unique_insights.is_empty() {
             p.push_str(" No unique insights.");
         } else {

@@ -149,6 +149,10 @@ pub struct ReviewerRetro {
     pub dropped_over_limit: usize,
     /// `ungrounded + rejected`.
     pub false_positives: usize,
+    /// Chunks whose answer ran out of `max_tokens` mid-way: the findings
+    /// completed before that were kept, later ones never written.
+    #[serde(default)]
+    pub cut_short: usize,
     /// Titles of consolidated findings only this reviewer raised.
     pub unique_insights: Vec<String>,
     /// Why the reviewer (or some of its chunks) failed.
@@ -232,6 +236,10 @@ pub struct ReviewReport {
     /// What became of the lead model's prose (`None`: no lead configured).
     #[serde(default)]
     pub lead: Option<LeadStatus>,
+    /// Every reviewer that ran is a bundled demonstration model: the report
+    /// says plainly that it is not a review.
+    #[serde(default)]
+    pub demonstration_only: bool,
 }
 
 /// The pipeline's data, handed to [`assemble`].
@@ -340,6 +348,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
             rejected: r.rejected.len(),
             dropped_over_limit: r.dropped_over_limit,
             false_positives: r.ungrounded() + r.rejected.len(),
+            cut_short: r.cut_short_chunks,
             unique_insights: checked
                 .consolidated
                 .iter()
@@ -481,6 +490,10 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         instructions_file: input.instructions_file.clone(),
         not_reviewed,
         lead: None,
+        demonstration_only: {
+            let ran = || checked.reviewers.iter().filter(|r| r.ran());
+            ran().next().is_some() && ran().all(|r| r.run.info.demonstration)
+        },
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

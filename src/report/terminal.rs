@@ -85,6 +85,17 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
         paint(report.verdict.verdict.label(), verdict_sev, true, color),
         plain(&report.verdict.reason, 160)
     );
+    if report.demonstration_only {
+        out.push_str(&format!(
+            "{}\n",
+            paint(
+                "Demonstration models only: this is not a review. Bring a capable model: git deep-review init",
+                Some(Severity::Important),
+                false,
+                color
+            )
+        ));
+    }
     let counts = report.counts();
     let unconfirmed = report
         .findings

@@ -31,6 +31,8 @@ pub struct Reviewer {
     pub persona: String,
     /// The model's file name (the model name itself for stand-ins).
     pub model_file: String,
+    /// The manifest marks the model as a demonstration model.
+    pub demonstration: bool,
 }
 
 impl Reviewer {
@@ -41,6 +43,7 @@ impl Reviewer {
             model: self.spec.model.clone(),
             model_file: self.model_file.clone(),
             persona: self.spec.prompt.clone(),
+            demonstration: self.demonstration,
         }
     }
 }
@@ -56,6 +59,9 @@ pub struct ReviewerInfo {
     pub model_file: String,
     /// Persona prompt file (`correctness.md`).
     pub persona: String,
+    /// The model is a bundled demonstration model (too small to review).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demonstration: bool,
 }
 
 /// What one reviewer produced for one chunk, exactly (validation comes
@@ -188,12 +194,12 @@ pub fn run(
             max_findings: inputs.max_findings,
             ..Default::default()
         };
-        // Each reviewer's grammar is shrunk to its own token budget, so its
-        // JSON can always close before `max_tokens`.
+        // Each reviewer's grammar lets one finding fit in its token budget;
+        // an answer cut short by the budget keeps its completed findings.
         let grammar_for = |sampling: &Sampling| {
             crate::engine::grammar::findings_grammar(
                 &lines,
-                &limits.fit_within(sampling.max_tokens, &lines),
+                &limits.fit_one_within(sampling.max_tokens, &lines),
             )
         };
 
