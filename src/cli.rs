@@ -119,9 +119,19 @@ pub struct ReviewArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the configured models: size, quantisation, architecture,
-    /// context, chat template, whether the file is present and verified.
-    Models,
+    /// List every usable model: the models directory's manifest, then
+    /// Ollama, the Hugging Face cache and LM Studio (read-only, nothing
+    /// copied), with size, architecture, parameters, context, quantisation,
+    /// chat template and whether the file is verified.
+    ///
+    /// A reviewer's `model` (or `review.lead`) may name a manifest entry, a
+    /// store reference (`ollama:qwen2.5-coder:7b`,
+    /// `hf:ORG/REPO/FILE.gguf`, `lmstudio:PUBLISHER/MODEL/FILE.gguf`) or a
+    /// GGUF path.
+    Models {
+        #[command(subcommand)]
+        cmd: Option<ModelsCommand>,
+    },
     /// Write a configuration chosen from the models on this machine.
     ///
     /// Looks at the models directory and the model stores (Ollama, Hugging
@@ -174,6 +184,36 @@ pub enum HookCommand {
     Run {
         remote: Option<String>,
         url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List the models (the default).
+    List,
+    /// Pin a model in your manifest: hash it now (against its store's
+    /// digest, if it has one) and add a verified entry, so a team or an
+    /// air-gapped box runs exactly this file. The file is not copied.
+    Add {
+        /// A store reference (ollama:NAME:TAG, hf:ORG/REPO/FILE.gguf,
+        /// lmstudio:PUBLISHER/MODEL/FILE.gguf) or a path to a GGUF file.
+        model: String,
+        /// The entry's name (default: from the reference or file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// A llama.cpp built-in template (chatml, llama3, gemma,
+        /// mistral-v7, deepseek3, gpt-oss...) when the file's own is not
+        /// recognised; "none" for a base model.
+        #[arg(long, value_name = "NAME")]
+        chat_template: Option<String>,
+        /// Context to allocate (default 8192, at most the trained context).
+        #[arg(long, value_name = "TOKENS")]
+        n_ctx: Option<u32>,
+    },
+    /// Remove an entry from your manifest (the model file is not touched).
+    Remove {
+        /// The entry's name.
+        name: String,
     },
 }
 

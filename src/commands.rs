@@ -27,7 +27,7 @@ fn settings_for(
     config::Provenance,
     std::result::Result<Manifest, String>,
 )> {
-    let manifest = engine::manifest::load_manifest().map_err(|e| e.to_string());
+    let mut manifest = engine::manifest::load_manifest().map_err(|e| e.to_string());
     let overrides = config::CliOverrides {
         context_lines: args.context,
         chunk_tokens: args.chunk_tokens,
@@ -37,9 +37,13 @@ fn settings_for(
     let known = manifest.as_ref().ok();
     // Stand-ins are test backends: only a test run that enables them may
     // name them, never a configuration file.
+    // Store references and file paths are resolved once the settings say
+    // which are used (below), so a bad one fails with where it was looked for.
     let exists = |name: &str| {
         (engine::standin::is_standin(name) && engine::standin::test_backends_enabled())
             || known.is_some_and(|m| m.get(name).is_some())
+            || engine::stores::is_reference(name)
+            || engine::manifest::is_model_path(name)
     };
     let snapshot = repo.config_snapshot();
     let (settings, prov) = config::load(
@@ -50,6 +54,19 @@ fn settings_for(
     )?;
     for w in &prov.warnings {
         eprintln!("git-deep-review: warning: {w}");
+    }
+    if let Ok(m) = manifest.as_mut() {
+        let mut used: Vec<&str> = settings
+            .reviewers
+            .iter()
+            .map(|r| r.model.as_str())
+            .collect();
+        used.extend(settings.lead.as_deref());
+        m.add_references(
+            &used,
+            &engine::stores::StoreEnv::from_process(),
+            &pipeline::root_of(repo),
+        )?;
     }
     Ok((settings, prov, manifest))
 }
@@ -91,26 +108,111 @@ pub fn init(global_file: bool, force: bool, stdout: bool, global: &GlobalArgs) -
     Ok(error::EXIT_OK)
 }
 
-/// The models `init` chooses from: every manifest entry whose file is here.
+/// The models `init` chooses from: every manifest entry whose file is
+/// here, and every model in the stores (Ollama, Hugging Face, LM Studio).
 fn init_candidates() -> Vec<crate::init::Candidate> {
-    let Ok(m) = engine::manifest::load_manifest() else {
-        return Vec::new();
-    };
-    m.models
-        .iter()
-        .filter_map(|e| {
-            let info = engine::gguf_meta::read_gguf_info(&m.path_of(e)).ok()?;
-            Some(crate::init::Candidate {
-                reference: e.name.clone(),
-                origin: "the models directory".into(),
-                file_size: info.file_size,
-                parameters: info.parameters,
-                architecture: info.architecture,
-                demonstration: e.demonstration,
-                unusable: None,
-            })
+    let candidate = |reference: String, origin: String, path: &std::path::Path, demo: bool| {
+        let info = engine::gguf_meta::read_gguf_info(path).ok()?;
+        let (_, template_ok) =
+            engine::catalog::template_line(&info, &engine::manifest::ChatTemplate::Auto);
+        let unusable = if info.split_count.is_some_and(|n| n > 1) {
+            Some("a split GGUF".to_string())
+        } else if !template_ok {
+            Some("its chat template is not one llama.cpp knows".to_string())
+        } else {
+            None
+        };
+        Some(crate::init::Candidate {
+            reference,
+            origin,
+            file_size: info.file_size,
+            parameters: info.parameters,
+            architecture: info.architecture,
+            demonstration: demo,
+            unusable,
         })
-        .collect()
+    };
+    let mut out = Vec::new();
+    let manifest = engine::manifest::load_manifest().ok();
+    if let Some(m) = &manifest {
+        out.extend(m.models.iter().filter_map(|e| {
+            let mut c = candidate(
+                e.name.clone(),
+                "the models directory".into(),
+                &m.path_of(e),
+                e.demonstration,
+            )?;
+            // The manifest's own template setting decides for its entries.
+            if !matches!(e.chat_template, engine::manifest::ChatTemplate::Auto) {
+                c.unusable = None;
+            }
+            Some(c)
+        }));
+    }
+    for (root, scan) in engine::stores::scan_all(&engine::stores::StoreEnv::from_process()) {
+        for f in scan.found {
+            let origin = root.kind.label().to_string();
+            match &f.unusable {
+                Some(why) => out.push(crate::init::Candidate {
+                    reference: f.reference.clone(),
+                    origin,
+                    file_size: f.size,
+                    parameters: 0,
+                    architecture: String::new(),
+                    demonstration: false,
+                    unusable: Some(why.clone()),
+                }),
+                None => {
+                    let demo = manifest.as_ref().is_some_and(|m| {
+                        m.is_demonstration_file(f.sha256.as_deref().unwrap_or_default())
+                    });
+                    out.extend(candidate(f.reference.clone(), origin, &f.path, demo))
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `git deep-review models [list|add|remove]`.
+pub fn models(cmd: Option<cli::ModelsCommand>, global: &GlobalArgs) -> Result<i32> {
+    let env = engine::stores::StoreEnv::from_process();
+    match cmd.unwrap_or(cli::ModelsCommand::List) {
+        cli::ModelsCommand::List => {
+            engine::catalog::list(&mut std::io::stdout().lock(), &env)?;
+        }
+        cli::ModelsCommand::Add {
+            model,
+            name,
+            chat_template,
+            n_ctx,
+        } => {
+            let req = engine::catalog::AddRequest {
+                model,
+                name,
+                chat_template,
+                n_ctx,
+            };
+            let quiet = global.quiet;
+            let entry = engine::catalog::add(&req, &env, &mut |m| {
+                if !quiet {
+                    eprintln!("{m}");
+                }
+            })?;
+            println!(
+                "added `{}` ({}, sha256 {}) to {}; name it in a reviewer's `model`",
+                entry.name,
+                entry.file,
+                entry.sha256,
+                engine::models_dir().join("manifest.toml").display()
+            );
+        }
+        cli::ModelsCommand::Remove { name } => {
+            let path = engine::catalog::remove(&name)?;
+            println!("removed `{name}` from {}", path.display());
+        }
+    }
+    Ok(error::EXIT_OK)
 }
 
 /// `git deep-review cache clear|stats`.

@@ -287,7 +287,11 @@ mod tests {
         // No code model fits: the largest general model that does.
         let small = choose(&c, Some(4 * GB));
         assert_eq!(small.model, "ollama:llama3.2:3b");
-        assert!(small.explanation[0].contains("no code model fits"), "{:?}", small.explanation);
+        assert!(
+            small.explanation[0].contains("no code model fits"),
+            "{:?}",
+            small.explanation
+        );
     }
 
     #[test]

@@ -42,10 +42,7 @@ use cli::{Cli, Command};
 /// Runs one invocation of `git deep-review` and returns its exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Some(Command::Models) => {
-            engine::list_models(&mut std::io::stdout().lock())?;
-            Ok(error::EXIT_OK)
-        }
+        Some(Command::Models { cmd }) => commands::models(cmd, &cli.global),
         Some(Command::Init {
             global,
             force,

@@ -329,11 +329,30 @@ impl<'r> Run<'r> {
     }
 
     /// What identifies a model's output in the cache: its file's sha256
-    /// (the name itself for stand-ins).
+    /// (remembered from its first use when the manifest has none) and any
+    /// template override; the name itself for stand-ins.
     fn identity(&self, model: &str) -> String {
-        match self.manifest.as_ref().ok().and_then(|m| m.get(model)) {
-            Some(e) => e.sha256.clone(),
-            None => model.to_string(),
+        let Some(m) = self.manifest.as_ref().ok() else {
+            return model.to_string();
+        };
+        let Some(e) = m.get(model) else {
+            return model.to_string();
+        };
+        let path = m.path_of(e);
+        let sha = if e.sha256.is_empty() {
+            crate::engine::verify::remembered_sha256(
+                &path,
+                &crate::engine::verify::verified_cache_file(),
+            )
+            // Never hashed: the file itself, so two such models never share.
+            .unwrap_or_else(|| format!("unhashed:{}", path.display()))
+        } else {
+            e.sha256.clone()
+        };
+        match &e.chat_template {
+            crate::engine::manifest::ChatTemplate::Auto => sha,
+            crate::engine::manifest::ChatTemplate::Named(t) => format!("{sha}+template:{t}"),
+            crate::engine::manifest::ChatTemplate::Completion => format!("{sha}+completion"),
         }
     }
 

@@ -128,6 +128,8 @@ fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
         prefill_ms: 0,
         generate_ms: 0,
         stop: StopReason::Eog,
+        thinking: String::new(),
+        thinking_tokens: 0,
     })
 }
 
@@ -182,6 +184,8 @@ impl Backend for StandinBackend {
                     prefill_ms: 0,
                     generate_ms: 0,
                     stop: StopReason::Eog,
+                    thinking: String::new(),
+                    thinking_tokens: 0,
                 })
             })
             .collect()

@@ -209,7 +209,7 @@ fn reviewers(
 }
 
 /// The fields of a `[[reviewer]]` table.
-const REVIEWER_FIELDS: [&str; 8] = [
+const REVIEWER_FIELDS: [&str; 10] = [
     "name",
     "model",
     "prompt",
@@ -218,6 +218,8 @@ const REVIEWER_FIELDS: [&str; 8] = [
     "top_k",
     "top_p",
     "max_tokens",
+    "think",
+    "think_tokens",
 ];
 
 /// One `[[reviewer]]` table, and the position of its name.
@@ -284,6 +286,16 @@ fn reviewer(
                         ))
                     })? as usize
                 }
+            }
+            "think" => {
+                sampling.think = v
+                    .get_ref()
+                    .as_str()
+                    .and_then(crate::engine::template::ThinkMode::parse)
+                    .ok_or_else(|| bad("expected \"auto\", \"on\" or \"off\"".to_string()))?
+            }
+            "think_tokens" => {
+                sampling.think_tokens = int_in(v.get_ref(), 0, 32768).map_err(bad)? as usize
             }
             "temperature" => {
                 let t = float(v.get_ref()).map_err(&bad)?;

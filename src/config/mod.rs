@@ -387,6 +387,12 @@ pub(crate) fn check_model(name: &str, cx: &Ctx<'_>) -> std::result::Result<(), S
              `git deep-review models` lists the models"
         ));
     }
+    // A repository's own file may name a model file only inside the
+    // repository (unless the user trusts it), as with prompts.
+    if cx.confined && crate::engine::manifest::is_model_path(name) {
+        trust::confine_file(&cx.repo_root.join(name), cx.repo_root)
+            .map_err(|why| format!("model file {name:?} {why}; {}", trust::HOW_TO_TRUST))?;
+    }
     if (cx.model_exists)(name) {
         Ok(())
     } else {

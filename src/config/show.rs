@@ -42,6 +42,15 @@ pub fn write_effective(
         } else {
             writeln!(w, "max_tokens = {}", r.sampling.max_tokens)?;
         }
+        writeln!(
+            w,
+            "think = \"{}\"",
+            serde_json::to_value(r.sampling.think)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        )?;
+        writeln!(w, "think_tokens = {}", r.sampling.think_tokens)?;
     }
     for section in SECTIONS {
         writeln!(w, "\n[{section}]")?;

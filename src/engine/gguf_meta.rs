@@ -25,6 +25,12 @@ pub struct GgufInfo {
     /// `<arch>.context_length`.
     pub trained_context: Option<u64>,
     pub has_chat_template: bool,
+    /// The chat template text (`tokenizer.chat_template`), when it is short
+    /// enough to keep: `models` and the engine detect its family and
+    /// whether it opens a thinking block from it.
+    pub chat_template: Option<String>,
+    /// `split.count`: the file is one part of a split GGUF (more than 1).
+    pub split_count: Option<u64>,
     pub tensor_count: u64,
     pub file_size: u64,
 }
@@ -293,6 +299,9 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
         if key == "tokenizer.chat_template" {
             info.has_chat_template =
                 matches!(v, Value::Str(ref s) if !s.is_empty()) || v == Value::LongStr;
+            if let Value::Str(ref s) = v {
+                info.chat_template = Some(s.clone()).filter(|s| !s.is_empty());
+            }
         }
         if !key.starts_with("tokenizer.") {
             kv.push((key, v));
@@ -305,6 +314,10 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
     };
     info.name = match get("general.name") {
         Some(Value::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    info.split_count = match get("split.count") {
+        Some(Value::Int(n)) if *n > 0 => u64::try_from(*n).ok(),
         _ => None,
     };
     info.trained_context = match get(&format!("{}.context_length", info.architecture)) {

@@ -28,6 +28,7 @@ use super::manifest::{load_manifest, ChatTemplate, Manifest, ModelEntry};
 use super::memory;
 use super::progress::Progress;
 use super::sampler::Sampler;
+use super::template::{self, ThinkPlan, ThinkStyle};
 use super::verify::{missing_model_error, verify_model};
 use super::{Backend, Generation, Prompt, Request, StopReason};
 use crate::error::{Error, Result};
@@ -133,6 +134,8 @@ struct Loaded {
     /// Size of the weights (the GGUF file).
     file_bytes: u64,
     layout: Layout,
+    /// How the template marks thinking (`None`: not a reasoning template).
+    think_style: Option<ThinkStyle>,
     n_ctx: u32,
     /// `n_ctx` was checked against the memory budget ([`size_context`]).
     sized: bool,
@@ -246,6 +249,26 @@ impl LlamaBackend {
                 Err(_) => Layout::Completion,
             },
         };
+        let template_text = match &layout {
+            Layout::Template(t) => t.to_str().ok().map(str::to_string),
+            Layout::Completion => None,
+        };
+        // llama.cpp renders only the templates it recognises: find out now,
+        // before any review work, and say which value to set.
+        if let Layout::Template(t) = &layout {
+            let probe = [
+                LlamaChatMessage::new("system".into(), "s".into()),
+                LlamaChatMessage::new("user".into(), "u".into()),
+            ];
+            let probe: Vec<LlamaChatMessage> = probe.into_iter().filter_map(|m| m.ok()).collect();
+            if model.apply_chat_template(t, &probe, true).is_err() {
+                return Err(unsupported_template(
+                    name,
+                    template_text.as_deref().unwrap_or(""),
+                ));
+            }
+        }
+        let think_style = template_text.as_deref().and_then(template::think_style);
         // From the metadata: a vocabulary-only model has no hyper-parameters
         // (and llama.cpp aborts on some of their getters), so never ask it.
         let trained = meta_u64(model, "context_length")
@@ -267,6 +290,7 @@ impl LlamaBackend {
                 path,
                 file_bytes,
                 layout,
+                think_style,
                 n_ctx,
                 sized: false,
                 ctx: None,
@@ -367,20 +391,35 @@ impl LlamaBackend {
         // Tokenize everything first: budgets are checked before any decode.
         let mut out: Vec<Option<Result<Generation>>> = Vec::with_capacity(requests.len());
         let mut toks: Vec<Vec<LlamaToken>> = Vec::with_capacity(requests.len());
+        let mut plans: Vec<Option<ThinkPlan>> = Vec::with_capacity(requests.len());
         for r in requests {
-            let t = render(l, &r.prompt).map(|text| tokenize(l.model, &text));
+            let plan = template::plan(l.think_style, r.sampling.think);
+            let suffix = plan.as_ref().map_or("", |p| p.prompt_suffix);
+            // Thinking, and the marker the engine may have to write, need
+            // room beside the answer.
+            let thinking = plan
+                .as_ref()
+                .filter(|p| p.think)
+                .map_or(0, |_| r.sampling.think_tokens + THINK_MARKER_TOKENS);
+            plans.push(plan);
+            let t = render(l, &r.prompt).map(|text| tokenize(l.model, &format!("{text}{suffix}")));
             match t {
                 Ok(t) if t.is_empty() => {
                     out.push(Some(Err(Error::Model("empty prompt".into()))));
                     toks.push(Vec::new());
                 }
-                Ok(t) if t.len() + r.sampling.max_tokens.max(1) > n_ctx as usize => {
+                Ok(t) if t.len() + thinking + r.sampling.max_tokens.max(1) > n_ctx as usize => {
                     out.push(Some(Err(Error::Model(format!(
-                        "prompt too long for model `{model_name}`: {} prompt tokens + {} output tokens \
+                        "prompt too long for model `{model_name}`: {} prompt tokens + {} output tokens{} \
                          exceed its context of {n_ctx} tokens; review smaller chunks or raise n_ctx in the \
                          model manifest",
                         t.len(),
-                        r.sampling.max_tokens
+                        r.sampling.max_tokens,
+                        if thinking > 0 {
+                            format!(" + {thinking} thinking tokens (think_tokens)")
+                        } else {
+                            String::new()
+                        }
                     )))));
                     toks.push(Vec::new());
                 }
@@ -447,6 +486,7 @@ impl LlamaBackend {
                 &toks[i],
                 prefix,
                 r,
+                plans[i].as_ref(),
                 progress,
                 (model_name, k, live.len()),
                 (chunk, ignore_eog, stop_at),
@@ -768,6 +808,7 @@ fn generate_one(
     tokens: &[LlamaToken],
     prefix: usize,
     req: &Request,
+    think: Option<&ThinkPlan>,
     progress: &mut Progress,
     (model_name, k, of): (&str, usize, usize),
     (chunk, ignore_eog, stop_at): (usize, bool, Option<Instant>),
@@ -789,6 +830,67 @@ fn generate_one(
     let mut n_gen = 0usize;
     let mut pos = tokens.len();
     let mut logits_idx = batch.n_tokens() - 1;
+    let mut thinking: Vec<u8> = Vec::new();
+    let mut n_think = 0usize;
+    if let Some(plan) = think.filter(|p| p.think) {
+        // The model thinks freely (no grammar: the findings JSON must not
+        // end up inside the thinking block), up to its budget.
+        let mut free = Sampler::new(model, &req.sampling, "")?;
+        let budget = req.sampling.think_tokens;
+        let mut ended_by_model = false;
+        while n_think < budget {
+            if crate::interrupt::is_triggered() || stop_at.is_some_and(|t| Instant::now() >= t) {
+                let stop = if crate::interrupt::is_triggered() {
+                    StopReason::Interrupted
+                } else {
+                    StopReason::Deadline
+                };
+                return Ok(Generation {
+                    text: String::new(),
+                    prompt_tokens: tokens.len(),
+                    shared_tokens: prefix,
+                    generated_tokens: 0,
+                    prefill_ms,
+                    generate_ms: gen_start.elapsed().as_millis() as u64,
+                    stop,
+                    thinking: String::from_utf8_lossy(&thinking).into_owned(),
+                    thinking_tokens: n_think,
+                });
+            }
+            let Some(tok) = free.next(ctx.get_logits_ith(logits_idx)) else {
+                break;
+            };
+            // An end-of-generation token mid-thought: the block is closed
+            // for the model below, so it still answers.
+            if vocab.is_eog(tok) {
+                break;
+            }
+            free.accept(tok);
+            // Special pieces too: harmony's markers are special tokens.
+            thinking.extend_from_slice(&vocab.token_to_piece(tok, true, None));
+            n_think += 1;
+            progress.generating(model_name, k, of, n_think, budget, gen_start);
+            decode_one(ctx, batch, tok, pos)?;
+            pos += 1;
+            logits_idx = 0;
+            if thinking.ends_with(plan.end_marker.as_bytes()) {
+                thinking.truncate(thinking.len() - plan.end_marker.len());
+                ended_by_model = true;
+                break;
+            }
+        }
+        // Close the block (or finish the model's own closing) so that
+        // what follows is the answer, under the grammar.
+        let close = if ended_by_model {
+            plan.after_end
+        } else {
+            plan.forced_end
+        };
+        let close = model.vocab().tokenize(close.as_bytes(), false, true);
+        decode_tokens(ctx, batch, &close, pos, 1, chunk)?;
+        pos += close.len();
+        logits_idx = batch.n_tokens() - 1;
+    }
     let stop = loop {
         if n_gen >= max {
             break StopReason::MaxTokens;
@@ -835,5 +937,39 @@ fn generate_one(
         prefill_ms,
         generate_ms: gen_start.elapsed().as_millis() as u64,
         stop,
+        thinking: String::from_utf8_lossy(&thinking).into_owned(),
+        thinking_tokens: n_think,
     })
+}
+
+/// Decodes one generated token at `pos` on sequence 1, with its logits.
+fn decode_one(
+    ctx: &mut LlamaContext<'static>,
+    batch: &mut LlamaBatch,
+    tok: LlamaToken,
+    pos: usize,
+) -> Result<()> {
+    batch.clear();
+    let p = i32::try_from(pos).map_err(|_| Error::Model("position overflow".into()))?;
+    batch
+        .add(tok, p, &[1], true)
+        .map_err(|e| Error::Model(format!("batch: {e}")))?;
+    ctx.decode(batch)
+        .map_err(|e| Error::Model(format!("llama.cpp decode failed: {e}")))
+}
+
+/// Room kept for the marker that closes a thinking block.
+const THINK_MARKER_TOKENS: usize = 24;
+
+/// The error for a template llama.cpp's built-in renderer does not know.
+fn unsupported_template(name: &str, text: &str) -> Error {
+    let start: String = text.chars().take(80).collect();
+    Error::Model(format!(
+        "model `{name}`: llama.cpp does not recognise its chat template (it begins `{}`), so it \
+         cannot lay out a prompt for it. Set `chat_template` in its manifest entry to the \
+         family the model was trained with: one of {} (\"none\" for a base model); for a store \
+         reference: git deep-review models add {name} --chat-template NAME",
+        start.escape_debug(),
+        template::BUILTIN_NAMES.join(", ")
+    ))
 }

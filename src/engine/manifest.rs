@@ -92,6 +92,48 @@ impl Manifest {
         entry.path_in(&self.dir)
     }
 
+    /// Adds an entry for every model in `names` that is a store reference
+    /// (`ollama:…`, `hf:…`, `lmstudio:…`) or a file path and not already an
+    /// entry, so the rest of the run treats it like any manifest model. The
+    /// files stay where they are (opened read-only, memory-mapped). A
+    /// reference that does not resolve is an error (exit 4) saying where it
+    /// was looked for.
+    /// Relative paths are taken from `base` (the repository root).
+    pub fn add_references(
+        &mut self,
+        names: &[&str],
+        env: &super::stores::StoreEnv,
+        base: &Path,
+    ) -> Result<()> {
+        for name in names {
+            if self.get(name).is_some() {
+                continue;
+            }
+            let entry = if super::stores::is_reference(name) {
+                let found = super::stores::resolve(name, env)?;
+                let mut e = reference_entry(name, &found);
+                e.demonstration = self.is_demonstration_file(&e.sha256);
+                e
+            } else if is_model_path(name) {
+                path_entry(name, base)?
+            } else {
+                continue;
+            };
+            self.models.push(entry);
+        }
+        Ok(())
+    }
+
+    /// A file with this sha256 is one of the demonstration models (a
+    /// bundled model copied into a store is still no reviewer).
+    pub fn is_demonstration_file(&self, sha256: &str) -> bool {
+        !sha256.is_empty()
+            && self
+                .models
+                .iter()
+                .any(|m| m.demonstration && m.sha256 == sha256)
+    }
+
     /// Names of all entries, for error messages.
     pub fn names(&self) -> Vec<&str> {
         self.models.iter().map(|m| m.name.as_str()).collect()
@@ -151,6 +193,63 @@ impl Manifest {
         }
         Ok(Manifest { models, dir })
     }
+}
+
+/// Context allocated for a store reference or a path (the engine lowers it
+/// to the model's trained context and to what fits in memory).
+pub const REFERENCE_N_CTX: u32 = 8192;
+
+/// A configured model that names a file: an absolute path, a path with a
+/// directory part, or a name ending in `.gguf`.
+pub fn is_model_path(name: &str) -> bool {
+    !super::stores::is_reference(name)
+        && !name.starts_with("standin:")
+        && (name.contains('/') || name.ends_with(".gguf"))
+}
+
+/// The entry a store reference stands for.
+pub fn reference_entry(name: &str, found: &super::stores::Found) -> ModelEntry {
+    ModelEntry {
+        name: name.to_string(),
+        file: found.path.display().to_string(),
+        // Known for Ollama and Hugging Face blobs (their names are the
+        // digest); otherwise hashed on first use and remembered.
+        sha256: found.sha256.clone().unwrap_or_default(),
+        size: found.size,
+        source: format!("{} ({})", found.kind.label(), found.path.display()),
+        license: String::new(),
+        chat_template: ChatTemplate::Auto,
+        n_ctx: REFERENCE_N_CTX,
+        demonstration: false,
+    }
+}
+
+/// The entry for a model named by its file path (`~/` is the home
+/// directory; relative paths are taken from `base`).
+fn path_entry(name: &str, base: &Path) -> Result<ModelEntry> {
+    let abs = match name.strip_prefix("~/") {
+        Some(rest) => home().join(rest),
+        None => base.join(name),
+    };
+    let md = std::fs::metadata(&abs).map_err(|e| {
+        Error::Model(format!(
+            "model {name:?}: cannot read {}: {e}; name a GGUF file that exists, a store reference \
+             (ollama:NAME:TAG, hf:ORG/REPO/FILE.gguf, lmstudio:PUBLISHER/MODEL/FILE.gguf) or a manifest \
+             entry (`git deep-review models` lists them)",
+            abs.display()
+        ))
+    })?;
+    Ok(ModelEntry {
+        name: name.to_string(),
+        file: abs.display().to_string(),
+        sha256: String::new(),
+        size: md.len(),
+        source: "a file path".into(),
+        license: String::new(),
+        chat_template: ChatTemplate::Auto,
+        n_ctx: REFERENCE_N_CTX,
+        demonstration: false,
+    })
 }
 
 #[derive(Deserialize)]

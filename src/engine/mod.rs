@@ -15,6 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalog;
 pub mod gguf_meta;
 pub mod grammar;
 pub mod llama;
@@ -23,6 +24,8 @@ pub mod memory;
 pub mod progress;
 mod sampler;
 pub mod standin;
+pub mod stores;
+pub mod template;
 pub mod verify;
 
 pub use grammar::{findings_grammar, GrammarLimits};
@@ -41,6 +44,17 @@ pub struct Sampling {
     /// Hard cap on generated tokens; the grammar's limits keep the JSON
     /// closable within it.
     pub max_tokens: usize,
+    /// Whether a reasoning model thinks before it answers.
+    #[serde(default)]
+    pub think: template::ThinkMode,
+    /// Most tokens of thinking before the engine closes the thinking block
+    /// (the answer's own budget is `max_tokens`).
+    #[serde(default = "default_think_tokens")]
+    pub think_tokens: usize,
+}
+
+fn default_think_tokens() -> usize {
+    template::DEFAULT_THINK_TOKENS
 }
 
 /// `max_tokens = "auto"` in a reviewer's configuration: the budget follows
@@ -64,6 +78,8 @@ impl Default for Sampling {
             top_k: 40,
             top_p: 0.95,
             max_tokens: 768,
+            think: template::ThinkMode::Auto,
+            think_tokens: template::DEFAULT_THINK_TOKENS,
         }
     }
 }
@@ -120,6 +136,11 @@ pub struct Generation {
     pub prefill_ms: u64,
     pub generate_ms: u64,
     pub stop: StopReason,
+    /// What a reasoning model thought before it answered (never parsed for
+    /// findings; kept, bounded, in the report's appendix).
+    pub thinking: String,
+    /// Tokens of thinking (not counted in `generated_tokens`).
+    pub thinking_tokens: usize,
 }
 
 /// A model engine. `model` is a manifest name (`smollm2-135m`) or a

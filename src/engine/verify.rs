@@ -162,6 +162,15 @@ pub fn is_verified(entry: &ModelEntry, path: &Path, cache: &Path) -> bool {
         .is_some_and(|r| r.identity == identity && r.sha256 == entry.sha256)
 }
 
+/// The sha256 remembered for `path`, if its file has not changed since.
+pub fn remembered_sha256(path: &Path, cache: &Path) -> Option<String> {
+    let (canon, identity) = stat(path).ok()?;
+    load_records(cache)
+        .get(&canon.display().to_string())
+        .filter(|r| r.identity == identity)
+        .map(|r| r.sha256.clone())
+}
+
 /// Checks that the model file exists, has the manifest's size and sha256
 /// (hashing only when not remembered), and remembers success in `cache`.
 pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) -> Result<()> {
@@ -180,14 +189,17 @@ pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) ->
         )));
     }
     if entry.sha256.is_empty() {
-        // A user entry without a hash: nothing to check against.
-        return Ok(());
-    }
-    if is_verified(entry, path, cache) {
+        // No hash to check against (a path, an LM Studio file, a user entry
+        // without one): hash it once and remember, so the cache knows
+        // exactly which weights answered and an edit is noticed.
+        if remembered_sha256(path, cache).is_some() {
+            return Ok(());
+        }
+    } else if is_verified(entry, path, cache) {
         return Ok(());
     }
     let actual = sha256_file(&canon)?;
-    if actual != entry.sha256 {
+    if !entry.sha256.is_empty() && actual != entry.sha256 {
         return Err(Error::Model(format!(
             "model `{}`: sha256 mismatch for {}: expected {}, got {}. The file is corrupt or a different \
              model; fetch it again (./install.sh or models/fetch.sh), or fix the manifest entry",

@@ -31,7 +31,8 @@
 //!   ran out of `max_tokens`; their completed findings were kept)}].
 //! * `appendix` [{`reviewer`, `chunks` [{`chunk`, `raw`, `from_cache`,
 //!   `error`, `prompt_tokens`, `shared_tokens`, `generated_tokens`,
-//!   `prefill_ms`, `generate_ms`}], `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
+//!   `prefill_ms`, `generate_ms`, `thinking` and `thinking_tokens` (a reasoning
+//!   model's thinking, clipped; present only when it thought)}], `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
 //!   `reason`?}], `rejected` [{`reviewer`, `chunk`, `index`, `title`,
 //!   `reason`}], `dropped_over_limit`, `error`}].
 //! * `skipped` / `unfit` [{`path`, `reason`}], `cache` {`total_chunks`,

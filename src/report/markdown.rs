@@ -439,6 +439,14 @@ fn appendix(out: &mut String, r: &ReviewReport) {
             if let Some(e) = &c.error {
                 let _ = writeln!(out, "Error: {}\n", inline(e));
             }
+            if c.thinking_tokens > 0 || !c.thinking.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "Thinking ({} tokens; not read for findings):\n\n{}\n",
+                    c.thinking_tokens,
+                    fence(&c.thinking, Some("text"))
+                );
+            }
             if c.raw.is_empty() {
                 out.push_str("_No output._\n\n");
             } else {

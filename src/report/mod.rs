@@ -39,6 +39,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_EXCERPT_LINES: usize = 40;
 /// Most characters of one raw model output kept in the appendix.
 pub const MAX_RAW_CHARS: usize = 20_000;
+/// Most characters of one chunk's thinking kept in the appendix and JSON.
+pub const MAX_THINKING_CHARS: usize = 8_000;
 
 /// A commit author, deduplicated by e-mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,6 +363,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         let mut chunks = r.run.chunks.clone();
         for c in &mut chunks {
             c.raw = sanitize_text(&c.raw, MAX_RAW_CHARS, true);
+            c.thinking = sanitize_text(&c.thinking, MAX_THINKING_CHARS, true);
         }
         appendix.push(ReviewerAppendix {
             reviewer: name.clone(),

@@ -82,6 +82,48 @@ pub struct ChunkOutput {
     pub generated_tokens: usize,
     pub prefill_ms: u64,
     pub generate_ms: u64,
+    /// What a reasoning model thought first (never read for findings;
+    /// clipped when the report shows it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub thinking: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub thinking_tokens: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A cached generation: the answer and, for a reasoning model, its
+/// thinking. Plain answers are cached as their text alone (entries written
+/// before thinking existed read the same way).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CachedAnswer {
+    text: String,
+    thinking: String,
+    thinking_tokens: usize,
+}
+
+/// What the cache keeps for a generation.
+fn cache_value(text: &str, thinking: &str, thinking_tokens: usize) -> String {
+    if thinking.is_empty() && thinking_tokens == 0 {
+        return text.to_string();
+    }
+    serde_json::to_string(&CachedAnswer {
+        text: text.to_string(),
+        thinking: thinking.to_string(),
+        thinking_tokens,
+    })
+    .unwrap_or_else(|_| text.to_string())
+}
+
+/// A cache value back as (answer, thinking, thinking tokens).
+fn from_cache_value(value: String) -> (String, String, usize) {
+    match serde_json::from_str::<CachedAnswer>(&value) {
+        Ok(c) => (c.text, c.thinking, c.thinking_tokens),
+        Err(_) => (value, String::new(), 0),
+    }
 }
 
 /// Everything one reviewer produced over the whole plan.
@@ -231,12 +273,17 @@ pub fn run(
                 };
                 let key = cache_key(&identity, &request);
                 match store.get(&key) {
-                    Some(raw) => runs[i].chunks.push(ChunkOutput {
-                        chunk: chunk.index,
-                        raw,
-                        from_cache: true,
-                        ..Default::default()
-                    }),
+                    Some(value) => {
+                        let (raw, thinking, thinking_tokens) = from_cache_value(value);
+                        runs[i].chunks.push(ChunkOutput {
+                            chunk: chunk.index,
+                            raw,
+                            from_cache: true,
+                            thinking,
+                            thinking_tokens,
+                            ..Default::default()
+                        })
+                    }
                     None => pending.push((i, key, request)),
                 }
             }
@@ -270,7 +317,7 @@ pub fn run(
                         continue;
                     }
                     Some(Ok(g)) => {
-                        store.put(key, &g.text);
+                        store.put(key, &cache_value(&g.text, &g.thinking, g.thinking_tokens));
                         ChunkOutput {
                             chunk: chunk.index,
                             raw: g.text.clone(),
@@ -281,6 +328,8 @@ pub fn run(
                             generated_tokens: g.generated_tokens,
                             prefill_ms: g.prefill_ms,
                             generate_ms: g.generate_ms,
+                            thinking: g.thinking.clone(),
+                            thinking_tokens: g.thinking_tokens,
                         }
                     }
                     Some(Err(e)) => failed(chunk.index, e.to_string()),
@@ -303,5 +352,26 @@ fn failed(chunk: usize, why: String) -> ChunkOutput {
         chunk,
         error: Some(why),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinking_survives_the_cache_and_plain_answers_stay_plain() {
+        let answer = r#"{"findings":[]}"#;
+        assert_eq!(cache_value(answer, "", 0), answer);
+        assert_eq!(
+            from_cache_value(answer.to_string()),
+            (answer.to_string(), String::new(), 0)
+        );
+        let v = cache_value(answer, "first, the loop", 7);
+        assert_ne!(v, answer);
+        assert_eq!(
+            from_cache_value(v),
+            (answer.to_string(), "first, the loop".to_string(), 7)
+        );
     }
 }

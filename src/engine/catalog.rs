@@ -1,0 +1,532 @@
+//! `git deep-review models`: every model this machine has, where it lives,
+//! what it is and whether it can review; and the user manifest edits
+//! (`models add`, `models remove`) that pin a model by its hash.
+//!
+//! Listing reads GGUF headers only (no hashing, no llama.cpp), so it is
+//! instant even for stores full of 20 GB files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::gguf_meta::{format_params, read_gguf_info, GgufInfo};
+use super::manifest::{self, ChatTemplate, Manifest, ModelEntry};
+use super::stores::{self, StoreEnv};
+use super::{template, verify};
+use crate::error::{Error, Result};
+
+/// How to leave the demonstration models behind, printed under the list.
+pub const BRING_A_MODEL: &str =
+    "To review for real, bring a capable model (a 7B-32B code model GGUF): \
+     it is found where Ollama, LM Studio or the Hugging Face cache keep it, or run \
+     `git deep-review models add PATH`; then `git deep-review init` chooses reviewers from it.";
+
+/// Writes the whole list: the manifest's models, then each store's.
+pub fn list(w: &mut dyn Write, env: &StoreEnv) -> Result<()> {
+    let m = manifest::load_manifest()?;
+    let cache = verify::verified_cache_file();
+    let io = |e| Error::io("writing the model list", e);
+    writeln!(
+        w,
+        "Models directory: {} (manifest: {})",
+        m.dir.display(),
+        m.dir.join("manifest.toml").display()
+    )
+    .map_err(io)?;
+    let mut capable = 0usize;
+    for e in &m.models {
+        let path = m.path_of(e);
+        writeln!(w, "\n{}  {}", e.name, path.display()).map_err(io)?;
+        if !path.exists() {
+            writeln!(
+                w,
+                "  missing: run ./install.sh or models/fetch.sh --dest {} (air-gapped: --models-from DIR)",
+                m.dir.display()
+            )
+            .map_err(io)?;
+            continue;
+        }
+        let ok = describe(w, &path, &e.chat_template, Some(e.n_ctx))?;
+        let verified = if e.sha256.is_empty() {
+            match verify::remembered_sha256(&path, &cache) {
+                Some(_) => "yes (hashed on first use)",
+                None => "not yet (no sha256 in the manifest: hashed on first use and remembered)",
+            }
+        } else if verify::is_verified(e, &path, &cache) {
+            "yes"
+        } else {
+            "not yet (checked on first use)"
+        };
+        writeln!(w, "  verified: {verified}").map_err(io)?;
+        if e.demonstration {
+            writeln!(
+                w,
+                "  demonstration model: shows the pipeline working; far too small to review code"
+            )
+            .map_err(io)?;
+        } else if ok {
+            capable += 1;
+        }
+        if !e.license.is_empty() {
+            writeln!(w, "  licence: {}", e.license).map_err(io)?;
+        }
+    }
+    for (root, scan) in stores::scan_all(env) {
+        writeln!(w, "\n{} ({})", root.kind.label(), root.dir.display()).map_err(io)?;
+        if scan.found.is_empty() && scan.problems.is_empty() {
+            writeln!(w, "  no GGUF models").map_err(io)?;
+        }
+        for f in &scan.found {
+            writeln!(w, "\n{}  {}", f.reference, f.path.display()).map_err(io)?;
+            if let Some(why) = &f.unusable {
+                writeln!(w, "  unusable: {why}").map_err(io)?;
+                continue;
+            }
+            let ok = describe(w, &f.path, &ChatTemplate::Auto, None)?;
+            let verified = match (&f.sha256, verify::remembered_sha256(&f.path, &cache)) {
+                (_, Some(_)) => "yes".to_string(),
+                (Some(_), None) => {
+                    "not yet (its digest is known; checked against it on first use)".to_string()
+                }
+                (None, None) => "not yet (hashed on first use and remembered)".to_string(),
+            };
+            writeln!(w, "  verified: {verified}").map_err(io)?;
+            capable += usize::from(ok);
+        }
+        for p in &scan.problems {
+            writeln!(w, "  skipped: {p}").map_err(io)?;
+        }
+    }
+    writeln!(w).map_err(io)?;
+    if capable == 0 {
+        writeln!(w, "{BRING_A_MODEL}").map_err(io)?;
+    } else {
+        writeln!(
+            w,
+            "Name a model in a reviewer's `model` (or `review.lead`) by its name or reference; \
+             `git deep-review init` writes a configuration from what is here."
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Writes the header facts of one file; `false` when it cannot be used
+/// as it is (unreadable, split, or a template llama.cpp does not know).
+fn describe(
+    w: &mut dyn Write,
+    path: &Path,
+    template_setting: &ChatTemplate,
+    n_ctx: Option<u32>,
+) -> Result<bool> {
+    let io = |e| Error::io("writing the model list", e);
+    let info = match read_gguf_info(path) {
+        Ok(i) => i,
+        Err(e) => {
+            writeln!(w, "  unreadable: {e}").map_err(io)?;
+            return Ok(false);
+        }
+    };
+    let trained = info
+        .trained_context
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let using = n_ctx.map(|n| format!(" (using {n})")).unwrap_or_default();
+    writeln!(
+        w,
+        "  {:.1} MB · {} · {} · {} parameters · trained context {trained}{using}",
+        info.file_size as f64 / 1e6,
+        info.quantisation,
+        info.architecture,
+        format_params(info.parameters),
+    )
+    .map_err(io)?;
+    if let Some(n) = info.split_count.filter(|&n| n > 1) {
+        writeln!(
+            w,
+            "  unusable: one part of a split GGUF ({n} parts); merge it with llama-gguf-split --merge"
+        )
+        .map_err(io)?;
+        return Ok(false);
+    }
+    let (text, ok) = template_line(&info, template_setting);
+    writeln!(w, "  chat template: {text}").map_err(io)?;
+    Ok(ok)
+}
+
+/// What `models` says of a model's chat template, and whether it works.
+pub fn template_line(info: &GgufInfo, setting: &ChatTemplate) -> (String, bool) {
+    let thinking = |t: &str| match template::think_style(t) {
+        Some(template::ThinkStyle::Tags) => " · thinks in <think> tags",
+        Some(template::ThinkStyle::Harmony) => " · thinks in harmony channels",
+        None => "",
+    };
+    match setting {
+        ChatTemplate::Completion => ("none (completion layout)".into(), true),
+        ChatTemplate::Named(n) => match template::family(n) {
+            Some(f) => (format!("{f} (manifest override){}", thinking(n)), true),
+            None => (
+                format!(
+                    "`{}` (manifest override) is not one llama.cpp knows: set one of {}",
+                    n.chars().take(40).collect::<String>().escape_debug(),
+                    template::BUILTIN_NAMES.join(", ")
+                ),
+                false,
+            ),
+        },
+        ChatTemplate::Auto => match &info.chat_template {
+            Some(t) => match template::family(t) {
+                Some(f) => (format!("{f} (from the file){}", thinking(t)), true),
+                None => (
+                    "in the file, but not one llama.cpp's built-in renderer knows: \
+                     set chat_template (git deep-review models add REF --chat-template NAME)"
+                        .into(),
+                    false,
+                ),
+            },
+            None if info.has_chat_template => ("in the file (too long to inspect)".into(), true),
+            None => (
+                "none in the file (completion layout: a base model)".into(),
+                true,
+            ),
+        },
+    }
+}
+
+/// What `models add` is asked to pin.
+#[derive(Debug, Clone, Default)]
+pub struct AddRequest {
+    /// A store reference or a file path.
+    pub model: String,
+    pub name: Option<String>,
+    pub chat_template: Option<String>,
+    pub n_ctx: Option<u32>,
+}
+
+/// `git deep-review models add`: hashes the file (checking it against the
+/// digest its store gives, if any), remembers the verification, and adds a
+/// pinned entry to `<models dir>/manifest.toml`. Returns the entry.
+pub fn add(req: &AddRequest, env: &StoreEnv, say: &mut dyn FnMut(&str)) -> Result<ModelEntry> {
+    let m = manifest::load_manifest()?;
+    let (path, known_sha, source) = if stores::is_reference(&req.model) {
+        let f = stores::resolve(&req.model, env)?;
+        (f.path, f.sha256, req.model.clone())
+    } else {
+        let p = PathBuf::from(&req.model);
+        let abs = if p.is_absolute() {
+            p
+        } else {
+            std::env::current_dir()
+                .map_err(|e| Error::io("reading the current directory", e))?
+                .join(p)
+        };
+        if !abs.is_file() {
+            return Err(Error::Model(format!(
+                "{} is not a file; name a GGUF file or a store reference (`git deep-review models` lists them)",
+                abs.display()
+            )));
+        }
+        let source = format!("file {}", abs.display());
+        (abs, None, source)
+    };
+    let info = read_gguf_info(&path)?;
+    if let Some(n) = info.split_count.filter(|&n| n > 1) {
+        return Err(Error::Model(format!(
+            "{} is one part of a split GGUF ({n} parts); merge it first: llama-gguf-split --merge FIRST-PART OUT.gguf",
+            path.display()
+        )));
+    }
+    let name = match &req.name {
+        Some(n) => n.trim().to_string(),
+        None => default_name(&req.model),
+    };
+    if name.is_empty() || name.contains(['"', '\n', '\\']) {
+        return Err(Error::Usage(format!(
+            "{name:?} cannot name a model; choose another with --name"
+        )));
+    }
+    if m.get(&name).is_some() {
+        return Err(Error::Usage(format!(
+            "a model named `{name}` is already in the manifest; choose another with --name, or \
+             `git deep-review models remove {name}` first"
+        )));
+    }
+    let chat_template = match req.chat_template.as_deref() {
+        None => ChatTemplate::Auto,
+        Some("none") | Some("completion") => ChatTemplate::Completion,
+        Some(t) if template::family(t).is_some() => ChatTemplate::Named(t.to_string()),
+        Some(t) => return Err(Error::Usage(format!(
+            "--chat-template {t:?} is not a template llama.cpp knows; use one of {} (or \"none\")",
+            template::BUILTIN_NAMES.join(", ")
+        ))),
+    };
+    let mut entry = ModelEntry {
+        name: name.clone(),
+        file: path.display().to_string(),
+        sha256: known_sha.unwrap_or_default(),
+        size: info.file_size,
+        source,
+        license: String::new(),
+        chat_template,
+        n_ctx: req
+            .n_ctx
+            .unwrap_or(manifest::REFERENCE_N_CTX)
+            .min(
+                info.trained_context
+                    .map_or(u32::MAX, |t| t.min(u64::from(u32::MAX)) as u32),
+            )
+            .max(512),
+        demonstration: false,
+    };
+    say(&format!(
+        "hashing {} ({:.1} GB)…",
+        path.display(),
+        info.file_size as f64 / 1e9
+    ));
+    let cache = verify::verified_cache_file();
+    verify::verify_model_with_cache(&entry, &path, &cache)?;
+    entry.sha256 = match verify::remembered_sha256(&path, &cache) {
+        Some(s) => s,
+        None => verify::sha256_file(&path)?,
+    };
+    append_entry(&m.dir.join("manifest.toml"), &entry)?;
+    Ok(entry)
+}
+
+/// A manifest name from a reference or path: `ollama:qwen2.5-coder:7b` →
+/// `qwen2.5-coder-7b`, a file → its stem.
+pub fn default_name(model: &str) -> String {
+    if let Some(rest) = model.strip_prefix("ollama:") {
+        let last = rest.rsplit('/').next().unwrap_or(rest);
+        return last.replace(':', "-");
+    }
+    let file = model.rsplit('/').next().unwrap_or(model);
+    file.strip_suffix(".gguf").unwrap_or(file).to_string()
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The `[[model]]` block for `e`.
+fn entry_block(e: &ModelEntry) -> String {
+    let mut b = format!(
+        "\n# Added by `git deep-review models add`.\n[[model]]\nname = {}\nfile = {}\nsha256 = {}\nsize = {}\nsource = {}\nn_ctx = {}\n",
+        toml_str(&e.name),
+        toml_str(&e.file),
+        toml_str(&e.sha256),
+        e.size,
+        toml_str(&e.source),
+        e.n_ctx
+    );
+    match &e.chat_template {
+        ChatTemplate::Auto => {}
+        ChatTemplate::Completion => b.push_str("chat_template = \"none\"\n"),
+        ChatTemplate::Named(t) => b.push_str(&format!("chat_template = {}\n", toml_str(t))),
+    }
+    b
+}
+
+/// Appends `e` to the user manifest at `path`, atomically (the old text is
+/// kept byte for byte, and the result must still parse).
+fn append_entry(path: &Path, e: &ModelEntry) -> Result<()> {
+    let old = read_or_empty(path)?;
+    let mut text = old.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&entry_block(e));
+    Manifest::parse(&text, &path.display().to_string())?;
+    write_atomic(path, &text)
+}
+
+/// `git deep-review models remove NAME`: removes the entry from the user
+/// manifest (the comment lines just above it go with it); the model file
+/// itself is never touched.
+pub fn remove(name: &str) -> Result<PathBuf> {
+    let m = manifest::load_manifest()?;
+    let path = m.dir.join("manifest.toml");
+    let text = read_or_empty(&path)?;
+    let (kept, removed) = without_entry(&text, name);
+    if !removed {
+        let builtin = Manifest::parse(manifest::DEFAULT_MANIFEST, "built-in")?
+            .iter()
+            .any(|e| e.name == name);
+        return Err(Error::Usage(if builtin {
+            format!("`{name}` is a built-in model; it cannot be removed (a reviewer simply need not use it)")
+        } else {
+            format!(
+                "no model named `{name}` in {}; `git deep-review models` lists them",
+                path.display()
+            )
+        }));
+    }
+    Manifest::parse(&kept, &path.display().to_string())?;
+    write_atomic(&path, &kept)?;
+    Ok(path)
+}
+
+/// `text` without the `[[model]]` table named `name`, and whether it was
+/// there. Works on lines so everything else (comments, order, spacing)
+/// stays as the user wrote it.
+fn without_entry(text: &str, name: &str) -> (String, bool) {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let is_header = |l: &str| l.trim_start().starts_with('[');
+    let mut out: Vec<&str> = Vec::new();
+    let mut removed = false;
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() == "[[model]]" {
+            let end = (i + 1..lines.len())
+                .find(|&j| is_header(lines[j]))
+                .unwrap_or(lines.len());
+            let block: String = lines[i..end].concat();
+            let matches = toml::from_str::<toml::Table>(&block.replacen("[[model]]", "", 1))
+                .ok()
+                .and_then(|t| t.get("name").and_then(|v| v.as_str()).map(|n| n == name))
+                .unwrap_or(false);
+            if matches && !removed {
+                // Comment lines directly above belong to the entry.
+                while out.last().is_some_and(|l| l.trim_start().starts_with('#')) {
+                    out.pop();
+                }
+                // So does the blank line `models add` put before them.
+                if out.last().is_some_and(|l| l.trim().is_empty()) {
+                    out.pop();
+                }
+                removed = true;
+                // Trailing comment lines of the block that precede the next
+                // header belong to the next entry: keep them.
+                let mut k = end;
+                while k > i + 1 && lines[k - 1].trim_start().starts_with('#') {
+                    k -= 1;
+                }
+                out.extend_from_slice(&lines[k..end]);
+                i = end;
+                continue;
+            }
+        }
+        out.push(lines[i]);
+        i += 1;
+    }
+    (out.concat(), removed)
+}
+
+fn read_or_empty(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// Writes through a temporary file renamed into place: an interrupted
+/// write never leaves half a manifest.
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| Error::io(format!("writing in {}", dir.display()), e))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> ModelEntry {
+        ModelEntry {
+            name: name.into(),
+            file: format!("/m/{name}.gguf"),
+            sha256: "ab".repeat(32),
+            size: 10,
+            source: "test".into(),
+            license: String::new(),
+            chat_template: ChatTemplate::Named("chatml".into()),
+            n_ctx: 4096,
+            demonstration: false,
+        }
+    }
+
+    #[test]
+    fn add_then_remove_keeps_the_users_own_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("manifest.toml");
+        let mine = "# my models\n[[model]]\nname = \"mine\"\nfile = \"mine.gguf\"\n";
+        std::fs::write(&p, mine).unwrap();
+        append_entry(&p, &entry("coder")).unwrap();
+        append_entry(&p, &entry("other")).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let parsed = Manifest::parse(&text, "t").unwrap();
+        let names: Vec<&str> = parsed.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["mine", "coder", "other"]);
+        assert_eq!(
+            parsed[1].chat_template,
+            ChatTemplate::Named("chatml".into())
+        );
+        let (kept, removed) = without_entry(&text, "coder");
+        assert!(removed);
+        let names: Vec<String> = Manifest::parse(&kept, "t")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["mine", "other"]);
+        assert!(kept.starts_with(mine), "{kept}");
+        assert_eq!(
+            kept.matches("# Added by").count(),
+            1,
+            "the removed entry's comment went with it: {kept}"
+        );
+        let (back, removed) = without_entry(&kept, "other");
+        assert!(removed);
+        assert_eq!(back, mine, "removing what was added gives the file back");
+        assert_eq!(without_entry(mine, "nope"), (mine.to_string(), false));
+    }
+
+    #[test]
+    fn default_names_are_short_and_manifest_safe() {
+        assert_eq!(default_name("ollama:qwen2.5-coder:7b"), "qwen2.5-coder-7b");
+        assert_eq!(
+            default_name("ollama:hf.co/bartowski/Qwen2.5-Coder-7B-Instruct-GGUF:Q4_K_M"),
+            "Qwen2.5-Coder-7B-Instruct-GGUF-Q4_K_M"
+        );
+        assert_eq!(
+            default_name(
+                "hf:Qwen/Qwen2.5-Coder-7B-Instruct-GGUF/qwen2.5-coder-7b-instruct-q4_k_m.gguf"
+            ),
+            "qwen2.5-coder-7b-instruct-q4_k_m"
+        );
+        assert_eq!(default_name("/models/x.gguf"), "x");
+    }
+
+    #[test]
+    fn the_template_line_says_whether_llama_cpp_can_lay_out_the_prompt() {
+        let info = |t: Option<&str>| GgufInfo {
+            has_chat_template: t.is_some(),
+            chat_template: t.map(str::to_string),
+            ..Default::default()
+        };
+        let (t, ok) = template_line(&info(Some("<|im_start|>{{x}}<think>")), &ChatTemplate::Auto);
+        assert!(
+            ok && t.starts_with("chatml (from the file)") && t.contains("<think>"),
+            "{t}"
+        );
+        let (t, ok) = template_line(&info(Some("{{ weird }}")), &ChatTemplate::Auto);
+        assert!(!ok && t.contains("--chat-template"), "{t}");
+        let (t, ok) = template_line(
+            &info(Some("{{ weird }}")),
+            &ChatTemplate::Named("llama3".into()),
+        );
+        assert!(ok && t.starts_with("llama3 (manifest override)"), "{t}");
+        let (_, ok) = template_line(&info(None), &ChatTemplate::Named("nonsense".into()));
+        assert!(!ok);
+        let (t, ok) = template_line(&info(None), &ChatTemplate::Auto);
+        assert!(ok && t.contains("base model"), "{t}");
+    }
+}
