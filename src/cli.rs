@@ -88,6 +88,13 @@ pub struct ReviewArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Run every reviewer (and the lead) on this model instead of the
+    /// configured ones: a manifest name, a store reference
+    /// (`ollama:qwen2.5-coder:7b`, `hf:ORG/REPO/FILE.gguf`,
+    /// `lmstudio:PUBLISHER/MODEL/FILE.gguf`) or a GGUF path.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
     /// Run only these reviewers (by name; repeat or comma-separate).
     #[arg(long = "reviewer", value_name = "NAME", value_delimiter = ',')]
     pub reviewers: Vec<String>,

@@ -55,6 +55,22 @@ fn settings_for(
     for w in &prov.warnings {
         eprintln!("git-deep-review: warning: {w}");
     }
+    let mut settings = settings;
+    if let Some(model) = &args.model {
+        if !exists(model) {
+            return Err(Error::Usage(format!(
+                "--model {model:?} is not a model: name a manifest entry, a store reference \
+                 (ollama:NAME:TAG, hf:ORG/REPO/FILE.gguf, lmstudio:PUBLISHER/MODEL/FILE.gguf) or a \
+                 GGUF path; `git deep-review models` lists them"
+            )));
+        }
+        for r in &mut settings.reviewers {
+            r.model = model.clone();
+        }
+        if settings.lead.is_some() {
+            settings.lead = Some(model.clone());
+        }
+    }
     if let Ok(m) = manifest.as_mut() {
         let mut used: Vec<&str> = settings
             .reviewers

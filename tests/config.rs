@@ -384,7 +384,9 @@ fn file_errors_name_file_key_and_line() {
         ("[reviews]\nx = 1\n", ":1: key `reviews`: not a configuration table"),
         ("[gate]\nenabled = true\n\n[review]\ncontext_lines = \"three\"\n", ":5: key `review.context_lines`: expected an integer, found a string"),
         ("[[reviewer]]\nname = \"correctness\"\nmodel = \"llama-70b\"\n", ":3: key `reviewer.model`: model \"llama-70b\" is not in the model manifest"),
-        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"/tmp/evil.gguf\"\n", ":3: key `reviewer.model`: model \"/tmp/evil.gguf\" is not in the model manifest"),
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"/tmp/evil.gguf\"\n", ":3: key `reviewer.model`: model file \"/tmp/evil.gguf\" cannot be read"),
+        // A model file outside the repository, from the repository's own file.
+        ("[[reviewer]]\nname = \"correctness\"\nmodel = \"/etc/hostname\"\n", ":3: key `reviewer.model`: model file \"/etc/hostname\" resolves to /etc/hostname, outside the repository"),
         ("[gate]\nblock_on = \"blocker\"\n", ":2: key `gate.block_on`: \"blocker\": expected"),
         ("[gate]\nunreviewable = \"sometimes\"\n", ":2: key `gate.unreviewable`: \"sometimes\": expected \"block\" or \"allow\""),
         ("[gate]\non_reviewer_failure = true\n", ":2: key `gate.on_reviewer_failure`: expected"),

@@ -420,3 +420,128 @@ fn demonstration_models_say_their_review_is_no_review() {
         "says how to get a review"
     );
 }
+
+#[test]
+fn a_template_llama_cpp_cannot_render_fails_before_any_work_naming_the_setting() {
+    use git_deep_review::engine::manifest::{ChatTemplate, Manifest, ModelEntry};
+    use git_deep_review::engine::{template, EngineOptions, LlamaBackend};
+    let models = common::models::dir();
+    let smol = models.join(SMOL_FILE);
+    // What `models` says (our recognition) must be what llama.cpp does.
+    let cases: [(&str, bool); 9] = [
+        ("chatml", true),
+        (
+            "{{ '<|start_header_id|>' + role + '<|end_header_id|>' }}",
+            true,
+        ),
+        ("{{ '<start_of_turn>' + role }}", true),
+        (
+            "[SYSTEM_PROMPT]{{ s }}[/SYSTEM_PROMPT][INST]{{ u }}[/INST]",
+            true,
+        ),
+        (
+            "{{'<｜User｜>' + c}}{{'<｜Assistant｜>'}}{{'<｜end▁of▁sentence｜>'}}",
+            true,
+        ),
+        ("{{ '<|start|>' + role + '<|channel|>' }}", true),
+        ("<|im_start|>{{ m }}<|im_end|><think>", true),
+        (
+            "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}",
+            false,
+        ),
+        ("nonsense-template-name", false),
+    ];
+    let entries: Vec<ModelEntry> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _))| ModelEntry {
+            name: format!("t{i}"),
+            file: smol.display().to_string(),
+            sha256: String::new(),
+            size: 0,
+            source: String::new(),
+            license: String::new(),
+            chat_template: ChatTemplate::Named(t.to_string()),
+            n_ctx: 1024,
+            demonstration: true,
+        })
+        .collect();
+    let manifest = Manifest {
+        models: entries,
+        dir: models.clone(),
+    };
+    let mut l = LlamaBackend::with_manifest(manifest, EngineOptions::default()).unwrap();
+    for (i, (t, ok)) in cases.iter().enumerate() {
+        assert_eq!(
+            template::family(t).is_some(),
+            *ok,
+            "our recognition of {t:?}"
+        );
+        let r = l.load(&format!("t{i}"));
+        assert_eq!(r.is_ok(), *ok, "llama.cpp on {t:?}: {r:?}");
+        if let Err(e) = r {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("chat_template") && msg.contains("chatml"),
+                "{msg}"
+            );
+        }
+    }
+    // Through the binary: exit 4 before any review work, no report.
+    let repo = python_repo();
+    let dir = repo.scratch().join("bad-template-models");
+    place(&smol, &dir.join(SMOL_FILE));
+    std::fs::write(
+        dir.join("manifest.toml"),
+        format!(
+            "[[model]]\nname = \"odd\"\nfile = \"{SMOL_FILE}\"\nchat_template = \"{{{{ messages }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    configure(&repo, &["odd"], "");
+    let mut c = repo.deep_review_offline(&["HEAD~1..HEAD"]);
+    c.env("GIT_DEEP_REVIEW_MODELS_DIR", &dir);
+    let out = c.output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("does not recognise its chat template") && err.contains("chat_template"),
+        "{err}"
+    );
+    assert!(
+        !repo.path.join(".git/deep-review/reports").exists(),
+        "no report"
+    );
+}
+
+#[test]
+fn dash_dash_model_runs_every_reviewer_on_a_store_reference() {
+    let repo = python_repo();
+    lay_out_stores(&repo.scratch());
+    configure(&repo, &["smollm2-135m", "gemma3-270m"], "");
+    let mut c = repo.deep_review_offline(&[
+        "HEAD~1..HEAD",
+        "--model",
+        SMOL_REF,
+        "--format",
+        "json",
+        "-o",
+        "-",
+        "--no-cache",
+    ]);
+    TestRepo::with_models(&mut c);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let models: Vec<&str> = v["reviewers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, [SMOL_REF, SMOL_REF]);
+    let mut c = repo.deep_review(&["HEAD~1..HEAD", "--model", "no-such-model", "--plan"]);
+    TestRepo::with_models(&mut c);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

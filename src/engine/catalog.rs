@@ -254,10 +254,12 @@ pub fn add(req: &AddRequest, env: &StoreEnv, say: &mut dyn FnMut(&str)) -> Resul
         None => ChatTemplate::Auto,
         Some("none") | Some("completion") => ChatTemplate::Completion,
         Some(t) if template::family(t).is_some() => ChatTemplate::Named(t.to_string()),
-        Some(t) => return Err(Error::Usage(format!(
+        Some(t) => {
+            return Err(Error::Usage(format!(
             "--chat-template {t:?} is not a template llama.cpp knows; use one of {} (or \"none\")",
             template::BUILTIN_NAMES.join(", ")
-        ))),
+        )))
+        }
     };
     let mut entry = ModelEntry {
         name: name.clone(),

@@ -210,6 +210,7 @@ pub fn is_model_path(name: &str) -> bool {
 /// The entry a store reference stands for.
 pub fn reference_entry(name: &str, found: &super::stores::Found) -> ModelEntry {
     ModelEntry {
+        chat_template: ollama_template(found),
         name: name.to_string(),
         file: found.path.display().to_string(),
         // Known for Ollama and Hugging Face blobs (their names are the
@@ -218,9 +219,32 @@ pub fn reference_entry(name: &str, found: &super::stores::Found) -> ModelEntry {
         size: found.size,
         source: format!("{} ({})", found.kind.label(), found.path.display()),
         license: String::new(),
-        chat_template: ChatTemplate::Auto,
         n_ctx: REFERENCE_N_CTX,
         demonstration: false,
+    }
+}
+
+/// Some Ollama GGUFs carry no chat template; Ollama lays out their prompts
+/// from its own (Go) template layer, whose markers name the family as well
+/// as a Jinja template's do. Every other file speaks for itself.
+fn ollama_template(found: &super::stores::Found) -> ChatTemplate {
+    let Some(layer) = &found.template else {
+        return ChatTemplate::Auto;
+    };
+    let has_own = super::gguf_meta::read_gguf_info(&found.path)
+        .map(|i| i.has_chat_template)
+        .unwrap_or(true);
+    if has_own {
+        return ChatTemplate::Auto;
+    }
+    let go = std::fs::File::open(layer).ok().and_then(|f| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(f, 1 << 16), &mut s).ok()?;
+        Some(s)
+    });
+    match go.as_deref().and_then(super::template::family) {
+        Some(f) => ChatTemplate::Named(f.to_string()),
+        None => ChatTemplate::Auto,
     }
 }
 
