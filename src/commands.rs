@@ -179,9 +179,9 @@ fn init_candidates() -> Vec<crate::init::Candidate> {
                     unusable: Some(why.clone()),
                 }),
                 None => {
-                    let demo = manifest.as_ref().is_some_and(|m| {
-                        m.is_demonstration_file(f.sha256.as_deref().unwrap_or_default())
-                    });
+                    let demo = manifest
+                        .as_ref()
+                        .is_some_and(|m| m.is_demonstration(f.sha256.as_deref(), &f.path));
                     out.extend(candidate(f.reference.clone(), origin, &f.path, demo))
                 }
             }

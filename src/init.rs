@@ -8,7 +8,6 @@
 
 use crate::engine::memory::human;
 use crate::error::{Error, Result};
-use std::io::Write;
 use std::path::Path;
 
 /// One model the machine has, as `init` weighs it.
@@ -225,17 +224,6 @@ pub fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
             path.display()
         )));
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io(format!("writing in {}", dir.display()), e))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     if exists {
         let bak = path.with_file_name(format!(
             "{}.bak",
@@ -246,8 +234,7 @@ pub fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
         std::fs::copy(path, &bak)
             .map_err(|e| Error::io(format!("keeping the old file as {}", bak.display()), e))?;
     }
-    tmp.persist(path)
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e.error))?;
+    crate::engine::catalog::write_atomic(path, text)?;
     Ok(())
 }
 

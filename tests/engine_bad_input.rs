@@ -161,8 +161,8 @@ fn models_listing_reads_gguf_metadata() {
         "gemma3",
         "trained context 8192",
         "trained context 32768",
-        "chat template: yes (from the file)",
-        "`gemma` (manifest override)",
+        "chat template: chatml (from the file)",
+        "gemma (manifest override)",
         "verified: not yet",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");

@@ -163,6 +163,16 @@ fn models_lists_every_store_and_reports_what_is_broken() {
         ollama_part.contains("chat template: chatml (from the file)"),
         "{ollama_part}"
     );
+    // A bundled file in a store is still a demonstration model, and with
+    // nothing else here the list says how to bring a capable one.
+    assert!(
+        ollama_part.contains("demonstration model: the bundled file"),
+        "{ollama_part}"
+    );
+    assert!(
+        stdout.contains("To review for real, bring a capable model"),
+        "{stdout}"
+    );
     // Broken entries are named and skipped, never fatal.
     let skipped: Vec<&str> = stdout
         .lines()

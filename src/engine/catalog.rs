@@ -20,10 +20,10 @@ pub const BRING_A_MODEL: &str =
      it is found where Ollama, LM Studio or the Hugging Face cache keep it, or run \
      `git deep-review models add PATH`; then `git deep-review init` chooses reviewers from it.";
 
-/// Writes the whole list: the manifest's models, then each store's.
-pub fn list(w: &mut dyn Write, env: &StoreEnv) -> Result<()> {
-    let m = manifest::load_manifest()?;
-    let cache = verify::verified_cache_file();
+/// Writes the manifest's models (verification records in `cache`);
+/// returns how many of them can review (present, usable, not a
+/// demonstration model).
+pub fn list_manifest(m: &Manifest, cache: &Path, w: &mut dyn Write) -> Result<usize> {
     let io = |e| Error::io("writing the model list", e);
     writeln!(
         w,
@@ -47,11 +47,11 @@ pub fn list(w: &mut dyn Write, env: &StoreEnv) -> Result<()> {
         }
         let ok = describe(w, &path, &e.chat_template, Some(e.n_ctx))?;
         let verified = if e.sha256.is_empty() {
-            match verify::remembered_sha256(&path, &cache) {
+            match verify::remembered_sha256(&path, cache) {
                 Some(_) => "yes (hashed on first use)",
                 None => "not yet (no sha256 in the manifest: hashed on first use and remembered)",
             }
-        } else if verify::is_verified(e, &path, &cache) {
+        } else if verify::is_verified(e, &path, cache) {
             "yes"
         } else {
             "not yet (checked on first use)"
@@ -70,6 +70,15 @@ pub fn list(w: &mut dyn Write, env: &StoreEnv) -> Result<()> {
             writeln!(w, "  licence: {}", e.license).map_err(io)?;
         }
     }
+    Ok(capable)
+}
+
+/// Writes the whole list: the manifest's models, then each store's.
+pub fn list(w: &mut dyn Write, env: &StoreEnv) -> Result<()> {
+    let m = manifest::load_manifest()?;
+    let cache = verify::verified_cache_file();
+    let io = |e| Error::io("writing the model list", e);
+    let mut capable = list_manifest(&m, &cache, w)?;
     for (root, scan) in stores::scan_all(env) {
         writeln!(w, "\n{} ({})", root.kind.label(), root.dir.display()).map_err(io)?;
         if scan.found.is_empty() && scan.problems.is_empty() {
@@ -90,7 +99,15 @@ pub fn list(w: &mut dyn Write, env: &StoreEnv) -> Result<()> {
                 (None, None) => "not yet (hashed on first use and remembered)".to_string(),
             };
             writeln!(w, "  verified: {verified}").map_err(io)?;
-            capable += usize::from(ok);
+            if m.is_demonstration(f.sha256.as_deref(), &f.path) {
+                writeln!(
+                    w,
+                    "  demonstration model: the bundled file (same sha256); far too small to review code"
+                )
+                .map_err(io)?;
+            } else {
+                capable += usize::from(ok);
+            }
         }
         for p in &scan.problems {
             writeln!(w, "  skipped: {p}").map_err(io)?;
@@ -423,8 +440,11 @@ fn read_or_empty(path: &Path) -> Result<String> {
 
 /// Writes through a temporary file renamed into place: an interrupted
 /// write never leaves half a manifest.
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)

@@ -112,10 +112,12 @@ impl Manifest {
             let entry = if super::stores::is_reference(name) {
                 let found = super::stores::resolve(name, env)?;
                 let mut e = reference_entry(name, &found);
-                e.demonstration = self.is_demonstration_file(&e.sha256);
+                e.demonstration = self.is_demonstration(found.sha256.as_deref(), &found.path);
                 e
             } else if is_model_path(name) {
-                path_entry(name, base)?
+                let mut e = path_entry(name, base)?;
+                e.demonstration = self.is_demonstration(None, Path::new(&e.file));
+                e
             } else {
                 continue;
             };
@@ -132,6 +134,22 @@ impl Manifest {
                 .models
                 .iter()
                 .any(|m| m.demonstration && m.sha256 == sha256)
+    }
+
+    /// [`Manifest::is_demonstration_file`] for a file whose hash may be
+    /// unknown (LM Studio, a path): one with exactly a demonstration
+    /// model's size is hashed to tell (those files are small).
+    pub fn is_demonstration(&self, sha256: Option<&str>, path: &Path) -> bool {
+        if let Some(sha) = sha256.filter(|s| !s.is_empty()) {
+            return self.is_demonstration_file(sha);
+        }
+        let Ok(size) = std::fs::metadata(path).map(|m| m.len()) else {
+            return false;
+        };
+        self.models
+            .iter()
+            .any(|m| m.demonstration && m.size == size && m.size > 0)
+            && super::verify::sha256_file(path).is_ok_and(|s| self.is_demonstration_file(&s))
     }
 
     /// Names of all entries, for error messages.
