@@ -101,19 +101,7 @@ fn lay_out_stores(home: &Path) -> (String, String) {
 }
 
 fn python_repo() -> TestRepo {
-    let r = TestRepo::new();
-    r.commit_files(
-        "Add total()",
-        &[("stats.py", "def total(xs):\n    return sum(xs)\n")],
-    );
-    r.commit_files(
-        "Add average()",
-        &[(
-            "stats.py",
-            "def total(xs):\n    return sum(xs)\n\n\ndef average(xs):\n    return total(xs) / len(xs)\n",
-        )],
-    );
-    r
+    TestRepo::python_average()
 }
 
 /// Reviewers on `models` (one per entry), no lead, in the repository file.

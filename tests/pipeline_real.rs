@@ -43,21 +43,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A repository whose last commit adds a small Python module.
 fn python_repo() -> TestRepo {
-    let r = TestRepo::new();
-    r.commit_files(
-        "Add total()",
-        &[("stats.py", "def total(xs):\n    return sum(xs)\n")],
-    );
-    r.commit_files(
-        "Add average()",
-        &[(
-            "stats.py",
-            "def total(xs):\n    return sum(xs)\n\n\ndef average(xs):\n    return total(xs) / len(xs)\n",
-        )],
-    );
-    r
+    TestRepo::python_average()
 }
 
 /// A models directory with the bundled SmolLM2 (linked, not copied) and a

@@ -919,13 +919,7 @@ fn generate_one(
         if n_gen >= max {
             break StopReason::MaxTokens;
         }
-        batch.clear();
-        let p = i32::try_from(pos).map_err(|_| Error::Model("position overflow".into()))?;
-        batch
-            .add(tok, p, &[1], true)
-            .map_err(|e| Error::Model(format!("batch: {e}")))?;
-        ctx.decode(batch)
-            .map_err(|e| Error::Model(format!("llama.cpp decode failed: {e}")))?;
+        decode_one(ctx, batch, tok, pos)?;
         pos += 1;
         logits_idx = 0;
     };

@@ -102,6 +102,24 @@ impl TestRepo {
         }
     }
 
+    /// A repository whose last commit adds `average()` beside `total()`
+    /// in a small Python module (the real-engine tests' usual change).
+    pub fn python_average() -> Self {
+        let r = TestRepo::new();
+        r.commit_files(
+            "Add total()",
+            &[("stats.py", "def total(xs):\n    return sum(xs)\n")],
+        );
+        r.commit_files(
+            "Add average()",
+            &[(
+                "stats.py",
+                "def total(xs):\n    return sum(xs)\n\n\ndef average(xs):\n    return total(xs) / len(xs)\n",
+            )],
+        );
+        r
+    }
+
     /// A scratch directory next to the repository (outside it).
     pub fn scratch(&self) -> PathBuf {
         self.dir.path().to_path_buf()
