@@ -129,15 +129,8 @@ pub fn init(global_file: bool, force: bool, stdout: bool, global: &GlobalArgs) -
 fn init_candidates() -> Vec<crate::init::Candidate> {
     let candidate = |reference: String, origin: String, path: &std::path::Path, demo: bool| {
         let info = engine::gguf_meta::read_gguf_info(path).ok()?;
-        let (_, template_ok) =
-            engine::catalog::template_line(&info, &engine::manifest::ChatTemplate::Auto);
-        let unusable = if info.split_count.is_some_and(|n| n > 1) {
-            Some("a split GGUF".to_string())
-        } else if !template_ok {
-            Some("its chat template is not one llama.cpp knows".to_string())
-        } else {
-            None
-        };
+        let unusable =
+            engine::catalog::unusable_reason(&info, &engine::manifest::ChatTemplate::Auto);
         Some(crate::init::Candidate {
             reference,
             origin,

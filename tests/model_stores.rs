@@ -116,6 +116,16 @@ fn configure(repo: &TestRepo, models: &[&str], extra: &str) {
     std::fs::write(repo.path.join(".deep-review.toml"), toml).unwrap();
 }
 
+/// The model of each reviewer in a JSON report, in order.
+fn reviewer_models(v: &Value) -> Vec<&str> {
+    v["reviewers"]
+        .as_array()
+        .expect("reviewers in the report")
+        .iter()
+        .map(|r| r["model"].as_str().expect("a model name"))
+        .collect()
+}
+
 fn offline(repo: &TestRepo, args: &[&str]) -> Output {
     repo.deep_review_offline(args)
         .output()
@@ -181,12 +191,7 @@ fn a_review_through_ollama_and_hf_references_runs_end_to_end_offline() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
-    let models: Vec<&str> = v["reviewers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["model"].as_str().unwrap())
-        .collect();
+    let models = reviewer_models(&v);
     assert_eq!(models, [SMOL_REF, GEMMA_REF]);
     for r in v["retro"].as_array().unwrap() {
         assert!(r["error"].is_null(), "reviewer failed: {r}");
@@ -531,12 +536,7 @@ fn dash_dash_model_runs_every_reviewer_on_a_store_reference() {
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let models: Vec<&str> = v["reviewers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["model"].as_str().unwrap())
-        .collect();
+    let models = reviewer_models(&v);
     assert_eq!(models, [SMOL_REF, SMOL_REF]);
     let mut c = repo.deep_review(&["HEAD~1..HEAD", "--model", "no-such-model", "--plan"]);
     TestRepo::with_models(&mut c);

@@ -42,14 +42,7 @@ pub fn write_effective(
         } else {
             writeln!(w, "max_tokens = {}", r.sampling.max_tokens)?;
         }
-        writeln!(
-            w,
-            "think = \"{}\"",
-            serde_json::to_value(r.sampling.think)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        )?;
+        writeln!(w, "think = \"{}\"", r.sampling.think.as_str())?;
         writeln!(w, "think_tokens = {}", r.sampling.think_tokens)?;
     }
     for section in SECTIONS {

@@ -92,11 +92,12 @@ pub fn list(w: &mut dyn Write, env: &StoreEnv) -> Result<()> {
             }
             let ok = describe(w, &f.path, &ChatTemplate::Auto, None)?;
             let verified = match (&f.sha256, verify::remembered_sha256(&f.path, &cache)) {
-                (_, Some(_)) => "yes".to_string(),
-                (Some(_), None) => {
-                    "not yet (its digest is known; checked against it on first use)".to_string()
+                (Some(digest), Some(sha)) if *digest != sha => {
+                    "no: its content does not match its digest (damaged; pull it again)"
                 }
-                (None, None) => "not yet (hashed on first use and remembered)".to_string(),
+                (_, Some(_)) => "yes",
+                (Some(_), None) => "not yet (its digest is known; checked against it on first use)",
+                (None, None) => "not yet (hashed on first use and remembered)",
             };
             writeln!(w, "  verified: {verified}").map_err(io)?;
             if m.is_demonstration(f.sha256.as_deref(), &f.path) {
@@ -157,17 +158,27 @@ fn describe(
         format_params(info.parameters),
     )
     .map_err(io)?;
-    if let Some(n) = info.split_count.filter(|&n| n > 1) {
-        writeln!(
-            w,
-            "  unusable: one part of a split GGUF ({n} parts); merge it with llama-gguf-split --merge"
-        )
-        .map_err(io)?;
-        return Ok(false);
-    }
-    let (text, ok) = template_line(&info, template_setting);
+    let (text, _) = template_line(&info, template_setting);
     writeln!(w, "  chat template: {text}").map_err(io)?;
-    Ok(ok)
+    match unusable_reason(&info, template_setting) {
+        Some(why) => {
+            writeln!(w, "  unusable: {why}").map_err(io)?;
+            Ok(false)
+        }
+        None => Ok(true),
+    }
+}
+
+/// Why a file cannot be run as it is (`None`: it can): one part of a split
+/// GGUF, or a chat template llama.cpp does not know.
+pub fn unusable_reason(info: &GgufInfo, setting: &ChatTemplate) -> Option<String> {
+    if let Some(n) = info.split_count.filter(|&n| n > 1) {
+        return Some(format!(
+            "one part of a split GGUF ({n} parts); merge it with llama-gguf-split --merge"
+        ));
+    }
+    let (_, ok) = template_line(info, setting);
+    (!ok).then(|| "its chat template is not one llama.cpp knows: set chat_template".to_string())
 }
 
 /// What `models` says of a model's chat template, and whether it works.
@@ -303,10 +314,7 @@ pub fn add(req: &AddRequest, env: &StoreEnv, say: &mut dyn FnMut(&str)) -> Resul
     ));
     let cache = verify::verified_cache_file();
     verify::verify_model_with_cache(&entry, &path, &cache)?;
-    entry.sha256 = match verify::remembered_sha256(&path, &cache) {
-        Some(s) => s,
-        None => verify::sha256_file(&path)?,
-    };
+    entry.sha256 = verify::sha256_remembered(&path, &cache)?;
     append_entry(&m.dir.join("manifest.toml"), &entry)?;
     Ok(entry)
 }

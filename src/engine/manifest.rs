@@ -149,7 +149,10 @@ impl Manifest {
         self.models
             .iter()
             .any(|m| m.demonstration && m.size == size && m.size > 0)
-            && super::verify::sha256_file(path).is_ok_and(|s| self.is_demonstration_file(&s))
+            // Remembered, so the next run (and the file's verification)
+            // does not hash it again.
+            && super::verify::sha256_remembered(path, &super::verify::verified_cache_file())
+                .is_ok_and(|s| self.is_demonstration_file(&s))
     }
 
     /// Names of all entries, for error messages.

@@ -119,14 +119,20 @@ pub enum ThinkMode {
 }
 
 impl ThinkMode {
+    /// The setting as written in a configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThinkMode::Auto => "auto",
+            ThinkMode::On => "on",
+            ThinkMode::Off => "off",
+        }
+    }
+
     /// Parses `auto` / `on` / `off`.
     pub fn parse(s: &str) -> Option<ThinkMode> {
-        match s {
-            "auto" => Some(ThinkMode::Auto),
-            "on" => Some(ThinkMode::On),
-            "off" => Some(ThinkMode::Off),
-            _ => None,
-        }
+        [ThinkMode::Auto, ThinkMode::On, ThinkMode::Off]
+            .into_iter()
+            .find(|m| m.as_str() == s)
     }
 }
 

@@ -151,15 +151,7 @@ fn store_record(cache: &Path, key: String, rec: Record) {
 
 /// Whether `path` is already known to match `entry` (no hashing).
 pub fn is_verified(entry: &ModelEntry, path: &Path, cache: &Path) -> bool {
-    if entry.sha256.is_empty() {
-        return false;
-    }
-    let Ok((canon, identity)) = stat(path) else {
-        return false;
-    };
-    load_records(cache)
-        .get(&canon.display().to_string())
-        .is_some_and(|r| r.identity == identity && r.sha256 == entry.sha256)
+    !entry.sha256.is_empty() && remembered_sha256(path, cache).is_some_and(|s| s == entry.sha256)
 }
 
 /// The sha256 remembered for `path`, if its file has not changed since.
@@ -177,7 +169,7 @@ pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) ->
     if !path.exists() {
         return Err(missing_model_error(entry, path));
     }
-    let (canon, identity) = stat(path)?;
+    let (_, identity) = stat(path)?;
     let size = identity.size;
     if entry.size != 0 && size != entry.size {
         return Err(Error::Model(format!(
@@ -188,17 +180,10 @@ pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) ->
             entry.size
         )));
     }
-    if entry.sha256.is_empty() {
-        // No hash to check against (a path, an LM Studio file, a user entry
-        // without one): hash it once and remember, so the cache knows
-        // exactly which weights answered and an edit is noticed.
-        if remembered_sha256(path, cache).is_some() {
-            return Ok(());
-        }
-    } else if is_verified(entry, path, cache) {
-        return Ok(());
-    }
-    let actual = sha256_file(&canon)?;
+    // Without a hash to check against (a path, an LM Studio file, a user
+    // entry without one) the file is still hashed once and remembered, so
+    // the cache knows exactly which weights answered and an edit is noticed.
+    let actual = sha256_remembered(path, cache)?;
     if !entry.sha256.is_empty() && actual != entry.sha256 {
         return Err(Error::Model(format!(
             "model `{}`: sha256 mismatch for {}: expected {}, got {}. The file is corrupt or a different \
@@ -209,20 +194,31 @@ pub fn verify_model_with_cache(entry: &ModelEntry, path: &Path, cache: &Path) ->
             actual
         )));
     }
+    Ok(())
+}
+
+/// The file's sha256: remembered, else hashed now and remembered (the
+/// record says what the file holds, whether or not that is what a manifest
+/// expects).
+pub fn sha256_remembered(path: &Path, cache: &Path) -> Result<String> {
+    if let Some(sha) = remembered_sha256(path, cache) {
+        return Ok(sha);
+    }
+    let (canon, identity) = stat(path)?;
+    let actual = sha256_file(&canon)?;
     // A file written to while it was hashed has a new ctime by now: do not
     // vouch for the identity seen before.
-    if stat(path).ok().map(|(_, now)| now).as_ref() != Some(&identity) {
-        return Ok(());
+    if stat(path).ok().map(|(_, now)| now).as_ref() == Some(&identity) {
+        store_record(
+            cache,
+            canon.display().to_string(),
+            Record {
+                identity,
+                sha256: actual.clone(),
+            },
+        );
     }
-    store_record(
-        cache,
-        canon.display().to_string(),
-        Record {
-            identity,
-            sha256: actual,
-        },
-    );
-    Ok(())
+    Ok(actual)
 }
 
 /// [`verify_model_with_cache`] with the default cache file.
