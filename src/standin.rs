@@ -130,6 +130,7 @@ fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
         stop: StopReason::Eog,
         thinking: String::new(),
         thinking_tokens: 0,
+        endpoint: String::new(),
     })
 }
 
@@ -186,6 +187,7 @@ impl Backend for StandinBackend {
                     stop: StopReason::Eog,
                     thinking: String::new(),
                     thinking_tokens: 0,
+        endpoint: String::new(),
                 })
             })
             .collect()
@@ -214,6 +216,7 @@ mod tests {
             },
             sampling: Sampling::default(),
             grammar: String::new(),
+            schema: None,
         }
     }
 

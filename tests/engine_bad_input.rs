@@ -27,6 +27,7 @@ fn run(m: Manifest, model: &str) -> Error {
         },
         sampling: Sampling::default(),
         grammar: String::new(),
+        schema: None,
     };
     let mut out = e.generate(model, &[req.clone(), req]);
     assert_eq!(

@@ -89,6 +89,7 @@ fn review_request(focus: &str, max_tokens: usize) -> Request {
             ..Sampling::default()
         },
         grammar: findings_grammar(&files(), &limits),
+        schema: None,
     }
 }
 
@@ -123,6 +124,7 @@ fn unconstrained_generation_produces_text_with_both_models() {
                 ..Sampling::default()
             },
             grammar: String::new(),
+            schema: None,
         };
         let out = e.generate(model, &[r]);
         let g = ok(&out[0]);
@@ -249,6 +251,7 @@ fn awkward_file_name_round_trips_through_generation() {
             &files,
             &GrammarLimits::default().fit_within(600, &files),
         )),
+        schema: None,
     };
     let out = e.generate(SMOL, &[r]);
     let g = ok(&out[0]);
@@ -338,6 +341,7 @@ fn too_long_prompt_is_an_error_for_that_request_only() {
         },
         sampling: Sampling::default(),
         grammar: String::new(),
+        schema: None,
     };
     let short = Request {
         prompt: Prompt {
@@ -349,6 +353,7 @@ fn too_long_prompt_is_an_error_for_that_request_only() {
             ..Sampling::default()
         },
         grammar: String::new(),
+        schema: None,
     };
     let out = e.generate(SMOL, &[long.clone(), short]);
     let err = out[0].as_ref().unwrap_err();
@@ -392,6 +397,7 @@ fn context_shrinks_to_fit_a_memory_cap_and_still_generates() {
         },
         sampling: Sampling::default(),
         grammar: String::new(),
+        schema: None,
     };
     let err = e.generate(SMOL, &[long])[0]
         .as_ref()
@@ -477,6 +483,7 @@ fn eog_immediately_gives_empty_text_not_an_error() {
         },
         sampling: Sampling::default(),
         grammar: "root ::= \"\"".into(),
+        schema: None,
     };
     let out = e.generate(SMOL, &[r]);
     let g = ok(&out[0]);

@@ -13,6 +13,7 @@ fn req(user: &str) -> Request {
         },
         sampling: Sampling::default(),
         grammar: String::new(),
+        schema: None,
     }
 }
 

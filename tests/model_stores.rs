@@ -467,6 +467,7 @@ fn a_template_llama_cpp_cannot_render_fails_before_any_work_naming_the_setting()
             chat_template: ChatTemplate::Named(t.to_string()),
             n_ctx: 1024,
             demonstration: true,
+            remote: None,
         })
         .collect();
     let manifest = Manifest {

@@ -130,6 +130,7 @@ fn reviewer(name: &str, model: &str, file: &str) -> ReviewerInfo {
         model_file: file.into(),
         persona: format!("{name}.md"),
         demonstration: false,
+        endpoints: Vec::new(),
     }
 }
 

@@ -10,8 +10,8 @@ use super::{
     check_model, resolve_path, trust, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BLOCK_ON,
     KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT_LINES, KEY_GATE, KEY_IGNORE,
     KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT,
-    KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS, KEY_TIME_BUDGET,
-    KEY_UNREVIEWABLE, LEAD_NONE,
+    KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS,
+    KEY_TIME_BUDGET, KEY_UNREVIEWABLE, LEAD_NONE,
 };
 use crate::gate::{parse_severity, severity_name};
 
@@ -210,6 +210,18 @@ pub static REGISTRY: &[Key] = &[
         default: Some("8192"),
         unset: "",
         doc: "bound on the repository instructions (REVIEW.md...) given to every reviewer",
+    },
+    Key {
+        toml: "review.offline",
+        git: KEY_OFFLINE,
+        flag: None,
+        kind: Kind::Bool {
+            get: |s| s.offline,
+            set: |s, v| s.offline = v,
+        },
+        default: Some("false"),
+        unset: "",
+        doc: "refuse every model on an inference server, before the diff is read (also --offline)",
     },
     Key {
         toml: "review.threads",

@@ -70,6 +70,9 @@ pub const LEAD_NONE: &str = "none";
 pub const DEFAULT_LEAD: &str = "smollm2-135m";
 /// git config key: cache size bound (`200MB`). Default: 200 MB.
 pub const KEY_CACHE_MAX_SIZE: &str = "deep-review.cacheMaxSize";
+/// git config key: `true` refuses every reviewer on an inference server
+/// (nothing leaves the machine). Default: false.
+pub const KEY_OFFLINE: &str = "deep-review.offline";
 /// git config key: worker threads for inference. Default: all cores.
 pub const KEY_THREADS: &str = "deep-review.threads";
 /// git config key: most memory one model may use, weights and KV cache
@@ -154,6 +157,8 @@ pub struct Settings {
     pub instructions_max_bytes: usize,
     /// Memory cap per model (weights + KV cache); `None` = what is available.
     pub max_memory: Option<u64>,
+    /// Refuse models on inference servers: no code leaves the machine.
+    pub offline: bool,
 }
 
 impl Default for Settings {
@@ -192,6 +197,7 @@ impl Default for Settings {
             threads: None,
             instructions_max_bytes: DEFAULT_INSTRUCTIONS_MAX_BYTES,
             max_memory: None,
+            offline: false,
         }
     }
 }
@@ -389,6 +395,16 @@ pub(crate) fn check_model(name: &str, cx: &Ctx<'_>) -> std::result::Result<(), S
     }
     // A repository's own file may name a model file only inside the
     // repository (unless the user trusts it), as with prompts.
+    // Nor send the code to a server of its choosing: a cloned repository
+    // could otherwise ship it to anyone. The user's own files and
+    // manifest may name servers.
+    if cx.confined && crate::engine::remote::is_endpoint_url(name) {
+        return Err(format!(
+            "the repository's own configuration names the server {name:?}: refused, it would send \
+             the code there; name servers in your own configuration or models manifest (if you \
+             trust this repository's configuration: git config {KEY_TRUST_REPO_CONFIG} true)"
+        ));
+    }
     if cx.confined && crate::engine::manifest::is_model_path(name) {
         trust::confine_file(&cx.repo_root.join(name), cx.repo_root)
             .map_err(|why| format!("model file {name:?} {why}; {}", trust::HOW_TO_TRUST))?;

@@ -34,6 +34,29 @@ pub fn list_manifest(m: &Manifest, cache: &Path, w: &mut dyn Write) -> Result<us
     .map_err(io)?;
     let mut capable = 0usize;
     for e in &m.models {
+        if let Some(r) = &e.remote {
+            writeln!(w, "\n{}  on {}", e.name, r.endpoints.join(", ")).map_err(io)?;
+            writeln!(
+                w,
+                "  inference server (not contacted here; a review asks it what it serves){}{}",
+                r.remote_model
+                    .as_deref()
+                    .map(|m| format!(" · model {m}"))
+                    .unwrap_or_default(),
+                r.api_key_env
+                    .as_deref()
+                    .map(|k| format!(" · key from ${k}"))
+                    .unwrap_or_default()
+            )
+            .map_err(io)?;
+            writeln!(
+                w,
+                "  code is sent there when it reviews; --offline refuses it"
+            )
+            .map_err(io)?;
+            capable += 1;
+            continue;
+        }
         let path = m.path_of(e);
         writeln!(w, "\n{}  {}", e.name, path.display()).map_err(io)?;
         if !path.exists() {
@@ -306,6 +329,7 @@ pub fn add(req: &AddRequest, env: &StoreEnv, say: &mut dyn FnMut(&str)) -> Resul
             )
             .max(512),
         demonstration: false,
+        remote: None,
     };
     say(&format!(
         "hashing {} ({:.1} GB)…",
@@ -480,6 +504,7 @@ mod tests {
             chat_template: ChatTemplate::Named("chatml".into()),
             n_ctx: 4096,
             demonstration: false,
+            remote: None,
         }
     }
 

@@ -855,6 +855,7 @@ fn generate_one(
                     stop,
                     thinking: String::from_utf8_lossy(&thinking).into_owned(),
                     thinking_tokens: n_think,
+                    endpoint: String::new(),
                 });
             }
             let Some(tok) = free.next(ctx.get_logits_ith(logits_idx)) else {
@@ -933,6 +934,7 @@ fn generate_one(
         stop,
         thinking: String::from_utf8_lossy(&thinking).into_owned(),
         thinking_tokens: n_think,
+        endpoint: String::new(),
     })
 }
 

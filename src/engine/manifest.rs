@@ -59,6 +59,9 @@ pub struct ModelEntry {
     /// A bundled model too small to review code: it shows the pipeline
     /// working, and a review made only by such models says it is no review.
     pub demonstration: bool,
+    /// Served by an inference server instead of a file (`file` is then
+    /// empty and `n_ctx` 0 unless configured: the server says).
+    pub remote: Option<super::remote::RemoteSpec>,
 }
 
 impl ModelEntry {
@@ -109,7 +112,9 @@ impl Manifest {
             if self.get(name).is_some() {
                 continue;
             }
-            let entry = if super::stores::is_reference(name) {
+            let entry = if super::remote::is_endpoint_url(name) {
+                url_entry(name)?
+            } else if super::stores::is_reference(name) {
                 let found = super::stores::resolve(name, env)?;
                 let mut e = reference_entry(name, &found);
                 e.demonstration = self.is_demonstration(found.sha256.as_deref(), &found.path);
@@ -177,27 +182,50 @@ impl Manifest {
                     "names starting with `standin:` are reserved for the test stand-in",
                 ));
             }
-            if m.file.trim().is_empty() {
-                return Err(bad("`file` is empty"));
+            let remote = remote_spec(&m).map_err(|e| bad(&e))?;
+            let file = m.file.clone().unwrap_or_default();
+            match (&remote, file.trim().is_empty()) {
+                (None, true) => {
+                    return Err(bad(
+                        "needs `file` (a GGUF file) or `endpoint` (an inference server URL)",
+                    ))
+                }
+                (Some(_), false) => {
+                    return Err(bad(
+                        "has both `file` and `endpoint`: a model is either a file here or served by a server",
+                    ))
+                }
+                _ => {}
             }
-            let sha = m.sha256.unwrap_or_default().trim().to_ascii_lowercase();
+            let sha = m
+                .sha256
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             if !sha.is_empty() && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit())) {
                 return Err(bad("`sha256` must be 64 hex digits"));
             }
-            let n_ctx = m.n_ctx.unwrap_or(DEFAULT_N_CTX);
-            if n_ctx < 256 {
+            let n_ctx = match (m.n_ctx, &remote) {
+                (Some(n), _) => n,
+                // The server says what it allows.
+                (None, Some(_)) => 0,
+                (None, None) => DEFAULT_N_CTX,
+            };
+            if m.n_ctx.is_some() && n_ctx < 256 {
                 return Err(bad("`n_ctx` must be at least 256"));
             }
             out.push(ModelEntry {
                 chat_template: ChatTemplate::parse(m.chat_template.as_deref()),
                 name: m.name,
-                file: m.file,
+                file,
                 sha256: sha,
                 size: m.size.unwrap_or(0),
                 source: m.source.unwrap_or_default(),
                 license: m.license.unwrap_or_default(),
                 n_ctx,
                 demonstration: m.demonstration.unwrap_or(false),
+                remote,
             });
         }
         Ok(out)
@@ -224,6 +252,7 @@ pub const REFERENCE_N_CTX: u32 = 8192;
 /// directory part, or a name ending in `.gguf`.
 pub fn is_model_path(name: &str) -> bool {
     !super::stores::is_reference(name)
+        && !super::remote::is_endpoint_url(name)
         && !name.starts_with("standin:")
         && (name.contains('/') || name.ends_with(".gguf"))
 }
@@ -242,6 +271,7 @@ pub fn reference_entry(name: &str, found: &super::stores::Found) -> ModelEntry {
         license: String::new(),
         n_ctx: REFERENCE_N_CTX,
         demonstration: false,
+        remote: None,
     }
 }
 
@@ -294,7 +324,91 @@ fn path_entry(name: &str, base: &Path) -> Result<ModelEntry> {
         chat_template: ChatTemplate::Auto,
         n_ctx: REFERENCE_N_CTX,
         demonstration: false,
+        remote: None,
     })
+}
+
+/// The entry for a model named by an endpoint URL: the one model that
+/// server serves, with the defaults of a `[[model]]` endpoint entry.
+fn url_entry(url: &str) -> Result<ModelEntry> {
+    let ep = super::remote::parse_endpoint(url)
+        .map_err(|e| Error::Config(format!("model {url:?}: {e}")))?;
+    Ok(ModelEntry {
+        name: url.to_string(),
+        file: String::new(),
+        sha256: String::new(),
+        size: 0,
+        source: format!("the server at {}", ep.base),
+        license: String::new(),
+        chat_template: ChatTemplate::Auto,
+        n_ctx: 0,
+        demonstration: false,
+        remote: Some(super::remote::RemoteSpec::new(vec![ep.base])),
+    })
+}
+
+/// The server part of a `[[model]]` entry, if it has one.
+fn remote_spec(m: &RawEntry) -> std::result::Result<Option<super::remote::RemoteSpec>, String> {
+    use super::remote::spec;
+    let mut urls: Vec<String> = Vec::new();
+    urls.extend(m.endpoint.iter().cloned());
+    urls.extend(m.endpoints.iter().flatten().cloned());
+    let has_server_keys = m.remote_model.is_some()
+        || m.api_key_env.is_some()
+        || m.max_concurrency.is_some()
+        || m.timeout.is_some()
+        || m.ca_file.is_some();
+    if urls.is_empty() {
+        if has_server_keys {
+            return Err(
+                "`remote_model`, `api_key_env`, `max_concurrency`, `timeout` and `ca_file` \
+                        need `endpoint` (or `endpoints`)"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    }
+    let mut endpoints = Vec::new();
+    for u in &urls {
+        let ep = spec::parse_endpoint(u)?;
+        if endpoints.contains(&ep.base) {
+            return Err(format!("endpoint {} is listed twice", ep.base));
+        }
+        endpoints.push(ep.base);
+    }
+    let mut r = super::remote::RemoteSpec::new(endpoints);
+    r.remote_model = m.remote_model.clone().filter(|s| !s.trim().is_empty());
+    if let Some(var) = &m.api_key_env {
+        if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!(
+                "`api_key_env` names an environment variable (letters, digits, _), not a key: {:?}",
+                if var.len() > 4 {
+                    format!("{}…", &var[..4])
+                } else {
+                    var.clone()
+                }
+            ));
+        }
+        r.api_key_env = Some(var.clone());
+    }
+    if let Some(n) = m.max_concurrency {
+        if !(1..=256).contains(&n) {
+            return Err(format!("`max_concurrency` = {n} is out of range (1..=256)"));
+        }
+        r.max_concurrency = n as usize;
+    }
+    if let Some(t) = &m.timeout {
+        let secs = match t {
+            toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
+            toml::Value::String(s) => crate::config::parse_duration_secs(s),
+            _ => None,
+        };
+        r.timeout_secs = secs.ok_or_else(|| {
+            format!("`timeout` = {t}: expected seconds or a duration such as \"90s\", \"10m\"")
+        })?;
+    }
+    r.ca_file = m.ca_file.as_ref().map(|p| PathBuf::from(p.trim()));
+    Ok(Some(r))
 }
 
 #[derive(Deserialize)]
@@ -308,7 +422,14 @@ struct RawManifest {
 #[serde(deny_unknown_fields)]
 struct RawEntry {
     name: String,
-    file: String,
+    file: Option<String>,
+    endpoint: Option<String>,
+    endpoints: Option<Vec<String>>,
+    remote_model: Option<String>,
+    api_key_env: Option<String>,
+    max_concurrency: Option<u32>,
+    timeout: Option<toml::Value>,
+    ca_file: Option<String>,
     sha256: Option<String>,
     size: Option<u64>,
     source: Option<String>,
@@ -447,6 +568,83 @@ sha256 = "AB00000000000000000000000000000000000000000000000000000000000000"
         assert_eq!(c.sha256.len(), 64);
         assert!(c.sha256.starts_with("ab"));
         assert_eq!(m.path_of(c), dir.path().join("coder.gguf"));
+    }
+
+    #[test]
+    fn endpoint_entries_parse_into_pools_and_bad_ones_say_why() {
+        let m = Manifest::parse(
+            r#"
+[[model]]
+name = "team-coder"
+endpoints = ["http://gpu-a.lan:8080/v1", "http://gpu-b.lan:8080"]
+remote_model = "qwen2.5-coder-32b"
+api_key_env = "DEEP_REVIEW_API_KEY"
+max_concurrency = 6
+timeout = "2m"
+
+[[model]]
+name = "one"
+endpoint = "https://llm.corp/v1"
+n_ctx = 16384
+"#,
+            "m.toml",
+        )
+        .unwrap();
+        let r = m[0].remote.as_ref().unwrap();
+        assert_eq!(
+            r.endpoints,
+            vec!["http://gpu-a.lan:8080/v1", "http://gpu-b.lan:8080/v1"]
+        );
+        assert_eq!(r.remote_model.as_deref(), Some("qwen2.5-coder-32b"));
+        assert_eq!((r.max_concurrency, r.timeout_secs), (6, 120));
+        assert_eq!(
+            (m[0].n_ctx, m[0].file.as_str()),
+            (0, ""),
+            "the server tells its context"
+        );
+        assert_eq!(m[1].n_ctx, 16384);
+        assert_eq!(m[1].remote.as_ref().unwrap().max_concurrency, 4);
+        for (bad, says) in [
+            ("file = \"a.gguf\"\nendpoint = \"http://h:1/v1\"", "both"),
+            ("", "needs `file`"),
+            ("endpoint = \"http://u:pw@h:1/v1\"", "credentials"),
+            (
+                "endpoint = \"http://h:1/v1\"\napi_key_env = \"sk-live-123456\"",
+                "environment variable",
+            ),
+            (
+                "endpoint = \"http://h:1/v1\"\nmax_concurrency = 0",
+                "max_concurrency",
+            ),
+            (
+                "endpoint = \"http://h:1/v1\"\ntimeout = \"soon\"",
+                "timeout",
+            ),
+            ("file = \"a.gguf\"\nremote_model = \"x\"", "need `endpoint`"),
+            ("endpoints = [\"http://h:1/v1\", \"http://h:1\"]", "twice"),
+        ] {
+            let text = format!("[[model]]\nname = \"x\"\n{bad}\n");
+            let err = Manifest::parse(&text, "m.toml").unwrap_err().to_string();
+            assert!(err.contains(says) && err.contains("m.toml"), "{bad}: {err}");
+            assert!(!err.contains("123456"), "a key is never echoed: {err}");
+        }
+    }
+
+    #[test]
+    fn a_url_names_a_server_model_and_is_not_a_path() {
+        assert!(!is_model_path("http://127.0.0.1:8080/v1"));
+        let mut m = Manifest::merged(PathBuf::from("/m"), vec![]).unwrap();
+        m.add_references(
+            &["http://127.0.0.1:8080"],
+            &crate::engine::stores::StoreEnv::from_process(),
+            Path::new("/"),
+        )
+        .unwrap();
+        let e = m.get("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            e.remote.as_ref().unwrap().endpoints,
+            vec!["http://127.0.0.1:8080/v1"]
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub mod llama;
 pub mod manifest;
 pub mod memory;
 pub mod progress;
+pub mod remote;
 mod sampler;
+pub mod schema;
 pub mod standin;
 pub mod stores;
 pub mod template;
@@ -101,6 +103,9 @@ pub struct Request {
     pub sampling: Sampling,
     /// GBNF grammar the output must follow (empty = unconstrained).
     pub grammar: String,
+    /// The same constraint as a JSON schema, for servers that take one
+    /// (`None`: the grammar alone; see [`schema`]).
+    pub schema: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// Why generation stopped.
@@ -141,6 +146,8 @@ pub struct Generation {
     pub thinking: String,
     /// Tokens of thinking (not counted in `generated_tokens`).
     pub thinking_tokens: usize,
+    /// The server that answered (empty: in-process).
+    pub endpoint: String,
 }
 
 /// A model engine. `model` is a manifest name (`smollm2-135m`) or a
@@ -162,6 +169,27 @@ pub trait Backend {
 
     /// Generations in progress at `at` stop there ([`StopReason::Deadline`]).
     fn set_deadline(&mut self, _at: Option<std::time::Instant>) {}
+
+    /// `model` as a backend that takes requests from several threads at
+    /// once (a model on an inference server), or `None` (in-process models
+    /// run one request group at a time, in order).
+    fn concurrent(&mut self, _model: &str) -> Option<std::sync::Arc<dyn Concurrent>> {
+        None
+    }
+}
+
+/// A model that serves requests concurrently (see [`remote`]).
+pub trait Concurrent: Send + Sync {
+    /// Runs one request; `label` names it in progress lines given to `say`.
+    fn generate_one(
+        &self,
+        request: &Request,
+        label: &str,
+        say: &(dyn Fn(&str) + Sync),
+    ) -> crate::error::Result<Generation>;
+
+    /// Requests that may be in flight at once.
+    fn max_concurrency(&self) -> usize;
 }
 
 /// Routes `standin:*` models to the stand-in and everything else to
@@ -174,6 +202,10 @@ pub struct Engine {
     /// Answers `standin:` names (a test run only; see [`standin`]).
     test_backend: Option<Box<dyn Backend>>,
     llama: Option<LlamaBackend>,
+    /// Entries served by inference servers, by name.
+    remote_specs: std::collections::HashMap<String, remote::RemoteSpec>,
+    /// Their pools, created on first use.
+    remote: std::collections::HashMap<String, std::sync::Arc<remote::RemoteModel>>,
     deadline: Option<std::time::Instant>,
 }
 
@@ -185,6 +217,8 @@ impl Engine {
             manifest: None,
             test_backend: None,
             llama: None,
+            remote_specs: Default::default(),
+            remote: Default::default(),
             deadline: None,
         }
     }
@@ -192,10 +226,46 @@ impl Engine {
     /// An engine that resolves model names with `manifest` (so a run reads
     /// its manifest once).
     pub fn with_manifest(opts: EngineOptions, manifest: Manifest) -> Engine {
+        let remote_specs = manifest
+            .models
+            .iter()
+            .filter_map(|e| e.remote.clone().map(|r| (e.name.clone(), r)))
+            .collect();
         Engine {
             manifest: Some(manifest),
+            remote_specs,
             ..Engine::new(opts)
         }
+    }
+
+    /// `model` is served by an inference server.
+    pub fn is_remote(&self, model: &str) -> bool {
+        self.remote_specs.contains_key(model)
+    }
+
+    /// The server pool of `model` (created on first use; contacts nothing).
+    pub fn remote(
+        &mut self,
+        model: &str,
+    ) -> Option<crate::error::Result<std::sync::Arc<remote::RemoteModel>>> {
+        if let Some(r) = self.remote.get(model) {
+            return Some(Ok(r.clone()));
+        }
+        let spec = self.remote_specs.get(model)?;
+        Some(remote::RemoteModel::new(model, spec).map(|r| {
+            let r = std::sync::Arc::new(r);
+            r.set_deadline(self.deadline);
+            self.remote.insert(model.to_string(), r.clone());
+            r
+        }))
+    }
+
+    /// Every endpoint that was sent code in this run (prompts or token counts).
+    pub fn code_sent_to(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.remote.values().flat_map(|r| r.contacted()).collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// This engine, answering `standin:` names with `backend` (test runs).
@@ -255,6 +325,22 @@ impl Backend for Engine {
                     .collect(),
             };
         }
+        if let Some(pool) = self.remote(model) {
+            let progress = self.opts.progress.is_enabled();
+            let say = |m: &str| {
+                if progress {
+                    eprintln!("deep-review: {m}");
+                }
+            };
+            return requests
+                .iter()
+                .map(|r| {
+                    pool.as_ref()
+                        .map_err(|e| crate::error::Error::Model(e.to_string()))
+                        .and_then(|p| p.generate_one(r, model, &say))
+                })
+                .collect();
+        }
         match self.llama() {
             Ok(l) => l.generate(model, requests),
             Err(e) => {
@@ -274,7 +360,19 @@ impl Backend for Engine {
                 None => Err(no_test_backend(model)),
             };
         }
+        if let Some(pool) = self.remote(model) {
+            return Ok(pool?
+                .count_tokens(text)
+                .unwrap_or_else(|| crate::plan::estimate_tokens(text)));
+        }
         self.llama()?.count_tokens(model, text)
+    }
+
+    fn concurrent(&mut self, model: &str) -> Option<std::sync::Arc<dyn Concurrent>> {
+        match self.remote(model)? {
+            Ok(r) => Some(r),
+            Err(_) => None,
+        }
     }
 
     fn set_progress_labels(&mut self, chunk: &str, requests: &[String]) {
@@ -289,6 +387,9 @@ impl Backend for Engine {
         self.deadline = at;
         if let Some(l) = self.llama.as_mut() {
             l.set_deadline(at);
+        }
+        for r in self.remote.values() {
+            r.set_deadline(at);
         }
     }
 }

@@ -242,6 +242,7 @@ mod tests {
             chat_template: ChatTemplate::Auto,
             n_ctx: 512,
             demonstration: false,
+            remote: None,
         }
     }
 

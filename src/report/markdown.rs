@@ -182,15 +182,38 @@ fn header(out: &mut String, r: &ReviewReport) {
         .reviewers
         .iter()
         .map(|v| {
-            format!(
-                "{} — {} ({})",
-                cell(&v.name),
-                cell(&v.model),
-                code_span(&v.model_file).replace('|', "\\|")
-            )
+            if v.endpoints.is_empty() {
+                format!(
+                    "{} — {} ({})",
+                    cell(&v.name),
+                    cell(&v.model),
+                    code_span(&v.model_file).replace('|', "\\|")
+                )
+            } else {
+                format!(
+                    "{} — {} (on {})",
+                    cell(&v.name),
+                    cell(&v.model),
+                    v.endpoints
+                        .iter()
+                        .map(|e| code_span(e).replace('|', "\\|"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         })
         .collect();
     let _ = writeln!(out, "| **Reviewers** | {} |", reviewers.join("<br>"));
+    let sent = if r.code_sent_to.is_empty() {
+        "nowhere: every model ran on this machine".to_string()
+    } else {
+        r.code_sent_to
+            .iter()
+            .map(|e| code_span(e).replace('|', "\\|"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(out, "| **Code sent to** | {sent} |");
     let _ = writeln!(
         out,
         "| **Verdict** | **{}** — {} |",
@@ -282,6 +305,16 @@ fn retro(out: &mut String, r: &ReviewReport) {
             x.chunks,
             human_duration(x.duration_ms)
         );
+        if !x.ran_on.is_empty() {
+            let on: Vec<String> = x.ran_on.iter().map(|e| inline(e)).collect();
+            let _ = write!(
+                p,
+                " on {} ({} prompt and {} generated tokens, as the server counted them)",
+                on.join(", "),
+                x.prompt_tokens,
+                x.generated_tokens
+            );
+        }
         if x.chunks_from_cache > 0 {
             let _ = write!(p, " ({} from cache)", x.chunks_from_cache);
         }

@@ -161,6 +161,15 @@ pub struct ReviewerRetro {
     pub error: Option<String>,
     /// The lead model's paragraph about this reviewer, if any.
     pub note: Option<String>,
+    /// The servers that answered its chunks (empty: this machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ran_on: Vec<String>,
+    /// Prompt and generated tokens of the chunks it ran (not from the
+    /// cache), as the engine or the server counted them.
+    #[serde(default)]
+    pub prompt_tokens: usize,
+    #[serde(default)]
+    pub generated_tokens: usize,
 }
 
 /// One reviewer's section of the appendix.
@@ -242,6 +251,10 @@ pub struct ReviewReport {
     /// says plainly that it is not a review.
     #[serde(default)]
     pub demonstration_only: bool,
+    /// Every inference server that was sent code of this change (empty:
+    /// nothing left the machine).
+    #[serde(default)]
+    pub code_sent_to: Vec<String>,
 }
 
 /// The pipeline's data, handed to [`assemble`].
@@ -359,6 +372,20 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
                 .collect(),
             error: error.clone(),
             note: None,
+            ran_on: {
+                let mut on: Vec<String> = r
+                    .run
+                    .chunks
+                    .iter()
+                    .map(|c| c.endpoint.clone())
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                on.sort();
+                on.dedup();
+                on
+            },
+            prompt_tokens: r.run.chunks.iter().map(|c| c.prompt_tokens).sum(),
+            generated_tokens: r.run.chunks.iter().map(|c| c.generated_tokens).sum(),
         });
         let mut chunks = r.run.chunks.clone();
         for c in &mut chunks {
@@ -497,6 +524,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
             let ran = || checked.reviewers.iter().filter(|r| r.ran());
             ran().next().is_some() && ran().all(|r| r.run.info.demonstration)
         },
+        code_sent_to: Vec::new(),
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

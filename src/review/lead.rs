@@ -208,6 +208,7 @@ pub fn write(
         },
         sampling,
         grammar: grammar(),
+        schema: None,
     };
     let key: CacheKey = cache_key(identity, &request);
     if let Some(text) = store.get(&key) {

@@ -33,6 +33,8 @@ pub struct Reviewer {
     pub model_file: String,
     /// The manifest marks the model as a demonstration model.
     pub demonstration: bool,
+    /// The inference servers the model runs on (empty: in-process).
+    pub endpoints: Vec<String>,
 }
 
 impl Reviewer {
@@ -44,6 +46,7 @@ impl Reviewer {
             model_file: self.model_file.clone(),
             persona: self.spec.prompt.clone(),
             demonstration: self.demonstration,
+            endpoints: self.endpoints.clone(),
         }
     }
 }
@@ -62,6 +65,9 @@ pub struct ReviewerInfo {
     /// The model is a bundled demonstration model (too small to review).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub demonstration: bool,
+    /// The inference servers it runs on (absent: in-process, on this machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<String>,
 }
 
 /// What one reviewer produced for one chunk, exactly (validation comes
@@ -88,6 +94,9 @@ pub struct ChunkOutput {
     pub thinking: String,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub thinking_tokens: usize,
+    /// The server that answered (absent: in-process or from the cache).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub endpoint: String,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -177,6 +186,8 @@ pub struct RunInputs<'a> {
     pub deadline: Option<Instant>,
     /// Most findings one reviewer may report per chunk (grammar bound).
     pub max_findings: usize,
+    /// Progress of reviewers on inference servers (called from their threads).
+    pub remote_progress: &'a (dyn Fn(&str) + Sync),
 }
 
 /// The result of stage 4.
@@ -203,8 +214,30 @@ pub fn cache_key(model_identity: &str, request: &Request) -> CacheKey {
     ])
 }
 
+/// One request of one reviewer on one chunk, not answered by the cache.
+struct Job {
+    reviewer: usize,
+    chunk: usize,
+    key: CacheKey,
+    request: Request,
+    label: String,
+}
+
+/// What a server-side job produced (sent back from its thread).
+struct Done {
+    job: Job,
+    result: Option<crate::error::Result<crate::engine::Generation>>,
+    ms: u64,
+}
+
 /// Runs every reviewer on every chunk of the plan (stage 4). Stops starting
 /// chunks at the deadline or on Ctrl-C; what was not reviewed is listed.
+///
+/// Reviewers whose model is on an inference server ([`Backend::concurrent`])
+/// run on threads of their own, as many at once as their entry allows,
+/// beside the in-process reviewers, which run one model group at a time in
+/// plan order (one process cannot run two llama.cpp decodes at full speed).
+/// So a review takes about as long as its slowest reviewer, not the sum.
 pub fn run(
     plan: &ReviewPlan,
     inputs: &RunInputs<'_>,
@@ -212,53 +245,55 @@ pub fn run(
     store: &mut dyn GenerationStore,
     progress: &mut dyn FnMut(&str),
 ) -> RunResult {
-    let mut runs: Vec<ReviewerRun> = inputs
-        .reviewers
-        .iter()
-        .map(|r| ReviewerRun {
-            info: r.info(),
-            ..Default::default()
-        })
-        .collect();
-    let mut not_reviewed = Vec::new();
-    let mut interrupted = false;
+    let mut state = State {
+        runs: inputs
+            .reviewers
+            .iter()
+            .map(|r| ReviewerRun {
+                info: r.info(),
+                ..Default::default()
+            })
+            .collect(),
+        not_reviewed: Vec::new(),
+        interrupted: false,
+    };
     let system = crate::prompts::SYSTEM.trim().to_string();
 
-    for chunk in &plan.chunks {
-        interrupted |= crate::interrupt::is_triggered();
-        if interrupted || inputs.deadline.is_some_and(|d| Instant::now() >= d) {
-            not_reviewed.push(chunk.index);
-            continue;
+    // Models in configured order, and which of them a server runs.
+    let mut models: Vec<&str> = Vec::new();
+    for r in inputs.reviewers {
+        if !models.contains(&r.spec.model.as_str()) {
+            models.push(&r.spec.model);
         }
+    }
+    let servers: Vec<(&str, std::sync::Arc<dyn crate::engine::Concurrent>)> = models
+        .iter()
+        .filter_map(|m| backend.concurrent(m).map(|c| (*m, c)))
+        .collect();
+    let on_server = |m: &str| servers.iter().any(|(s, _)| *s == m);
+
+    // Every request, chunk by chunk; cached answers are taken at once.
+    let mut local: Vec<(usize, &str, Vec<Job>)> = Vec::new();
+    let mut queues: Vec<std::collections::VecDeque<Job>> =
+        servers.iter().map(|_| Default::default()).collect();
+    for chunk in &plan.chunks {
         let diff = crate::plan::render_chunk(plan, chunk);
         let lines = crate::plan::chunk_new_lines(plan, chunk);
         let limits = crate::engine::grammar::GrammarLimits {
             max_findings: inputs.max_findings,
             ..Default::default()
         };
-        // Each reviewer's grammar lets one finding fit in its token budget;
-        // an answer cut short by the budget keeps its completed findings.
-        let grammar_for = |sampling: &Sampling| {
-            crate::engine::grammar::findings_grammar(
-                &lines,
-                &limits.fit_one_within(sampling.max_tokens, &lines),
-            )
-        };
-
-        // Group reviewers by model, keeping the configured order.
-        let mut models: Vec<&str> = Vec::new();
-        for r in inputs.reviewers {
-            if !models.contains(&r.spec.model.as_str()) {
-                models.push(&r.spec.model);
-            }
-        }
-        for model in models {
+        for model in &models {
             let identity = (inputs.model_identity)(model);
-            let mut pending: Vec<(usize, CacheKey, Request)> = Vec::new();
+            let mut jobs = Vec::new();
             for (i, r) in inputs.reviewers.iter().enumerate() {
-                if r.spec.model != model {
+                if r.spec.model != *model {
                     continue;
                 }
+                // Each reviewer's constraint lets one finding fit in its token
+                // budget; an answer cut short by the budget keeps its
+                // completed findings.
+                let fitted = limits.fit_one_within(r.spec.sampling.max_tokens, &lines);
                 let request = Request {
                     prompt: Prompt {
                         system: system.clone(),
@@ -269,13 +304,16 @@ pub fn run(
                         ),
                     },
                     sampling: r.spec.sampling.clone(),
-                    grammar: grammar_for(&r.spec.sampling),
+                    grammar: crate::engine::grammar::findings_grammar(&lines, &fitted),
+                    schema: on_server(model).then(|| {
+                        std::sync::Arc::new(crate::engine::schema::findings_schema(&lines, &fitted))
+                    }),
                 };
                 let key = cache_key(&identity, &request);
                 match store.get(&key) {
                     Some(value) => {
                         let (raw, thinking, thinking_tokens) = from_cache_value(value);
-                        runs[i].chunks.push(ChunkOutput {
+                        state.runs[i].chunks.push(ChunkOutput {
                             chunk: chunk.index,
                             raw,
                             from_cache: true,
@@ -284,66 +322,172 @@ pub fn run(
                             ..Default::default()
                         })
                     }
-                    None => pending.push((i, key, request)),
+                    None => jobs.push(Job {
+                        reviewer: i,
+                        chunk: chunk.index,
+                        key,
+                        request,
+                        label: format!(
+                            "chunk {}/{}: {}",
+                            chunk.index + 1,
+                            plan.chunks.len(),
+                            r.spec.name
+                        ),
+                    }),
                 }
             }
-            if pending.is_empty() {
-                continue;
-            }
-            let names: Vec<String> = pending
-                .iter()
-                .map(|(i, _, _)| inputs.reviewers[*i].spec.name.clone())
-                .collect();
-            progress(&format!(
-                "chunk {}/{}: {} on {model}",
-                chunk.index + 1,
-                plan.chunks.len(),
-                names.join(", "),
-            ));
-            let requests: Vec<Request> = pending.iter().map(|(_, _, r)| r.clone()).collect();
-            let started = Instant::now();
-            let results = backend.generate(model, &requests);
-            let share = started.elapsed().as_millis() as u64 / pending.len() as u64;
-            for (n, (i, key, _)) in pending.iter().enumerate() {
-                let out = match results.get(n) {
-                    Some(Ok(g)) if g.stop.cut_short() => {
-                        // Half an answer is no review: the chunk counts as
-                        // not reviewed (the time budget's policy decides),
-                        // and nothing partial is cached.
-                        interrupted |= g.stop == crate::engine::StopReason::Interrupted;
-                        if !not_reviewed.contains(&chunk.index) {
-                            not_reviewed.push(chunk.index);
-                        }
-                        continue;
-                    }
-                    Some(Ok(g)) => {
-                        store.put(key, &cache_value(&g.text, &g.thinking, g.thinking_tokens));
-                        ChunkOutput {
-                            chunk: chunk.index,
-                            raw: g.text.clone(),
-                            from_cache: false,
-                            error: None,
-                            prompt_tokens: g.prompt_tokens,
-                            shared_tokens: g.shared_tokens,
-                            generated_tokens: g.generated_tokens,
-                            prefill_ms: g.prefill_ms,
-                            generate_ms: g.generate_ms,
-                            thinking: g.thinking.clone(),
-                            thinking_tokens: g.thinking_tokens,
-                        }
-                    }
-                    Some(Err(e)) => failed(chunk.index, e.to_string()),
-                    None => failed(chunk.index, "the engine returned no result".into()),
-                };
-                runs[*i].chunks.push(out);
-                runs[*i].duration_ms += share;
+            match servers.iter().position(|(s, _)| s == model) {
+                Some(q) => queues[q].extend(jobs),
+                None if jobs.is_empty() => {}
+                None => local.push((chunk.index, *model, jobs)),
             }
         }
     }
+
+    let (tx, rx) = std::sync::mpsc::channel::<Done>();
+    std::thread::scope(|scope| {
+        for ((_, server), queue) in servers.iter().zip(queues) {
+            let workers = server.max_concurrency().min(queue.len());
+            let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+            for _ in 0..workers {
+                let (queue, tx, server) = (queue.clone(), tx.clone(), server.clone());
+                let deadline = inputs.deadline;
+                let say = inputs.remote_progress;
+                scope.spawn(move || {
+                    // The lock is taken and released in `pop` (a guard in the
+                    // `while let` itself would be held for the whole request).
+                    while let Some(job) = pop(&queue) {
+                        let stop = crate::interrupt::is_triggered()
+                            || deadline.is_some_and(|d| Instant::now() >= d);
+                        let started = Instant::now();
+                        let result =
+                            (!stop).then(|| server.generate_one(&job.request, &job.label, say));
+                        let ms = started.elapsed().as_millis() as u64;
+                        if tx.send(Done { job, result, ms }).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+        drop(tx);
+
+        for (chunk, model, jobs) in local {
+            for done in rx.try_iter() {
+                state.finish(done, store);
+            }
+            state.interrupted |= crate::interrupt::is_triggered();
+            if state.interrupted || inputs.deadline.is_some_and(|d| Instant::now() >= d) {
+                state.skip(chunk);
+                continue;
+            }
+            let names: Vec<String> = jobs
+                .iter()
+                .map(|j| inputs.reviewers[j.reviewer].spec.name.clone())
+                .collect();
+            progress(&format!(
+                "chunk {}/{}: {} on {model}",
+                chunk + 1,
+                plan.chunks.len(),
+                names.join(", "),
+            ));
+            let requests: Vec<Request> = jobs.iter().map(|j| j.request.clone()).collect();
+            let started = Instant::now();
+            let mut results = backend.generate(model, &requests).into_iter();
+            let share = started.elapsed().as_millis() as u64 / jobs.len() as u64;
+            for job in jobs {
+                let result = results.next();
+                state.finish(
+                    Done {
+                        job,
+                        result: Some(result.unwrap_or_else(|| {
+                            Err(crate::error::Error::Model(
+                                "the engine returned no result".into(),
+                            ))
+                        })),
+                        ms: share,
+                    },
+                    store,
+                );
+            }
+        }
+        // The server-side reviewers' answers, as they come.
+        for done in rx.iter() {
+            state.finish(done, store);
+        }
+    });
+    for run in &mut state.runs {
+        run.chunks.sort_by_key(|c| c.chunk);
+    }
+    state.not_reviewed.sort_unstable();
     RunResult {
-        runs,
-        not_reviewed,
-        interrupted,
+        runs: state.runs,
+        not_reviewed: state.not_reviewed,
+        interrupted: state.interrupted,
+    }
+}
+
+fn pop(queue: &std::sync::Mutex<std::collections::VecDeque<Job>>) -> Option<Job> {
+    queue.lock().ok()?.pop_front()
+}
+
+/// What stage 4 has gathered so far.
+struct State {
+    runs: Vec<ReviewerRun>,
+    not_reviewed: Vec<usize>,
+    interrupted: bool,
+}
+
+impl State {
+    fn skip(&mut self, chunk: usize) {
+        if !self.not_reviewed.contains(&chunk) {
+            self.not_reviewed.push(chunk);
+        }
+    }
+
+    /// Records one answer (caching it) or why there is none.
+    fn finish(&mut self, done: Done, store: &mut dyn GenerationStore) {
+        let Done { job, result, ms } = done;
+        let out = match result {
+            // Not started: the time budget ran out or Ctrl-C.
+            None => {
+                self.interrupted |= crate::interrupt::is_triggered();
+                self.skip(job.chunk);
+                return;
+            }
+            Some(Ok(g)) if g.stop.cut_short() => {
+                // Half an answer is no review: the chunk counts as not
+                // reviewed (the time budget's policy decides), and nothing
+                // partial is cached.
+                self.interrupted |= g.stop == crate::engine::StopReason::Interrupted;
+                self.skip(job.chunk);
+                return;
+            }
+            Some(Ok(g)) => {
+                store.put(
+                    &job.key,
+                    &cache_value(&g.text, &g.thinking, g.thinking_tokens),
+                );
+                ChunkOutput {
+                    chunk: job.chunk,
+                    raw: g.text,
+                    from_cache: false,
+                    error: None,
+                    prompt_tokens: g.prompt_tokens,
+                    shared_tokens: g.shared_tokens,
+                    generated_tokens: g.generated_tokens,
+                    prefill_ms: g.prefill_ms,
+                    generate_ms: g.generate_ms,
+                    thinking: g.thinking,
+                    thinking_tokens: g.thinking_tokens,
+                    endpoint: g.endpoint,
+                }
+            }
+            Some(Err(e)) => failed(job.chunk, e.to_string()),
+        };
+        let run = &mut self.runs[job.reviewer];
+        run.chunks.push(out);
+        run.duration_ms += ms;
     }
 }
 

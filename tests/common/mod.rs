@@ -3,5 +3,6 @@
 //! holds nothing of the developer's, and the bundled models.
 #![allow(dead_code)]
 
+pub mod fault_server;
 pub mod models;
 pub mod repo;

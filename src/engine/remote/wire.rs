@@ -1,0 +1,604 @@
+//! The OpenAI-compatible wire protocol, as llama-server, vLLM and Ollama
+//! speak it: JSON requests, streamed (SSE) chat completions, and what a
+//! failure means for the next attempt. Everything a server sends is
+//! untrusted: bodies are size-bounded, parsed defensively, and no error
+//! message carries the API key.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::time::{Duration, Instant};
+
+/// Largest response body read from a server (a generation of a few
+/// thousand tokens streams well under 1 MiB; anything far beyond is a
+/// misbehaving server, not an answer).
+pub const MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+/// Longest single SSE line.
+const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// What a failed exchange means for the next attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// Try again, here or elsewhere (connection refused or dropped, a
+    /// timeout, 5xx, 429, an answer that breaks its schema); `after` is
+    /// the server's `Retry-After`.
+    Transient { after: Option<Duration> },
+    /// This server misbehaves (oversized or non-JSON bodies): try another
+    /// endpoint of the pool, not this one again.
+    Endpoint,
+    /// Retrying cannot help (the request itself is refused: 4xx such as an
+    /// oversized prompt or a bad key).
+    Fatal,
+}
+
+/// A failed exchange: what kind, and what to tell the user (never the key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub message: String,
+}
+
+impl Fault {
+    fn transient(message: impl Into<String>) -> Fault {
+        Fault {
+            kind: FaultKind::Transient { after: None },
+            message: message.into(),
+        }
+    }
+}
+
+/// An HTTP client for one model's endpoints: one connection pool, the key
+/// (from the environment), and per-request time limits.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    key: Option<String>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client whose requests take at most `timeout` each; https trusts the
+    /// system roots plus the certificates in `ca_pem` (PEM text).
+    pub fn new(
+        key: Option<String>,
+        timeout: Duration,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Client, String> {
+        let mut roots: Vec<ureq::tls::Certificate<'static>> = Vec::new();
+        let native = rustls_native_certs::load_native_certs();
+        for c in native.certs {
+            roots.push(ureq::tls::Certificate::from_der(c.as_ref()).to_owned());
+        }
+        if let Some(pem) = ca_pem {
+            let before = roots.len();
+            for item in ureq::tls::parse_pem(pem) {
+                if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
+                    roots.push(c);
+                }
+            }
+            if roots.len() == before {
+                return Err("the ca_file holds no PEM certificate".into());
+            }
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+            .build();
+        let config = ureq::Agent::config_builder()
+            // Statuses are read, not raised: a 429's Retry-After and an
+            // error body's message matter.
+            .http_status_as_error(false)
+            // Endpoints are reached directly: a proxy from the environment
+            // would send the code somewhere the user did not name.
+            .proxy(None)
+            .max_redirects(0)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(timeout))
+            .tls_config(tls)
+            .user_agent(concat!("git-deep-review/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Client {
+            agent: ureq::Agent::new_with_config(config),
+            key: key.filter(|k| !k.is_empty()),
+            timeout,
+        })
+    }
+
+    /// `text` with the key blanked out (a server may echo what it got).
+    pub fn redact(&self, text: &str) -> String {
+        match &self.key {
+            Some(k) if k.len() >= 4 => text.replace(k.as_str(), "[api key]"),
+            _ => text.to_string(),
+        }
+    }
+
+    fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.key {
+            Some(k) => req.header("Authorization", format!("Bearer {k}")),
+            None => req,
+        }
+    }
+
+    /// `GET url` → JSON, within `limit`.
+    pub fn get_json(&self, url: &str, limit: Duration) -> Result<Value, Fault> {
+        let req = self
+            .auth(self.agent.get(url))
+            .config()
+            .timeout_global(Some(limit.min(self.timeout)))
+            .build();
+        let resp = req.call().map_err(|e| self.transport(url, e))?;
+        self.json_body(url, resp)
+    }
+
+    /// `POST url` with a JSON body → JSON.
+    pub fn post_json(&self, url: &str, body: &Value, limit: Duration) -> Result<Value, Fault> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let req = self
+            .auth(self.agent.post(url))
+            .header("Content-Type", "application/json")
+            .config()
+            .timeout_global(Some(limit.min(self.timeout)))
+            .build();
+        let resp = req.send(&bytes[..]).map_err(|e| self.transport(url, e))?;
+        self.json_body(url, resp)
+    }
+
+    fn json_body(
+        &self,
+        url: &str,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<Value, Fault> {
+        let status = resp.status().as_u16();
+        let retry_after = retry_after(&resp);
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .lossy_utf8(true)
+            .read_to_string()
+            .map_err(|e| self.body_error(url, e))?;
+        if !(200..300).contains(&status) {
+            return Err(self.status_fault(url, status, retry_after, &text));
+        }
+        serde_json::from_str(&text).map_err(|e| Fault {
+            kind: FaultKind::Endpoint,
+            message: format!("{url}: the response is not JSON ({e})"),
+        })
+    }
+
+    /// `POST url` with a streamed chat completion; `on_delta` sees the
+    /// token count so far after every content delta. Stops reading (and
+    /// returns what came) when `stop()` says so.
+    pub fn stream_chat(
+        &self,
+        url: &str,
+        body: &Value,
+        on_delta: &mut dyn FnMut(usize),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Streamed, Fault> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let started = Instant::now();
+        let req = self
+            .auth(self.agent.post(url))
+            .header("Content-Type", "application/json")
+            .header("Accept", "text/event-stream")
+            .config()
+            .timeout_global(Some(self.timeout))
+            .build();
+        let mut resp = req.send(&bytes[..]).map_err(|e| self.transport(url, e))?;
+        let status = resp.status().as_u16();
+        let after = retry_after(&resp);
+        let is_sse = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"));
+        let reader = resp.body_mut().with_config().limit(MAX_BODY_BYTES).reader();
+        if !(200..300).contains(&status) {
+            let mut text = String::new();
+            let _ = reader.take(64 * 1024).read_to_string(&mut text);
+            return Err(self.status_fault(url, status, after, &text));
+        }
+        let mut out = Streamed::default();
+        let mut reader = BufReader::new(reader);
+        if !is_sse {
+            // A server that ignored "stream": one JSON completion.
+            let mut text = String::new();
+            reader
+                .read_to_string(&mut text)
+                .map_err(|e| self.read_error(url, e))?;
+            let v: Value = serde_json::from_str(&text).map_err(|e| Fault {
+                kind: FaultKind::Endpoint,
+                message: format!("{url}: the completion is not JSON ({e})"),
+            })?;
+            out.apply_complete(&v);
+            out.first_token_ms = ms(started.elapsed());
+            out.total_ms = out.first_token_ms;
+            return out.finish(url);
+        }
+        let mut line = Vec::new();
+        loop {
+            if stop() {
+                out.stopped = true;
+                break;
+            }
+            line.clear();
+            let n = (&mut reader)
+                .take(MAX_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.read_error(url, e))?;
+            if n == 0 {
+                return Err(Fault::transient(format!(
+                    "{url}: the stream ended before the answer was complete ({} tokens received)",
+                    out.deltas
+                )));
+            }
+            if line.len() > MAX_LINE_BYTES {
+                return Err(Fault {
+                    kind: FaultKind::Endpoint,
+                    message: format!("{url}: a stream line longer than {MAX_LINE_BYTES} bytes"),
+                });
+            }
+            let text = String::from_utf8_lossy(&line);
+            let Some(data) = text.trim_end().strip_prefix("data:") else {
+                continue; // comments, `event:` lines, blank separators
+            };
+            let data = data.trim();
+            if data == "[DONE]" {
+                out.done = true;
+                break;
+            }
+            let Ok(v) = serde_json::from_str::<Value>(data) else {
+                return Err(Fault {
+                    kind: FaultKind::Endpoint,
+                    message: format!("{url}: a stream event is not JSON"),
+                });
+            };
+            if let Some(err) = v.get("error") {
+                return Err(Fault::transient(format!(
+                    "{url}: the server failed mid-answer: {}",
+                    self.redact(&error_text(err))
+                )));
+            }
+            let before = out.deltas;
+            out.apply_chunk(&v);
+            if out.deltas > before {
+                if out.deltas == 1 || out.first_token_ms == 0 {
+                    out.first_token_ms = ms(started.elapsed());
+                }
+                on_delta(out.deltas);
+            }
+        }
+        out.total_ms = ms(started.elapsed());
+        if out.stopped {
+            return Ok(out);
+        }
+        out.finish(url)
+    }
+
+    fn transport(&self, url: &str, e: ureq::Error) -> Fault {
+        match e {
+            ureq::Error::BodyExceedsLimit(n) => Fault {
+                kind: FaultKind::Endpoint,
+                message: format!("{url}: the response is larger than {n} bytes"),
+            },
+            ureq::Error::Timeout(_) => Fault::transient(format!(
+                "{url}: no answer within {} s (timeout)",
+                self.timeout.as_secs()
+            )),
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Fault::transient(format!(
+                    "{url}: connection refused (is the server running?)"
+                ))
+            }
+            other => Fault::transient(format!("{url}: {}", self.redact(&other.to_string()))),
+        }
+    }
+
+    fn body_error(&self, url: &str, e: ureq::Error) -> Fault {
+        self.transport(url, e)
+    }
+
+    fn read_error(&self, url: &str, e: std::io::Error) -> Fault {
+        // ureq reports its own errors through io::Error when reading a body.
+        let text = e.to_string();
+        if text.contains("limit") || text.contains("exceeds") {
+            return Fault {
+                kind: FaultKind::Endpoint,
+                message: format!(
+                    "{url}: the response is larger than {MAX_BODY_BYTES} bytes; not read further"
+                ),
+            };
+        }
+        if e.kind() == std::io::ErrorKind::TimedOut || text.contains("timeout") {
+            return Fault::transient(format!(
+                "{url}: the answer did not finish within {} s (timeout)",
+                self.timeout.as_secs()
+            ));
+        }
+        Fault::transient(format!(
+            "{url}: the stream broke off: {}",
+            self.redact(&text)
+        ))
+    }
+
+    fn status_fault(&self, url: &str, status: u16, after: Option<Duration>, body: &str) -> Fault {
+        let detail = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("error").map(error_text))
+            .unwrap_or_else(|| body.chars().take(300).collect());
+        let detail = self.redact(detail.trim());
+        let message = if detail.is_empty() {
+            format!("{url}: HTTP {status}")
+        } else {
+            format!("{url}: HTTP {status}: {detail}")
+        };
+        let kind = match status {
+            429 | 408 | 500..=599 => FaultKind::Transient { after },
+            _ => FaultKind::Fatal,
+        };
+        let message = if status == 401 || status == 403 {
+            format!("{message} (check the API key in the variable api_key_env names)")
+        } else {
+            message
+        };
+        Fault { kind, message }
+    }
+}
+
+/// An `error` value as text (`{"message": …}` or a string).
+fn error_text(err: &Value) -> String {
+    err.get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| err.as_str().map(str::to_string))
+        .unwrap_or_else(|| err.to_string())
+        .chars()
+        .take(300)
+        .collect()
+}
+
+fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// What a streamed (or plain) chat completion produced.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Streamed {
+    pub content: String,
+    /// `reasoning_content` (a reasoning model's thinking, as the server parsed it).
+    pub reasoning: String,
+    /// Content deltas received (≈ tokens when the server reports no usage).
+    pub deltas: usize,
+    pub finish_reason: Option<String>,
+    /// `usage.prompt_tokens` / `completion_tokens`, when reported.
+    pub prompt_tokens: Option<usize>,
+    pub completion_tokens: Option<usize>,
+    /// llama-server's `timings.prompt_ms` / `predicted_ms`.
+    pub server_prompt_ms: Option<f64>,
+    pub server_predicted_ms: Option<f64>,
+    /// Client-side: until the first content, and in all.
+    pub first_token_ms: u64,
+    pub total_ms: u64,
+    /// `[DONE]` arrived.
+    pub done: bool,
+    /// The caller stopped reading (deadline or Ctrl-C).
+    pub stopped: bool,
+}
+
+impl Streamed {
+    fn apply_chunk(&mut self, v: &Value) {
+        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
+            let delta = choice.get("delta").unwrap_or(&Value::Null);
+            if let Some(t) = delta.get("content").and_then(Value::as_str) {
+                if !t.is_empty() {
+                    self.content.push_str(t);
+                    self.deltas += 1;
+                }
+            }
+            if let Some(t) = delta
+                .get("reasoning_content")
+                .or_else(|| delta.get("reasoning"))
+                .and_then(Value::as_str)
+            {
+                self.reasoning.push_str(t);
+            }
+            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(f.to_string());
+            }
+        }
+        self.apply_usage(v);
+    }
+
+    fn apply_complete(&mut self, v: &Value) {
+        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
+            let msg = choice.get("message").unwrap_or(&Value::Null);
+            if let Some(t) = msg.get("content").and_then(Value::as_str) {
+                self.content.push_str(t);
+                self.deltas = 1;
+            }
+            if let Some(t) = msg
+                .get("reasoning_content")
+                .or_else(|| msg.get("reasoning"))
+                .and_then(Value::as_str)
+            {
+                self.reasoning.push_str(t);
+            }
+            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(f.to_string());
+            }
+        }
+        self.apply_usage(v);
+        self.done = true;
+    }
+
+    fn apply_usage(&mut self, v: &Value) {
+        let num = |v: Option<&Value>| v.and_then(Value::as_u64).map(|n| n as usize);
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.prompt_tokens = num(u.get("prompt_tokens")).or(self.prompt_tokens);
+            self.completion_tokens = num(u.get("completion_tokens")).or(self.completion_tokens);
+        }
+        if let Some(t) = v.get("timings").filter(|t| t.is_object()) {
+            self.server_prompt_ms = t
+                .get("prompt_ms")
+                .and_then(Value::as_f64)
+                .or(self.server_prompt_ms);
+            self.server_predicted_ms = t
+                .get("predicted_ms")
+                .and_then(Value::as_f64)
+                .or(self.server_predicted_ms);
+            // llama-server also counts there; usage wins when both exist.
+            if self.prompt_tokens.is_none() {
+                self.prompt_tokens = num(t.get("prompt_n"));
+            }
+            if self.completion_tokens.is_none() {
+                self.completion_tokens = num(t.get("predicted_n"));
+            }
+        }
+    }
+
+    fn finish(self, url: &str) -> Result<Streamed, Fault> {
+        if self.finish_reason.is_none() && !self.done {
+            return Err(Fault::transient(format!(
+                "{url}: the answer ended without a finish reason"
+            )));
+        }
+        Ok(self)
+    }
+}
+
+/// The chat-completion body for one request. `grammar` goes in
+/// llama-server's own GBNF field (exactly the in-process constraint);
+/// otherwise `schema` goes out as `response_format` `json_schema`.
+pub fn chat_body(model: &str, request: &crate::engine::Request, llama_server: bool) -> Value {
+    let s = &request.sampling;
+    let mut body = json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": request.prompt.system},
+            {"role": "user", "content": request.prompt.user},
+        ],
+        "stream": true,
+        "stream_options": {"include_usage": true},
+        "max_tokens": s.max_tokens,
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+        "top_k": s.top_k,
+        "seed": s.seed,
+    });
+    if s.think == crate::engine::template::ThinkMode::Off {
+        // Qwen3-style templates (llama-server, vLLM) read this kwarg.
+        body["chat_template_kwargs"] = json!({"enable_thinking": false});
+    }
+    if llama_server {
+        body["cache_prompt"] = json!(true);
+        if !request.grammar.is_empty() {
+            body["grammar"] = json!(request.grammar);
+        }
+    } else if let Some(schema) = &request.schema {
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": {"name": "findings", "strict": true, "schema": schema.as_ref()},
+        });
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_chunks_accumulate_content_usage_and_timings() {
+        let mut s = Streamed::default();
+        s.apply_chunk(&json!({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}));
+        s.apply_chunk(&json!({"choices":[{"index":0,"delta":{"content":"{\"find"}}]}));
+        s.apply_chunk(&json!({"choices":[{"index":0,"delta":{"reasoning_content":"hmm"}}]}));
+        s.apply_chunk(&json!({"choices":[{"index":0,"delta":{"content":"ings\":[]}"},"finish_reason":"stop"}]}));
+        s.apply_chunk(
+            &json!({"choices":[],"usage":{"prompt_tokens":120,"completion_tokens":7},
+            "timings":{"prompt_n":120,"prompt_ms":35.5,"predicted_n":7,"predicted_ms":80.0}}),
+        );
+        assert_eq!(s.content, "{\"findings\":[]}");
+        assert_eq!((s.deltas, s.reasoning.as_str()), (2, "hmm"));
+        assert_eq!(s.finish_reason.as_deref(), Some("stop"));
+        assert_eq!((s.prompt_tokens, s.completion_tokens), (Some(120), Some(7)));
+        assert_eq!(
+            (s.server_prompt_ms, s.server_predicted_ms),
+            (Some(35.5), Some(80.0))
+        );
+        assert!(
+            Streamed::default().finish("u").is_err(),
+            "no finish reason = broken stream"
+        );
+    }
+
+    #[test]
+    fn the_body_uses_gbnf_on_llama_server_and_a_schema_elsewhere() {
+        let req = crate::engine::Request {
+            prompt: crate::engine::Prompt {
+                system: "sys".into(),
+                user: "diff".into(),
+            },
+            sampling: crate::engine::Sampling::default(),
+            grammar: "root ::= \"x\"".into(),
+            schema: Some(std::sync::Arc::new(json!({"type": "object"}))),
+        };
+        let b = chat_body("m", &req, true);
+        assert_eq!(b["grammar"], json!("root ::= \"x\""));
+        assert!(b.get("response_format").is_none());
+        assert_eq!(
+            (b["seed"].clone(), b["stream"].clone()),
+            (json!(42), json!(true))
+        );
+        let b = chat_body("m", &req, false);
+        assert!(b.get("grammar").is_none());
+        assert_eq!(
+            b["response_format"]["json_schema"]["schema"],
+            json!({"type": "object"})
+        );
+        assert_eq!(b["messages"][1]["content"], json!("diff"));
+    }
+
+    #[test]
+    fn statuses_map_to_what_a_retry_can_do_and_never_echo_the_key() {
+        let c = Client::new(Some("sk-secret-123".into()), Duration::from_secs(5), None).unwrap();
+        let f = c.status_fault("u", 429, Some(Duration::from_secs(2)), "{}");
+        assert_eq!(
+            f.kind,
+            FaultKind::Transient {
+                after: Some(Duration::from_secs(2))
+            }
+        );
+        assert!(matches!(
+            c.status_fault("u", 503, None, "").kind,
+            FaultKind::Transient { .. }
+        ));
+        let f = c.status_fault(
+            "u",
+            401,
+            None,
+            r#"{"error":{"message":"bad header Bearer sk-secret-123"}}"#,
+        );
+        assert_eq!(f.kind, FaultKind::Fatal);
+        assert!(
+            !f.message.contains("sk-secret-123") && f.message.contains("api_key_env"),
+            "{}",
+            f.message
+        );
+        let f = c.status_fault(
+            "u",
+            400,
+            None,
+            r#"{"error":{"message":"exceeds the context size"}}"#,
+        );
+        assert_eq!(f.kind, FaultKind::Fatal);
+        assert!(f.message.contains("exceeds the context size"));
+    }
+}
