@@ -105,6 +105,11 @@ struct Shared {
     completions: AtomicUsize,
     key: Mutex<Option<String>>,
     model_id: Mutex<String>,
+    /// Reported `usage.prompt_tokens` (None: body length / 4).
+    prompt_tokens: Mutex<Option<usize>>,
+    /// Completions being answered now, and the most at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     stop: AtomicBool,
     /// Open connections (clones), so drop can shut them down.
     conns: Mutex<HashMap<u64, TcpStream>>,
@@ -177,6 +182,9 @@ impl FaultServer {
             completions: AtomicUsize::new(0),
             key: Mutex::new(None),
             model_id: Mutex::new(DEFAULT_MODEL.to_string()),
+            prompt_tokens: Mutex::new(None),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             workers: Mutex::new(Vec::new()),
@@ -225,6 +233,17 @@ impl FaultServer {
     /// The model id of `GET /v1/models` and of the completions.
     pub fn set_model_id(&self, id: &str) {
         *lock(&self.shared.model_id) = id.to_string();
+    }
+
+    /// Reports `prompt_tokens` in every usage (a server that truncated the
+    /// prompt reports fewer than it was sent).
+    pub fn set_prompt_tokens(&self, n: usize) {
+        *lock(&self.shared.prompt_tokens) = Some(n);
+    }
+
+    /// The most completions that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 }
 
@@ -728,6 +747,15 @@ impl Completion {
 
 fn completion(req: &Request, out: &Out) -> io::Result<Next> {
     let shared = out.shared;
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let result = answer(req, out);
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    result
+}
+
+fn answer(req: &Request, out: &Out) -> io::Result<Next> {
+    let shared = out.shared;
     let Some(reply) = shared.next_reply() else {
         let body = error_body(500, "fault server: empty script", "server_error");
         out.send(500, "application/json", &[], body.as_bytes())?;
@@ -739,7 +767,7 @@ fn completion(req: &Request, out: &Out) -> io::Result<Next> {
             shared.completions.load(Ordering::SeqCst)
         ),
         model: lock(&shared.model_id).clone(),
-        prompt_tokens: req.body_len / 4,
+        prompt_tokens: lock(&shared.prompt_tokens).unwrap_or(req.body_len / 4),
     };
     match reply {
         Reply::Answer(content) => {
