@@ -270,7 +270,7 @@ impl<'r> Run<'r> {
         // every answer comes from the cache), so the stage is what the
         // engine measured.
         report.timings.load_ms = engine.load_ms().saturating_sub(loaded_before);
-        report.code_sent_to = engine.code_sent_to();
+        report.code_sent_to = code_sent_to(engine, &report);
         report.wall_clock_ms = ms(started.elapsed());
         Ok(Outcome {
             timed_out: !result.not_reviewed.is_empty() && !interrupted,
@@ -472,6 +472,26 @@ impl<'r> Run<'r> {
             context,
         )
     }
+}
+
+/// Every server that was sent this change's code: those contacted in this
+/// run, and those whose earlier answers the cache gave (a pool's cached
+/// answer does not say which member wrote it: all of them are listed).
+fn code_sent_to(engine: &Engine, report: &ReviewReport) -> Vec<String> {
+    let mut all = engine.code_sent_to();
+    for info in &report.reviewers {
+        let cached = report
+            .appendix
+            .iter()
+            .filter(|ap| ap.reviewer == info.name)
+            .any(|ap| ap.chunks.iter().any(|c| c.from_cache));
+        if cached {
+            all.extend(info.endpoints.iter().cloned());
+        }
+    }
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// `--offline`: a reviewer (or the lead) on an inference server is an

@@ -402,6 +402,8 @@ fn sections_follow_the_reference_order() {
             "Branch",
             "Commits",
             "Reviewers",
+            // Ours: where the code went (nowhere, unless a server reviewed).
+            "Code sent to",
             "Verdict",
             "Wall-clock time"
         ]
@@ -575,13 +577,13 @@ fn prompt_injection_in_findings_cannot_change_structure_or_other_reviewers() {
         .find(|f| f.finding.reviewers == ["hostile"])
         .unwrap();
     assert!(!injected.finding.title.contains('\n'));
-    // The header table still has its 8 two-cell rows.
+    // The header table still has its 9 two-cell rows.
     let header_rows = md
         .lines()
         .take_while(|l| !l.starts_with("---"))
         .filter(|l| l.starts_with("| **"))
         .count();
-    assert_eq!(header_rows, 8);
+    assert_eq!(header_rows, 9);
 }
 
 #[test]

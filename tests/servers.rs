@@ -39,7 +39,10 @@ fn models_dir(repo: &TestRepo, entries: &str) -> PathBuf {
 
 /// The repository's reviewers: `(name, model)`, no lead (unless given).
 fn configure(repo: &TestRepo, reviewers: &[(&str, &str)], extra: &str) {
-    let mut toml = String::from("[review]\nlead = \"none\"\n");
+    let mut toml = String::from("[review]\n");
+    if !extra.contains("lead =") {
+        toml.push_str("lead = \"none\"\n");
+    }
     toml.push_str(extra);
     for (i, (name, model)) in reviewers.iter().enumerate() {
         toml.push_str(&format!(
@@ -633,8 +636,15 @@ fn a_review_on_a_real_llama_server_is_checked_cached_and_says_where_the_code_wen
 
     let (out, again) = review(&repo, &models, &[], &[]);
     let again = again.unwrap_or_else(|| panic!("{}", text(&out.stderr)));
+    assert!(
+        text(&out.stderr).contains(&format!("Code sent to: {}", server.base())),
+        "the terminal summary says it too: {}",
+        text(&out.stderr)
+    );
     assert_eq!(appendix(&again, "remote")["chunks"][0]["from_cache"], true);
     assert_eq!(appendix(&again, "remote")["chunks"][0]["raw"], chunk["raw"]);
+    // An answer from the cache came from the server all the same.
+    assert_eq!(again["code_sent_to"], serde_json::json!([server.base()]));
 
     // The Markdown report's header names the server.
     let md = repo.scratch().join("report.md");
@@ -717,7 +727,8 @@ fn a_pool_fails_over_when_a_server_is_killed_mid_review() {
         report["not_reviewed"].as_array().unwrap().is_empty(),
         "{report:#}"
     );
-    let chunks = report["cache"]["total_chunks"].as_u64().unwrap();
+    // total_chunks counts (reviewer, chunk) pairs.
+    let chunks = report["cache"]["total_chunks"].as_u64().unwrap() / 2;
     assert!(chunks >= 3, "several chunks: {chunks}");
     for name in ["one", "two"] {
         let r = retro(&report, name);

@@ -9,7 +9,11 @@
 //!   `branch` (or null), `commits` [{`id`, `short`, `subject`, `author`,
 //!   `parents`, `files`, `additions`, `deletions`}].
 //! * `reviewers` [{`name`, `model`, `model_file`, `persona`,
-//!   `demonstration` (present and true for a bundled demonstration model)}].
+//!   `demonstration` (present and true for a bundled demonstration model),
+//!   `endpoints` (present for a model on inference servers: their base URLs)}].
+//! * `code_sent_to`: every inference server that received code of this
+//!   change (in this run, or for an answer the cache gave); empty when every
+//!   model ran on this machine.
 //! * `verdict` {`verdict`: `merge-as-is` | `merge-with-fixes` | `rework` |
 //!   `no-verdict`, `reason`}.
 //! * `wall_clock_ms`; `timings` {`plan_ms`, `load_ms`, `prefill_ms`,
@@ -28,11 +32,16 @@
 //!   `chunks_from_cache`, `failed_chunks`, `critical`, `important`, `suggestion`,
 //!   `ungrounded`, `rejected`, `dropped_over_limit`, `false_positives`,
 //!   `unique_insights` (titles), `error`, `note`, `cut_short` (answers that
-//!   ran out of `max_tokens`; their completed findings were kept)}].
+//!   ran out of `max_tokens`; their completed findings were kept),
+//!   `ran_on` (servers that answered its chunks; absent: this machine),
+//!   `prompt_tokens`, `generated_tokens` (of the chunks it ran, as the engine
+//!   or the server counted them)}].
 //! * `appendix` [{`reviewer`, `chunks` [{`chunk`, `raw`, `from_cache`,
 //!   `error`, `prompt_tokens`, `shared_tokens`, `generated_tokens`,
 //!   `prefill_ms`, `generate_ms`, `thinking` and `thinking_tokens` (a reasoning
-//!   model's thinking, clipped; present only when it thought)}], `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
+//!   model's thinking, clipped; present only when it thought), `endpoint`
+//!   (the server that answered; absent: in-process or from the cache)}],
+//!   `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
 //!   `reason`?}], `rejected` [{`reviewer`, `chunk`, `index`, `title`,
 //!   `reason`}], `dropped_over_limit`, `error`}].
 //! * `skipped` / `unfit` [{`path`, `reason`}], `cache` {`total_chunks`,

@@ -96,6 +96,10 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
             )
         ));
     }
+    if !report.code_sent_to.is_empty() {
+        let to: Vec<String> = report.code_sent_to.iter().map(|e| plain(e, 120)).collect();
+        out.push_str(&format!("Code sent to: {}\n", to.join(", ")));
+    }
     let counts = report.counts();
     let unconfirmed = report
         .findings
