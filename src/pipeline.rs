@@ -340,7 +340,10 @@ impl<'r> Run<'r> {
     }
 
     /// The plan was cut with an estimate (so `--plan` needs no model); now
-    /// the models are loaded, cut it with their own tokenizers.
+    /// the models are loaded, cut it with their own tokenizers: llama.cpp's
+    /// for in-process models, a llama-server's `/tokenize` for models on
+    /// one (other servers cannot count: the estimate stands for them). A
+    /// chunk must fit every model that reads it, so the largest count wins.
     fn recount(
         &self,
         plan: &ReviewPlan,
@@ -351,17 +354,43 @@ impl<'r> Run<'r> {
             .reviewers
             .iter()
             .map(|r| r.spec.model.clone())
-            .filter(|m| !standin::is_standin(m) && !failed.contains_key(m) && !engine.is_remote(m))
+            .filter(|m| !standin::is_standin(m) && !failed.contains_key(m))
             .collect();
         usable.sort();
         usable.dedup();
-        if usable.is_empty() {
+        let (remote, local): (Vec<String>, Vec<String>) =
+            usable.into_iter().partition(|m| engine.is_remote(m));
+        let servers: Vec<_> = remote
+            .iter()
+            .filter_map(|m| engine.remote(m).and_then(|r| r.ok()))
+            .collect();
+        let local_count = if local.is_empty() {
+            None
+        } else {
+            engine.llama().and_then(|l| l.plan_counter(&local)).ok()
+        };
+        if local_count.is_none() && servers.is_empty() {
             return plan.clone();
         }
-        match engine.llama().and_then(|l| l.plan_counter(&usable)) {
-            Ok(count) => crate::plan::recount(plan, self.settings.chunk_tokens, &count),
-            Err(_) => plan.clone(),
-        }
+        // The planner asks about the same pieces more than once; a server
+        // is asked once per piece.
+        let memo = std::cell::RefCell::new(HashMap::<String, usize>::new());
+        let count = |text: &str| -> usize {
+            let mut n = local_count.as_ref().map(|c| c(text));
+            if !servers.is_empty() {
+                let remembered = memo.borrow().get(text).copied();
+                let counted = remembered.or_else(|| {
+                    let c = servers.iter().filter_map(|s| s.count_tokens(text)).max();
+                    if let Some(c) = c {
+                        memo.borrow_mut().insert(text.to_string(), c);
+                    }
+                    c
+                });
+                n = n.max(counted);
+            }
+            n.unwrap_or_else(|| crate::plan::estimate_tokens(text))
+        };
+        crate::plan::recount(plan, self.settings.chunk_tokens, &count)
     }
 
     /// What identifies a model's output in the cache: its file's sha256

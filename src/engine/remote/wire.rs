@@ -497,7 +497,10 @@ pub fn chat_body(model: &str, request: &crate::engine::Request, llama_server: bo
         body["chat_template_kwargs"] = json!({"enable_thinking": false});
     }
     if llama_server {
-        body["cache_prompt"] = json!(true);
+        // Off: with it, an answer depends on what the slot held before (a
+        // reused prefix is not recomputed bit for bit), so the same request
+        // would not give the same review twice.
+        body["cache_prompt"] = json!(false);
         if !request.grammar.is_empty() {
             body["grammar"] = json!(request.grammar);
         }
@@ -553,6 +556,7 @@ mod tests {
         let b = chat_body("m", &req, true);
         assert_eq!(b["grammar"], json!("root ::= \"x\""));
         assert!(b.get("response_format").is_none());
+        assert_eq!(b["cache_prompt"], json!(false), "deterministic answers");
         assert_eq!(
             (b["seed"].clone(), b["stream"].clone()),
             (json!(42), json!(true))
