@@ -637,9 +637,9 @@ fn a_review_on_a_real_llama_server_is_checked_cached_and_says_where_the_code_wen
     let (out, again) = review(&repo, &models, &[], &[]);
     let again = again.unwrap_or_else(|| panic!("{}", text(&out.stderr)));
     assert!(
-        text(&out.stderr).contains(&format!("Code sent to: {}", server.base())),
+        text(&out.stdout).contains(&format!("Code sent to: {}", server.base())),
         "the terminal summary says it too: {}",
-        text(&out.stderr)
+        text(&out.stdout)
     );
     assert_eq!(appendix(&again, "remote")["chunks"][0]["from_cache"], true);
     assert_eq!(appendix(&again, "remote")["chunks"][0]["raw"], chunk["raw"]);

@@ -393,49 +393,43 @@ pub struct Streamed {
 }
 
 impl Streamed {
+    /// A streamed chunk: its `delta` adds to the answer.
     fn apply_chunk(&mut self, v: &Value) {
-        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
-            let delta = choice.get("delta").unwrap_or(&Value::Null);
-            if let Some(t) = delta.get("content").and_then(Value::as_str) {
-                if !t.is_empty() {
-                    self.content.push_str(t);
-                    self.deltas += 1;
-                }
-            }
-            if let Some(t) = delta
-                .get("reasoning_content")
-                .or_else(|| delta.get("reasoning"))
-                .and_then(Value::as_str)
-            {
-                self.reasoning.push_str(t);
-            }
-            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish_reason = Some(f.to_string());
-            }
-        }
+        self.apply_choice(v, "delta");
         self.apply_usage(v);
     }
 
+    /// A whole (non-streamed) completion: its `message` is the answer.
     fn apply_complete(&mut self, v: &Value) {
-        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
-            let msg = choice.get("message").unwrap_or(&Value::Null);
-            if let Some(t) = msg.get("content").and_then(Value::as_str) {
-                self.content.push_str(t);
-                self.deltas = 1;
-            }
-            if let Some(t) = msg
-                .get("reasoning_content")
-                .or_else(|| msg.get("reasoning"))
-                .and_then(Value::as_str)
-            {
-                self.reasoning.push_str(t);
-            }
-            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish_reason = Some(f.to_string());
-            }
-        }
+        self.apply_choice(v, "message");
+        self.deltas = self.deltas.max(usize::from(!self.content.is_empty()));
         self.apply_usage(v);
         self.done = true;
+    }
+
+    /// The first choice's text (`content`), thinking (`reasoning_content`
+    /// or `reasoning`) and finish reason, from its `part` object.
+    fn apply_choice(&mut self, v: &Value, part: &str) {
+        let Some(choice) = v.get("choices").and_then(|c| c.get(0)) else {
+            return;
+        };
+        let body = choice.get(part).unwrap_or(&Value::Null);
+        if let Some(t) = body.get("content").and_then(Value::as_str) {
+            if !t.is_empty() {
+                self.content.push_str(t);
+                self.deltas += 1;
+            }
+        }
+        if let Some(t) = body
+            .get("reasoning_content")
+            .or_else(|| body.get("reasoning"))
+            .and_then(Value::as_str)
+        {
+            self.reasoning.push_str(t);
+        }
+        if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.finish_reason = Some(f.to_string());
+        }
     }
 
     fn apply_usage(&mut self, v: &Value) {
