@@ -108,18 +108,13 @@ fn write_code_destinations(
     manifest: Option<&Manifest>,
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let mut used: Vec<(String, &str)> = settings
+    let named = settings
         .reviewers
         .iter()
-        .map(|r| (format!("reviewer {}", r.name), r.model.as_str()))
-        .collect();
-    used.extend(settings.lead.as_deref().map(|l| ("lead".to_string(), l)));
-    let servers: Vec<String> = used
-        .iter()
-        .filter_map(|(who, model)| {
-            let r = manifest?.get(model)?.remote.as_ref()?;
-            Some(format!("  {who} ({model}): {}", r.endpoints.join(", ")))
-        })
+        .map(|r| (format!("reviewer {}", r.name), r.model.as_str()));
+    let servers: Vec<String> = pipeline::on_servers(named, settings.lead.as_deref(), manifest)
+        .into_iter()
+        .map(|(who, model, on)| format!("  {who} ({model}): {on}"))
         .collect();
     writeln!(w)?;
     if servers.is_empty() {

@@ -185,24 +185,20 @@ impl<'r> Run<'r> {
             .collect();
         let identity = |m: &str| identities.get(m).cloned().unwrap_or_else(|| m.to_string());
         let progress = self.progress;
+        let say = |msg: &str| {
+            if progress {
+                eprintln!("deep-review: {msg}");
+            }
+        };
         let inputs = RunInputs {
             reviewers: &ready,
             instructions: self.instructions.as_ref().map(|(_, t)| t.as_str()),
             model_identity: &identity,
             deadline,
             max_findings: self.settings.max_findings,
-            remote_progress: &|msg: &str| {
-                if progress {
-                    eprintln!("deep-review: {msg}");
-                }
-            },
+            progress: &say,
         };
-        let mut say = |msg: &str| {
-            if progress {
-                eprintln!("deep-review: {msg}");
-            }
-        };
-        let result = reviewers::run(plan, &inputs, engine, self.store.as_mut(), &mut say);
+        let result = reviewers::run(plan, &inputs, engine, self.store.as_mut());
         let mut runs_by_name: HashMap<String, ReviewerRun> = result
             .runs
             .into_iter()
@@ -530,19 +526,13 @@ pub fn refuse_servers(
     lead: Option<&str>,
     manifest: Option<&Manifest>,
 ) -> Result<()> {
-    let server_of = |model: &str| {
-        manifest
-            .and_then(|m| m.get(model))
-            .and_then(|e| e.remote.as_ref())
-            .map(|r| r.endpoints.join(", "))
-    };
-    let mut refused: Vec<String> = reviewers
+    let named = reviewers
         .iter()
-        .filter_map(|r| {
-            server_of(&r.spec.model).map(|on| format!("reviewer {} ({on})", r.spec.name))
-        })
+        .map(|r| (format!("reviewer {}", r.spec.name), r.spec.model.as_str()));
+    let refused: Vec<String> = on_servers(named, lead, manifest)
+        .into_iter()
+        .map(|(who, _, on)| format!("{who} ({on})"))
         .collect();
-    refused.extend(lead.and_then(|l| server_of(l).map(|on| format!("the lead {l} ({on})"))));
     if refused.is_empty() {
         return Ok(());
     }
@@ -551,6 +541,23 @@ pub fn refuse_servers(
          run without --offline, or choose local models (--model, --reviewer, or review.lead = \"none\")",
         refused.join("; ")
     )))
+}
+
+/// Which of the `(who, model)` reviewers, and the lead (`the lead MODEL`),
+/// run on inference servers: `(who, model, endpoints)`, in order.
+pub fn on_servers<'a>(
+    reviewers: impl IntoIterator<Item = (String, &'a str)>,
+    lead: Option<&'a str>,
+    manifest: Option<&Manifest>,
+) -> Vec<(String, &'a str, String)> {
+    reviewers
+        .into_iter()
+        .chain(lead.map(|l| (format!("the lead {l}"), l)))
+        .filter_map(|(who, model)| {
+            let r = manifest?.get(model)?.remote.as_ref()?;
+            Some((who, model, r.endpoints.join(", ")))
+        })
+        .collect()
 }
 
 /// The gate's policies for faults, from the settings.

@@ -186,8 +186,8 @@ pub struct RunInputs<'a> {
     pub deadline: Option<Instant>,
     /// Most findings one reviewer may report per chunk (grammar bound).
     pub max_findings: usize,
-    /// Progress of reviewers on inference servers (called from their threads).
-    pub remote_progress: &'a (dyn Fn(&str) + Sync),
+    /// Progress lines (called from the server-side reviewers' threads too).
+    pub progress: &'a (dyn Fn(&str) + Sync),
 }
 
 /// The result of stage 4.
@@ -243,7 +243,6 @@ pub fn run(
     inputs: &RunInputs<'_>,
     backend: &mut dyn Backend,
     store: &mut dyn GenerationStore,
-    progress: &mut dyn FnMut(&str),
 ) -> RunResult {
     let mut state = State {
         runs: inputs
@@ -352,7 +351,7 @@ pub fn run(
             for _ in 0..workers {
                 let (queue, tx, server) = (queue.clone(), tx.clone(), server.clone());
                 let deadline = inputs.deadline;
-                let say = inputs.remote_progress;
+                let say = inputs.progress;
                 scope.spawn(move || {
                     // The lock is taken and released in `pop` (a guard in the
                     // `while let` itself would be held for the whole request).
@@ -385,7 +384,7 @@ pub fn run(
                 .iter()
                 .map(|j| inputs.reviewers[j.reviewer].spec.name.clone())
                 .collect();
-            progress(&format!(
+            (inputs.progress)(&format!(
                 "chunk {}/{}: {} on {model}",
                 chunk + 1,
                 plan.chunks.len(),

@@ -175,11 +175,6 @@ impl RemoteModel {
             .unwrap_or_default()
     }
 
-    /// Requests this entry may have in flight.
-    pub fn max_concurrency(&self) -> usize {
-        self.spec.max_concurrency.max(1)
-    }
-
     /// Generations in progress at `at` stop there.
     pub fn set_deadline(&self, at: Option<Instant>) {
         if let Ok(mut d) = self.deadline.lock() {
@@ -386,104 +381,6 @@ impl RemoteModel {
             .unwrap_or(0)
     }
 
-    /// Runs one request on the pool (retries and failover included);
-    /// `say` gets progress lines.
-    pub fn generate_one(
-        &self,
-        request: &Request,
-        label: &str,
-        say: &(dyn Fn(&str) + Sync),
-    ) -> Result<Generation> {
-        let info = self.probe(&|w| say(&format!("warning: {w}")))?;
-        let total_attempts = ATTEMPTS_PER_ENDPOINT * self.endpoints.len();
-        let mut backoff = FIRST_BACKOFF;
-        let mut failed_on: BTreeSet<usize> = BTreeSet::new();
-        let mut errors: Vec<String> = Vec::new();
-        let mut per_endpoint = vec![0usize; self.endpoints.len()];
-        for attempt in 0..total_attempts {
-            if crate::interrupt::is_triggered() {
-                return Ok(stopped(StopReason::Interrupted));
-            }
-            if self.deadline().is_some_and(|d| Instant::now() >= d) {
-                return Ok(stopped(StopReason::Deadline));
-            }
-            let avoid: BTreeSet<usize> = (0..self.endpoints.len())
-                .filter(|&i| per_endpoint[i] >= ATTEMPTS_PER_ENDPOINT || failed_on.contains(&i))
-                .collect();
-            let i = self.pick(&avoid);
-            if per_endpoint[i] >= ATTEMPTS_PER_ENDPOINT {
-                break;
-            }
-            per_endpoint[i] += 1;
-            let e = &self.endpoints[i];
-            let info = e
-                .info
-                .lock()
-                .ok()
-                .and_then(|s| s.clone())
-                .unwrap_or_else(|| info.clone());
-            e.outstanding.fetch_add(1, Ordering::SeqCst);
-            let result = self.attempt(&e.ep, &info, request, label, say);
-            e.outstanding.fetch_sub(1, Ordering::SeqCst);
-            let fault = match result {
-                Ok(g) => return Ok(g),
-                Err(f) => f,
-            };
-            errors.push(fault.message.clone());
-            let wait = match fault.kind {
-                FaultKind::Fatal => break,
-                FaultKind::Endpoint => {
-                    failed_on.insert(i);
-                    e.mark_down();
-                    if failed_on.len() == self.endpoints.len() {
-                        break;
-                    }
-                    Duration::ZERO
-                }
-                FaultKind::Transient { after } => {
-                    let wait = match after {
-                        Some(a) if a > MAX_RETRY_AFTER => {
-                            // Too long to wait here: another endpoint, or give up.
-                            failed_on.insert(i);
-                            Duration::ZERO
-                        }
-                        Some(a) => a,
-                        None => backoff,
-                    };
-                    if is_connection_fault(&fault.message) {
-                        e.mark_down();
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    wait
-                }
-            };
-            if attempt + 1 < total_attempts {
-                say(&format!(
-                    "{label}: {}; retrying{}",
-                    fault.message,
-                    if self.endpoints.len() > 1 {
-                        " (pool)"
-                    } else {
-                        ""
-                    }
-                ));
-                sleep_unless_stopped(wait, self.deadline());
-            }
-        }
-        let mut uniq: Vec<String> = Vec::new();
-        for e in errors {
-            if !uniq.contains(&e) {
-                uniq.push(e);
-            }
-        }
-        Err(Error::Model(format!(
-            "model `{}` on {}: {}",
-            self.name,
-            self.endpoint_urls().join(", "),
-            uniq.join("; ")
-        )))
-    }
-
     /// One exchange with one endpoint.
     fn attempt(
         &self,
@@ -492,21 +389,24 @@ impl RemoteModel {
         request: &Request,
         label: &str,
         say: &(dyn Fn(&str) + Sync),
+        counted: &mut Option<usize>,
     ) -> std::result::Result<Generation, Fault> {
         let llama_server = info.kind == ServerKind::LlamaServer;
         let who = at(&self.name, ep);
         // Count the prompt first where the server can (llama-server), so an
         // oversized chunk is refused here and a truncated prompt is caught.
-        let counted = if llama_server {
+        // Once per request: the members of a pool serve the same model, so
+        // a retry elsewhere needs no second count.
+        if counted.is_none() && llama_server {
             self.mark_contacted(ep);
-            self.count(
-                ep,
-                &format!("{}\n{}", request.prompt.system, request.prompt.user),
-            )
-            .ok()
-        } else {
-            None
-        };
+            *counted = self
+                .count(
+                    ep,
+                    &format!("{}\n{}", request.prompt.system, request.prompt.user),
+                )
+                .ok();
+        }
+        let counted = *counted;
         if let (Some(c), Some(n_ctx)) = (counted, info.n_ctx) {
             if c + request.sampling.max_tokens > n_ctx as usize {
                 return Err(Fault {
@@ -650,18 +550,6 @@ impl RemoteModel {
     }
 }
 
-fn is_connection_fault(message: &str) -> bool {
-    [
-        "connection refused",
-        "broke off",
-        "ended before",
-        "connection",
-        "timeout",
-    ]
-    .iter()
-    .any(|m| message.contains(m))
-}
-
 fn sleep_unless_stopped(wait: Duration, deadline: Option<Instant>) {
     let until = Instant::now() + wait;
     while Instant::now() < until {
@@ -688,15 +576,110 @@ fn stopped(stop: StopReason) -> Generation {
 }
 
 impl crate::engine::Concurrent for RemoteModel {
+    /// Runs one request on the pool (retries and failover included);
+    /// `say` gets progress lines.
     fn generate_one(
         &self,
         request: &Request,
         label: &str,
         say: &(dyn Fn(&str) + Sync),
     ) -> Result<Generation> {
-        RemoteModel::generate_one(self, request, label, say)
+        let info = self.probe(&|w| say(&format!("warning: {w}")))?;
+        let total_attempts = ATTEMPTS_PER_ENDPOINT * self.endpoints.len();
+        let mut counted: Option<usize> = None;
+        let mut backoff = FIRST_BACKOFF;
+        let mut failed_on: BTreeSet<usize> = BTreeSet::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut per_endpoint = vec![0usize; self.endpoints.len()];
+        for attempt in 0..total_attempts {
+            if crate::interrupt::is_triggered() {
+                return Ok(stopped(StopReason::Interrupted));
+            }
+            if self.deadline().is_some_and(|d| Instant::now() >= d) {
+                return Ok(stopped(StopReason::Deadline));
+            }
+            let avoid: BTreeSet<usize> = (0..self.endpoints.len())
+                .filter(|&i| per_endpoint[i] >= ATTEMPTS_PER_ENDPOINT || failed_on.contains(&i))
+                .collect();
+            let i = self.pick(&avoid);
+            if per_endpoint[i] >= ATTEMPTS_PER_ENDPOINT {
+                break;
+            }
+            per_endpoint[i] += 1;
+            let e = &self.endpoints[i];
+            let info = e
+                .info
+                .lock()
+                .ok()
+                .and_then(|s| s.clone())
+                .unwrap_or_else(|| info.clone());
+            e.outstanding.fetch_add(1, Ordering::SeqCst);
+            let result = self.attempt(&e.ep, &info, request, label, say, &mut counted);
+            e.outstanding.fetch_sub(1, Ordering::SeqCst);
+            let fault = match result {
+                Ok(g) => return Ok(g),
+                Err(f) => f,
+            };
+            errors.push(fault.message.clone());
+            let wait = match fault.kind {
+                FaultKind::Fatal => break,
+                FaultKind::Endpoint => {
+                    failed_on.insert(i);
+                    e.mark_down();
+                    if failed_on.len() == self.endpoints.len() {
+                        break;
+                    }
+                    Duration::ZERO
+                }
+                FaultKind::Transient { after } => {
+                    let wait = match after {
+                        Some(a) if a > MAX_RETRY_AFTER => {
+                            // Too long to wait here: another endpoint, or give up.
+                            failed_on.insert(i);
+                            Duration::ZERO
+                        }
+                        Some(a) => a,
+                        None => backoff,
+                    };
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    wait
+                }
+                FaultKind::Unreachable => {
+                    e.mark_down();
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    wait
+                }
+            };
+            if attempt + 1 < total_attempts {
+                say(&format!(
+                    "{label}: {}; retrying{}",
+                    fault.message,
+                    if self.endpoints.len() > 1 {
+                        " (pool)"
+                    } else {
+                        ""
+                    }
+                ));
+                sleep_unless_stopped(wait, self.deadline());
+            }
+        }
+        let mut uniq: Vec<String> = Vec::new();
+        for e in errors {
+            if !uniq.contains(&e) {
+                uniq.push(e);
+            }
+        }
+        Err(Error::Model(format!(
+            "model `{}` on {}: {}",
+            self.name,
+            self.endpoint_urls().join(", "),
+            uniq.join("; ")
+        )))
     }
+
+    /// Requests this entry may have in flight.
     fn max_concurrency(&self) -> usize {
-        RemoteModel::max_concurrency(self)
+        self.spec.max_concurrency.max(1)
     }
 }

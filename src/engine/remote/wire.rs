@@ -18,10 +18,13 @@ const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// What a failed exchange means for the next attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
-    /// Try again, here or elsewhere (connection refused or dropped, a
-    /// timeout, 5xx, 429, an answer that breaks its schema); `after` is
-    /// the server's `Retry-After`.
+    /// Try again, here or elsewhere (5xx, 429, an error mid-answer, an
+    /// answer that breaks its schema); `after` is the server's `Retry-After`.
     Transient { after: Option<Duration> },
+    /// The connection was refused, broke off or timed out: try again after
+    /// a pause, on another endpoint of the pool first (this one is skipped
+    /// for a while).
+    Unreachable,
     /// This server misbehaves (oversized or non-JSON bodies): try another
     /// endpoint of the pool, not this one again.
     Endpoint,
@@ -41,6 +44,13 @@ impl Fault {
     fn transient(message: impl Into<String>) -> Fault {
         Fault {
             kind: FaultKind::Transient { after: None },
+            message: message.into(),
+        }
+    }
+
+    fn unreachable(message: impl Into<String>) -> Fault {
+        Fault {
+            kind: FaultKind::Unreachable,
             message: message.into(),
         }
     }
@@ -154,7 +164,7 @@ impl Client {
             .limit(MAX_BODY_BYTES)
             .lossy_utf8(true)
             .read_to_string()
-            .map_err(|e| self.body_error(url, e))?;
+            .map_err(|e| self.transport(url, e))?;
         if !(200..300).contains(&status) {
             return Err(self.status_fault(url, status, retry_after, &text));
         }
@@ -226,7 +236,7 @@ impl Client {
                 .read_until(b'\n', &mut line)
                 .map_err(|e| self.read_error(url, e))?;
             if n == 0 {
-                return Err(Fault::transient(format!(
+                return Err(Fault::unreachable(format!(
                     "{url}: the stream ended before the answer was complete ({} tokens received)",
                     out.deltas
                 )));
@@ -280,43 +290,35 @@ impl Client {
                 kind: FaultKind::Endpoint,
                 message: format!("{url}: the response is larger than {n} bytes"),
             },
-            ureq::Error::Timeout(_) => Fault::transient(format!(
+            ureq::Error::Timeout(_) => Fault::unreachable(format!(
                 "{url}: no answer within {} s (timeout)",
                 self.timeout.as_secs()
             )),
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Fault::transient(format!(
+                Fault::unreachable(format!(
                     "{url}: connection refused (is the server running?)"
                 ))
             }
-            other => Fault::transient(format!("{url}: {}", self.redact(&other.to_string()))),
+            other => Fault::unreachable(format!("{url}: {}", self.redact(&other.to_string()))),
         }
     }
 
-    fn body_error(&self, url: &str, e: ureq::Error) -> Fault {
-        self.transport(url, e)
-    }
-
+    /// A failure while reading a body: ureq's own errors (the size limit,
+    /// the timeout) come wrapped in the io::Error and are told apart as
+    /// when sending; anything else is the connection breaking off.
     fn read_error(&self, url: &str, e: std::io::Error) -> Fault {
-        // ureq reports its own errors through io::Error when reading a body.
-        let text = e.to_string();
-        if text.contains("limit") || text.contains("exceeds") {
-            return Fault {
-                kind: FaultKind::Endpoint,
-                message: format!(
-                    "{url}: the response is larger than {MAX_BODY_BYTES} bytes; not read further"
-                ),
-            };
+        if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+            if let Some(Ok(inner)) = e.into_inner().map(|i| i.downcast::<ureq::Error>()) {
+                return self.transport(url, *inner);
+            }
+            return Fault::unreachable(format!("{url}: the stream broke off"));
         }
-        if e.kind() == std::io::ErrorKind::TimedOut || text.contains("timeout") {
-            return Fault::transient(format!(
-                "{url}: the answer did not finish within {} s (timeout)",
-                self.timeout.as_secs()
-            ));
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            return self.transport(url, ureq::Error::Timeout(ureq::Timeout::Global));
         }
-        Fault::transient(format!(
+        Fault::unreachable(format!(
             "{url}: the stream broke off: {}",
-            self.redact(&text)
+            self.redact(&e.to_string())
         ))
     }
 
