@@ -116,33 +116,28 @@ file = "bench.gguf"'
 config bench
 run "a_in_process" >> "$work/results"
 
-p1=$(free_port)
-start_server "$p1" 1 "$threads"
-manifest "[[model]]
+# label servers parallel threads-each max_concurrency: starts the servers,
+# points the "bench" entry at them (a pool when more than one), reviews.
+on_servers() {
+    urls=""
+    n=0
+    while [ "$n" -lt "$2" ]; do
+        port=$(free_port)
+        start_server "$port" "$3" "$4"
+        urls="$urls${urls:+, }\"http://127.0.0.1:$port/v1\""
+        n=$((n + 1))
+    done
+    manifest "[[model]]
 name = \"bench\"
-endpoint = \"http://127.0.0.1:$p1/v1\"
-max_concurrency = 1"
-run "b1_server_serial" >> "$work/results"
-stop_servers
+endpoints = [$urls]
+max_concurrency = $5"
+    run "$1" >> "$work/results"
+    stop_servers
+}
 
-p1=$(free_port)
-start_server "$p1" 3 "$threads"
-manifest "[[model]]
-name = \"bench\"
-endpoint = \"http://127.0.0.1:$p1/v1\"
-max_concurrency = 3"
-run "b_server_parallel3" >> "$work/results"
-stop_servers
-
-p1=$(free_port); p2=$(free_port)
-start_server "$p1" 3 "$half"
-start_server "$p2" 3 "$half"
-manifest "[[model]]
-name = \"bench\"
-endpoints = [\"http://127.0.0.1:$p1/v1\", \"http://127.0.0.1:$p2/v1\"]
-max_concurrency = 6"
-run "c_pool_of_two" >> "$work/results"
-stop_servers
+on_servers b1_server_serial 1 1 "$threads" 1
+on_servers b_server_parallel3 1 3 "$threads" 3
+on_servers c_pool_of_two 2 3 "$half" 6
 
 column -t -s "$(printf '\t')" "$work/results" 2>/dev/null || cat "$work/results"
 python3 - "$work/results" <<'PY'
