@@ -23,6 +23,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod engine;
+pub mod eval;
 pub mod hook;
 pub mod init;
 pub mod interrupt;
