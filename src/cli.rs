@@ -173,6 +173,102 @@ pub enum Command {
     /// Manage the review cache in .git/deep-review/cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Measure the configured reviewers on labelled defects: your own bugs.
+    ///
+    /// Cases come from a cases file (--cases), from this repository's
+    /// history (--from-history: each fix commit's changed lines are blamed
+    /// back to the commit that introduced them) and from planted bugs
+    /// (--mutants: one known defect written into a real recent change, as
+    /// new objects only). Each case is reviewed like `git deep-review`
+    /// would (same reviewers, same cache; the lead is not run), and every
+    /// reviewer and the consolidated review are scored: defects found,
+    /// recall by severity and by source, findings on lines with no known
+    /// defect ("unconfirmed"), what all reviewers add over the best one,
+    /// which gate settings would have blocked, and the cost.
+    ///
+    /// No branch, ref, index or work-tree file is changed.
+    #[command(after_help = EVAL_AFTER_HELP)]
+    Eval(EvalArgs),
+}
+
+const EVAL_AFTER_HELP: &str = "\
+Examples:
+  git deep-review eval --from-history --mutants 20
+  git deep-review eval --from-history v1.0..HEAD --max-cases 10
+  git deep-review eval --cases bugs.toml --format json > scores.json
+  git deep-review eval --mutants 20 --seed 7 --model ollama:qwen2.5-coder:7b
+
+A cases file (TOML):
+  [[case]]
+  name = \"chunker-drops-last-line\"   # unique
+  base = \"v0.3.0\"                    # any revision (\"\" = the empty tree)
+  head = \"4f1c2ab\"                   # the change reviewed is base..head
+
+  [[case.defect]]
+  file = \"src/plan.rs\"               # path at head
+  lines = [120, 124]                 # or one line: lines = 120
+  severity = \"critical\"              # critical | important | suggestion
+  description = \"the last chunk loses its final line\"
+
+Run it again with one reviewer changed: the others' answers come from the
+review cache, so only that reviewer runs.";
+
+/// Options of `git deep-review eval`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EvalArgs {
+    /// Labelled cases from this TOML file (format below).
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<PathBuf>,
+
+    /// Mine cases from history: fix commits in RANGE (default: all of
+    /// HEAD's history) blamed back to the commits that introduced the
+    /// lines they changed.
+    #[arg(long, value_name = "RANGE", num_args = 0..=1, default_missing_value = "")]
+    pub from_history: Option<String>,
+
+    /// What makes a commit a fix (a regular expression on its message).
+    #[arg(long, value_name = "REGEX", requires = "from_history")]
+    pub fix_pattern: Option<String>,
+
+    /// At most this many history cases (the newest introducing commits).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_cases: usize,
+
+    /// Plant N known defects in hunks of recent commits of HEAD.
+    #[arg(long, value_name = "N")]
+    pub mutants: Option<usize>,
+
+    /// Seed for choosing the mutants (same seed, same mutants).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+
+    /// A finding finds a defect within this many lines of it.
+    #[arg(long, value_name = "LINES", default_value_t = crate::eval::score::DEFAULT_TOLERANCE)]
+    pub tolerance: u32,
+
+    /// Output format: text (a table, default) or json.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Run every reviewer on this model instead of the configured ones.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Evaluate only these reviewers (by name; repeat or comma-separate).
+    #[arg(long = "reviewer", value_name = "NAME", value_delimiter = ',')]
+    pub reviewers: Vec<String>,
+
+    /// Do not read or write the review cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Threads for the model engine (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Refuse every reviewer on an inference server.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! Each subcommand mapped onto the pipeline: what it opens, which settings
 //! it reads, what it prints and which exit code it returns.
 
-use crate::cli::{CacheCommand, Format, GlobalArgs, HookCommand, ReviewArgs};
+use crate::cli::{CacheCommand, EvalArgs, Format, GlobalArgs, HookCommand, ReviewArgs};
 use crate::engine::manifest::Manifest;
 use crate::error::{self, Error, Result};
 use crate::gate::{Context, ReviewFacts};
@@ -456,6 +456,71 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
             eprintln!("{}", decision.message);
             return Ok(error::EXIT_BLOCKED);
         }
+    }
+    Ok(error::EXIT_OK)
+}
+
+/// `git deep-review eval`: gathers the labelled cases, reviews each with
+/// the configured reviewers (cache on, lead off: prose is not scored) and
+/// prints the scores as a table or JSON.
+pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
+    let json = match args.format {
+        None | Some(Format::Text) => false,
+        Some(Format::Json) => true,
+        Some(f) => {
+            return Err(Error::Usage(format!(
+                "eval prints text or json, not {f:?}"
+            )))
+        }
+    };
+    let repo = open(global)?;
+    let review_args = ReviewArgs {
+        model: args.model.clone(),
+        reviewers: args.reviewers.clone(),
+        threads: args.threads,
+        offline: args.offline,
+        no_cache: args.no_cache,
+        ..Default::default()
+    };
+    let (mut settings, _, manifest) = settings_for(&repo, &review_args)?;
+    settings.lead = None;
+    let say = |msg: &str| {
+        if !global.quiet {
+            eprintln!("eval: {msg}");
+        }
+    };
+    let sources = crate::eval::CaseSources {
+        cases_file: args.cases.clone(),
+        history: args
+            .from_history
+            .as_ref()
+            .map(|r| Some(r.trim()).filter(|r| !r.is_empty()).map(str::to_string)),
+        fix_pattern: args.fix_pattern.clone(),
+        max_history_cases: args.max_cases,
+        mutants: args.mutants,
+        seed: args.seed,
+    };
+    // Cases are gathered and checked before any model loads.
+    let cases = crate::eval::gather(&repo, &sources, &say)?;
+    let opts = RunOptions {
+        only: args.reviewers.clone(),
+        use_cache: !args.no_cache,
+        quiet: global.quiet,
+        progress: !global.quiet && std::io::stderr().is_terminal(),
+    };
+    let mut run = Run::prepare(&repo, &settings, manifest, &opts)?;
+    let mut engine = run.engine(engine_options(&settings, global, args.threads));
+    let outcomes =
+        crate::eval::run::review_cases(&repo, &settings, &mut run, &mut engine, &cases, &say)?;
+    let scores = crate::eval::score::score(&outcomes, args.tolerance);
+    let mut out = std::io::stdout().lock();
+    let io = |e| Error::io("writing the scores", e);
+    if json {
+        serde_json::to_writer_pretty(&mut out, &scores).map_err(|e| io(e.into()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        out.write_all(crate::eval::table::render(&scores).as_bytes())
+            .map_err(io)?;
     }
     Ok(error::EXIT_OK)
 }

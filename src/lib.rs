@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Config) => commands::show_config(&cli.global),
         Some(Command::Hook(cmd)) => commands::hook(cmd, &cli.global),
         Some(Command::Cache(cmd)) => commands::cache(cmd, &cli.global),
+        Some(Command::Eval(args)) => commands::eval(&args, &cli.global),
         None => commands::review(&cli.review, &cli.global),
     }
 }

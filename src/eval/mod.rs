@@ -7,12 +7,37 @@
 //! shows the result. Only the object database is read (mutants are written
 //! as new objects, never as refs or work-tree changes).
 
+pub mod cases;
 pub mod history;
 pub mod mutants;
+pub mod run;
+pub mod score;
+pub mod table;
 
+use crate::error::{Error, Result};
 use crate::findings::Severity;
 use gix::ObjectId;
 use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where `eval` takes its cases from (at least one must be asked for).
+#[derive(Debug, Clone, Default)]
+pub struct CaseSources {
+    pub cases_file: Option<PathBuf>,
+    pub history: Option<Option<String>>,
+    pub fix_pattern: Option<String>,
+    pub max_history_cases: usize,
+    pub mutants: Option<usize>,
+    pub seed: u64,
+}
+
+/// TEMPORARY while history/mutants are written.
+pub fn gather(repo: &gix::Repository, src: &CaseSources, _say: &dyn Fn(&str)) -> Result<Vec<Case>> {
+    match &src.cases_file {
+        Some(p) => cases::load(repo, p),
+        None => Err(Error::Usage("not yet".into())),
+    }
+}
 
 /// Where a case came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

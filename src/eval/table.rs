@@ -1,0 +1,237 @@
+//! The scores as a terminal table (`--format json` is [`Scores`] itself).
+
+use super::score::{Scorecard, Scores, Tally};
+use super::Source;
+use crate::findings::Severity;
+use std::fmt::Write;
+
+fn pct(t: &Tally) -> String {
+    if t.total == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", t.recall() * 100.0)
+    }
+}
+
+fn frac(t: Option<&Tally>) -> String {
+    match t {
+        Some(t) if t.total > 0 => format!("{}/{}", t.found, t.total),
+        _ => "-".into(),
+    }
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.1}", ms as f64 / 1000.0)
+}
+
+/// The recall table's columns: each severity and source only when some
+/// defect has it (a column of dashes says nothing).
+fn recall_columns(s: &Scores) -> Vec<(String, Box<dyn Fn(&Scorecard) -> String + '_>)> {
+    let mut cols: Vec<(String, Box<dyn Fn(&Scorecard) -> String>)> = vec![
+        (
+            "found".into(),
+            Box::new(|c: &Scorecard| format!("{}/{}", c.defects.found, c.defects.total)),
+        ),
+        ("recall".into(), Box::new(|c: &Scorecard| pct(&c.defects))),
+    ];
+    for sev in [
+        Severity::Critical,
+        Severity::Important,
+        Severity::Suggestion,
+    ] {
+        if s.consolidated
+            .by_severity
+            .get(&sev)
+            .is_some_and(|t| t.total > 0)
+        {
+            cols.push((
+                crate::gate::severity_name(sev).into(),
+                Box::new(move |c: &Scorecard| frac(c.by_severity.get(&sev))),
+            ));
+        }
+    }
+    for (src, name) in [
+        (Source::File, "file"),
+        (Source::History, "history"),
+        (Source::Mutant, "mutant"),
+    ] {
+        if s.consolidated
+            .by_source
+            .get(&src)
+            .is_some_and(|t| t.total > 0)
+        {
+            cols.push((
+                name.into(),
+                Box::new(move |c: &Scorecard| frac(c.by_source.get(&src))),
+            ));
+        }
+    }
+    cols.push((
+        "findings".into(),
+        Box::new(|c: &Scorecard| c.findings.to_string()),
+    ));
+    cols.push((
+        "unconfirmed".into(),
+        Box::new(|c: &Scorecard| c.unconfirmed.to_string()),
+    ));
+    cols.push((
+        "failed".into(),
+        Box::new(|c: &Scorecard| c.failed_cases.to_string()),
+    ));
+    cols
+}
+
+fn cost_row(c: &Scorecard, cases: usize) -> Vec<String> {
+    vec![
+        c.name.clone(),
+        secs(c.cost.wall_ms),
+        secs(c.cost.wall_ms / cases.max(1) as u64),
+        c.cost.prompt_tokens.to_string(),
+        c.cost.generated_tokens.to_string(),
+        format!("{}/{}", c.cost.chunks_from_cache, c.cost.chunks),
+    ]
+}
+
+fn render_rows(out: &mut String, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i == 0 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str("  ");
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// The whole result: a header line, the reviewers' table (then the union
+/// and the consolidated review), the gate table, and cases not reviewed.
+pub fn render(s: &Scores) -> String {
+    let mut out = String::new();
+    let sources: Vec<String> = s
+        .cases_by_source
+        .iter()
+        .map(|(src, n)| {
+            let name = match src {
+                Source::File => "from the cases file",
+                Source::History => "from history",
+                Source::Mutant => "mutants",
+            };
+            format!("{n} {name}")
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "eval: {} case(s) ({}), {} reviewed, {} known defect(s); a finding finds a defect in the same file within ±{} lines",
+        s.cases,
+        sources.join(", "),
+        s.reviewed_cases,
+        s.defects,
+        s.tolerance
+    );
+    let _ = writeln!(out);
+    let cols = recall_columns(s);
+    let mut rows = vec![std::iter::once("reviewer".to_string())
+        .chain(cols.iter().map(|(h, _)| h.clone()))
+        .collect::<Vec<_>>()];
+    let scored = |c: &Scorecard| {
+        std::iter::once(c.name.clone())
+            .chain(cols.iter().map(|(_, f)| f(c)))
+            .collect::<Vec<_>>()
+    };
+    rows.extend(s.reviewers.iter().map(scored));
+    rows.push(vec![
+        "any reviewer".to_string(),
+        format!("{}/{}", s.union.found, s.union.total),
+        pct(&s.union),
+    ]);
+    rows.push(scored(&s.consolidated));
+    render_rows(&mut out, &rows);
+    if let Some(best) = &s.best_single {
+        let _ = writeln!(
+            out,
+            "\nAll reviewers together find {:+.0} percentage points more than the best single reviewer ({best}).",
+            s.union_gain.0 * 100.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\"unconfirmed\": findings on lines with no known defect (not necessarily wrong: the labels are incomplete)."
+    );
+
+    let _ = writeln!(
+        out,
+        "\nCost over the {} reviewed case(s) (consolidated: the whole review):",
+        s.reviewed_cases
+    );
+    let mut crows = vec![[
+        "reviewer",
+        "time s",
+        "s/case",
+        "prompt tok",
+        "gen tok",
+        "cached chunks",
+    ]
+    .map(String::from)
+    .to_vec()];
+    crows.extend(s.reviewers.iter().map(|c| cost_row(c, s.reviewed_cases)));
+    crows.push(cost_row(&s.consolidated, s.reviewed_cases));
+    render_rows(&mut out, &crows);
+
+    let _ = writeln!(
+        out,
+        "\nGate: cases blocked (blocked on a known defect) of {} reviewed, by gate.block_on and gate.min_agreement:",
+        s.reviewed_cases
+    );
+    let max_k = s.gate.iter().map(|g| g.min_agreement).max().unwrap_or(1);
+    let mut grows = vec![std::iter::once("block_on".to_string())
+        .chain((1..=max_k).map(|k| format!("agreement {k}")))
+        .collect::<Vec<_>>()];
+    for sev in [
+        Severity::Critical,
+        Severity::Important,
+        Severity::Suggestion,
+    ] {
+        let mut r = vec![crate::gate::severity_name(sev).to_string()];
+        for k in 1..=max_k {
+            let cell = s
+                .gate
+                .iter()
+                .find(|g| g.block_on == sev && g.min_agreement == k)
+                .map_or("-".into(), |g| {
+                    format!("{} ({})", g.blocked, g.blocked_on_defect)
+                });
+            r.push(cell);
+        }
+        grows.push(r);
+    }
+    render_rows(&mut out, &grows);
+
+    let skipped: Vec<_> = s
+        .per_case
+        .iter()
+        .filter_map(|c| c.not_reviewed.as_ref().map(|w| (&c.id, w)))
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "\nNot reviewed (in no score):");
+        for (id, why) in skipped {
+            let _ = writeln!(out, "  {id}: {why}");
+        }
+    }
+    out
+}
