@@ -250,6 +250,10 @@ pub struct EvalArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
+    /// Show the cases and their known defects; load no model.
+    #[arg(long)]
+    pub list: bool,
+
     /// Run every reviewer on this model instead of the configured ones.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,

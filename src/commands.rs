@@ -467,11 +467,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     let json = match args.format {
         None | Some(Format::Text) => false,
         Some(Format::Json) => true,
-        Some(f) => {
-            return Err(Error::Usage(format!(
-                "eval prints text or json, not {f:?}"
-            )))
-        }
+        Some(f) => return Err(Error::Usage(format!("eval prints text or json, not {f:?}"))),
     };
     let repo = open(global)?;
     let review_args = ReviewArgs {
@@ -502,6 +498,18 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     };
     // Cases are gathered and checked before any model loads.
     let cases = crate::eval::gather(&repo, &sources, &say)?;
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        let io = |e| Error::io("writing the cases", e);
+        if json {
+            serde_json::to_writer_pretty(&mut out, &cases).map_err(|e| io(e.into()))?;
+            writeln!(out).map_err(io)?;
+        } else {
+            out.write_all(crate::eval::table::cases(&cases).as_bytes())
+                .map_err(io)?;
+        }
+        return Ok(error::EXIT_OK);
+    }
     let opts = RunOptions {
         only: args.reviewers.clone(),
         use_cache: !args.no_cache,

@@ -151,7 +151,7 @@ fn a_second_eval_reruns_only_the_changed_reviewer() {
     }
     repo.write(
         ".deep-review.toml",
-        &TWO_REVIEWERS.replace("robustness.md", "tests-design.md"),
+        TWO_REVIEWERS.replace("robustness.md", "tests-design.md"),
     );
     let second = eval_json(&repo, &["--cases", path]);
     let cached = |s: &Value, n: &str| card(s, n)["cost"]["chunks_from_cache"].as_u64().unwrap();

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default)]
 pub struct CaseSources {
     pub cases_file: Option<PathBuf>,
+    /// Mine history: `Some(None)` = all of HEAD's history, `Some(Some(range))`.
     pub history: Option<Option<String>>,
     pub fix_pattern: Option<String>,
     pub max_history_cases: usize,
@@ -31,12 +32,90 @@ pub struct CaseSources {
     pub seed: u64,
 }
 
-/// TEMPORARY while history/mutants are written.
-pub fn gather(repo: &gix::Repository, src: &CaseSources, _say: &dyn Fn(&str)) -> Result<Vec<Case>> {
-    match &src.cases_file {
-        Some(p) => cases::load(repo, p),
-        None => Err(Error::Usage("not yet".into())),
+/// Every case the sources give, in a fixed order (file, history,
+/// mutants), checked before any model runs. `say` hears what was found
+/// and skipped. No source giving any case is a usage error saying why.
+pub fn gather(repo: &gix::Repository, src: &CaseSources, say: &dyn Fn(&str)) -> Result<Vec<Case>> {
+    if src.cases_file.is_none() && src.history.is_none() && src.mutants.is_none() {
+        return Err(Error::Usage(
+            "eval needs cases: --cases FILE, --from-history [RANGE] and/or --mutants N \
+             (see `git deep-review eval --help`)"
+                .into(),
+        ));
     }
+    let mut out = Vec::new();
+    let mut why_none = Vec::new();
+    if let Some(path) = &src.cases_file {
+        let cases = cases::load(repo, path)?;
+        say(&format!("{} case(s) from {}", cases.len(), path.display()));
+        out.extend(cases);
+    }
+    if let Some(range) = &src.history {
+        let pattern = src
+            .fix_pattern
+            .as_deref()
+            .unwrap_or(history::DEFAULT_FIX_PATTERN);
+        let fix_pattern = regex::Regex::new(pattern).map_err(|e| {
+            Error::Usage(format!(
+                "--fix-pattern {pattern:?} is not a regular expression: {e}"
+            ))
+        })?;
+        let opts = history::MineOptions {
+            fix_pattern,
+            max_cases: src.max_history_cases,
+            ..history::MineOptions::default()
+        };
+        let mined = history::mine(repo, range.as_deref(), &opts)?;
+        say(&format!(
+            "{} case(s) from history ({} fix commit(s) examined, {} skipped)",
+            mined.cases.len(),
+            mined.fix_commits,
+            mined.skipped.len()
+        ));
+        if mined.cases.is_empty() {
+            why_none.push(if mined.fix_commits == 0 {
+                format!("no commit message in the history matches the fix pattern {pattern:?} (--fix-pattern)")
+            } else {
+                format!(
+                    "none of the {} fix commit(s) changed lines that a reviewable, non-root commit introduced",
+                    mined.fix_commits
+                )
+            });
+        }
+        out.extend(mined.cases);
+    }
+    if let Some(count) = src.mutants {
+        let head = crate::range::resolve(repo, Some("HEAD"))?.head;
+        let opts = mutants::MutantOptions {
+            count,
+            seed: src.seed,
+            ..mutants::MutantOptions::default()
+        };
+        let planted = mutants::plant(repo, head, &opts)?;
+        say(&format!(
+            "{} mutant(s) planted (seed {})",
+            planted.len(),
+            src.seed
+        ));
+        if planted.is_empty() && count > 0 {
+            why_none.push(
+                "no recent commit changes Rust, Python, Go, JavaScript or TypeScript code a mutation operator applies to"
+                    .into(),
+            );
+        }
+        out.extend(planted.into_iter().map(|m| m.case));
+    }
+    if out.is_empty() {
+        return Err(Error::Usage(format!(
+            "no cases to evaluate: {}",
+            if why_none.is_empty() {
+                "the sources gave none".to_string()
+            } else {
+                why_none.join("; ")
+            }
+        )));
+    }
+    Ok(out)
 }
 
 /// Where a case came from.

@@ -1,7 +1,7 @@
 //! The scores as a terminal table (`--format json` is [`Scores`] itself).
 
 use super::score::{Scorecard, Scores, Tally};
-use super::Source;
+use super::{Case, Source};
 use crate::findings::Severity;
 use std::fmt::Write;
 
@@ -24,10 +24,13 @@ fn secs(ms: u64) -> String {
     format!("{:.1}", ms as f64 / 1000.0)
 }
 
+/// A column: its header and how a scorecard fills it.
+type Column = (String, Box<dyn Fn(&Scorecard) -> String>);
+
 /// The recall table's columns: each severity and source only when some
 /// defect has it (a column of dashes says nothing).
-fn recall_columns(s: &Scores) -> Vec<(String, Box<dyn Fn(&Scorecard) -> String + '_>)> {
-    let mut cols: Vec<(String, Box<dyn Fn(&Scorecard) -> String>)> = vec![
+fn recall_columns(s: &Scores) -> Vec<Column> {
+    let mut cols: Vec<Column> = vec![
         (
             "found".into(),
             Box::new(|c: &Scorecard| format!("{}/{}", c.defects.found, c.defects.total)),
@@ -233,5 +236,38 @@ pub fn render(s: &Scores) -> String {
             let _ = writeln!(out, "  {id}: {why}");
         }
     }
+    out
+}
+
+/// The cases `--list` shows: one line per case, one per known defect.
+pub fn cases(cases: &[Case]) -> String {
+    let mut out = String::new();
+    for c in cases {
+        let base = c
+            .base
+            .map_or("(root)".to_string(), |b| b.to_hex_with_len(7).to_string());
+        let _ = writeln!(
+            out,
+            "{}  {base}..{}  {}",
+            c.id,
+            c.head.to_hex_with_len(7),
+            c.provenance
+        );
+        for d in &c.defects {
+            let lines = if d.line_start == d.line_end {
+                d.line_start.to_string()
+            } else {
+                format!("{}-{}", d.line_start, d.line_end)
+            };
+            let _ = writeln!(
+                out,
+                "    {}:{lines}  {}  {}",
+                d.file,
+                crate::gate::severity_name(d.severity),
+                d.description
+            );
+        }
+    }
+    let _ = writeln!(out, "{} case(s)", cases.len());
     out
 }
