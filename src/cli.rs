@@ -13,6 +13,8 @@ Examples:
   git deep-review hook install       block pushes on confirmed critical findings
   git deep-review models             list the local models and whether they are verified
   git deep-review init               choose reviewers from the models on this machine
+  git deep-review eval --from-history --mutants 20
+                                     measure the reviewers on this repository's own bugs
 
 Exit codes:
   0  reviewed, nothing blocks (or nothing to review)

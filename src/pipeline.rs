@@ -629,6 +629,16 @@ pub fn plan_range(
     range: crate::range::ReviewRange,
     settings: &Settings,
 ) -> Result<ReviewPlan> {
+    plan_paths(repo, range, settings, &|_| true)
+}
+
+/// [`plan_range`] for the files of the range whose (new) path `keep` accepts.
+pub fn plan_paths(
+    repo: &gix::Repository,
+    range: crate::range::ReviewRange,
+    settings: &Settings,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<ReviewPlan> {
     let diff_opts = crate::diff::DiffOptions {
         context_lines: settings.context_lines,
         ..Default::default()
@@ -636,7 +646,9 @@ pub fn plan_range(
     let files = if range.commits.is_empty() {
         Vec::new()
     } else {
-        range.diff(repo, &diff_opts)?
+        let mut files = range.diff(repo, &diff_opts)?;
+        files.retain(|f| keep(&f.path));
+        files
     };
     let mut plan_opts = crate::plan::PlanOptions {
         chunk_tokens: settings.chunk_tokens,

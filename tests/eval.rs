@@ -282,3 +282,36 @@ fn an_empty_repository_and_a_shallow_clone_are_git_problems() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("--unshallow"), "{err}");
 }
+
+#[test]
+fn a_history_case_reviews_the_files_its_defects_are_in() {
+    let repo = TestRepo::new();
+    repo.commit_files("Add util", &[("util.py", "def one():\n    return 1\n")]);
+    // One commit brings the bug (in util.py) and an unrelated marked line
+    // in other.py; the fix later touches util.py only.
+    let introducing = repo.commit_files(
+        "Add two() and other()",
+        &[
+            (
+                "util.py",
+                "def one():\n    return 1\n\n\ndef two():\n    return 3  # DEEP-REVIEW-PLANT:important\n",
+            ),
+            ("other.py", "def other():\n    pass  # DEEP-REVIEW-PLANT:critical\n"),
+        ],
+    );
+    repo.commit_files(
+        "Fix two() returning 3",
+        &[("util.py", "def one():\n    return 1\n\n\ndef two():\n    return 2\n")],
+    );
+    repo.write(".deep-review.toml", TWO_REVIEWERS);
+    let s = eval_json(&repo, &["--from-history"]);
+    assert_eq!(s["cases"], 1, "{s}");
+    let case = &s["per_case"][0];
+    assert_eq!(case["head"], introducing);
+    assert_eq!(case["defects"][0]["file"], "util.py");
+    assert_eq!(case["defects"][0]["line_start"], 6);
+    assert_eq!(case["defects"][0]["found_by"], serde_json::json!(["marker"]));
+    let marker = card(&s, "marker");
+    assert_eq!(marker["findings"], 1, "other.py is not reviewed: {s}");
+    assert_eq!(marker["unconfirmed"], 0);
+}

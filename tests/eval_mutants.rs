@@ -784,7 +784,9 @@ fn polyglot_repo() -> TestRepo {
         &[(
             "web/label.js",
             "function label(user) {\n  if (user == null) {\n    return \"anonymous\";\n  }\n  return user.name.slice(0, 20);\n}\n",
-        )],
+        ),
+        // A second file in the same commit: a mutant of label.js leaves it out.
+        ("web/NOTES.md", "Labels are cut at 20 characters.\n")],
     );
     r.commit_files(
         "Add mean()",
@@ -887,11 +889,20 @@ fn mutants_differ_from_their_originals_only_at_the_site() {
             .find(|h| repo.git(&["rev-parse", &format!("{h}^@")]) == base)
             .expect("the original commit")
             .clone();
-        // Same files changed as the original commit.
+        // The case is one file of the original commit: the mutant changes
+        // that file (and nothing else) against the parent, and that file
+        // is changed by the original commit too.
+        let [defect] = &case.defects[..] else {
+            panic!("{case:#?}")
+        };
         assert_eq!(
             repo.git(&["diff", "--name-only", &base, &mutant]),
-            repo.git(&["diff", "--name-only", &base, &original])
+            defect.file
         );
+        assert!(repo
+            .git(&["diff", "--name-only", &base, &original])
+            .lines()
+            .any(|f| f == defect.file));
         // Same people, dates and message (prefixed).
         let who = "%an %ae %ad%n%cn %ce %cd";
         assert_eq!(
@@ -905,16 +916,9 @@ fn mutants_differ_from_their_originals_only_at_the_site() {
                 repo.git(&["log", "-1", "--format=%B", &original])
             )
         );
-        // One defect, in the one file that differs, in one hunk.
-        let [defect] = &case.defects[..] else {
-            panic!("{case:#?}")
-        };
+        // One defect: against the original, the file differs in one hunk.
         assert_eq!(defect.severity, c.operator.severity());
-        assert_eq!(
-            repo.git(&["diff", "--name-only", &original, &mutant]),
-            defect.file
-        );
-        let diff = repo.git(&["diff", "-U0", &original, &mutant]);
+        let diff = repo.git(&["diff", "-U0", &original, &mutant, "--", &defect.file]);
         let hunks: Vec<&str> = diff.lines().filter(|l| l.starts_with("@@")).collect();
         let [hunk] = hunks[..] else { panic!("{diff}") };
         let (start, len) = new_side(hunk);

@@ -1739,6 +1739,8 @@ struct Target {
     commit: ObjectId,
     parent: ObjectId,
     path: String,
+    /// The file's path at `parent` when the commit renamed it.
+    from: Option<String>,
     language: String,
     text: String,
     kind: EntryKind,
@@ -1750,10 +1752,12 @@ fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Erro
 
 /// Plants up to `opts.count` defects in hunks that recent first-parent
 /// commits of `head` added, deterministically for a seed. Writes objects
-/// only (a blob, trees, one commit per mutant with the original commit's
-/// parent as parent, its author and committer, and its message prefixed
-/// "mutant: ", so ids are deterministic); no ref, index or work-tree
-/// change. No sites at all: an empty list.
+/// only: a blob, trees, and one commit per mutant whose tree is the
+/// original commit's parent with only the mutated file changed (its real
+/// change plus the defect), with the parent as parent, the original's
+/// author and committer and its message prefixed "mutant: ", so ids are
+/// deterministic. No ref, index or work-tree change. No sites at all: an
+/// empty list.
 pub fn plant(
     repo: &gix::Repository,
     head: ObjectId,
@@ -1822,9 +1826,14 @@ pub fn plant(
             }
             let t = targets.len();
             candidates.extend(found.into_iter().map(|site| (t, site)));
+            let from = match &file.status {
+                FileStatus::Renamed { from, .. } => Some(from.clone()),
+                _ => None,
+            };
             targets.push(Target {
                 commit,
                 parent,
+                from,
                 path: file.path,
                 language: language.to_string(),
                 text,
@@ -1928,12 +1937,24 @@ fn write_mutant(
         .write_blob(mutation.text.as_bytes())
         .map_err(|e| git_err(format!("cannot write the mutated `{path}` of {id}"), e))?
         .detach();
-    let tree_id = commit
+    // The case is this one file's change (its real hunks plus the planted
+    // defect) on the parent's tree: a review of the whole commit would
+    // cost as much as the commit is large and bury the one known defect
+    // among changes nobody labelled.
+    let parent = repo
+        .find_commit(target.parent)
+        .map_err(|e| git_err(format!("cannot read commit {}", target.parent), e))?;
+    let tree_id = parent
         .tree_id()
-        .map_err(|e| git_err(format!("cannot read the tree of {id}"), e))?;
+        .map_err(|e| git_err(format!("cannot read the tree of {}", target.parent), e))?;
     let mut editor = repo
         .edit_tree(tree_id)
-        .map_err(|e| git_err(format!("cannot edit the tree of {id}"), e))?;
+        .map_err(|e| git_err(format!("cannot edit the tree of {}", target.parent), e))?;
+    if let Some(from) = &target.from {
+        editor
+            .remove(from.as_str())
+            .map_err(|e| git_err(format!("cannot move `{from}` in the tree of {id}"), e))?;
+    }
     editor.upsert(path, target.kind, blob).map_err(|e| {
         git_err(
             format!("cannot put the mutated `{path}` in the tree of {id}"),

@@ -31,7 +31,13 @@ pub fn review_cases(
             None => short(case.head),
         };
         let range = crate::range::between(repo, case.base, case.head, spec.clone())?;
-        let plan = crate::pipeline::plan_range(repo, range, settings)?;
+        // A history case is the introducing commit's change to the files
+        // its defects are in: a large commit would otherwise cost a review
+        // of everything it touched, around a few labelled lines.
+        let keep = |path: &str| {
+            case.source != super::Source::History || case.defects.iter().any(|d| d.file == path)
+        };
+        let plan = crate::pipeline::plan_paths(repo, range, settings, &keep)?;
         if plan.chunks.is_empty() {
             let why = if plan.unfit.is_empty() {
                 "every changed file is skipped (binary, lock file or ignored)".to_string()
