@@ -58,6 +58,11 @@ fn parses(lang: &str, text: &str) -> Result<(), String> {
                 .status()
                 .is_ok();
             if !found {
+                // `./install.sh --test` installs it; CI must not skip silently.
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "gofmt is not on PATH (apt-get install golang-go)"
+                );
                 println!("note: gofmt is not on PATH; the Go mutant was not parsed");
                 return Ok(());
             }
