@@ -248,9 +248,9 @@ pub struct EvalArgs {
     #[arg(long, value_name = "LINES", default_value_t = crate::eval::score::DEFAULT_TOLERANCE)]
     pub tolerance: u32,
 
-    /// Output format: text (a table, default) or json.
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Output format: a table, or JSON for scripts.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
+    pub format: EvalFormat,
 
     /// Show the cases and their known defects; load no model.
     #[arg(long)]
@@ -345,6 +345,14 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+/// What `eval` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum EvalFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

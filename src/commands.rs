@@ -464,11 +464,7 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
 /// the configured reviewers (cache on, lead off: prose is not scored) and
 /// prints the scores as a table or JSON.
 pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
-    let json = match args.format {
-        None | Some(Format::Text) => false,
-        Some(Format::Json) => true,
-        Some(f) => return Err(Error::Usage(format!("eval prints text or json, not {f:?}"))),
-    };
+    let json = args.format == crate::cli::EvalFormat::Json;
     let repo = open(global)?;
     let review_args = ReviewArgs {
         model: args.model.clone(),

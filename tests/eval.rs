@@ -252,7 +252,7 @@ fn usage_errors_say_what_to_do() {
     assert!(err.contains("--cases FILE, --from-history"), "{err}");
     let (code, err) = eval_fails(&repo, &["--mutants", "1", "--format", "sarif"]);
     assert_eq!(code, 2);
-    assert!(err.contains("text or json"), "{err}");
+    assert!(err.contains("possible values: text, json"), "{err}");
     let (code, err) = eval_fails(&repo, &["--from-history", "--fix-pattern", "(unclosed"]);
     assert_eq!(code, 2);
     assert!(err.contains("is not a regular expression"), "{err}");

@@ -217,7 +217,7 @@ fn read_commit(repo: &gix::Repository, id: ObjectId) -> Result<CommitMeta> {
     let commit = repo
         .find_commit(id)
         .map_err(|e| git_err(format!("cannot read commit {id}"), e))?;
-    let (subject, body) = split_message(&commit.message_raw_sloppy().to_str_lossy());
+    let (subject, body) = crate::range::split_message(&commit.message_raw_sloppy().to_str_lossy());
     let time = commit
         .time()
         .map_err(|e| git_err(format!("cannot read the date of commit {id}"), e))?
@@ -232,16 +232,6 @@ fn read_commit(repo: &gix::Repository, id: ObjectId) -> Result<CommitMeta> {
     })
 }
 
-/// Subject = first paragraph joined into one line (like `%s`), body = the rest.
-fn split_message(message: &str) -> (String, String) {
-    let message = message.trim_start_matches(['\n', '\r']);
-    let (first, rest) = match message.find("\n\n") {
-        Some(i) => (&message[..i], &message[i + 2..]),
-        None => (message, ""),
-    };
-    let subject = first.lines().map(str::trim).collect::<Vec<_>>().join(" ");
-    (subject, rest.trim().to_string())
-}
 
 /// The text with every whitespace character dropped (whitespace-only
 /// changes compare equal under it).
@@ -660,7 +650,7 @@ mod tests {
     #[test]
     fn messages_split_like_git() {
         assert_eq!(
-            split_message("Fix a\nwrapped subject\n\nbody line\n\nFixes: #1\n"),
+            crate::range::split_message("Fix a\nwrapped subject\n\nbody line\n\nFixes: #1\n"),
             (
                 "Fix a wrapped subject".into(),
                 "body line\n\nFixes: #1".into()

@@ -793,20 +793,7 @@ impl<'a> Ctx<'a> {
 
     /// Bracket depth after `start..end` from 0; `None` if it goes negative.
     fn balance(&self, start: usize, end: usize) -> Option<i32> {
-        let mut depth = 0i32;
-        for &b in &self.masked[start..end] {
-            match b {
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    depth -= 1;
-                    if depth < 0 {
-                        return None;
-                    }
-                }
-                _ => {}
-            }
-        }
-        Some(depth)
+        self.balance_signed(start, end, 0)
     }
 
     /// An edit of `start..end` keeps brackets balanced and does not start

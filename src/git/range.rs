@@ -613,7 +613,7 @@ fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
 }
 
 /// Subject = first paragraph joined into one line (like `%s`), body = the rest.
-fn split_message(message: &str) -> (String, String) {
+pub(crate) fn split_message(message: &str) -> (String, String) {
     let message = message.trim_start_matches(['\n', '\r']);
     let (first, rest) = match message.find("\n\n") {
         Some(i) => (&message[..i], &message[i + 2..]),
