@@ -244,6 +244,11 @@ pub struct EvalArgs {
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
 
+    /// Cases whose review needs more chunks than this are listed, not
+    /// reviewed (one huge commit would cost more than all the others).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_chunks: usize,
+
     /// A finding finds a defect within this many lines of it.
     #[arg(long, value_name = "LINES", default_value_t = crate::eval::score::DEFAULT_TOLERANCE)]
     pub tolerance: u32,

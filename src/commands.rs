@@ -514,8 +514,15 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     };
     let mut run = Run::prepare(&repo, &settings, manifest, &opts)?;
     let mut engine = run.engine(engine_options(&settings, global, args.threads));
-    let outcomes =
-        crate::eval::run::review_cases(&repo, &settings, &mut run, &mut engine, &cases, &say)?;
+    let outcomes = crate::eval::run::review_cases(
+        &repo,
+        &settings,
+        &mut run,
+        &mut engine,
+        &cases,
+        args.max_chunks,
+        &say,
+    )?;
     let scores = crate::eval::score::score(&outcomes, args.tolerance);
     let mut out = std::io::stdout().lock();
     let io = |e| Error::io("writing the scores", e);

@@ -301,7 +301,10 @@ fn a_history_case_reviews_the_files_its_defects_are_in() {
     );
     repo.commit_files(
         "Fix two() returning 3",
-        &[("util.py", "def one():\n    return 1\n\n\ndef two():\n    return 2\n")],
+        &[(
+            "util.py",
+            "def one():\n    return 1\n\n\ndef two():\n    return 2\n",
+        )],
     );
     repo.write(".deep-review.toml", TWO_REVIEWERS);
     let s = eval_json(&repo, &["--from-history"]);
@@ -310,8 +313,42 @@ fn a_history_case_reviews_the_files_its_defects_are_in() {
     assert_eq!(case["head"], introducing);
     assert_eq!(case["defects"][0]["file"], "util.py");
     assert_eq!(case["defects"][0]["line_start"], 6);
-    assert_eq!(case["defects"][0]["found_by"], serde_json::json!(["marker"]));
+    assert_eq!(
+        case["defects"][0]["found_by"],
+        serde_json::json!(["marker"])
+    );
     let marker = card(&s, "marker");
     assert_eq!(marker["findings"], 1, "other.py is not reviewed: {s}");
     assert_eq!(marker["unconfirmed"], 0);
+}
+
+#[test]
+fn cases_larger_than_max_chunks_are_listed_not_reviewed() {
+    let (repo, base, head) = labelled_repo();
+    // A second case whose change needs many chunks of the smallest size.
+    let long: String = (0..400)
+        .map(|i| format!("value_{i} = compute({i}) * {i}\n"))
+        .collect();
+    let big_head = repo.commit_files("Add the table", &[("table.py", &long)]);
+    repo.write(
+        ".deep-review.toml",
+        format!("{TWO_REVIEWERS}\n[review]\nchunk_tokens = 128\n"),
+    );
+    let cases = repo.scratch().join("cases.toml");
+    let big_case = format!(
+        "\n[[case]]\nname = \"table\"\nbase = \"{head}\"\nhead = \"{big_head}\"\n\n[[case.defect]]\nfile = \"table.py\"\nlines = 7\nseverity = \"important\"\n"
+    );
+    std::fs::write(&cases, cases_toml(&base, &head, 9) + &big_case).unwrap();
+    let s = eval_json(
+        &repo,
+        &["--cases", cases.to_str().unwrap(), "--max-chunks", "2"],
+    );
+    assert_eq!(s["cases"], 2);
+    assert_eq!(s["reviewed_cases"], 1, "{s}");
+    assert_eq!(s["defects"], 2, "only the reviewed case's defects count");
+    let table = &s["per_case"][1];
+    assert_eq!(table["id"], "table");
+    let why = table["not_reviewed"].as_str().unwrap();
+    assert!(why.contains("more than --max-chunks 2"), "{why}");
+    assert_eq!(card(&s, "marker")["defects"]["found"], 1);
 }

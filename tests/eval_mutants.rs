@@ -1048,6 +1048,7 @@ fn merges_side_branches_and_old_commits_are_not_candidates() {
         count: 1000,
         seed: 1,
         recent_commits: 2,
+        ..MutantOptions::default()
     };
     let recent = mutants::plant(&repo.open(), head_of(&repo), &opts).unwrap();
     assert!(!recent.is_empty());
@@ -1173,4 +1174,49 @@ fn shapes_found_in_real_code() {
     // Attributes and a type beside a variable are not swapped.
     let src = "#[derive(Debug, Clone)]\nstruct S;\nfn f(other: u8) -> bool {\n    isinstance(other, Set)\n}\n";
     assert!(sites_of(src, "rust", Operator::SwapArguments).is_empty());
+}
+
+#[test]
+fn large_file_changes_and_test_files_are_not_mutated() {
+    let r = TestRepo::new();
+    r.commit_files("Start", &[("README.md", "x\n")]);
+    // A module of 250 lines, every one a site, added in one commit.
+    let big: String = (0..250)
+        .map(|i| format!("if a{i} < b{i}:\n    pass\n"))
+        .collect();
+    r.commit_files("Add the big module", &[("big.py", &big)]);
+    r.commit_files(
+        "Add small and its test",
+        &[
+            (
+                "small.py",
+                "def small(a, b):\n    if a < b:\n        return a\n    return b\n",
+            ),
+            (
+                "tests/test_small.py",
+                "def test_small():\n    if 1 < 2:\n        assert True\n",
+            ),
+        ],
+    );
+    let files = |opts: &MutantOptions| -> std::collections::BTreeSet<String> {
+        mutants::plant(&r.open(), head_of(&r), opts)
+            .expect("plant")
+            .iter()
+            .map(|m| m.case.defects[0].file.clone())
+            .collect()
+    };
+    let default = MutantOptions {
+        count: 20,
+        seed: 1,
+        ..MutantOptions::default()
+    };
+    assert_eq!(files(&default), ["small.py".to_string()].into());
+    let roomy = MutantOptions {
+        max_changed_lines: 1000,
+        ..default
+    };
+    assert!(
+        files(&roomy).contains("big.py"),
+        "a higher limit lets it in"
+    );
 }

@@ -232,7 +232,6 @@ fn read_commit(repo: &gix::Repository, id: ObjectId) -> Result<CommitMeta> {
     })
 }
 
-
 /// The text with every whitespace character dropped (whitespace-only
 /// changes compare equal under it).
 fn squash(text: &str) -> String {

@@ -1709,7 +1709,13 @@ pub struct MutantOptions {
     pub seed: u64,
     /// First-parent commits examined back from the head (merges count).
     pub recent_commits: usize,
+    /// Files a commit changed by more lines than this are not mutated: the
+    /// case would be a long review (a whole new module) around one line.
+    pub max_changed_lines: u32,
 }
+
+/// Default [`MutantOptions::max_changed_lines`].
+pub const DEFAULT_MAX_CHANGED_LINES: u32 = 200;
 
 impl Default for MutantOptions {
     fn default() -> Self {
@@ -1717,6 +1723,7 @@ impl Default for MutantOptions {
             count: 10,
             seed: 0,
             recent_commits: DEFAULT_RECENT_COMMITS,
+            max_changed_lines: DEFAULT_MAX_CHANGED_LINES,
         }
     }
 }
@@ -1775,7 +1782,8 @@ pub fn plant(
             }
             // A planted bug should be one a user's code could have: a
             // test that forgets to drop a server measures nothing useful.
-            if is_test_path(&file.path) {
+            if is_test_path(&file.path) || file.additions + file.deletions > opts.max_changed_lines
+            {
                 continue;
             }
             let Some(language) = file

@@ -11,14 +11,16 @@ use crate::report::ReviewReport;
 use std::time::{Duration, Instant};
 
 /// Reviews every case in order; `say` hears one line per case. A case
-/// with nothing a model can read (only skipped files) is kept, marked not
-/// reviewed, so the user sees why it counts nowhere.
+/// with nothing a model can read (only skipped files), or with more than
+/// `max_chunks` chunks, is kept, marked not reviewed, so the user sees why
+/// it counts nowhere.
 pub fn review_cases(
     repo: &gix::Repository,
     settings: &crate::config::Settings,
     run: &mut Run<'_>,
     engine: &mut Engine,
     cases: &[Case],
+    max_chunks: usize,
     say: &dyn Fn(&str),
 ) -> Result<Vec<CaseOutcome>> {
     let mut out = Vec::with_capacity(cases.len());
@@ -38,8 +40,14 @@ pub fn review_cases(
             case.source != super::Source::History || case.defects.iter().any(|d| d.file == path)
         };
         let plan = crate::pipeline::plan_paths(repo, range, settings, &keep)?;
-        if plan.chunks.is_empty() {
-            let why = if plan.unfit.is_empty() {
+        let too_large = plan.chunks.len() > max_chunks;
+        if plan.chunks.is_empty() || too_large {
+            let why = if too_large {
+                format!(
+                    "{} chunks, more than --max-chunks {max_chunks}",
+                    plan.chunks.len()
+                )
+            } else if plan.unfit.is_empty() {
                 "every changed file is skipped (binary, lock file or ignored)".to_string()
             } else {
                 "the change is too large for any chunk".to_string()
