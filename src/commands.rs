@@ -498,8 +498,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
         let mut out = std::io::stdout().lock();
         let io = |e| Error::io("writing the cases", e);
         if json {
-            serde_json::to_writer_pretty(&mut out, &cases).map_err(|e| io(e.into()))?;
-            writeln!(out).map_err(io)?;
+            write_json(&mut out, &cases).map_err(io)?;
         } else {
             out.write_all(crate::eval::table::cases(&cases).as_bytes())
                 .map_err(io)?;
@@ -527,8 +526,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     let io = |e| Error::io("writing the scores", e);
     if json {
-        serde_json::to_writer_pretty(&mut out, &scores).map_err(|e| io(e.into()))?;
-        writeln!(out).map_err(io)?;
+        write_json(&mut out, &scores).map_err(io)?;
     } else {
         out.write_all(crate::eval::table::render(&scores).as_bytes())
             .map_err(io)?;
@@ -536,15 +534,18 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     Ok(error::EXIT_OK)
 }
 
+/// `value` as pretty JSON and a newline.
+fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
 fn print_plan(plan: &plan::ReviewPlan, format: Option<Format>) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     let io = |e| Error::io("writing the plan", e);
     match format {
         None | Some(Format::Text) => plan::write_text(plan, &mut out).map_err(io)?,
-        Some(Format::Json) => {
-            serde_json::to_writer_pretty(&mut out, &plan.to_json()).map_err(|e| io(e.into()))?;
-            writeln!(out).map_err(io)?;
-        }
+        Some(Format::Json) => write_json(&mut out, &plan.to_json()).map_err(io)?,
         Some(f) => {
             return Err(Error::Usage(format!(
                 "--plan prints text or json, not {f:?}"

@@ -28,6 +28,7 @@ use crate::diff::{DiffOptions, FileStatus, LineKind};
 use crate::error::{Error, Result};
 use crate::eval::{Case, Defect, Source};
 use crate::findings::Severity;
+use crate::range::git_err;
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -136,10 +137,6 @@ pub fn mine(repo: &gix::Repository, range: Option<&str>, opts: &MineOptions) -> 
         fix_commits,
         skipped,
     })
-}
-
-fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
-    Error::Git(format!("{context}: {err}"))
 }
 
 fn refuse_shallow(repo: &gix::Repository) -> Result<()> {

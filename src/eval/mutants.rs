@@ -71,9 +71,10 @@
 //! hides sites; rarely, it could put one inside a JS regex.
 
 use crate::diff::{DiffOptions, FileStatus, LineKind};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::{Case, Defect, Source};
 use crate::findings::Severity;
+use crate::range::git_err;
 use gix::bstr::ByteSlice;
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
@@ -283,12 +284,7 @@ fn line_at(text: &str, offset: usize) -> u32 {
 
 /// Lines in `text` (a last line without a newline counts).
 fn line_count(text: &str) -> u32 {
-    let newlines = text.bytes().filter(|&b| b == b'\n').count() as u32;
-    if text.is_empty() || text.ends_with('\n') {
-        newlines
-    } else {
-        newlines + 1
-    }
+    crate::eval::cases::count_lines(text.as_bytes()) as u32
 }
 
 // ---------------------------------------------------------------------------
@@ -1738,10 +1734,6 @@ struct Target {
     language: String,
     text: String,
     kind: EntryKind,
-}
-
-fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
-    Error::Git(format!("{context}: {err}"))
 }
 
 /// Plants up to `opts.count` defects in hunks that recent first-parent

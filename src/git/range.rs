@@ -72,7 +72,7 @@ impl ReviewRange {
 }
 
 /// Turns any gix failure into a git-layer error that says what we were doing.
-fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
+pub(crate) fn git_err(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Error {
     Error::Git(format!("{context}: {err}"))
 }
 
