@@ -51,6 +51,41 @@ impl CacheKey {
     }
 }
 
+/// Directory under the cache directory where chunk locks live (not a
+/// two-hex-digit fan-out name, so entry scans never see it).
+const LOCKS_DIR: &str = "locks";
+
+/// A claim on one key while this process makes its answer (see
+/// [`Cache::try_claim`]), so that a hook and a manual review in the same
+/// repository never make the same answer twice.
+///
+/// It is an advisory `flock` on a file under `locks/`, and that choice
+/// is what makes a stale lock impossible: when the holder dies (killed,
+/// crashed, power cut) the kernel drops its lock, and the file left behind
+/// is claimed by the next process as if it were new. Dropping the claim
+/// removes the file first and unlocks after, so a waiter that opened the
+/// old file notices (its inode is gone) and opens the name again.
+#[derive(Debug)]
+pub struct ChunkLock {
+    path: PathBuf,
+    _file: std::fs::File,
+}
+
+impl Drop for ChunkLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What [`Cache::try_claim`] found.
+#[derive(Debug)]
+pub enum Claim {
+    /// This process holds the key until the lock is dropped.
+    Mine(ChunkLock),
+    /// Another live process holds it (its pid, when it wrote one).
+    Theirs(Option<u32>),
+}
+
 /// Result of [`Cache::lookup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -218,6 +253,50 @@ impl Cache {
             self.evict()?;
         }
         Ok(())
+    }
+
+    /// Claims `key` without waiting: [`Claim::Mine`] when no live process
+    /// holds it (a lock left by a dead one is taken over), else
+    /// [`Claim::Theirs`]. An error means locks cannot be used here (a
+    /// read-only directory...): the caller goes on without one.
+    pub fn try_claim(&self, key: &CacheKey) -> std::io::Result<Claim> {
+        use std::io::{Read, Seek};
+        use std::os::unix::fs::MetadataExt;
+        let dir = self.dir.join(LOCKS_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(key.hex());
+        loop {
+            let mut file = std::fs::File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            // fs4 rather than std's File::try_lock: that needs Rust 1.89,
+            // and Debian's rustc is older.
+            if !fs4::fs_std::FileExt::try_lock_exclusive(&file)? {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                return Ok(Claim::Theirs(pid.trim().parse().ok()));
+            }
+            // The previous holder may have removed the name between our
+            // open and our lock: then this lock guards nothing anyone else
+            // can see, so open the name again.
+            let held = file.metadata()?;
+            let named = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if (held.dev(), held.ino()) != (named.dev(), named.ino()) {
+                continue;
+            }
+            // Who holds it, for the message of whoever waits.
+            file.set_len(0)?;
+            file.rewind()?;
+            file.write_all(std::process::id().to_string().as_bytes())?;
+            return Ok(Claim::Mine(ChunkLock { path, _file: file }));
+        }
     }
 
     /// Removes least recently used entries until the cache fits its bound.

@@ -66,13 +66,16 @@ pub fn root_of(repo: &gix::Repository) -> PathBuf {
 
 /// The review cache as the reviewer stage sees it; failures to write the
 /// cache never fail a review (the result is still correct, only slower next time).
-struct CacheStore(Cache);
+struct CacheStore(std::sync::Arc<Cache>);
 impl GenerationStore for CacheStore {
     fn get(&mut self, key: &CacheKey) -> Option<String> {
         self.0.get(key)
     }
     fn put(&mut self, key: &CacheKey, text: &str) {
         let _ = self.0.put(key, text);
+    }
+    fn shared(&self) -> Option<std::sync::Arc<Cache>> {
+        Some(self.0.clone())
     }
 }
 
@@ -95,7 +98,7 @@ impl<'r> Run<'r> {
                 &crate::cache::default_dir(repo.git_dir()),
                 settings.cache_max_bytes,
             ) {
-                Ok(c) => Box::new(CacheStore(c)),
+                Ok(c) => Box::new(CacheStore(std::sync::Arc::new(c))),
                 Err(e) => {
                     if !opts.quiet {
                         eprintln!("git-deep-review: warning: review cache unavailable ({e}); reviewing without it");
@@ -154,35 +157,29 @@ impl<'r> Run<'r> {
         engine.set_deadline(deadline);
         let mut timings = StageTimings::default();
         let loaded_before = engine.load_ms();
+        let used_before = engine.usage();
 
-        let failed_models = self.preflight(engine)?;
-        let plan = &self.recount(plan, engine, &failed_models);
+        // A review whose every answer is cached needs no model, so none is
+        // checked or loaded: a retried push costs what git costs.
+        let (failed_models, plan) = match self.answered_from_cache(plan, engine) {
+            Some(cut) => (HashMap::new(), cut),
+            None => {
+                let failed = self.preflight(engine)?;
+                let cut = self.recount(plan, engine, &failed);
+                (failed, cut)
+            }
+        };
+        let plan = &plan;
 
         // Reviewers whose model is unusable fail here, with the reason; the
         // gate's policy for failed reviewers decides what that means.
-        let (ready, unusable): (Vec<&Reviewer>, Vec<&Reviewer>) = self
+        let ready = self.ready_reviewers(&failed_models, engine);
+        let unusable: Vec<&Reviewer> = self
             .reviewers
             .iter()
-            .partition(|r| !failed_models.contains_key(&r.spec.model));
-        let mut ready: Vec<Reviewer> = ready.into_iter().cloned().collect();
-        // A server's context is known once it answered: `max_tokens =
-        // "auto"` of a reviewer there follows it.
-        for r in &mut ready {
-            if r.spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
-                let n_ctx = engine
-                    .remote(&r.spec.model)
-                    .and_then(|p| p.ok())
-                    .and_then(|p| p.probe(&|_| {}).ok())
-                    .and_then(|i| i.n_ctx)
-                    .unwrap_or(crate::engine::manifest::REFERENCE_N_CTX);
-                r.spec.sampling.max_tokens = crate::engine::auto_max_tokens(n_ctx);
-            }
-        }
-        let identities: HashMap<String, String> = self
-            .reviewers
-            .iter()
-            .map(|r| (r.spec.model.clone(), self.identity(&r.spec.model, engine)))
+            .filter(|r| failed_models.contains_key(&r.spec.model))
             .collect();
+        let identities = self.identities(engine);
         let identity = |m: &str| identities.get(m).cloned().unwrap_or_else(|| m.to_string());
         let progress = self.progress;
         let say = |msg: &str| {
@@ -266,6 +263,7 @@ impl<'r> Run<'r> {
         // every answer comes from the cache), so the stage is what the
         // engine measured.
         report.timings.load_ms = engine.load_ms().saturating_sub(loaded_before);
+        report.engine = engine.usage().since(used_before);
         report.code_sent_to = code_sent_to(engine, &report);
         report.wall_clock_ms = ms(started.elapsed());
         Ok(Outcome {
@@ -273,6 +271,86 @@ impl<'r> Run<'r> {
             interrupted,
             report,
         })
+    }
+
+    /// The reviewers whose model is not in `failed`, with `max_tokens =
+    /// "auto"` of those on a server following the context it reports.
+    fn ready_reviewers(
+        &self,
+        failed: &HashMap<String, String>,
+        engine: &mut Engine,
+    ) -> Vec<Reviewer> {
+        let mut ready: Vec<Reviewer> = self
+            .reviewers
+            .iter()
+            .filter(|r| !failed.contains_key(&r.spec.model))
+            .cloned()
+            .collect();
+        // A server's context is known once it answered.
+        for r in &mut ready {
+            if r.spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
+                let n_ctx = engine
+                    .remote(&r.spec.model)
+                    .and_then(|p| p.ok())
+                    .and_then(|p| p.probe(&|_| {}).ok())
+                    .and_then(|i| i.n_ctx)
+                    .unwrap_or(crate::engine::manifest::REFERENCE_N_CTX);
+                r.spec.sampling.max_tokens = crate::engine::auto_max_tokens(n_ctx);
+            }
+        }
+        ready
+    }
+
+    /// The cache identity of every reviewer's model, by model name.
+    fn identities(&self, engine: &mut Engine) -> HashMap<String, String> {
+        self.reviewers
+            .iter()
+            .map(|r| (r.spec.model.clone(), self.identity(&r.spec.model, engine)))
+            .collect()
+    }
+
+    /// The plan as the models' tokenizers cut it, when the cache holds
+    /// both that cut and every reviewer's answer on it; `None` otherwise
+    /// (then the models are checked and loaded as usual). Loads no model.
+    fn answered_from_cache(
+        &mut self,
+        plan: &ReviewPlan,
+        engine: &mut Engine,
+    ) -> Option<ReviewPlan> {
+        let tokenizers = self.tokenizers(&HashMap::new(), engine);
+        let cut = if tokenizers.is_empty() {
+            plan.clone()
+        } else {
+            let key = crate::plan::recut::key(plan, self.settings.chunk_tokens, &tokenizers);
+            let counts = crate::plan::recut::Counts::parse(&self.store.get(&key)?)?;
+            crate::plan::recut::replay(plan, self.settings.chunk_tokens, &counts)?
+        };
+        let ready = self.ready_reviewers(&HashMap::new(), engine);
+        let identities = self.identities(engine);
+        let identity = |m: &str| identities.get(m).cloned().unwrap_or_else(|| m.to_string());
+        let inputs = RunInputs {
+            reviewers: &ready,
+            instructions: self.instructions.as_ref().map(|(_, t)| t.as_str()),
+            model_identity: &identity,
+            deadline: None,
+            max_findings: self.settings.max_findings,
+            progress: &|_| {},
+        };
+        reviewers::all_cached(&cut, &inputs, self.store.as_mut()).then_some(cut)
+    }
+
+    /// The identities of the tokenizers that cut the plan: those of the
+    /// real models not in `failed` (stand-ins count nothing).
+    fn tokenizers(&self, failed: &HashMap<String, String>, engine: &mut Engine) -> Vec<String> {
+        let mut models: Vec<&str> = self
+            .reviewers
+            .iter()
+            .map(|r| r.spec.model.as_str())
+            .filter(|m| !standin::is_standin(m) && !failed.contains_key(*m))
+            .collect();
+        models.sort_unstable();
+        models.dedup();
+        models.iter().map(|m| self.identity(m, engine)).collect()
     }
 
     /// Checks every real model up front (hash on first use, header,
@@ -340,12 +418,29 @@ impl<'r> Run<'r> {
     /// for in-process models, a llama-server's `/tokenize` for models on
     /// one (other servers cannot count: the estimate stands for them). A
     /// chunk must fit every model that reads it, so the largest count wins.
+    ///
+    /// The counts are remembered in the cache ([`crate::plan::recut`]), so
+    /// the next review of the same diff cuts it without the vocabularies.
     fn recount(
-        &self,
+        &mut self,
         plan: &ReviewPlan,
         engine: &mut Engine,
         failed: &HashMap<String, String>,
     ) -> ReviewPlan {
+        let chunk_tokens = self.settings.chunk_tokens;
+        let tokenizers = self.tokenizers(failed, engine);
+        if tokenizers.is_empty() {
+            return plan.clone();
+        }
+        let key = crate::plan::recut::key(plan, chunk_tokens, &tokenizers);
+        let remembered = self
+            .store
+            .get(&key)
+            .and_then(|t| crate::plan::recut::Counts::parse(&t))
+            .and_then(|c| crate::plan::recut::replay(plan, chunk_tokens, &c));
+        if let Some(cut) = remembered {
+            return cut;
+        }
         let mut usable: Vec<String> = self
             .reviewers
             .iter()
@@ -386,7 +481,9 @@ impl<'r> Run<'r> {
             }
             n.unwrap_or_else(|| crate::plan::estimate_tokens(text))
         };
-        crate::plan::recount(plan, self.settings.chunk_tokens, &count)
+        let (cut, counts) = crate::plan::recut::record(plan, chunk_tokens, &count);
+        self.store.put(&key, &counts.to_text());
+        cut
     }
 
     /// What identifies a model's output in the cache: its file's sha256

@@ -10,6 +10,12 @@
 //! - `standin:empty` always answers `{"findings":[]}`.
 //! - `standin:fail` fails every request (a model that cannot run).
 //!
+//! Two variables let tests watch stand-ins across processes (they are read
+//! only here, so only by the test suite): `GIT_DEEP_REVIEW_STANDIN_DELAY_MS`
+//! makes every `generate` call take that long (a slow model, to hold a
+//! chunk lock), and `GIT_DEEP_REVIEW_STANDIN_LOG` names a file to which each
+//! generated answer appends a line `pid model` (how many answers were made).
+//!
 //! The diff is read in the layout the git layer renders chunks in:
 //! a header `=== path (status, +a -d) ===` per file, then lines
 //! `+ 123 | text` (added), `  124 | text` (context), `-     | text` (removed).
@@ -134,6 +140,27 @@ fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
     })
 }
 
+/// The test suite's view of stand-in calls (see the module comment).
+fn watch(model: &str, answers: usize) {
+    if let Some(ms) = std::env::var("GIT_DEEP_REVIEW_STANDIN_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    if let Some(path) = std::env::var_os("GIT_DEEP_REVIEW_STANDIN_LOG") {
+        use std::io::Write;
+        let line = format!("{} {model}\n", std::process::id()).repeat(answers);
+        if let Ok(mut f) = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
 fn tokens(text: &str) -> usize {
     text.len().div_ceil(4)
 }
@@ -141,6 +168,7 @@ fn tokens(text: &str) -> usize {
 impl Backend for StandinBackend {
     fn generate(&mut self, model: &str, requests: &[Request]) -> Vec<Result<Generation>> {
         self.calls += 1;
+        watch(model, requests.len());
         let texts: Vec<String> = requests
             .iter()
             .map(|r| format!("{}\n\n{}", r.prompt.system, r.prompt.user))

@@ -243,3 +243,137 @@ fn clear_frees_everything() {
     assert_eq!(cache.stats().unwrap().entries, 0);
     assert!(cache.get(&key("0", "m")).is_none());
 }
+
+fn lock_files(dir: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir.join("locks")) {
+        Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn a_claimed_key_is_theirs_to_everyone_else_until_released() {
+    use git_deep_review::cache::Claim;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path(), 1 << 20).unwrap();
+    let k = key("+x", "m");
+    let mine = match cache.try_claim(&k).unwrap() {
+        Claim::Mine(l) => l,
+        Claim::Theirs(p) => panic!("a fresh key is held by {p:?}"),
+    };
+    // Another open of the lock (another process, or here another claim)
+    // sees it held, and by whom.
+    match cache.try_claim(&k).unwrap() {
+        Claim::Theirs(pid) => assert_eq!(pid, Some(std::process::id())),
+        Claim::Mine(_) => panic!("a held key was claimed twice"),
+    }
+    // Other keys are free meanwhile.
+    assert!(matches!(
+        cache.try_claim(&key("+y", "m")).unwrap(),
+        Claim::Mine(_)
+    ));
+    assert_eq!(
+        lock_files(dir.path()).len(),
+        1,
+        "the released claim on +y left a file"
+    );
+    drop(mine);
+    assert!(
+        lock_files(dir.path()).is_empty(),
+        "a released claim leaves no file"
+    );
+    assert!(matches!(cache.try_claim(&k).unwrap(), Claim::Mine(_)));
+    // Entries are not confused with locks.
+    assert_eq!(cache.stats().unwrap().entries, 0);
+}
+
+#[test]
+fn a_lock_whose_holder_was_killed_is_taken_over() {
+    use git_deep_review::cache::Claim;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path(), 1 << 20).unwrap();
+    let k = key("+x", "m");
+    // Another process takes the lock the way a review does (flock on the
+    // key's file under locks/) and is then killed while holding it.
+    let Claim::Mine(probe) = cache.try_claim(&k).unwrap() else {
+        panic!("fresh key held")
+    };
+    let path = dir.path().join("locks").join(k.hex());
+    drop(probe);
+    std::fs::write(&path, "999999").unwrap();
+    // -o: flock(1) itself holds the lock, not the command it runs (so
+    // killing it releases the lock, as killing a review does).
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&path)
+        .args(["sh", "-c", "echo locked; exec sleep 60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run flock(1) (util-linux)");
+    // flock(1) says so once it holds the lock.
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    match cache.try_claim(&k).unwrap() {
+        Claim::Theirs(pid) => {
+            assert_eq!(pid, Some(999999), "the holder's pid is read from the file")
+        }
+        Claim::Mine(_) => panic!("held lock claimed"),
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // The file is still there (the holder never cleaned up), but nobody
+    // holds it: it is taken over, with this process's pid.
+    assert!(path.exists());
+    let Claim::Mine(lock) = cache.try_claim(&k).unwrap() else {
+        panic!("a dead holder's lock was not taken over")
+    };
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        std::process::id().to_string()
+    );
+    drop(lock);
+    assert!(!path.exists());
+}
+
+#[test]
+fn claims_from_many_threads_give_each_key_to_exactly_one() {
+    use git_deep_review::cache::Claim;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(Cache::open(dir.path(), 1 << 20).unwrap());
+    let k = key("+x", "m");
+    // Claim, hold briefly, release, many times over, from 8 threads: at
+    // no moment may two hold the key (the inode check on a name removed
+    // under a waiter is what this exercises).
+    let holders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let overlaps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, k, holders, overlaps) =
+                (cache.clone(), k.clone(), holders.clone(), overlaps.clone());
+            std::thread::spawn(move || {
+                let mut got = 0;
+                while got < 50 {
+                    if let Claim::Mine(lock) = cache.try_claim(&k).unwrap() {
+                        if holders.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                            overlaps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        std::thread::yield_now();
+                        holders.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        drop(lock);
+                        got += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(overlaps.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(lock_files(dir.path()).is_empty());
+}

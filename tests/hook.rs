@@ -1198,6 +1198,53 @@ fn real_push_with_real_models_decides_what_its_report_says() {
     );
 }
 
+/// A retried push whose review is all in the cache loads no model at all
+/// (the engine's own counters, in the report the push wrote, say so) and
+/// decides as the first push did.
+#[test]
+fn a_retried_push_whose_review_is_cached_loads_no_model() {
+    let s = setup();
+    with_config(&s, REAL_CONFIG);
+    ok(&bin(&s, &["hook", "install"]));
+    let old = s.tip("main");
+    s.work.commit_files("add calc", &[("src/calc.rs", CALC)]);
+    let (pushed, err) = push_with_models(&s, &["origin", "main"]);
+    let first = report_of(&err);
+    let loaded = |md: &str| {
+        md.lines()
+            .find_map(|l| l.strip_prefix("**Models loaded:** "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no engine line in the report: {md}"))
+    };
+    assert!(
+        loaded(&first).starts_with("2 vocabularies, 2 sets of weights"),
+        "the first push ran both models: {}",
+        loaded(&first)
+    );
+    if pushed {
+        s.remote.git(&["update-ref", "refs/heads/main", &old]);
+    }
+    let (again, err) = push_with_models(&s, &["origin", "main"]);
+    assert_eq!(again, pushed, "the cached review decides alike: {err}");
+    let second = report_of(&err);
+    assert!(loaded(&second).starts_with("none"), "{}", loaded(&second));
+    let cache_line = second
+        .lines()
+        .find(|l| l.starts_with("**Cache:**"))
+        .unwrap_or_default()
+        .to_string();
+    let n: Vec<&str> = cache_line.split_whitespace().collect();
+    assert_eq!(
+        n.get(1),
+        n.get(3),
+        "every chunk from the cache: {cache_line}"
+    );
+    assert_eq!(
+        critical_findings(&first).len(),
+        critical_findings(&second).len()
+    );
+}
+
 /// The time budget bounds a push through the real models (allow with a
 /// warning by default, block when configured).
 #[test]

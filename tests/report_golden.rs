@@ -228,6 +228,13 @@ fn build(runs: Vec<ReviewerRun>) -> ReviewReport {
         not_reviewed: Vec::new(),
     });
     r.timings.consolidate_ms = 4;
+    // Two models ran (correctness's and docs'); one of them never answered.
+    r.engine = git_deep_review::engine::EngineUse {
+        backend_started: true,
+        vocabularies_loaded: 2,
+        weights_loaded: 2,
+        contexts_created: 2,
+    };
     r
 }
 

@@ -153,6 +153,8 @@ pub struct LlamaBackend {
     load_ms: u64,
     /// Generations stop here (the run's time budget).
     stop_at: Option<Instant>,
+    /// What has been loaded, for [`LlamaBackend::usage`].
+    usage: super::EngineUse,
 }
 
 impl LlamaBackend {
@@ -181,6 +183,10 @@ impl LlamaBackend {
             loaded: HashMap::new(),
             load_ms: 0,
             stop_at: None,
+            usage: super::EngineUse {
+                backend_started: true,
+                ..Default::default()
+            },
         })
     }
 
@@ -211,6 +217,11 @@ impl LlamaBackend {
         self.load_ms
     }
 
+    /// What this engine has loaded so far (vocabularies, weights, contexts).
+    pub fn usage(&self) -> super::EngineUse {
+        self.usage
+    }
+
     /// Loads (verifying first) the vocabulary, template and metadata of the
     /// model called `name`, if not loaded yet; the weights come later, with
     /// the first context.
@@ -235,6 +246,7 @@ impl LlamaBackend {
             .progress
             .status(&format!("[{name}] loading {}", path.display()));
         let model = load_model_file(&entry, &path, self.opts.verbose, true)?;
+        self.usage.vocabularies_loaded += 1;
         let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let layout = match &entry.chat_template {
             ChatTemplate::Completion => Layout::Completion,
@@ -383,7 +395,10 @@ impl LlamaBackend {
                     l.path.display()
                 ));
             }
+            let had_weights = l.full.is_some();
             create_context(l, model_name, threads, &mut self.memory)?;
+            self.usage.weights_loaded += u32::from(!had_weights);
+            self.usage.contexts_created += 1;
             self.load_ms += started.elapsed().as_millis() as u64;
         }
         let n_ctx = l.n_ctx;

@@ -35,6 +35,39 @@ pub use llama::{EngineOptions, LlamaBackend};
 pub use manifest::{load_manifest, models_dir, Manifest, ModelEntry};
 pub use progress::Progress;
 
+/// What the in-process engine had to load during a run, counted by the
+/// engine itself (a review answered from the cache should load nothing;
+/// tests assert it through these counters rather than the clock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineUse {
+    /// llama.cpp was initialised (its CPU back end registered).
+    pub backend_started: bool,
+    /// Vocabularies (with templates and metadata) read from GGUF files.
+    pub vocabularies_loaded: u32,
+    /// Model weights mapped in.
+    pub weights_loaded: u32,
+    /// llama.cpp contexts (KV caches) created.
+    pub contexts_created: u32,
+}
+
+impl EngineUse {
+    /// What was loaded after `before` was taken (one run of an engine that
+    /// served earlier runs too, as in `eval`).
+    pub fn since(self, before: EngineUse) -> EngineUse {
+        EngineUse {
+            backend_started: self.backend_started && !before.backend_started,
+            vocabularies_loaded: self.vocabularies_loaded - before.vocabularies_loaded,
+            weights_loaded: self.weights_loaded - before.weights_loaded,
+            contexts_created: self.contexts_created - before.contexts_created,
+        }
+    }
+
+    /// Nothing was loaded.
+    pub fn is_nothing(&self) -> bool {
+        *self == EngineUse::default()
+    }
+}
+
 /// Sampling settings of one reviewer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sampling {
@@ -294,6 +327,13 @@ impl Engine {
     /// contexts so far (0 when it was never used).
     pub fn load_ms(&self) -> u64 {
         self.llama.as_ref().map_or(0, |l| l.load_ms())
+    }
+
+    /// What the in-process engine has loaded so far.
+    pub fn usage(&self) -> EngineUse {
+        self.llama
+            .as_ref()
+            .map_or_else(EngineUse::default, |l| l.usage())
     }
 
     /// Clears any progress line (call before printing to stderr).

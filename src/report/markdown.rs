@@ -265,6 +265,21 @@ fn design(out: &mut String, r: &ReviewReport) {
 
 /// The retro's line about the lead model: which sections it wrote, or why
 /// the report's prose is the data-built fallback.
+/// What the engine loaded, in words ("none" is what a review answered
+/// from the cache should say).
+fn engine_use(u: &crate::engine::EngineUse) -> String {
+    if u.is_nothing() {
+        return "none (every answer came from the review cache or a server)".to_string();
+    }
+    let n = |k: u32, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    format!(
+        "{}, {}, {}",
+        n(u.vocabularies_loaded, "vocabulary", "vocabularies"),
+        n(u.weights_loaded, "set of weights", "sets of weights"),
+        n(u.contexts_created, "context", "contexts")
+    )
+}
+
 fn lead_line(lead: &crate::lead::LeadStatus) -> String {
     let cached = if lead.from_cache { " (from cache)" } else { "" };
     match lead.status {
@@ -401,6 +416,7 @@ fn retro(out: &mut String, r: &ReviewReport) {
         human_duration(t.lead_ms),
         human_duration(t.render_ms)
     );
+    let _ = writeln!(out, "**Models loaded:** {}\n", engine_use(&r.engine));
     let mut not_reviewed: Vec<String> = r
         .skipped
         .iter()

@@ -255,6 +255,10 @@ pub struct ReviewReport {
     /// nothing left the machine).
     #[serde(default)]
     pub code_sent_to: Vec<String>,
+    /// What the in-process engine loaded for this run (nothing, when every
+    /// answer came from the cache).
+    #[serde(default)]
+    pub engine: crate::engine::EngineUse,
 }
 
 /// The pipeline's data, handed to [`assemble`].
@@ -525,6 +529,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
             ran().next().is_some() && ran().all(|r| r.run.info.demonstration)
         },
         code_sent_to: Vec::new(),
+        engine: Default::default(),
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

@@ -217,6 +217,20 @@ pub fn write(
             from_cache: true,
         };
     }
+    // A second review of the same change (the hook beside a manual one)
+    // waits for this answer rather than writing it again.
+    let shared = store.shared();
+    let _lock = match crate::reviewers::wait_for(shared.as_deref(), &key, None, &|_| {}) {
+        Some(crate::reviewers::Claimed::Answered(text)) => {
+            return LeadAnswer {
+                prose: parse(&text),
+                from_cache: true,
+            }
+        }
+        Some(crate::reviewers::Claimed::Mine(lock)) => lock,
+        // Ctrl-C while waiting: nothing to wait for any more.
+        _ => None,
+    };
     backend.set_progress_labels("lead", &[format!("lead ({model})")]);
     let mut results = backend.generate(model, std::slice::from_ref(&request));
     let prose = match results.pop() {

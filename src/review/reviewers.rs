@@ -164,6 +164,81 @@ impl ReviewerRun {
 pub trait GenerationStore {
     fn get(&mut self, key: &CacheKey) -> Option<String>;
     fn put(&mut self, key: &CacheKey, text: &str);
+    /// The cache on disk behind this store, whose chunk locks keep two
+    /// processes from making the same answer (`None`: nothing to share).
+    fn shared(&self) -> Option<std::sync::Arc<crate::cache::Cache>> {
+        None
+    }
+}
+
+/// How often a run checks whether another process has finished the
+/// answer it waits for (the lock is a file; polling keeps the wait
+/// interruptible and bounded by the time budget).
+const CLAIM_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Who makes the answer of one key.
+pub(crate) enum Claimed {
+    /// This process (holding the lock, when there is a cache to lock).
+    Mine(Option<crate::cache::ChunkLock>),
+    /// Another process made it meanwhile: here it is.
+    Answered(String),
+    /// Another process is making it (its pid, when known).
+    Theirs(Option<u32>),
+}
+
+/// Claims `key` for this process, without waiting.
+fn claim(cache: Option<&crate::cache::Cache>, key: &CacheKey) -> Claimed {
+    let Some(cache) = cache else {
+        return Claimed::Mine(None);
+    };
+    match cache.try_claim(key) {
+        // The answer may have landed between the first lookup and the claim.
+        Ok(crate::cache::Claim::Mine(lock)) => match cache.get(key) {
+            Some(v) => Claimed::Answered(v),
+            None => Claimed::Mine(Some(lock)),
+        },
+        Ok(crate::cache::Claim::Theirs(pid)) => Claimed::Theirs(pid),
+        // Locks cannot be taken here (read-only directory...): review
+        // without one rather than not at all.
+        Err(_) => Claimed::Mine(None),
+    }
+}
+
+/// Claims `key`, waiting while another process holds it (`on_wait` is
+/// told once who): its answer, or the claim once it let go without one
+/// (it failed, or died: the kernel released its lock). `None` when the
+/// deadline passed or Ctrl-C came first.
+pub(crate) fn wait_for(
+    cache: Option<&crate::cache::Cache>,
+    key: &CacheKey,
+    deadline: Option<Instant>,
+    on_wait: &dyn Fn(Option<u32>),
+) -> Option<Claimed> {
+    let mut told = false;
+    loop {
+        match claim(cache, key) {
+            Claimed::Theirs(pid) if !told => {
+                on_wait(pid);
+                told = true;
+            }
+            Claimed::Theirs(_) => {}
+            done => return Some(done),
+        }
+        if crate::interrupt::is_triggered() || deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        std::thread::sleep(CLAIM_POLL);
+    }
+}
+
+/// The progress line of a wait.
+fn waiting_line(label: &str, pid: Option<u32>) -> String {
+    match pid {
+        Some(p) => {
+            format!("{label}: waiting for the review in process {p}, which is making this answer")
+        }
+        None => format!("{label}: waiting for another review, which is making this answer"),
+    }
 }
 
 /// No cache.
@@ -214,6 +289,78 @@ pub fn cache_key(model_identity: &str, request: &Request) -> CacheKey {
     ])
 }
 
+/// What every reviewer is asked about one chunk, built once per chunk.
+struct ChunkAsk<'a> {
+    diff: String,
+    lines: Vec<(String, Vec<u32>)>,
+    limits: crate::engine::grammar::GrammarLimits,
+    instructions: Option<&'a str>,
+}
+
+impl<'a> ChunkAsk<'a> {
+    fn new(plan: &ReviewPlan, chunk: &crate::plan::Chunk, inputs: &RunInputs<'a>) -> Self {
+        ChunkAsk {
+            diff: crate::plan::render_chunk(plan, chunk),
+            lines: crate::plan::chunk_new_lines(plan, chunk),
+            limits: crate::engine::grammar::GrammarLimits {
+                max_findings: inputs.max_findings,
+                ..Default::default()
+            },
+            instructions: inputs.instructions,
+        }
+    }
+
+    /// The request of reviewer `r` (with a JSON schema for a server, which
+    /// enforces that instead of the grammar).
+    fn request(&self, r: &Reviewer, system: &str, on_server: bool) -> Request {
+        // Each reviewer's constraint lets one finding fit in its token
+        // budget; an answer cut short by the budget keeps its completed
+        // findings.
+        let fitted = self
+            .limits
+            .fit_one_within(r.spec.sampling.max_tokens, &self.lines);
+        Request {
+            prompt: Prompt {
+                system: system.to_string(),
+                user: crate::prompts::review_user_message(
+                    self.instructions,
+                    &self.diff,
+                    &r.persona,
+                ),
+            },
+            sampling: r.spec.sampling.clone(),
+            grammar: crate::engine::grammar::findings_grammar(&self.lines, &fitted),
+            schema: on_server.then(|| {
+                std::sync::Arc::new(crate::engine::schema::findings_schema(&self.lines, &fitted))
+            }),
+        }
+    }
+}
+
+/// Whether `store` holds every reviewer's answer on every chunk of `plan`:
+/// then a run needs no model at all, not even to check it.
+pub fn all_cached(
+    plan: &ReviewPlan,
+    inputs: &RunInputs<'_>,
+    store: &mut dyn GenerationStore,
+) -> bool {
+    let system = crate::prompts::SYSTEM.trim();
+    plan.chunks.iter().all(|chunk| {
+        let ask = ChunkAsk::new(plan, chunk, inputs);
+        inputs.reviewers.iter().all(|r| {
+            // The schema is not part of the key: a server's answer and an
+            // in-process one are keyed alike.
+            let request = ask.request(r, system, false);
+            store
+                .get(&cache_key(
+                    &(inputs.model_identity)(&r.spec.model),
+                    &request,
+                ))
+                .is_some()
+        })
+    })
+}
+
 /// One request of one reviewer on one chunk, not answered by the cache.
 struct Job {
     reviewer: usize,
@@ -221,13 +368,21 @@ struct Job {
     key: CacheKey,
     request: Request,
     label: String,
+    /// Held while this process makes the answer (released once it is cached).
+    lock: Option<crate::cache::ChunkLock>,
 }
 
 /// What a server-side job produced (sent back from its thread).
 struct Done {
     job: Job,
-    result: Option<crate::error::Result<crate::engine::Generation>>,
+    result: Option<Made>,
     ms: u64,
+}
+
+/// An answer this process made, or one another process made meanwhile.
+enum Made {
+    Generated(crate::error::Result<crate::engine::Generation>),
+    Cached(String),
 }
 
 /// Runs every reviewer on every chunk of the plan (stage 4). Stops starting
@@ -276,12 +431,7 @@ pub fn run(
     let mut queues: Vec<std::collections::VecDeque<Job>> =
         servers.iter().map(|_| Default::default()).collect();
     for chunk in &plan.chunks {
-        let diff = crate::plan::render_chunk(plan, chunk);
-        let lines = crate::plan::chunk_new_lines(plan, chunk);
-        let limits = crate::engine::grammar::GrammarLimits {
-            max_findings: inputs.max_findings,
-            ..Default::default()
-        };
+        let ask = ChunkAsk::new(plan, chunk, inputs);
         for model in &models {
             let identity = (inputs.model_identity)(model);
             let mut jobs = Vec::new();
@@ -289,38 +439,10 @@ pub fn run(
                 if r.spec.model != *model {
                     continue;
                 }
-                // Each reviewer's constraint lets one finding fit in its token
-                // budget; an answer cut short by the budget keeps its
-                // completed findings.
-                let fitted = limits.fit_one_within(r.spec.sampling.max_tokens, &lines);
-                let request = Request {
-                    prompt: Prompt {
-                        system: system.clone(),
-                        user: crate::prompts::review_user_message(
-                            inputs.instructions,
-                            &diff,
-                            &r.persona,
-                        ),
-                    },
-                    sampling: r.spec.sampling.clone(),
-                    grammar: crate::engine::grammar::findings_grammar(&lines, &fitted),
-                    schema: on_server(model).then(|| {
-                        std::sync::Arc::new(crate::engine::schema::findings_schema(&lines, &fitted))
-                    }),
-                };
+                let request = ask.request(r, &system, on_server(model));
                 let key = cache_key(&identity, &request);
                 match store.get(&key) {
-                    Some(value) => {
-                        let (raw, thinking, thinking_tokens) = from_cache_value(value);
-                        state.runs[i].chunks.push(ChunkOutput {
-                            chunk: chunk.index,
-                            raw,
-                            from_cache: true,
-                            thinking,
-                            thinking_tokens,
-                            ..Default::default()
-                        })
-                    }
+                    Some(value) => state.cached(i, chunk.index, value),
                     None => jobs.push(Job {
                         reviewer: i,
                         chunk: chunk.index,
@@ -332,6 +454,7 @@ pub fn run(
                             plan.chunks.len(),
                             r.spec.name
                         ),
+                        lock: None,
                     }),
                 }
             }
@@ -343,6 +466,11 @@ pub fn run(
         }
     }
 
+    // Another process reviewing the same change (the hook beside a manual
+    // review) claims answers through the same cache: each answer is made
+    // once, and the other waits for it.
+    let shared = store.shared();
+    let cache = shared.as_deref();
     let (tx, rx) = std::sync::mpsc::channel::<Done>();
     std::thread::scope(|scope| {
         for ((_, server), queue) in servers.iter().zip(queues) {
@@ -355,12 +483,23 @@ pub fn run(
                 scope.spawn(move || {
                     // The lock is taken and released in `pop` (a guard in the
                     // `while let` itself would be held for the whole request).
-                    while let Some(job) = pop(&queue) {
-                        let stop = crate::interrupt::is_triggered()
-                            || deadline.is_some_and(|d| Instant::now() >= d);
+                    while let Some(mut job) = pop(&queue) {
                         let started = Instant::now();
-                        let result =
-                            (!stop).then(|| server.generate_one(&job.request, &job.label, say));
+                        let label = job.label.clone();
+                        let result = match wait_for(cache, &job.key, deadline, &|pid| {
+                            say(&waiting_line(&label, pid))
+                        }) {
+                            None | Some(Claimed::Theirs(_)) => None,
+                            Some(Claimed::Answered(v)) => Some(Made::Cached(v)),
+                            Some(Claimed::Mine(lock)) => {
+                                job.lock = lock;
+                                Some(Made::Generated(server.generate_one(
+                                    &job.request,
+                                    &job.label,
+                                    say,
+                                )))
+                            }
+                        };
                         let ms = started.elapsed().as_millis() as u64;
                         if tx.send(Done { job, result, ms }).is_err() {
                             break;
@@ -371,41 +510,72 @@ pub fn run(
         }
         drop(tx);
 
+        // What another process is making is left for last, so this one
+        // reviews the rest meanwhile.
+        let mut later: Vec<(usize, &str, Vec<Job>)> = Vec::new();
         for (chunk, model, jobs) in local {
             for done in rx.try_iter() {
                 state.finish(done, store);
             }
-            state.interrupted |= crate::interrupt::is_triggered();
-            if state.interrupted || inputs.deadline.is_some_and(|d| Instant::now() >= d) {
+            if state.stopped(inputs.deadline) {
                 state.skip(chunk);
                 continue;
             }
-            let names: Vec<String> = jobs
-                .iter()
-                .map(|j| inputs.reviewers[j.reviewer].spec.name.clone())
-                .collect();
-            (inputs.progress)(&format!(
-                "chunk {}/{}: {} on {model}",
-                chunk + 1,
+            let mut mine = Vec::new();
+            let mut theirs = Vec::new();
+            for mut job in jobs {
+                match claim(cache, &job.key) {
+                    Claimed::Mine(lock) => {
+                        job.lock = lock;
+                        mine.push(job);
+                    }
+                    Claimed::Answered(v) => state.cached(job.reviewer, job.chunk, v),
+                    Claimed::Theirs(_) => theirs.push(job),
+                }
+            }
+            if !theirs.is_empty() {
+                later.push((chunk, model, theirs));
+            }
+            state.generate(
+                chunk,
+                model,
+                mine,
                 plan.chunks.len(),
-                names.join(", "),
-            ));
-            let requests: Vec<Request> = jobs.iter().map(|j| j.request.clone()).collect();
-            let started = Instant::now();
-            let mut results = backend.generate(model, &requests).into_iter();
-            let share = started.elapsed().as_millis() as u64 / jobs.len() as u64;
-            for job in jobs {
-                let result = results.next();
-                state.finish(
-                    Done {
-                        job,
-                        result: Some(result.unwrap_or_else(|| {
-                            Err(crate::error::Error::Model(
-                                "the engine returned no result".into(),
-                            ))
-                        })),
-                        ms: share,
-                    },
+                inputs,
+                backend,
+                store,
+            );
+        }
+        for (chunk, model, jobs) in later {
+            let mut mine = Vec::new();
+            for mut job in jobs {
+                for done in rx.try_iter() {
+                    state.finish(done, store);
+                }
+                let label = job.label.clone();
+                match wait_for(cache, &job.key, inputs.deadline, &|pid| {
+                    (inputs.progress)(&waiting_line(&label, pid))
+                }) {
+                    Some(Claimed::Answered(v)) => state.cached(job.reviewer, job.chunk, v),
+                    // It let go without an answer (failed, or died): make it here.
+                    Some(Claimed::Mine(lock)) => {
+                        job.lock = lock;
+                        mine.push(job);
+                    }
+                    None | Some(Claimed::Theirs(_)) => {
+                        state.stopped(inputs.deadline);
+                        state.skip(chunk);
+                    }
+                }
+            }
+            if !state.stopped(inputs.deadline) {
+                state.generate(
+                    chunk,
+                    model,
+                    mine,
+                    plan.chunks.len(),
+                    inputs,
+                    backend,
                     store,
                 );
             }
@@ -438,6 +608,71 @@ struct State {
 }
 
 impl State {
+    /// Ctrl-C came or the deadline passed: start nothing more.
+    fn stopped(&mut self, deadline: Option<Instant>) -> bool {
+        self.interrupted |= crate::interrupt::is_triggered();
+        self.interrupted || deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Records an answer from the cache.
+    fn cached(&mut self, reviewer: usize, chunk: usize, value: String) {
+        let (raw, thinking, thinking_tokens) = from_cache_value(value);
+        self.runs[reviewer].chunks.push(ChunkOutput {
+            chunk,
+            raw,
+            from_cache: true,
+            thinking,
+            thinking_tokens,
+            ..Default::default()
+        })
+    }
+
+    /// Runs one model's `jobs` on one chunk in this process, in one
+    /// [`Backend::generate`] call (so their shared prefix is prefilled once).
+    #[allow(clippy::too_many_arguments)]
+    fn generate(
+        &mut self,
+        chunk: usize,
+        model: &str,
+        jobs: Vec<Job>,
+        chunks: usize,
+        inputs: &RunInputs<'_>,
+        backend: &mut dyn Backend,
+        store: &mut dyn GenerationStore,
+    ) {
+        if jobs.is_empty() {
+            return;
+        }
+        let names: Vec<String> = jobs
+            .iter()
+            .map(|j| inputs.reviewers[j.reviewer].spec.name.clone())
+            .collect();
+        (inputs.progress)(&format!(
+            "chunk {}/{chunks}: {} on {model}",
+            chunk + 1,
+            names.join(", "),
+        ));
+        let requests: Vec<Request> = jobs.iter().map(|j| j.request.clone()).collect();
+        let started = Instant::now();
+        let mut results = backend.generate(model, &requests).into_iter();
+        let share = started.elapsed().as_millis() as u64 / jobs.len() as u64;
+        for job in jobs {
+            let result = results.next().unwrap_or_else(|| {
+                Err(crate::error::Error::Model(
+                    "the engine returned no result".into(),
+                ))
+            });
+            self.finish(
+                Done {
+                    job,
+                    result: Some(Made::Generated(result)),
+                    ms: share,
+                },
+                store,
+            );
+        }
+    }
+
     fn skip(&mut self, chunk: usize) {
         if !self.not_reviewed.contains(&chunk) {
             self.not_reviewed.push(chunk);
@@ -454,7 +689,8 @@ impl State {
                 self.skip(job.chunk);
                 return;
             }
-            Some(Ok(g)) if g.stop.cut_short() => {
+            Some(Made::Cached(v)) => return self.cached(job.reviewer, job.chunk, v),
+            Some(Made::Generated(Ok(g))) if g.stop.cut_short() => {
                 // Half an answer is no review: the chunk counts as not
                 // reviewed (the time budget's policy decides), and nothing
                 // partial is cached.
@@ -462,7 +698,7 @@ impl State {
                 self.skip(job.chunk);
                 return;
             }
-            Some(Ok(g)) => {
+            Some(Made::Generated(Ok(g))) => {
                 store.put(
                     &job.key,
                     &cache_value(&g.text, &g.thinking, g.thinking_tokens),
@@ -482,7 +718,7 @@ impl State {
                     endpoint: g.endpoint,
                 }
             }
-            Some(Err(e)) => failed(job.chunk, e.to_string()),
+            Some(Made::Generated(Err(e))) => failed(job.chunk, e.to_string()),
         };
         let run = &mut self.runs[job.reviewer];
         run.chunks.push(out);

