@@ -1,7 +1,7 @@
 //! Engine benchmark (run through `benches/engine_bench.sh`, which also runs
 //! llama.cpp's own `llama-bench` on the same file for comparison).
 //!
-//! `engine_bench MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3] [--only pp,shared,grammar]`
+//! `engine_bench MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3] [--only pp,shared,grammar,together]`
 //! prints one `key value` line per figure:
 //! - `pp_tps`: prefill tokens/s of a prompt of exactly `--pp` tokens;
 //! - `tg0_tps` / `tg_tps`: decode tokens/s of `--tg` tokens right after a
@@ -21,12 +21,20 @@
 //!   (at least one finding required, so the answer is long) and without it,
 //!   over the same number of tokens;
 //! - `peak_rss_review_mb`: peak resident memory at the end (review contexts).
+//! - `together1_ms` / `together3_seq_ms` / `together3_ms` (`--only together`):
+//!   one reviewer alone, the three reviewers one after another (shared
+//!   prefix, `review.batch_decode = off`) and the three decoded together
+//!   (`on`), each answer exactly `--tg` tokens; `together_ratio` is three
+//!   together over one alone, `together_deterministic` whether two batched
+//!   runs gave the same answers.
 
 use std::time::Instant;
 
 use git_deep_review::engine::grammar::{findings_grammar, GrammarLimits};
 use git_deep_review::engine::manifest::{load_manifest, ChatTemplate};
-use git_deep_review::engine::{Backend, EngineOptions, LlamaBackend, Prompt, Request, Sampling};
+use git_deep_review::engine::{
+    Backend, BatchDecode, EngineOptions, LlamaBackend, Prompt, Request, Sampling,
+};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -144,6 +152,64 @@ fn review_requests(
 
 /// Three requests together (shared prefix) and one by one; returns the
 /// median wall times and whether every output was identical.
+/// Three reviewers on one model: alone, one after another, together.
+fn together(model: &str, threads: Option<usize>, chunk_tokens: usize, tg: usize, reps: usize) {
+    let engine = |batch_decode| {
+        LlamaBackend::new(EngineOptions {
+            threads,
+            ignore_eog: true,
+            batch_decode,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| fail(e))
+    };
+    let mut seq = engine(BatchDecode::Off);
+    let mut tog = engine(BatchDecode::On);
+    // Fixed-length answers, no grammar: every variant decodes the same
+    // number of tokens (a random-weight model's grammar-bound answer would
+    // end at a random length).
+    let reqs: Vec<Request> = review_requests(&mut seq, model, chunk_tokens, tg)
+        .into_iter()
+        .map(|mut r| {
+            r.grammar.clear();
+            r
+        })
+        .collect();
+    seq.generate(model, &reqs[..1]); // warm-up (weights paged in)
+    tog.generate(model, &reqs[..1]);
+    let time = |eng: &mut LlamaBackend, reqs: &[Request]| {
+        let t = Instant::now();
+        let out = eng.generate(model, reqs);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let texts: Vec<String> = out
+            .into_iter()
+            .map(|g| g.unwrap_or_else(|e| fail(e)).text)
+            .collect();
+        (ms, texts)
+    };
+    let (mut one, mut three_seq, mut three) = (Vec::new(), Vec::new(), Vec::new());
+    let mut first: Option<Vec<String>> = None;
+    let mut deterministic = true;
+    for _ in 0..reps {
+        one.push(time(&mut seq, &reqs[..1]).0);
+        three_seq.push(time(&mut seq, &reqs).0);
+        let (ms, texts) = time(&mut tog, &reqs);
+        three.push(ms);
+        match &first {
+            Some(f) => deterministic &= *f == texts,
+            None => first = Some(texts),
+        }
+    }
+    let (one, three_seq, three) = (median(one), median(three_seq), median(three));
+    println!("together_tokens {tg}");
+    println!("together1_ms {one:.0}");
+    println!("together3_seq_ms {three_seq:.0}");
+    println!("together3_ms {three:.0}");
+    println!("together_ratio {:.2}", three / one);
+    println!("together_seq_ratio {:.2}", three_seq / one);
+    println!("together_deterministic {deterministic}");
+}
+
 fn shared_vs_independent(
     eng: &mut LlamaBackend,
     model: &str,
@@ -181,7 +247,7 @@ fn main() {
     let Some(model) = args.first().filter(|a| !a.starts_with("--")).cloned() else {
         eprintln!(
             "usage: engine_bench MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3] \
-             [--chunk-tokens 2048] [--only pp,shared,grammar]"
+             [--chunk-tokens 2048] [--only pp,shared,grammar,together]"
         );
         std::process::exit(2);
     };
@@ -256,6 +322,10 @@ fn main() {
         println!("peak_rss_mb {:.0}", peak_rss_mb());
     }
     drop(eng);
+
+    if want("together") {
+        together(&model, threads, chunk_tokens, tg, reps);
+    }
 
     // The review shape: the model's own chat layout, default sampling,
     // end-of-generation honoured.

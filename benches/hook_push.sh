@@ -94,7 +94,16 @@ echo "== push of the branch: hook with everything cached vs no hook"
 git push -q --no-verify origin main 2>/dev/null
 git -C "$tmp/remote.git" update-ref refs/heads/main "$base"
 git push -q origin main 2>/dev/null || true
-hyperfine --runs "$RUNS" --warmup 1 -i \
+hyperfine --runs "$RUNS" --warmup 1 -i --export-json "$tmp/push.json" \
     --prepare "git -C '$tmp/remote.git' update-ref refs/heads/main $base" \
     --command-name "push with hook (all cached)" "git push -q origin main" \
     --command-name "push --no-verify (no hook)" "git push -q --no-verify origin main"
+python3 - "$tmp/push.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+hook = r["push with hook (all cached)"]["mean"] * 1000
+bare = r["push --no-verify (no hook)"]["mean"] * 1000
+print(f"hook adds {hook - bare:.1f} ms to a push ({hook:.1f} ms vs {bare:.1f} ms; ratio {hook / bare:.2f}x; goal: at most 50 ms added)")
+PY
+"$BIN" -q "$base..HEAD" -o "$tmp/cached.md" || true
+echo "the cached review's report says: $(grep -m1 'Models loaded' "$tmp/cached.md" || echo 'no Models loaded line')"

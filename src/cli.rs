@@ -121,7 +121,7 @@ pub struct ReviewArgs {
     #[arg(long)]
     pub gate: bool,
 
-    /// Threads for the model engine (default: all cores).
+    /// Threads for the model engine (default: the cores other processes leave free, checked before each chunk).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
@@ -273,7 +273,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub no_cache: bool,
 
-    /// Threads for the model engine (default: all cores).
+    /// Threads for the model engine (default: the cores other processes leave free, checked before each chunk).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 

@@ -358,6 +358,7 @@ fn engine_options(
         verbose: global.verbose,
         progress: engine::progress::Progress::auto(global.quiet),
         max_memory: settings.max_memory,
+        batch_decode: settings.batch_decode,
         ..Default::default()
     }
 }

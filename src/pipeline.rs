@@ -336,7 +336,7 @@ impl<'r> Run<'r> {
             max_findings: self.settings.max_findings,
             progress: &|_| {},
         };
-        reviewers::all_cached(&cut, &inputs, self.store.as_mut()).then_some(cut)
+        reviewers::all_cached(&cut, &inputs, engine, self.store.as_mut()).then_some(cut)
     }
 
     /// The identities of the tokenizers that cut the plan: those of the

@@ -137,6 +137,8 @@ fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
         thinking: String::new(),
         thinking_tokens: 0,
         endpoint: String::new(),
+        threads: 0,
+        together: 0,
     })
 }
 
@@ -216,6 +218,8 @@ impl Backend for StandinBackend {
                     thinking: String::new(),
                     thinking_tokens: 0,
         endpoint: String::new(),
+        threads: 0,
+        together: 0,
                 })
             })
             .collect()

@@ -7,8 +7,8 @@
 //! the file layer only.
 
 use super::{
-    check_model, resolve_path, trust, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BLOCK_ON,
-    KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT_LINES, KEY_GATE, KEY_IGNORE,
+    check_model, resolve_path, trust, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BATCH_DECODE,
+    KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT_LINES, KEY_GATE, KEY_IGNORE,
     KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT,
     KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS,
     KEY_TIME_BUDGET, KEY_UNREVIEWABLE, LEAD_NONE,
@@ -234,8 +234,25 @@ pub static REGISTRY: &[Key] = &[
             set: |s, n| s.threads = Some(n as usize),
         },
         default: None,
-        unset: "all cores",
-        doc: "threads for the model engine",
+        unset: "the cores other processes leave free",
+        doc: "threads for the model engine (fixed; unset: follows the machine's load)",
+    },
+    Key {
+        toml: "review.batch_decode",
+        git: KEY_BATCH_DECODE,
+        flag: None,
+        kind: Kind::Choice {
+            values: &["auto", "on", "off"],
+            get: |s| s.batch_decode.as_str(),
+            set: |s, v| {
+                crate::engine::BatchDecode::parse(v)
+                    .map(|b| s.batch_decode = b)
+                    .is_some()
+            },
+        },
+        default: Some("auto"),
+        unset: "",
+        doc: "decode the reviewers that share a model together (auto: models of 1 GiB or more)",
     },
     Key {
         toml: "review.max_memory",

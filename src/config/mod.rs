@@ -73,8 +73,13 @@ pub const KEY_CACHE_MAX_SIZE: &str = "deep-review.cacheMaxSize";
 /// git config key: `true` refuses every reviewer on an inference server
 /// (nothing leaves the machine). Default: false.
 pub const KEY_OFFLINE: &str = "deep-review.offline";
-/// git config key: worker threads for inference. Default: all cores.
+/// git config key: worker threads for inference. Default: the cores other
+/// processes leave free, checked before each chunk.
 pub const KEY_THREADS: &str = "deep-review.threads";
+/// git config key: decode the reviewers sharing a model together, one
+/// `llama_decode` per step (`auto`: for models of 1 GiB or more).
+/// Default: auto.
+pub const KEY_BATCH_DECODE: &str = "deep-review.batchDecode";
 /// git config key: most memory one model may use, weights and KV cache
 /// (`8GB`); contexts shrink to fit. Default: what the machine has available.
 pub const KEY_MAX_MEMORY: &str = "deep-review.maxMemory";
@@ -151,8 +156,10 @@ pub struct Settings {
     pub report_dir: Option<PathBuf>,
     /// Size bound of the review cache, in bytes.
     pub cache_max_bytes: u64,
-    /// Inference threads; `None` = all cores.
+    /// Inference threads; `None` = the cores other processes leave free.
     pub threads: Option<usize>,
+    /// Reviewers sharing a model decode together.
+    pub batch_decode: crate::engine::BatchDecode,
     /// Bound on the repository instructions given to every reviewer, in bytes.
     pub instructions_max_bytes: usize,
     /// Memory cap per model (weights + KV cache); `None` = what is available.
@@ -195,6 +202,7 @@ impl Default for Settings {
             report_dir: None,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             threads: None,
+            batch_decode: crate::engine::BatchDecode::Auto,
             instructions_max_bytes: DEFAULT_INSTRUCTIONS_MAX_BYTES,
             max_memory: None,
             offline: false,

@@ -47,6 +47,57 @@ pub const PREFILL_CHUNK: u32 = 128;
 const FLASH_ATTN_ENABLED: i32 = 1;
 /// Smallest context we fall back to when memory is short.
 const MIN_CTX: u32 = 512;
+/// Sequences a context holds: the shared prefix and up to
+/// `MAX_SEQS - 1` requests decoded together.
+const MAX_SEQS: u32 = 8;
+/// Models at least this large decode their requests together under
+/// [`BatchDecode::Auto`]. Decoding one token of such a model reads all its
+/// weights from memory, and several sequences' tokens share that read, so
+/// a batch of three costs little more than one; a small model's decode is
+/// bound by compute and thread synchronisation instead, and a batched
+/// answer also depends on its batch-mates (see [`LlamaBackend::batches`]).
+pub const BATCH_MIN_BYTES: u64 = 1 << 30;
+
+/// Whether the requests of one `generate` call are decoded together, one
+/// `llama_decode` per step for all of them (`review.batch_decode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchDecode {
+    /// For models of at least [`BATCH_MIN_BYTES`].
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl BatchDecode {
+    /// Parses `auto`, `on`/`true` or `off`/`false`.
+    pub fn parse(s: &str) -> Option<BatchDecode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(BatchDecode::Auto),
+            "on" | "true" | "yes" => Some(BatchDecode::On),
+            "off" | "false" | "no" => Some(BatchDecode::Off),
+            _ => None,
+        }
+    }
+
+    /// The configured name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchDecode::Auto => "auto",
+            BatchDecode::On => "on",
+            BatchDecode::Off => "off",
+        }
+    }
+
+    /// Decided for a model file of `bytes`.
+    pub fn applies(self, bytes: u64) -> bool {
+        match self {
+            BatchDecode::Auto => bytes >= BATCH_MIN_BYTES,
+            BatchDecode::On => true,
+            BatchDecode::Off => false,
+        }
+    }
+}
 
 static CPP_BACKEND: OnceLock<std::result::Result<CppBackend, String>> = OnceLock::new();
 /// Models loaded in this process, by canonical path and whether only the
@@ -75,7 +126,8 @@ pub fn cpp_backend(verbose: bool) -> Result<&'static CppBackend> {
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// CPU threads (default: all available cores).
+    /// CPU threads, fixed (default: the cores other processes leave free,
+    /// checked before each batch of requests; see [`super::load`]).
     pub threads: Option<usize>,
     /// Let llama.cpp log to stderr (`-v`).
     pub verbose: bool,
@@ -91,6 +143,8 @@ pub struct EngineOptions {
     /// (`review.max_memory`); the context is shrunk to fit. `None`: what
     /// the machine has available.
     pub max_memory: Option<u64>,
+    /// Decode a call's requests together (`review.batch_decode`).
+    pub batch_decode: BatchDecode,
 }
 
 impl Default for EngineOptions {
@@ -103,6 +157,7 @@ impl Default for EngineOptions {
             prefill_chunk: None,
             ignore_eog: false,
             max_memory: None,
+            batch_decode: BatchDecode::Auto,
         }
     }
 }
@@ -140,12 +195,17 @@ struct Loaded {
     /// `n_ctx` was checked against the memory budget ([`size_context`]).
     sized: bool,
     ctx: Option<LlamaContext<'static>>,
+    /// Threads `ctx` was created with.
+    ctx_threads: i32,
 }
 
 /// [`Backend`] running manifest models with llama.cpp.
 pub struct LlamaBackend {
     manifest: Manifest,
+    /// The most threads a generation uses (all cores, or `--threads`).
     threads: i32,
+    /// `--threads` was given: use exactly that many, whatever the load.
+    fixed_threads: bool,
     opts: EngineOptions,
     loaded: HashMap<String, Loaded>,
     memory: MemoryBudget,
@@ -175,6 +235,7 @@ impl LlamaBackend {
         Ok(LlamaBackend {
             manifest,
             threads: i32::try_from(threads).unwrap_or(4),
+            fixed_threads: opts.threads.is_some_and(|t| t > 0),
             memory: MemoryBudget {
                 cap: opts.max_memory,
                 committed: 0,
@@ -195,7 +256,7 @@ impl LlamaBackend {
         &self.manifest
     }
 
-    /// Threads used for prefill and generation.
+    /// The most threads used for prefill and generation.
     pub fn threads(&self) -> usize {
         self.threads as usize
     }
@@ -306,6 +367,7 @@ impl LlamaBackend {
                 n_ctx,
                 sized: false,
                 ctx: None,
+                ctx_threads: 0,
             },
         );
         self.load_ms += started.elapsed().as_millis() as u64;
@@ -377,13 +439,39 @@ impl LlamaBackend {
         Ok(self.loaded.get(name).map(|l| l.n_ctx).unwrap_or(0))
     }
 
+    /// Threads for the next batch of requests: the fixed count, or as many
+    /// as the cores other processes leave free (see [`super::load`]).
+    fn threads_now(&mut self) -> i32 {
+        if self.fixed_threads {
+            return self.threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let Some(busy) = super::load::busy_neighbours() else {
+            return self.threads;
+        };
+        let n = super::load::threads_for(cores, busy, self.threads as usize);
+        i32::try_from(n).unwrap_or(self.threads)
+    }
+
     fn run(&mut self, model_name: &str, requests: &[Request]) -> Result<Vec<Result<Generation>>> {
         self.load(model_name)?;
-        let threads = self.threads;
+        let threads = self.threads_now();
         let l = self
             .loaded
             .get_mut(model_name)
             .ok_or_else(|| Error::Model(format!("model `{model_name}` not loaded")))?;
+        // llama-cpp-2 cannot change a context's threads: a new context
+        // (the KV cache is cleared for every batch anyway) is cheap beside
+        // a batch run at the wrong width.
+        if l.ctx.is_some() && l.ctx_threads != threads {
+            l.ctx = None;
+        }
+        if threads < self.threads {
+            self.opts.progress.status(&format!(
+                "[{model_name}] the machine is busy: using {threads} of {} threads",
+                self.threads
+            ));
+        }
         // The context first: its size (maybe reduced to fit in memory) is
         // what prompts are checked against.
         if l.ctx.is_none() {
@@ -397,6 +485,7 @@ impl LlamaBackend {
             }
             let had_weights = l.full.is_some();
             create_context(l, model_name, threads, &mut self.memory)?;
+            l.ctx_threads = threads;
             self.usage.weights_loaded += u32::from(!had_weights);
             self.usage.contexts_created += 1;
             self.load_ms += started.elapsed().as_millis() as u64;
@@ -475,6 +564,7 @@ impl LlamaBackend {
         prefix -= prefix % chunk;
         let ignore_eog = self.opts.ignore_eog;
         let stop_at = self.stop_at;
+        let batched = self.opts.batch_decode.applies(l.file_bytes);
 
         let model = l.model;
         let ctx = l
@@ -492,31 +582,78 @@ impl LlamaBackend {
         let prefix_ms = started.elapsed().as_millis() as u64;
 
         let progress = &mut self.opts.progress;
-        for (k, &i) in live.iter().enumerate() {
-            let r = &requests[i];
-            let res = generate_one(
+        // Every request's cells at once: the shared prefix, then each one's
+        // own remainder, thinking and answer.
+        let cells = prefix
+            + live
+                .iter()
+                .map(|&i| {
+                    let think = plans[i].as_ref().filter(|p| p.think).map_or(0, |_| {
+                        requests[i].sampling.think_tokens + THINK_MARKER_TOKENS
+                    });
+                    toks[i].len() - prefix + think + requests[i].sampling.max_tokens.max(1)
+                })
+                .sum::<usize>();
+        let together = batched && live.len() > 1 && cells <= n_ctx as usize;
+        if together {
+            let group: Vec<Pending<'_>> = live
+                .iter()
+                .map(|&i| Pending {
+                    tokens: &toks[i],
+                    req: &requests[i],
+                    think: plans[i].as_ref(),
+                })
+                .collect();
+            let results = generate_together(
                 ctx,
                 model,
                 &mut batch,
-                &toks[i],
+                &group,
                 prefix,
-                r,
-                plans[i].as_ref(),
                 progress,
-                (model_name, k, live.len()),
+                model_name,
                 (chunk, ignore_eog, stop_at),
-            )
-            .map(|mut g| {
-                // The shared prefill is charged to the first request only.
-                if k == 0 {
-                    g.prefill_ms += prefix_ms;
-                }
-                g
-            });
-            // Drop this request's cells whatever happened, so the next one
-            // starts from the shared prefix only.
-            let _ = ctx.clear_kv_cache_seq(Some(1), None, None);
-            out[i] = Some(res);
+            );
+            for (k, (&i, res)) in live.iter().zip(results).enumerate() {
+                out[i] = Some(res.map(|mut g| {
+                    if k == 0 {
+                        g.prefill_ms += prefix_ms;
+                    }
+                    g.threads = threads as usize;
+                    g
+                }));
+            }
+            for s in 1..=live.len() {
+                let _ = ctx.clear_kv_cache_seq(Some(s as u32), None, None);
+            }
+        } else {
+            for (k, &i) in live.iter().enumerate() {
+                let r = &requests[i];
+                let res = generate_one(
+                    ctx,
+                    model,
+                    &mut batch,
+                    &toks[i],
+                    prefix,
+                    r,
+                    plans[i].as_ref(),
+                    progress,
+                    (model_name, k, live.len()),
+                    (chunk, ignore_eog, stop_at),
+                )
+                .map(|mut g| {
+                    // The shared prefill is charged to the first request only.
+                    if k == 0 {
+                        g.prefill_ms += prefix_ms;
+                    }
+                    g.threads = threads as usize;
+                    g
+                });
+                // Drop this request's cells whatever happened, so the next one
+                // starts from the shared prefix only.
+                let _ = ctx.clear_kv_cache_seq(Some(1), None, None);
+                out[i] = Some(res);
+            }
         }
         progress.clear();
         Ok(out
@@ -690,8 +827,8 @@ fn context_that_fits(l: &Loaded, name: &str, limits: &MemoryBudget, per_token: u
 }
 
 /// Creates the model's context (loading the weights if needed): unified KV
-/// cache for two sequences (0 = shared prefix, 1 = the request being
-/// generated), sized to fit in memory ([`size_context`]). If llama.cpp
+/// cache for [`MAX_SEQS`] sequences (0 = shared prefix, 1.. = the requests
+/// being generated), sized to fit in memory ([`size_context`]). If llama.cpp
 /// still cannot allocate it, the context is halved down to [`MIN_CTX`]
 /// rather than failing.
 fn create_context(
@@ -717,7 +854,7 @@ fn create_context(
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(N_BATCH)
             .with_n_ubatch(N_BATCH)
-            .with_n_seq_max(2)
+            .with_n_seq_max(MAX_SEQS)
             .with_kv_unified(true)
             .with_flash_attention_policy(FLASH_ATTN_ENABLED)
             .with_n_threads(threads)
@@ -871,6 +1008,8 @@ fn generate_one(
                     thinking: String::from_utf8_lossy(&thinking).into_owned(),
                     thinking_tokens: n_think,
                     endpoint: String::new(),
+                    threads: 0,
+                    together: 1,
                 });
             }
             let Some(tok) = free.next(ctx.get_logits_ith(logits_idx)) else {
@@ -950,7 +1089,333 @@ fn generate_one(
         thinking: String::from_utf8_lossy(&thinking).into_owned(),
         thinking_tokens: n_think,
         endpoint: String::new(),
+        threads: 0,
+        together: 1,
     })
+}
+
+/// One request of a group decoded together.
+struct Pending<'a> {
+    tokens: &'a [LlamaToken],
+    req: &'a Request,
+    think: Option<&'a ThinkPlan>,
+}
+
+/// Where one sequence of [`generate_together`] is.
+enum Phase {
+    /// Thinking freely (no grammar), `n` tokens so far.
+    Thinking,
+    /// Answering under the grammar.
+    Answering,
+    /// Finished: the result is in `Seq::result`.
+    Done,
+}
+
+/// One request's state in [`generate_together`].
+struct Seq<'a> {
+    p: &'a Pending<'a>,
+    id: i32,
+    pos: usize,
+    phase: Phase,
+    /// The answer's sampler (with the grammar); `None` once failed.
+    sampler: Option<Sampler>,
+    free: Option<Sampler>,
+    /// Tokens to decode in the next step (the last one's logits are read).
+    feed: Vec<LlamaToken>,
+    /// Index in the step's batch of the token whose logits are next read.
+    logits_at: i32,
+    text: Vec<u8>,
+    thinking: Vec<u8>,
+    n_gen: usize,
+    n_think: usize,
+    prefill_ms: u64,
+    result: Option<Result<Generation>>,
+}
+
+impl Seq<'_> {
+    fn finish(&mut self, stop: StopReason, generate_ms: u64) {
+        let text = if matches!(self.phase, Phase::Thinking) {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.text)
+        };
+        self.result = Some(Ok(Generation {
+            text: String::from_utf8_lossy(&text).into_owned(),
+            prompt_tokens: self.p.tokens.len(),
+            shared_tokens: 0,
+            generated_tokens: self.n_gen,
+            prefill_ms: self.prefill_ms,
+            generate_ms,
+            stop,
+            thinking: String::from_utf8_lossy(&self.thinking).into_owned(),
+            thinking_tokens: self.n_think,
+            endpoint: String::new(),
+            threads: 0,
+            together: 0,
+        }));
+        self.phase = Phase::Done;
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.result = Some(Err(e));
+        self.phase = Phase::Done;
+    }
+}
+
+/// Generates every request of `group` at once: each prefills its own
+/// remainder after the shared prefix (sequence 0) on a sequence of its
+/// own, then every step decodes one token of each unfinished request in
+/// a single `llama_decode`. A large model reads its weights once per step
+/// for all of them instead of once per request.
+///
+/// Each request's output is deterministic for a given group: the float
+/// results of a step depend on which sequences share it, so the answer of
+/// a request decoded together can differ from the same request decoded
+/// alone (the review cache keys such answers by their whole group).
+#[allow(clippy::too_many_arguments)]
+fn generate_together(
+    ctx: &mut LlamaContext<'static>,
+    model: &LlamaModel,
+    batch: &mut LlamaBatch,
+    group: &[Pending<'_>],
+    prefix: usize,
+    progress: &mut Progress,
+    model_name: &str,
+    (chunk, ignore_eog, stop_at): (usize, bool, Option<Instant>),
+) -> Vec<Result<Generation>> {
+    let of = group.len();
+    let mut seqs: Vec<Seq<'_>> = Vec::with_capacity(of);
+    for (k, p) in group.iter().enumerate() {
+        let id = k as i32 + 1;
+        let mut seq = Seq {
+            p,
+            id,
+            pos: p.tokens.len(),
+            phase: if p.think.is_some_and(|t| t.think) {
+                Phase::Thinking
+            } else {
+                Phase::Answering
+            },
+            sampler: None,
+            free: None,
+            feed: Vec::new(),
+            logits_at: -1,
+            text: Vec::new(),
+            thinking: Vec::new(),
+            n_gen: 0,
+            n_think: 0,
+            prefill_ms: 0,
+            result: None,
+        };
+        match Sampler::new(model, &p.req.sampling, &p.req.grammar) {
+            Ok(s) => seq.sampler = Some(s),
+            Err(e) => seq.fail(e),
+        }
+        if seq.result.is_none() && matches!(seq.phase, Phase::Thinking) {
+            match Sampler::new(model, &p.req.sampling, "") {
+                Ok(f) => seq.free = Some(f),
+                Err(e) => seq.fail(e),
+            }
+        }
+        if seq.result.is_none() {
+            let started = Instant::now();
+            let prefilled = (|| {
+                if prefix > 0 {
+                    ctx.copy_kv_cache_seq(0, id, None, None)
+                        .map_err(|e| Error::Model(format!("kv cache copy: {e}")))?;
+                }
+                decode_tokens(ctx, batch, &p.tokens[prefix..], prefix, id, chunk)
+            })();
+            seq.prefill_ms = started.elapsed().as_millis() as u64;
+            match prefilled {
+                Ok(()) => {
+                    progress.prefill(model_name, k, of, p.tokens.len() - prefix, started);
+                    // The logits of this prefill are overwritten by the
+                    // next one's: take the first token now.
+                    let idx = batch.n_tokens() - 1;
+                    step(&mut seq, ctx, idx, model, ignore_eog, stop_at, 0);
+                }
+                Err(e) => seq.fail(e),
+            }
+        }
+        seqs.push(seq);
+    }
+
+    let gen_start = Instant::now();
+    loop {
+        batch.clear();
+        let mut added = false;
+        let mut failed: Option<String> = None;
+        for seq in seqs.iter_mut().filter(|s| !matches!(s.phase, Phase::Done)) {
+            let n = seq.feed.len();
+            for (j, &t) in seq.feed.iter().enumerate() {
+                let Ok(pos) = i32::try_from(seq.pos + j) else {
+                    failed = Some("position overflow".into());
+                    break;
+                };
+                if let Err(e) = batch.add(t, pos, &[seq.id], j + 1 == n) {
+                    failed = Some(format!("batch: {e}"));
+                    break;
+                }
+            }
+            seq.pos += n;
+            seq.logits_at = batch.n_tokens() - 1;
+            seq.feed.clear();
+            added |= n > 0;
+        }
+        if let Some(why) = failed {
+            for seq in seqs.iter_mut().filter(|s| !matches!(s.phase, Phase::Done)) {
+                seq.fail(Error::Model(why.clone()));
+            }
+            break;
+        }
+        if !added {
+            break;
+        }
+        if let Err(e) = ctx.decode(batch) {
+            for seq in seqs.iter_mut().filter(|s| !matches!(s.phase, Phase::Done)) {
+                seq.fail(Error::Model(format!("llama.cpp decode failed: {e}")));
+            }
+            break;
+        }
+        let elapsed = gen_start.elapsed().as_millis() as u64;
+        for seq in seqs.iter_mut().filter(|s| !matches!(s.phase, Phase::Done)) {
+            let idx = seq.logits_at;
+            step(seq, ctx, idx, model, ignore_eog, stop_at, elapsed);
+        }
+        if let Some((k, s)) = seqs
+            .iter()
+            .enumerate()
+            .find(|(_, s)| !matches!(s.phase, Phase::Done))
+        {
+            progress.generating(
+                model_name,
+                k,
+                of,
+                s.n_gen + s.n_think,
+                s.p.req.sampling.max_tokens,
+                gen_start,
+            );
+        }
+    }
+    // The step time is shared: each request is charged its part, so that
+    // a review's stage timings still add up to its wall time.
+    let total = gen_start.elapsed().as_millis() as u64;
+    let n = seqs.len().max(1) as u64;
+    seqs.into_iter()
+        .map(|s| {
+            s.result
+                .unwrap_or_else(|| Err(Error::Model("no result".into())))
+                .map(|mut g| {
+                    g.generate_ms = total / n;
+                    g.shared_tokens = prefix;
+                    g.together = of;
+                    g
+                })
+        })
+        .collect()
+}
+
+/// Reads `seq`'s logits at batch index `idx` and decides what it decodes
+/// next (or that it is done): the same decisions, in the same order, as
+/// [`generate_one`] makes for a request alone.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    seq: &mut Seq<'_>,
+    ctx: &LlamaContext<'static>,
+    idx: i32,
+    model: &LlamaModel,
+    ignore_eog: bool,
+    stop_at: Option<Instant>,
+    elapsed: u64,
+) {
+    let vocab = model.vocab();
+    let req = seq.p.req;
+    if matches!(seq.phase, Phase::Thinking) {
+        let Some(plan) = seq.p.think else {
+            seq.phase = Phase::Answering;
+            return step(seq, ctx, idx, model, ignore_eog, stop_at, elapsed);
+        };
+        let budget = req.sampling.think_tokens;
+        if crate::interrupt::is_triggered() || stop_at.is_some_and(|t| Instant::now() >= t) {
+            let stop = if crate::interrupt::is_triggered() {
+                StopReason::Interrupted
+            } else {
+                StopReason::Deadline
+            };
+            return seq.finish(stop, elapsed);
+        }
+        let mut ended_by_model = false;
+        let mut close_now = seq.n_think >= budget;
+        if !close_now {
+            let next = seq.free.as_mut().and_then(|free| {
+                let tok = free.next(ctx.get_logits_ith(idx))?;
+                (!vocab.is_eog(tok)).then(|| {
+                    free.accept(tok);
+                    tok
+                })
+            });
+            match next {
+                Some(tok) => {
+                    seq.thinking
+                        .extend_from_slice(&vocab.token_to_piece(tok, true, None));
+                    seq.n_think += 1;
+                    seq.feed.push(tok);
+                    if seq.thinking.ends_with(plan.end_marker.as_bytes()) {
+                        let keep = seq.thinking.len() - plan.end_marker.len();
+                        seq.thinking.truncate(keep);
+                        ended_by_model = true;
+                        close_now = true;
+                    } else if seq.n_think >= budget {
+                        close_now = true;
+                    }
+                }
+                // An end-of-generation token mid-thought (not decoded), or
+                // no token at all: the block is closed for the model.
+                _ => close_now = true,
+            }
+        }
+        if close_now {
+            let close = if ended_by_model {
+                plan.after_end
+            } else {
+                plan.forced_end
+            };
+            seq.feed
+                .extend(model.vocab().tokenize(close.as_bytes(), false, true));
+            seq.phase = Phase::Answering;
+        }
+        return;
+    }
+    let max = req.sampling.max_tokens;
+    if seq.n_gen >= max {
+        return seq.finish(StopReason::MaxTokens, elapsed);
+    }
+    if crate::interrupt::is_triggered() {
+        return seq.finish(StopReason::Interrupted, elapsed);
+    }
+    if stop_at.is_some_and(|t| Instant::now() >= t) {
+        return seq.finish(StopReason::Deadline, elapsed);
+    }
+    let Some(sampler) = seq.sampler.as_mut() else {
+        return seq.fail(Error::Model("no sampler".into()));
+    };
+    let Some(tok) = sampler.next(ctx.get_logits_ith(idx)) else {
+        return seq.fail(Error::Model(
+            "generation reached a state the output grammar cannot continue from".into(),
+        ));
+    };
+    if vocab.is_eog(tok) && !ignore_eog {
+        return seq.finish(StopReason::Eog, elapsed);
+    }
+    sampler.accept(tok);
+    seq.text
+        .extend_from_slice(&vocab.token_to_piece(tok, false, None));
+    seq.n_gen += 1;
+    if seq.n_gen >= max {
+        return seq.finish(StopReason::MaxTokens, elapsed);
+    }
+    seq.feed.push(tok);
 }
 
 /// Decodes one generated token at `pos` on sequence 1, with its logits.

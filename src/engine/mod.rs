@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod gguf_meta;
 pub mod grammar;
 pub mod llama;
+pub mod load;
 pub mod manifest;
 pub mod memory;
 pub mod progress;
@@ -31,7 +32,7 @@ pub mod template;
 pub mod verify;
 
 pub use grammar::{findings_grammar, GrammarLimits};
-pub use llama::{EngineOptions, LlamaBackend};
+pub use llama::{BatchDecode, EngineOptions, LlamaBackend};
 pub use manifest::{load_manifest, models_dir, Manifest, ModelEntry};
 pub use progress::Progress;
 
@@ -181,6 +182,11 @@ pub struct Generation {
     pub thinking_tokens: usize,
     /// The server that answered (empty: in-process).
     pub endpoint: String,
+    /// Threads the in-process engine used (0: not in-process).
+    pub threads: usize,
+    /// Requests decoded together with this one, itself included (1: alone;
+    /// 0: not in-process).
+    pub together: usize,
 }
 
 /// A model engine. `model` is a manifest name (`smollm2-135m`) or a
@@ -208,6 +214,13 @@ pub trait Backend {
     /// run one request group at a time, in order).
     fn concurrent(&mut self, _model: &str) -> Option<std::sync::Arc<dyn Concurrent>> {
         None
+    }
+
+    /// Whether `model` decodes the requests of one `generate` call
+    /// together (see [`llama::BatchDecode`]). Then an answer depends on the
+    /// whole group, and the review cache keys it so. Loads no model.
+    fn batches(&mut self, _model: &str) -> bool {
+        false
     }
 }
 
@@ -406,6 +419,34 @@ impl Backend for Engine {
                 .unwrap_or_else(|| crate::plan::estimate_tokens(text)));
         }
         self.llama()?.count_tokens(model, text)
+    }
+
+    fn batches(&mut self, model: &str) -> bool {
+        if standin::is_standin(model) {
+            return self.test_backend.as_mut().is_some_and(|b| b.batches(model));
+        }
+        if self.is_remote(model) || self.opts.batch_decode == llama::BatchDecode::Off {
+            return false;
+        }
+        // The manifest and the file's size decide; nothing is loaded.
+        if self.manifest.is_none() && self.llama.is_none() {
+            match load_manifest() {
+                Ok(m) => self.manifest = Some(m),
+                Err(_) => return false,
+            }
+        }
+        let Some(manifest) = self
+            .manifest
+            .as_ref()
+            .or_else(|| self.llama.as_ref().map(|l| l.manifest()))
+        else {
+            return false;
+        };
+        let Some(entry) = manifest.get(model) else {
+            return false;
+        };
+        let bytes = std::fs::metadata(manifest.path_of(entry)).map_or(0, |m| m.len());
+        self.opts.batch_decode.applies(bytes)
     }
 
     fn concurrent(&mut self, model: &str) -> Option<std::sync::Arc<dyn Concurrent>> {

@@ -40,7 +40,9 @@
 //!   `error`, `prompt_tokens`, `shared_tokens`, `generated_tokens`,
 //!   `prefill_ms`, `generate_ms`, `thinking` and `thinking_tokens` (a reasoning
 //!   model's thinking, clipped; present only when it thought), `endpoint`
-//!   (the server that answered; absent: in-process or from the cache)}],
+//!   (the server that answered; absent: in-process or from the cache),
+//!   `threads` and `together` (threads the in-process engine used, and
+//!   answers decoded together with this one; absent: not run here)}],
 //!   `findings` [{`finding`, `status` (`grounded`|`ungrounded`),
 //!   `reason`?}], `rejected` [{`reviewer`, `chunk`, `index`, `title`,
 //!   `reason`}], `dropped_over_limit`, `error`}].

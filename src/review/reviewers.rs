@@ -97,6 +97,13 @@ pub struct ChunkOutput {
     /// The server that answered (absent: in-process or from the cache).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub endpoint: String,
+    /// Threads the in-process engine used (absent: not run here).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub threads: usize,
+    /// Answers decoded together with this one, itself included (absent:
+    /// not run here).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub together: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -289,6 +296,26 @@ pub fn cache_key(model_identity: &str, request: &Request) -> CacheKey {
     ])
 }
 
+/// The cache keys of requests one model answers in one `generate` call:
+/// each request's own [`cache_key`], or, when the model decodes them
+/// together (`together`), a key that also names every request of the group,
+/// since each answer then depends on its batch-mates.
+pub fn group_keys(model_identity: &str, requests: &[Request], together: bool) -> Vec<CacheKey> {
+    let own: Vec<CacheKey> = requests
+        .iter()
+        .map(|r| cache_key(model_identity, r))
+        .collect();
+    if !together || own.len() < 2 {
+        return own;
+    }
+    let mut group: Vec<String> = own.iter().map(CacheKey::hex).collect();
+    group.sort_unstable();
+    let group = group.join(" ");
+    own.iter()
+        .map(|k| CacheKey::new(&[b"decoded together", k.hex().as_bytes(), group.as_bytes()]))
+        .collect()
+}
+
 /// What every reviewer is asked about one chunk, built once per chunk.
 struct ChunkAsk<'a> {
     diff: String,
@@ -342,23 +369,39 @@ impl<'a> ChunkAsk<'a> {
 pub fn all_cached(
     plan: &ReviewPlan,
     inputs: &RunInputs<'_>,
+    backend: &mut dyn Backend,
     store: &mut dyn GenerationStore,
 ) -> bool {
     let system = crate::prompts::SYSTEM.trim();
+    let models = models_in_order(inputs.reviewers);
+    let together: Vec<bool> = models.iter().map(|m| backend.batches(m)).collect();
     plan.chunks.iter().all(|chunk| {
         let ask = ChunkAsk::new(plan, chunk, inputs);
-        inputs.reviewers.iter().all(|r| {
+        models.iter().zip(&together).all(|(model, &together)| {
             // The schema is not part of the key: a server's answer and an
             // in-process one are keyed alike.
-            let request = ask.request(r, system, false);
-            store
-                .get(&cache_key(
-                    &(inputs.model_identity)(&r.spec.model),
-                    &request,
-                ))
-                .is_some()
+            let requests: Vec<Request> = inputs
+                .reviewers
+                .iter()
+                .filter(|r| r.spec.model == *model)
+                .map(|r| ask.request(r, system, false))
+                .collect();
+            group_keys(&(inputs.model_identity)(model), &requests, together)
+                .iter()
+                .all(|k| store.get(k).is_some())
         })
     })
+}
+
+/// Each reviewer's model once, in configured order.
+fn models_in_order(reviewers: &[Reviewer]) -> Vec<&str> {
+    let mut models: Vec<&str> = Vec::new();
+    for r in reviewers {
+        if !models.contains(&r.spec.model.as_str()) {
+            models.push(&r.spec.model);
+        }
+    }
+    models
 }
 
 /// One request of one reviewer on one chunk, not answered by the cache.
@@ -370,6 +413,15 @@ struct Job {
     label: String,
     /// Held while this process makes the answer (released once it is cached).
     lock: Option<crate::cache::ChunkLock>,
+}
+
+/// One model's jobs on one chunk, run in this process in one `generate`.
+struct Group<'m> {
+    chunk: usize,
+    model: &'m str,
+    jobs: Vec<Job>,
+    /// The model decodes them together: they are made as a whole.
+    together: bool,
 }
 
 /// What a server-side job produced (sent back from its thread).
@@ -414,12 +466,7 @@ pub fn run(
     let system = crate::prompts::SYSTEM.trim().to_string();
 
     // Models in configured order, and which of them a server runs.
-    let mut models: Vec<&str> = Vec::new();
-    for r in inputs.reviewers {
-        if !models.contains(&r.spec.model.as_str()) {
-            models.push(&r.spec.model);
-        }
-    }
+    let models = models_in_order(inputs.reviewers);
     let servers: Vec<(&str, std::sync::Arc<dyn crate::engine::Concurrent>)> = models
         .iter()
         .filter_map(|m| backend.concurrent(m).map(|c| (*m, c)))
@@ -427,23 +474,37 @@ pub fn run(
     let on_server = |m: &str| servers.iter().any(|(s, _)| *s == m);
 
     // Every request, chunk by chunk; cached answers are taken at once.
-    let mut local: Vec<(usize, &str, Vec<Job>)> = Vec::new();
+    let together: Vec<bool> = models
+        .iter()
+        .map(|m| !on_server(m) && backend.batches(m))
+        .collect();
+    let mut local: Vec<Group<'_>> = Vec::new();
     let mut queues: Vec<std::collections::VecDeque<Job>> =
         servers.iter().map(|_| Default::default()).collect();
     for chunk in &plan.chunks {
         let ask = ChunkAsk::new(plan, chunk, inputs);
-        for model in &models {
+        for (model, &together) in models.iter().zip(&together) {
             let identity = (inputs.model_identity)(model);
+            let members: Vec<usize> = (0..inputs.reviewers.len())
+                .filter(|&i| inputs.reviewers[i].spec.model == *model)
+                .collect();
+            let requests: Vec<Request> = members
+                .iter()
+                .map(|&i| ask.request(&inputs.reviewers[i], &system, on_server(model)))
+                .collect();
+            let keys = group_keys(&identity, &requests, together);
+            let together = together && members.len() > 1;
+            let found: Vec<Option<String>> = keys.iter().map(|k| store.get(k)).collect();
+            // A group decoded together is made whole or not at all: an
+            // answer made in another group would not be the one its key names.
+            let remake_all = together && found.iter().any(Option::is_none);
             let mut jobs = Vec::new();
-            for (i, r) in inputs.reviewers.iter().enumerate() {
-                if r.spec.model != *model {
-                    continue;
-                }
-                let request = ask.request(r, &system, on_server(model));
-                let key = cache_key(&identity, &request);
-                match store.get(&key) {
-                    Some(value) => state.cached(i, chunk.index, value),
-                    None => jobs.push(Job {
+            for (((i, request), key), value) in
+                members.into_iter().zip(requests).zip(keys).zip(found)
+            {
+                match value {
+                    Some(value) if !remake_all => state.cached(i, chunk.index, value),
+                    _ => jobs.push(Job {
                         reviewer: i,
                         chunk: chunk.index,
                         key,
@@ -452,7 +513,7 @@ pub fn run(
                             "chunk {}/{}: {}",
                             chunk.index + 1,
                             plan.chunks.len(),
-                            r.spec.name
+                            inputs.reviewers[i].spec.name
                         ),
                         lock: None,
                     }),
@@ -461,7 +522,12 @@ pub fn run(
             match servers.iter().position(|(s, _)| s == model) {
                 Some(q) => queues[q].extend(jobs),
                 None if jobs.is_empty() => {}
-                None => local.push((chunk.index, *model, jobs)),
+                None => local.push(Group {
+                    chunk: chunk.index,
+                    model,
+                    jobs,
+                    together,
+                }),
             }
         }
     }
@@ -512,33 +578,54 @@ pub fn run(
 
         // What another process is making is left for last, so this one
         // reviews the rest meanwhile.
-        let mut later: Vec<(usize, &str, Vec<Job>)> = Vec::new();
-        for (chunk, model, jobs) in local {
+        let mut later: Vec<Group<'_>> = Vec::new();
+        for mut group in local {
             for done in rx.try_iter() {
                 state.finish(done, store);
             }
             if state.stopped(inputs.deadline) {
-                state.skip(chunk);
+                state.skip(group.chunk);
                 continue;
             }
             let mut mine = Vec::new();
             let mut theirs = Vec::new();
-            for mut job in jobs {
+            let mut answered = Vec::new();
+            for mut job in std::mem::take(&mut group.jobs) {
                 match claim(cache, &job.key) {
                     Claimed::Mine(lock) => {
                         job.lock = lock;
                         mine.push(job);
                     }
-                    Claimed::Answered(v) => state.cached(job.reviewer, job.chunk, v),
+                    Claimed::Answered(v) => answered.push((job, v)),
                     Claimed::Theirs(_) => theirs.push(job),
                 }
             }
+            if group.together && !theirs.is_empty() {
+                // Part of the group is being made elsewhere: wait for all
+                // of it rather than make a different group here.
+                for mut job in mine.drain(..) {
+                    job.lock = None;
+                    theirs.push(job);
+                }
+                theirs.extend(answered.drain(..).map(|(job, _)| job));
+                theirs.sort_by_key(|j| j.reviewer);
+            } else if group.together && !mine.is_empty() {
+                // Made here, then all of it (see `remake_all`).
+                mine.extend(answered.drain(..).map(|(job, _)| job));
+                mine.sort_by_key(|j| j.reviewer);
+            }
+            for (job, v) in answered {
+                state.cached(job.reviewer, job.chunk, v);
+            }
             if !theirs.is_empty() {
-                later.push((chunk, model, theirs));
+                later.push(Group {
+                    jobs: theirs,
+                    ..group
+                });
             }
             state.generate(
-                chunk,
-                model,
+                group.chunk,
+                group.model,
                 mine,
                 plan.chunks.len(),
                 inputs,
@@ -546,9 +633,11 @@ pub fn run(
                 store,
             );
         }
-        for (chunk, model, jobs) in later {
+        for group in later {
             let mut mine = Vec::new();
-            for mut job in jobs {
+            let mut answered = Vec::new();
+            let mut gave_up = false;
+            for mut job in group.jobs {
                 for done in rx.try_iter() {
                     state.finish(done, store);
                 }
@@ -556,22 +645,35 @@ pub fn run(
                 match wait_for(cache, &job.key, inputs.deadline, &|pid| {
                     (inputs.progress)(&waiting_line(&label, pid))
                 }) {
-                    Some(Claimed::Answered(v)) => state.cached(job.reviewer, job.chunk, v),
+                    Some(Claimed::Answered(v)) => answered.push((job, v)),
                     // It let go without an answer (failed, or died): make it here.
                     Some(Claimed::Mine(lock)) => {
                         job.lock = lock;
                         mine.push(job);
                     }
-                    None | Some(Claimed::Theirs(_)) => {
-                        state.stopped(inputs.deadline);
-                        state.skip(chunk);
-                    }
+                    None | Some(Claimed::Theirs(_)) => gave_up = true,
                 }
+            }
+            if gave_up {
+                for (job, v) in answered {
+                    state.cached(job.reviewer, job.chunk, v);
+                }
+                state.stopped(inputs.deadline);
+                state.skip(group.chunk);
+                continue;
+            }
+            if group.together && !mine.is_empty() {
+                // The group is made here after all: all of it.
+                mine.extend(answered.drain(..).map(|(job, _)| job));
+                mine.sort_by_key(|j| j.reviewer);
+            }
+            for (job, v) in answered {
+                state.cached(job.reviewer, job.chunk, v);
             }
             if !state.stopped(inputs.deadline) {
                 state.generate(
-                    chunk,
-                    model,
+                    group.chunk,
+                    group.model,
                     mine,
                     plan.chunks.len(),
                     inputs,
@@ -716,6 +818,8 @@ impl State {
                     thinking: g.thinking,
                     thinking_tokens: g.thinking_tokens,
                     endpoint: g.endpoint,
+                    threads: g.threads,
+                    together: g.together,
                 }
             }
             Some(Made::Generated(Err(e))) => failed(job.chunk, e.to_string()),

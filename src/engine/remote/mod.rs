@@ -511,6 +511,8 @@ impl RemoteModel {
             thinking: s.reasoning,
             thinking_tokens: 0,
             endpoint: ep.base.clone(),
+            threads: 0,
+            together: 0,
         })
     }
 
@@ -572,6 +574,8 @@ fn stopped(stop: StopReason) -> Generation {
         thinking: String::new(),
         thinking_tokens: 0,
         endpoint: String::new(),
+        threads: 0,
+        together: 0,
     }
 }
 
