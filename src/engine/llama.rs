@@ -47,9 +47,19 @@ pub const PREFILL_CHUNK: u32 = 128;
 const FLASH_ATTN_ENABLED: i32 = 1;
 /// Smallest context we fall back to when memory is short.
 const MIN_CTX: u32 = 512;
-/// Sequences a context holds: the shared prefix and up to
-/// `MAX_SEQS - 1` requests decoded together.
+/// Sequences a context holds: the shared prefix (0), up to `MAX_SEQS - 2`
+/// requests decoded together, and [`PAD_SEQ`].
 const MAX_SEQS: u32 = 8;
+/// The sequence of the filler tokens that round a batched step up to a
+/// multiple of [`STEP_ROWS`]: ggml's repacked CPU kernels (Q4_0, Q4_K,
+/// IQ4_NL on AVX2 and ARM) multiply four rows at once and fall back to one
+/// row at a time, each reading all the weights again, for the rest, so a
+/// step of three rows reads the weights three times and one of four reads
+/// them once. The filler's results are never read and its cells are
+/// dropped after every step.
+const PAD_SEQ: i32 = MAX_SEQS as i32 - 1;
+/// Rows ggml's repacked kernels multiply at once.
+const STEP_ROWS: i32 = 4;
 /// Models at least this large decode their requests together under
 /// [`BatchDecode::Auto`]. Decoding one token of such a model reads all its
 /// weights from memory, and several sequences' tokens share that read, so
@@ -484,7 +494,8 @@ impl LlamaBackend {
                 ));
             }
             let had_weights = l.full.is_some();
-            create_context(l, model_name, threads, &mut self.memory)?;
+            let prefill_chunk = self.opts.prefill_chunk.unwrap_or(PREFILL_CHUNK);
+            create_context(l, model_name, threads, prefill_chunk, &mut self.memory)?;
             l.ctx_threads = threads;
             self.usage.weights_loaded += u32::from(!had_weights);
             self.usage.contexts_created += 1;
@@ -594,7 +605,10 @@ impl LlamaBackend {
                     toks[i].len() - prefix + think + requests[i].sampling.max_tokens.max(1)
                 })
                 .sum::<usize>();
-        let together = batched && live.len() > 1 && cells <= n_ctx as usize;
+        let together = batched
+            && live.len() > 1
+            && live.len() <= MAX_SEQS as usize - 2
+            && cells + STEP_ROWS as usize <= n_ctx as usize;
         if together {
             let group: Vec<Pending<'_>> = live
                 .iter()
@@ -721,7 +735,14 @@ fn load_model_file(
     }
     // Never hand llama.cpp a file whose header we could not make sense of.
     let info = read_gguf_info(&canon)?;
-    let params = LlamaModelParams::default().with_vocab_only(vocab_only);
+    // The weights are read, not mapped: ggml's CPU back end repacks most
+    // quantised tensors into a layout of its own, and a mapped file would
+    // stay resident beside that copy (a 7B Q4_K_M model took 3 GiB more
+    // than its weights, `benches/real_size.sh`). A vocabulary-only load reads
+    // only the metadata and keeps the default.
+    let params = LlamaModelParams::default()
+        .with_vocab_only(vocab_only)
+        .with_use_mmap(vocab_only);
     let model = LlamaModel::load_from_file(backend, &canon, &params).map_err(|e| {
         Error::Model(format!(
             "llama.cpp could not load model `{}` from {} (architecture `{}`): {e}. The architecture may be \
@@ -835,6 +856,7 @@ fn create_context(
     l: &mut Loaded,
     name: &str,
     threads: i32,
+    prefill_chunk: u32,
     budget: &mut MemoryBudget,
 ) -> Result<()> {
     let backend = cpp_backend(false)?;
@@ -849,11 +871,15 @@ fn create_context(
         }
     };
     let mut n_ctx = l.n_ctx;
+    // Prompts are decoded in pieces of `prefill_chunk` tokens: a larger
+    // micro-batch would only reserve compute memory for tokens never sent
+    // at once (about 300 MiB for a 150k-token vocabulary at 512).
+    let ubatch = prefill_chunk.clamp(1, N_BATCH);
     loop {
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(N_BATCH)
-            .with_n_ubatch(N_BATCH)
+            .with_n_ubatch(ubatch)
             .with_n_seq_max(MAX_SEQS)
             .with_kv_unified(true)
             .with_flash_attention_policy(FLASH_ATTN_ENABLED)
@@ -1272,7 +1298,32 @@ fn generate_together(
         if !added {
             break;
         }
-        if let Err(e) = ctx.decode(batch) {
+        // Round the step up to whole groups of rows (see PAD_SEQ).
+        let rows = batch.n_tokens();
+        let filler = if rows > 1 {
+            (STEP_ROWS - rows % STEP_ROWS) % STEP_ROWS
+        } else {
+            0
+        };
+        if filler > 0 {
+            let _ = ctx.clear_kv_cache_seq(Some(PAD_SEQ as u32), None, None);
+            let tok = seqs
+                .iter()
+                .find(|s| !matches!(s.phase, Phase::Done))
+                .map(|s| s.p.tokens[s.p.tokens.len() - 1]);
+            if let Some(tok) = tok {
+                for j in 0..filler {
+                    if batch.add(tok, j, &[PAD_SEQ], false).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let decoded = ctx.decode(batch);
+        if filler > 0 {
+            let _ = ctx.clear_kv_cache_seq(Some(PAD_SEQ as u32), None, None);
+        }
+        if let Err(e) = decoded {
             for seq in seqs.iter_mut().filter(|s| !matches!(s.phase, Phase::Done)) {
                 seq.fail(Error::Model(format!("llama.cpp decode failed: {e}")));
             }
