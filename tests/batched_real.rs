@@ -12,16 +12,7 @@ use common::repo::TestRepo;
 use serde_json::Value;
 
 fn review(repo: &TestRepo, args: &[&str]) -> Value {
-    let mut all = vec!["HEAD~1..HEAD", "--format", "json", "-o", "-"];
-    all.extend_from_slice(args);
-    let mut cmd = repo.deep_review_offline(&all);
-    let out = TestRepo::with_models(&mut cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    repo.review_offline_json(args)
 }
 
 /// (reviewer, raw answer, from_cache, threads, together) of every chunk.
@@ -100,13 +91,9 @@ fn reviewers_sharing_a_model_are_decoded_together_deterministically() {
     }
 }
 
-#[test]
-fn the_engine_leaves_the_busy_cores_to_their_processes() {
-    let repo = repo("auto");
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // As many spinning processes as there are cores: none is left free,
-    // so the engine uses one thread rather than fight them for every core.
-    let mut spinners: Vec<_> = (0..cores)
+/// `f` run while `n` CPU-bound processes spin.
+fn beside_spinners<T>(n: usize, f: impl FnOnce() -> T) -> T {
+    let mut spinners: Vec<_> = (0..n)
         .map(|_| {
             std::process::Command::new("sh")
                 .args(["-c", "while :; do :; done"])
@@ -114,11 +101,21 @@ fn the_engine_leaves_the_busy_cores_to_their_processes() {
                 .unwrap()
         })
         .collect();
-    let busy = review(&repo, &["--no-cache"]);
+    let out = f();
     for s in &mut spinners {
         let _ = s.kill();
         let _ = s.wait();
     }
+    out
+}
+
+#[test]
+fn the_engine_leaves_the_busy_cores_to_their_processes() {
+    let repo = repo("auto");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // As many spinning processes as there are cores: none is left free,
+    // so the engine uses one thread rather than fight them for every core.
+    let busy = beside_spinners(cores, || review(&repo, &["--no-cache"]));
     let got = answers(&busy);
     assert!(!got.is_empty());
     for (who, _, _, threads, together) in &got {
@@ -128,19 +125,7 @@ fn the_engine_leaves_the_busy_cores_to_their_processes() {
     }
 
     // `--threads` fixes the count whatever the load.
-    let mut spinners: Vec<_> = (0..cores)
-        .map(|_| {
-            std::process::Command::new("sh")
-                .args(["-c", "while :; do :; done"])
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let fixed = review(&repo, &["--no-cache", "--threads", "2"]);
-    for s in &mut spinners {
-        let _ = s.kill();
-        let _ = s.wait();
-    }
+    let fixed = beside_spinners(cores, || review(&repo, &["--no-cache", "--threads", "2"]));
     for (who, _, _, threads, _) in answers(&fixed) {
         assert_eq!(threads, 2, "{who}");
     }

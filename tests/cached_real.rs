@@ -12,16 +12,7 @@ use serde_json::Value;
 use std::process::Stdio;
 
 fn review(repo: &TestRepo, args: &[&str]) -> Value {
-    let mut all = vec!["HEAD~1..HEAD", "--format", "json", "-o", "-"];
-    all.extend_from_slice(args);
-    let mut cmd = repo.deep_review_offline(&all);
-    let out = TestRepo::with_models(&mut cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    repo.review_offline_json(args)
 }
 
 /// A change of a few Python functions, cut into several chunks.

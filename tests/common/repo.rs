@@ -154,6 +154,21 @@ impl TestRepo {
         cmd
     }
 
+    /// `HEAD~1..HEAD` reviewed offline on the bundled models with `args`,
+    /// as the JSON report (the run must succeed).
+    pub fn review_offline_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["HEAD~1..HEAD", "--format", "json", "-o", "-"];
+        all.extend_from_slice(args);
+        let mut cmd = self.deep_review_offline(&all);
+        let out = TestRepo::with_models(&mut cmd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// Points a command built here at the bundled models
     /// (see `common::models::dir`, which fails when they are absent).
     pub fn with_models(cmd: &mut Command) -> &mut Command {
