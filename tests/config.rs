@@ -146,7 +146,7 @@ fn defaults_are_shown_with_every_key_doc_and_source() {
         assert_eq!(out.line(name), format!("{name} = {value}  # default"));
     }
     assert!(
-        text.contains("# threads = (all cores)  # default"),
+        text.contains("# threads = (the cores other processes leave free)  # default"),
         "{text}"
     );
     assert!(
