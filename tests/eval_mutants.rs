@@ -1220,3 +1220,20 @@ fn large_file_changes_and_test_files_are_not_mutated() {
         "a higher limit lets it in"
     );
 }
+
+#[test]
+fn a_comparison_after_a_cast_is_not_flipped_into_generic_arguments() {
+    let src = "fn f(n: u32, m: usize) -> bool {\n    n as usize <= m && m >= n as usize\n}\n";
+    let sites = mutants::sites(src, "rust", &all_lines(src));
+    let flips: Vec<_> = sites
+        .iter()
+        .filter(|s| s.operator == mutants::Operator::FlipComparison)
+        .collect();
+    // `n as usize < m` would not parse; `m > n as usize` does.
+    assert!(flips.iter().all(|s| s.replacement != "<"), "{flips:?}");
+    assert!(flips.iter().any(|s| s.replacement == ">"), "{flips:?}");
+    for s in &sites {
+        let m = mutants::apply(src, "rust", s).expect("applies");
+        syn::parse_file(&m.text).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+    }
+}

@@ -561,6 +561,21 @@ fn trim_range(m: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
 }
 
 /// Bytes that can make up an operator token.
+/// `code` (up to an operator) ends with a cast, `as Type` (a path).
+fn ends_with_cast(code: &[u8]) -> bool {
+    let code = code.trim_ascii_end();
+    let ty = code
+        .iter()
+        .rev()
+        .take_while(|&&b| is_ident(b) || b == b':')
+        .count();
+    if ty == 0 {
+        return false;
+    }
+    let rest = code[..code.len() - ty].trim_ascii_end();
+    rest.ends_with(b" as") || rest == b"as"
+}
+
 const OPCHARS: &[u8] = b"<>=!&|+-*/%^~:.?";
 
 /// Words that look like a callee but are not one.
@@ -970,6 +985,11 @@ impl<'a> Ctx<'a> {
                     b"!==" if self.lang == Lang::Js => Some("==="),
                     _ => None,
                 };
+                // Rust reads `x as usize < y` as the start of generic
+                // arguments: a `<=` after a cast cannot become `<`.
+                let flipped = flipped.filter(|&new| {
+                    !(self.lang == Lang::Rust && new == "<" && ends_with_cast(&m[s..i - 1]))
+                });
                 if let Some(new) = flipped {
                     let old = &self.text[i..j];
                     let description = format!("flipped `{old}` to `{new}` in `{}`", self.shown(li));
