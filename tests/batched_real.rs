@@ -17,21 +17,16 @@ fn review(repo: &TestRepo, args: &[&str]) -> Value {
 
 /// (reviewer, raw answer, from_cache, threads, together) of every chunk.
 fn answers(r: &Value) -> Vec<(String, String, bool, u64, u64)> {
-    r["appendix"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|a| {
-            let who = a["reviewer"].as_str().unwrap().to_string();
-            a["chunks"].as_array().unwrap().iter().map(move |c| {
-                (
-                    who.clone(),
-                    c["raw"].as_str().unwrap_or("").to_string(),
-                    c["from_cache"] == true,
-                    c["threads"].as_u64().unwrap_or(0),
-                    c["together"].as_u64().unwrap_or(0),
-                )
-            })
+    TestRepo::appendix_chunks(r)
+        .into_iter()
+        .map(|(who, c)| {
+            (
+                who,
+                c["raw"].as_str().unwrap_or("").to_string(),
+                c["from_cache"] == true,
+                c["threads"].as_u64().unwrap_or(0),
+                c["together"].as_u64().unwrap_or(0),
+            )
         })
         .collect()
 }

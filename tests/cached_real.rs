@@ -30,19 +30,14 @@ fn repo() -> TestRepo {
 }
 
 fn chunks(r: &Value) -> Vec<(String, usize, bool)> {
-    r["appendix"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|a| {
-            let who = a["reviewer"].as_str().unwrap().to_string();
-            a["chunks"].as_array().unwrap().iter().map(move |c| {
-                (
-                    who.clone(),
-                    c["chunk"].as_u64().unwrap() as usize,
-                    c["from_cache"] == true,
-                )
-            })
+    TestRepo::appendix_chunks(r)
+        .into_iter()
+        .map(|(who, c)| {
+            (
+                who,
+                c["chunk"].as_u64().unwrap() as usize,
+                c["from_cache"] == true,
+            )
         })
         .collect()
 }

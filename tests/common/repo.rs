@@ -169,6 +169,23 @@ impl TestRepo {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Every chunk of a JSON report's appendix with its reviewer's name.
+    pub fn appendix_chunks(report: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+        report["appendix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|a| {
+                let who = a["reviewer"].as_str().unwrap().to_string();
+                a["chunks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |c| (who.clone(), c))
+            })
+            .collect()
+    }
+
     /// Points a command built here at the bundled models
     /// (see `common::models::dir`, which fails when they are absent).
     pub fn with_models(cmd: &mut Command) -> &mut Command {
