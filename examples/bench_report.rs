@@ -3,11 +3,11 @@
 //! run. Prints figures; run with
 //! `cargo run --release --example bench_report [files] [reviewers] [findings-per-chunk]`.
 
-use git_deep_review::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
+use git_deep_review::git::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
+use git_deep_review::git::range::ReviewRange;
 use git_deep_review::plan::{Chunk, ChunkFile, ReviewPlan};
-use git_deep_review::range::ReviewRange;
 use git_deep_review::report::{assemble, markdown, sarif, ReportInput, StageTimings};
-use git_deep_review::reviewers::{ChunkOutput, ReviewerInfo, ReviewerRun};
+use git_deep_review::review::reviewers::{ChunkOutput, ReviewerInfo, ReviewerRun};
 use std::collections::HashMap;
 use std::time::Instant;
 

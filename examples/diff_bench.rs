@@ -4,9 +4,9 @@
 //! Usage: `cargo run --release --example diff_bench -- REPO RANGE [RUNS]`
 //! (benches/diff_bench.sh builds a sample repository and runs this).
 
-use git_deep_review::diff::DiffOptions;
+use git_deep_review::git::diff::DiffOptions;
+use git_deep_review::git::range::{open_repo, resolve};
 use git_deep_review::plan::{build, estimate_tokens, PlanOptions};
-use git_deep_review::range::{open_repo, resolve};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -5,8 +5,9 @@ use crate::cli::{CacheCommand, EvalArgs, Format, GlobalArgs, HookCommand, Review
 use crate::engine::manifest::Manifest;
 use crate::error::{self, Error, Result};
 use crate::gate::{Context, ReviewFacts};
+use crate::git::range;
 use crate::pipeline::{self, Run, RunOptions};
-use crate::{cache, cli, config, engine, hook, plan, range, report};
+use crate::{cache, cli, config, engine, hook, plan, report};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -40,7 +41,8 @@ fn settings_for(
     // Store references and file paths are resolved once the settings say
     // which are used (below), so a bad one fails with where it was looked for.
     let exists = |name: &str| {
-        (engine::standin::is_standin(name) && engine::standin::test_backends_enabled())
+        (crate::config::model_ref::is_standin(name)
+            && crate::config::model_ref::test_backends_enabled())
             || known.is_some_and(|m| m.get(name).is_some())
             || engine::stores::is_reference(name)
             || engine::manifest::is_model_path(name)
@@ -112,10 +114,11 @@ fn write_code_destinations(
         .reviewers
         .iter()
         .map(|r| (format!("reviewer {}", r.name), r.model.as_str()));
-    let servers: Vec<String> = pipeline::on_servers(named, settings.lead.as_deref(), manifest)
-        .into_iter()
-        .map(|(who, model, on)| format!("  {who} ({model}): {on}"))
-        .collect();
+    let servers: Vec<String> =
+        crate::engine::reviewer_models::on_servers(named, settings.lead.as_deref(), manifest)
+            .into_iter()
+            .map(|(who, model, on)| format!("  {who} ({model}): {on}"))
+            .collect();
     writeln!(w)?;
     if servers.is_empty() {
         writeln!(
@@ -336,7 +339,7 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
         }
         let path =
             pipeline::write_report(&mut outcome.report, report::Format::Markdown, None, &dir)?;
-        Ok(Some(ReviewFacts::of(&outcome.report, path.as_deref())))
+        Ok(Some(outcome.report.gate_facts(path.as_deref())))
     };
     hook::pre_push(
         &repo,

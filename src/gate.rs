@@ -7,34 +7,12 @@
 //! review cut short by its time budget is not a clean review. Each of these
 //! has its own explicit policy ([`FaultPolicy`]).
 
-use crate::consolidate::ConsolidatedFinding;
-use crate::findings::Severity;
-use serde::{Deserialize, Serialize};
+use crate::check::consolidate::ConsolidatedFinding;
+use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// When findings block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GatePolicy {
-    /// `false` = never block (the hook reviews nothing and allows).
-    pub enabled: bool,
-    /// Findings at this severity or more severe can block.
-    pub block_on: Severity,
-    /// How many reviewers must agree on a finding before it blocks; one
-    /// small model's opinion alone is too noisy to stop a push. Counted over
-    /// the reviewers that ran: with one of three left, one is enough.
-    pub min_agreement: usize,
-}
-
-impl Default for GatePolicy {
-    fn default() -> Self {
-        GatePolicy {
-            enabled: true,
-            block_on: Severity::Critical,
-            min_agreement: 2,
-        }
-    }
-}
+pub use crate::config::policy::{FailurePolicy, GatePolicy};
 
 impl GatePolicy {
     /// Whether one finding meets the blocking bar when `ran` reviewers
@@ -44,36 +22,6 @@ impl GatePolicy {
         self.enabled
             && finding.severity <= self.block_on
             && finding.agreement >= self.min_agreement.min(ran.max(1))
-    }
-}
-
-/// What happens when the review could not do all of its work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum FailurePolicy {
-    /// Treat it as a reason to stop the push (fail closed).
-    #[default]
-    Block,
-    /// Warn and go on.
-    Allow,
-}
-
-impl FailurePolicy {
-    /// Parses `block` / `allow` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "block" => Some(FailurePolicy::Block),
-            "allow" => Some(FailurePolicy::Allow),
-            _ => None,
-        }
-    }
-
-    /// The word used in configuration (`block`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailurePolicy::Block => "block",
-            FailurePolicy::Allow => "allow",
-        }
     }
 }
 
@@ -104,35 +52,6 @@ pub struct ReviewFacts {
     pub not_reviewed: Vec<(String, String)>,
     /// Where the full report was written.
     pub report: Option<PathBuf>,
-}
-
-impl ReviewFacts {
-    /// The facts of a finished review and where its report went.
-    pub fn of(report: &crate::report::ReviewReport, path: Option<&Path>) -> ReviewFacts {
-        let pairs = |v: &[crate::report::NotReviewed]| {
-            v.iter()
-                .map(|n| (n.path.clone(), n.reason.clone()))
-                .collect::<Vec<_>>()
-        };
-        ReviewFacts {
-            findings: report.findings.iter().map(|f| f.finding.clone()).collect(),
-            reviewers: report.retro.len(),
-            reviewers_ran: report
-                .retro
-                .iter()
-                .filter(|r| r.chunks > r.failed_chunks)
-                .count(),
-            failed: report
-                .retro
-                .iter()
-                .filter(|r| r.chunks == r.failed_chunks && r.error.is_some())
-                .map(|r| (r.name.clone(), r.error.clone().unwrap_or_default()))
-                .collect(),
-            unreviewable: pairs(&report.unfit),
-            not_reviewed: pairs(&report.not_reviewed),
-            report: path.map(Path::to_path_buf),
-        }
-    }
 }
 
 /// Where the gate speaks: in the pre-push hook, or for `--gate` by hand.
@@ -215,7 +134,7 @@ pub fn evaluate(
     let need = policy.min_agreement.min(ran.max(1));
     let bar = format!(
         "{} or worse, confirmed by at least {need} reviewer{}{}",
-        severity_name(policy.block_on),
+        policy.block_on.as_str(),
         if need == 1 { "" } else { "s" },
         if need < policy.min_agreement {
             format!(" (of the {ran} that ran)")
@@ -312,7 +231,7 @@ pub fn evaluate(
             message,
             "\ndeep-review: warning: {} {} finding{} reported by too few reviewers to block:",
             warnings.len(),
-            severity_name(policy.block_on),
+            policy.block_on.as_str(),
             if warnings.len() == 1 { "" } else { "s" }
         );
         for f in &warnings {
@@ -340,30 +259,11 @@ fn first_line(s: &str) -> &str {
 fn describe(f: &ConsolidatedFinding) -> String {
     format!(
         "[{}] {}:{} {} ({} reviewer{})",
-        severity_name(f.severity),
+        f.severity.as_str(),
         crate::text::escape_control(&f.file),
         f.line_start,
         crate::text::escape_control(&f.title),
         f.agreement,
         if f.agreement == 1 { "" } else { "s" }
     )
-}
-
-/// Lower-case name as used in the configuration (`critical`).
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::Important => "important",
-        Severity::Suggestion => "suggestion",
-    }
-}
-
-/// Parses a severity as written in configuration or on the command line.
-pub fn parse_severity(s: &str) -> Option<Severity> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "critical" => Some(Severity::Critical),
-        "important" => Some(Severity::Important),
-        "suggestion" => Some(Severity::Suggestion),
-        _ => None,
-    }
 }

@@ -8,6 +8,7 @@
 //! subcommand onto it, and this file only dispatches the command line.
 
 pub mod error;
+pub mod severity;
 
 // The stages (their order is the module doc's).
 pub mod check;
@@ -28,13 +29,9 @@ pub mod hook;
 pub mod init;
 pub mod interrupt;
 pub mod pipeline;
+pub mod prompts;
 pub mod standin;
 pub mod text;
-
-// Each stage's modules by their short names (`crate::range`, `crate::findings`).
-pub use check::{consolidate, findings, grounding, verdict};
-pub use git::{diff, lang, push as push_range, range};
-pub use review::{lead, prompts, reviewers};
 
 pub use error::{Error, Result};
 

@@ -1,21 +1,39 @@
-//! The review as one run, stage after stage: range → diff → plan →
-//! reviewers → findings → grounding → consolidation → verdict → report →
-//! gate. This is porcelain: [`Run`] holds what every stage shares (the
-//! settings, the manifest, the resolved reviewers, the cache), built once;
-//! each stage lives in its own module, takes and returns plain data, and is
-//! tested there.
+//! The review as one run, stage after stage. This is porcelain: [`Run`]
+//! holds what every stage shares (the settings, the manifest, the resolved
+//! reviewers, the cache), built once; each stage lives in its own module,
+//! takes and returns plain data, and is tested there.
+//!
+//! The stages, in order (the one list; [`Run::plan`] and [`Run::review`]
+//! call them in this order):
+//!
+//! | stage | module | takes → returns |
+//! |---|---|---|
+//! | range | `git::range` | a revision spec → `ReviewRange` (commits, base, head) |
+//! | diff | `git::diff` | a range → `FileDiff`s with labelled hunks |
+//! | plan | `plan` | diffs → `ReviewPlan` (chunks, skipped, unfit) |
+//! | *context* (next) | `context` | plan + head tree → a ranked context pack per chunk |
+//! | reviewers | `review::reviewers` | plan + models → `ReviewerRun`s (raw answers) |
+//! | findings, grounding, consolidation, verdict | `check` | runs + head contents → `Checked` |
+//! | *verify* (next) | `verify` | `Checked` + models → findings confirmed / refuted / uncertain |
+//! | report | `report` | `ReportInput` → `ReviewReport` → Markdown / JSON / SARIF |
+//! | gate | `gate` | `ReviewFacts` + policy → `GateDecision` |
+//!
+//! Models are reached only through the engine's interface
+//! (`engine::reviewer_models` and `engine::Engine`): the pipeline never
+//! learns how a model is named, loaded, hashed or counted.
 
 use crate::cache::{Cache, CacheKey};
 use crate::check::Checked;
 use crate::config::Settings;
 use crate::engine::manifest::Manifest;
-use crate::engine::{standin, Backend, Engine};
+use crate::engine::reviewer_models::{on_servers, reviewer_model};
+use crate::engine::{Backend, Engine, EngineOptions};
 use crate::error::{Error, Result};
-use crate::gate::{Context, FaultPolicy, GateDecision, ReviewFacts};
-use crate::lead::{LeadState, LeadStatus};
+use crate::gate::{Context, FaultPolicy, GateDecision};
 use crate::plan::ReviewPlan;
 use crate::report::{self, ReportInput, ReviewReport, StageTimings};
-use crate::reviewers::{self, GenerationStore, NoStore, Reviewer, ReviewerRun, RunInputs};
+use crate::review::lead::{LeadState, LeadStatus};
+use crate::review::reviewers::{self, GenerationStore, NoStore, Reviewer, ReviewerRun, RunInputs};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -122,12 +140,12 @@ impl<'r> Run<'r> {
     }
 
     /// An engine for this run's models, sharing its manifest.
-    pub fn engine(&self, opts: crate::engine::EngineOptions) -> Engine {
+    pub fn engine(&self, opts: EngineOptions) -> Engine {
         let engine = match &self.manifest {
             Ok(m) => Engine::with_manifest(opts, m.clone()),
             Err(_) => Engine::new(opts),
         };
-        if standin::test_backends_enabled() {
+        if crate::config::model_ref::test_backends_enabled() {
             engine.with_test_backend(Box::new(crate::standin::StandinBackend::new()))
         } else {
             engine
@@ -138,7 +156,7 @@ impl<'r> Run<'r> {
     pub fn plan(&self, spec: Option<&str>) -> Result<ReviewPlan> {
         plan_range(
             self.repo,
-            crate::range::resolve(self.repo, spec)?,
+            crate::git::range::resolve(self.repo, spec)?,
             self.settings,
         )
     }
@@ -164,7 +182,12 @@ impl<'r> Run<'r> {
         let (failed_models, plan) = match self.answered_from_cache(plan, engine) {
             Some(cut) => (HashMap::new(), cut),
             None => {
-                let failed = self.preflight(engine)?;
+                let failed = engine.preflight(
+                    self.manifest.as_ref().map_err(String::as_str),
+                    &self.models(),
+                    self.quiet,
+                    self.progress,
+                )?;
                 let cut = self.recount(plan, engine, &failed);
                 (failed, cut)
             }
@@ -187,6 +210,8 @@ impl<'r> Run<'r> {
                 eprintln!("deep-review: {msg}");
             }
         };
+        // (The `context` stage slots in here: a context pack per chunk,
+        // handed to the reviewers with the plan.)
         let inputs = RunInputs {
             reviewers: &ready,
             instructions: self.instructions.as_ref().map(|(_, t)| t.as_str()),
@@ -226,6 +251,8 @@ impl<'r> Run<'r> {
         let t = Instant::now();
         let contents = head_contents(self.repo, plan)?;
         let checked: Checked = crate::check::check(plan, &contents, runs);
+        // (The `verify` stage slots in here: each consolidated finding
+        // checked once more before the report and the gate see it.)
         timings.consolidate_ms = ms(t.elapsed());
         let why_not = if result.interrupted {
             "interrupted (Ctrl-C)".to_string()
@@ -288,15 +315,8 @@ impl<'r> Run<'r> {
             .collect();
         // A server's context is known once it answered.
         for r in &mut ready {
-            if r.spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
-                let n_ctx = engine
-                    .remote(&r.spec.model)
-                    .and_then(|p| p.ok())
-                    .and_then(|p| p.probe(&|_| {}).ok())
-                    .and_then(|i| i.n_ctx)
-                    .unwrap_or(crate::engine::manifest::REFERENCE_N_CTX);
-                r.spec.sampling.max_tokens = crate::engine::auto_max_tokens(n_ctx);
-            }
+            r.spec.sampling.max_tokens =
+                engine.answer_budget(&r.spec.model, r.spec.sampling.max_tokens);
         }
         ready
     }
@@ -305,7 +325,10 @@ impl<'r> Run<'r> {
     fn identities(&self, engine: &mut Engine) -> HashMap<String, String> {
         self.reviewers
             .iter()
-            .map(|r| (r.spec.model.clone(), self.identity(&r.spec.model, engine)))
+            .map(|r| {
+                let id = engine.model_identity(self.manifest.as_ref().ok(), &r.spec.model);
+                (r.spec.model.clone(), id)
+            })
             .collect()
     }
 
@@ -339,78 +362,18 @@ impl<'r> Run<'r> {
         reviewers::all_cached(&cut, &inputs, engine, self.store.as_mut()).then_some(cut)
     }
 
-    /// The identities of the tokenizers that cut the plan: those of the
-    /// real models not in `failed` (stand-ins count nothing).
-    fn tokenizers(&self, failed: &HashMap<String, String>, engine: &mut Engine) -> Vec<String> {
-        let mut models: Vec<&str> = self
-            .reviewers
+    /// The models of this run's reviewers, as configured.
+    fn models(&self) -> Vec<String> {
+        self.reviewers
             .iter()
-            .map(|r| r.spec.model.as_str())
-            .filter(|m| !standin::is_standin(m) && !failed.contains_key(*m))
-            .collect();
-        models.sort_unstable();
-        models.dedup();
-        models.iter().map(|m| self.identity(m, engine)).collect()
+            .map(|r| r.spec.model.clone())
+            .collect()
     }
 
-    /// Checks every real model up front (hash on first use, header,
-    /// vocabulary, memory for its context), so a missing, corrupt or too
-    /// large model is reported before minutes of work. Returns the models
-    /// that cannot be used and why; when no model at all can be used the
-    /// run stops here with the first error (exit 4).
-    fn preflight(&self, engine: &mut Engine) -> Result<HashMap<String, String>> {
-        let mut models: Vec<&str> = self
-            .reviewers
-            .iter()
-            .map(|r| r.spec.model.as_str())
-            .filter(|m| !standin::is_standin(m))
-            .collect();
-        models.sort_unstable();
-        models.dedup();
-        let mut failed = HashMap::new();
-        let mut first_error = None;
-        for model in &models {
-            let quiet = self.quiet;
-            let warn = |w: &str| {
-                if !quiet {
-                    eprintln!("git-deep-review: warning: {w}");
-                }
-            };
-            let res = match (&self.manifest, engine.remote(model)) {
-                (Err(e), _) => Err(Error::Model(e.clone())),
-                (Ok(_), Some(pool)) => {
-                    if self.progress {
-                        eprintln!("deep-review: asking the server of {model} what it serves");
-                    }
-                    pool.and_then(|p| p.probe(&warn)).map(|_| ())
-                }
-                (Ok(_), None) => {
-                    if self.progress {
-                        eprintln!("deep-review: loading {model}");
-                    }
-                    engine.llama().and_then(|l| l.prepare(model))
-                }
-            };
-            if let Err(e) = res {
-                failed.insert(model.to_string(), e.to_string());
-                first_error.get_or_insert(e);
-            }
-        }
-        let all_real = self
-            .reviewers
-            .iter()
-            .all(|r| !standin::is_standin(&r.spec.model));
-        if all_real && !models.is_empty() && failed.len() == models.len() {
-            if let Some(e) = first_error {
-                return Err(e);
-            }
-        }
-        for (model, e) in &failed {
-            if !self.quiet {
-                eprintln!("git-deep-review: warning: model {model} is unusable, its reviewers are reported as failed: {e}");
-            }
-        }
-        Ok(failed)
+    /// The identities of the tokenizers that cut the plan (see
+    /// [`Engine::tokenizer_ids`]).
+    fn tokenizers(&self, failed: &HashMap<String, String>, engine: &mut Engine) -> Vec<String> {
+        engine.tokenizer_ids(self.manifest.as_ref().ok(), &self.models(), failed)
     }
 
     /// The plan was cut with an estimate (so `--plan` needs no model); now
@@ -441,85 +404,12 @@ impl<'r> Run<'r> {
         if let Some(cut) = remembered {
             return cut;
         }
-        let mut usable: Vec<String> = self
-            .reviewers
-            .iter()
-            .map(|r| r.spec.model.clone())
-            .filter(|m| !standin::is_standin(m) && !failed.contains_key(m))
-            .collect();
-        usable.sort();
-        usable.dedup();
-        let (remote, local): (Vec<String>, Vec<String>) =
-            usable.into_iter().partition(|m| engine.is_remote(m));
-        let servers: Vec<_> = remote
-            .iter()
-            .filter_map(|m| engine.remote(m).and_then(|r| r.ok()))
-            .collect();
-        let local_count = if local.is_empty() {
-            None
-        } else {
-            engine.llama().and_then(|l| l.plan_counter(&local)).ok()
-        };
-        if local_count.is_none() && servers.is_empty() {
+        let Some(count) = engine.plan_token_counter(&self.models(), failed) else {
             return plan.clone();
-        }
-        // The planner asks about the same pieces more than once; a server
-        // is asked once per piece.
-        let memo = std::cell::RefCell::new(HashMap::<String, usize>::new());
-        let count = |text: &str| -> usize {
-            let mut n = local_count.as_ref().map(|c| c(text));
-            if !servers.is_empty() {
-                let remembered = memo.borrow().get(text).copied();
-                let counted = remembered.or_else(|| {
-                    let c = servers.iter().filter_map(|s| s.count_tokens(text)).max();
-                    if let Some(c) = c {
-                        memo.borrow_mut().insert(text.to_string(), c);
-                    }
-                    c
-                });
-                n = n.max(counted);
-            }
-            n.unwrap_or_else(|| crate::plan::estimate_tokens(text))
         };
         let (cut, counts) = crate::plan::recut::record(plan, chunk_tokens, &count);
         self.store.put(&key, &counts.to_text());
         cut
-    }
-
-    /// What identifies a model's output in the cache: its file's sha256
-    /// (remembered from its first use when the manifest has none) and any
-    /// template override; the name itself for stand-ins.
-    fn identity(&self, model: &str, engine: &mut Engine) -> String {
-        if let Some(pool) = engine.remote(model) {
-            // What the server says it serves; the endpoint itself is not
-            // part of it, so the members of a pool share their answers.
-            return match pool.and_then(|p| p.probe(&|_| {})) {
-                Ok(info) => format!("remote:{}", info.identity),
-                Err(_) => format!("remote-unreachable:{model}"),
-            };
-        }
-        let Some(m) = self.manifest.as_ref().ok() else {
-            return model.to_string();
-        };
-        let Some(e) = m.get(model) else {
-            return model.to_string();
-        };
-        let path = m.path_of(e);
-        let sha = if e.sha256.is_empty() {
-            crate::engine::verify::remembered_sha256(
-                &path,
-                &crate::engine::verify::verified_cache_file(),
-            )
-            // Never hashed: the file itself, so two such models never share.
-            .unwrap_or_else(|| format!("unhashed:{}", path.display()))
-        } else {
-            e.sha256.clone()
-        };
-        match &e.chat_template {
-            crate::engine::manifest::ChatTemplate::Auto => sha,
-            crate::engine::manifest::ChatTemplate::Named(t) => format!("{sha}+template:{t}"),
-            crate::engine::manifest::ChatTemplate::Completion => format!("{sha}+completion"),
-        }
     }
 
     /// The lead step: its prose into the report, or the reason it is not there.
@@ -555,14 +445,14 @@ impl<'r> Run<'r> {
             eprintln!("deep-review: lead summary on {lead}");
         }
         let facts = report.lead_facts();
-        let identity = self.identity(lead, engine);
-        let answer = crate::lead::write(
+        let identity = engine.model_identity(self.manifest.as_ref().ok(), lead);
+        let answer = crate::review::lead::write(
             engine,
             self.store.as_mut(),
             lead,
             &identity,
             &facts,
-            crate::engine::Sampling::default().seed,
+            crate::config::sampling::Sampling::default().seed,
         );
         status.from_cache = answer.from_cache;
         status.duration_ms = ms(t.elapsed());
@@ -590,7 +480,7 @@ impl<'r> Run<'r> {
         crate::gate::evaluate(
             &self.settings.gate,
             &fault_policy(self.settings),
-            &ReviewFacts::of(&outcome.report, report),
+            &outcome.report.gate_facts(report),
             context,
         )
     }
@@ -640,23 +530,6 @@ pub fn refuse_servers(
     )))
 }
 
-/// Which of the `(who, model)` reviewers, and the lead (`the lead MODEL`),
-/// run on inference servers: `(who, model, endpoints)`, in order.
-pub fn on_servers<'a>(
-    reviewers: impl IntoIterator<Item = (String, &'a str)>,
-    lead: Option<&'a str>,
-    manifest: Option<&Manifest>,
-) -> Vec<(String, &'a str, String)> {
-    reviewers
-        .into_iter()
-        .chain(lead.map(|l| (format!("the lead {l}"), l)))
-        .filter_map(|(who, model)| {
-            let r = manifest?.get(model)?.remote.as_ref()?;
-            Some((who, model, r.endpoints.join(", ")))
-        })
-        .collect()
-}
-
 /// The gate's policies for faults, from the settings.
 pub fn fault_policy(settings: &Settings) -> FaultPolicy {
     FaultPolicy {
@@ -692,28 +565,14 @@ pub fn resolve_reviewers(
         .iter()
         .filter(|r| only.is_empty() || only.contains(&r.name))
         .map(|spec| {
-            let entry = manifest.and_then(|m| m.get(&spec.model));
+            let model = reviewer_model(manifest, &spec.model, spec.sampling.max_tokens);
             let mut spec = spec.clone();
-            // 0: a server entry whose context the server tells (resolved
-            // once it answered, in `review`).
-            let ask_server = entry.is_some_and(|e| e.remote.is_some() && e.n_ctx == 0);
-            if spec.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS && !ask_server {
-                // Resolved here, from the manifest, so the cache key holds a
-                // number and an all-cached run loads no model to know it.
-                let n_ctx = entry.map_or(crate::engine::manifest::DEFAULT_N_CTX, |e| e.n_ctx);
-                spec.sampling.max_tokens = crate::engine::auto_max_tokens(n_ctx);
-            }
+            spec.sampling.max_tokens = model.max_tokens;
             Ok(Reviewer {
                 persona: crate::prompts::load(&spec.prompt, root)?,
-                model_file: entry
-                    .filter(|e| e.remote.is_none())
-                    .map(|e| e.file.clone())
-                    .unwrap_or_else(|| spec.model.clone()),
-                demonstration: entry.is_some_and(|e| e.demonstration),
-                endpoints: entry
-                    .and_then(|e| e.remote.as_ref())
-                    .map(|r| r.endpoints.clone())
-                    .unwrap_or_default(),
+                model_file: model.file,
+                demonstration: model.demonstration,
+                endpoints: model.endpoints,
                 spec,
             })
         })
@@ -723,7 +582,7 @@ pub fn resolve_reviewers(
 /// Stages 2–3 for an already resolved range.
 pub fn plan_range(
     repo: &gix::Repository,
-    range: crate::range::ReviewRange,
+    range: crate::git::range::ReviewRange,
     settings: &Settings,
 ) -> Result<ReviewPlan> {
     plan_paths(repo, range, settings, &|_| true)
@@ -732,11 +591,11 @@ pub fn plan_range(
 /// [`plan_range`] for the files of the range whose (new) path `keep` accepts.
 pub fn plan_paths(
     repo: &gix::Repository,
-    range: crate::range::ReviewRange,
+    range: crate::git::range::ReviewRange,
     settings: &Settings,
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<ReviewPlan> {
-    let diff_opts = crate::diff::DiffOptions {
+    let diff_opts = crate::git::diff::DiffOptions {
         context_lines: settings.context_lines,
         ..Default::default()
     };
@@ -765,7 +624,7 @@ pub fn plan_paths(
 fn head_contents(repo: &gix::Repository, plan: &ReviewPlan) -> Result<HashMap<String, String>> {
     let mut out = HashMap::new();
     for f in &plan.files {
-        if let Some(bytes) = crate::range::read_file_at(repo, plan.range.head, &f.path)? {
+        if let Some(bytes) = crate::git::range::read_file_at(repo, plan.range.head, &f.path)? {
             out.insert(f.path.clone(), String::from_utf8_lossy(&bytes).into_owned());
         }
     }

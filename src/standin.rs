@@ -20,10 +20,10 @@
 //! a header `=== path (status, +a -d) ===` per file, then lines
 //! `+ 123 | text` (added), `  124 | text` (context), `-     | text` (removed).
 
-pub use crate::engine::standin::{is_standin, STANDIN_PREFIX};
+use crate::check::findings::{RawFinding, RawReview};
+pub use crate::config::model_ref::{is_standin, STANDIN_PREFIX};
 use crate::engine::{Backend, Generation, Request, StopReason};
 use crate::error::{Error, Result};
-use crate::findings::{RawFinding, RawReview};
 
 /// Marker a planted line carries, followed by the severity.
 pub const PLANT_MARKER: &str = "DEEP-REVIEW-PLANT:";
@@ -115,10 +115,10 @@ fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
         ));
     }
     let mut obj = serde_json::Map::new();
-    for f in crate::lead::FIELDS {
+    for f in crate::review::lead::FIELDS {
         let v = match f.kind {
-            crate::lead::FieldKind::OneOf(words) => words[0].to_string(),
-            crate::lead::FieldKind::Text { .. } => format!(
+            crate::review::lead::FieldKind::OneOf(words) => words[0].to_string(),
+            crate::review::lead::FieldKind::Text { .. } => format!(
                 "The stand-in lead wrote this {} section from the facts it was given, in plain sentences.",
                 f.key
             ),
@@ -190,7 +190,7 @@ impl Backend for StandinBackend {
             .iter()
             .zip(requests)
             .map(|(text, request)| {
-                if request.grammar == crate::lead::grammar() {
+                if request.grammar == crate::review::lead::grammar() {
                     return lead_answer(model, text);
                 }
                 let findings = match model {

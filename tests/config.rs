@@ -6,10 +6,10 @@
 mod common;
 
 use common::repo::TestRepo;
+use git_deep_review::config::model_ref::TEST_BACKENDS_ENV;
 use git_deep_review::config::{
     self, parse_byte_size, parse_duration_secs, CliOverrides, Source, REGISTRY,
 };
-use git_deep_review::engine::standin::TEST_BACKENDS_ENV;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,10 +1,10 @@
 //! Consolidation and verdict on hand-written findings (no model).
 
-use git_deep_review::consolidate::{
+use git_deep_review::check::consolidate::{
     consolidate, similarity, ConsolidatedFinding, SIM_NEARBY, SIM_OVERLAPPING,
 };
-use git_deep_review::findings::{Finding, Issue, Kind, Severity};
-use git_deep_review::verdict::{decide, Verdict};
+use git_deep_review::check::findings::{Finding, Issue, Kind, Severity};
+use git_deep_review::check::verdict::{decide, Verdict};
 
 #[allow(clippy::too_many_arguments)]
 fn f(

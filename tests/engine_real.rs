@@ -8,13 +8,13 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use git_deep_review::check::findings::RawReview;
 use git_deep_review::engine::grammar::{findings_grammar, GrammarLimits};
 use git_deep_review::engine::llama::cpp_backend;
 use git_deep_review::engine::manifest::{load_manifest_from, Manifest};
 use git_deep_review::engine::{
     Backend, EngineOptions, Generation, LlamaBackend, Prompt, Request, Sampling, StopReason,
 };
-use git_deep_review::findings::RawReview;
 use git_deep_review::Error;
 use llama_cpp_2::sampling::LlamaSampler;
 
@@ -179,7 +179,7 @@ fn grammar_output_always_parses_and_points_inside_the_diff() {
 
 /// A finding names a file of the diff, lines of its hunks, and the
 /// severities and kinds of the schema.
-fn assert_inside_the_diff(model: &str, f: &git_deep_review::findings::RawFinding) {
+fn assert_inside_the_diff(model: &str, f: &git_deep_review::check::findings::RawFinding) {
     let lines = files()
         .into_iter()
         .find(|(p, _)| *p == f.file)

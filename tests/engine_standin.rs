@@ -1,9 +1,9 @@
 //! The engine router and the stand-in backend, without any model files.
 
+use git_deep_review::check::findings::RawReview;
 use git_deep_review::engine::{
     Backend, Engine, EngineOptions, Progress, Prompt, Request, Sampling,
 };
-use git_deep_review::findings::RawReview;
 
 fn req(user: &str) -> Request {
     Request {

@@ -5,9 +5,9 @@
 mod common;
 
 use common::repo::TestRepo;
+use git_deep_review::check::findings::Severity;
 use git_deep_review::eval::history::{mine, MineOptions, Mined, DEFAULT_FIX_PATTERN};
 use git_deep_review::eval::{Case, Defect, Source};
-use git_deep_review::findings::Severity;
 use git_deep_review::Error;
 use gix::ObjectId;
 

@@ -726,7 +726,7 @@ fn operators_have_names_severities_and_descriptions() {
         assert_eq!(serde_json::to_value(op).unwrap(), op.name());
         assert!(!op.describe().is_empty());
     }
-    use git_deep_review::findings::Severity;
+    use git_deep_review::check::findings::Severity;
     assert_eq!(Operator::DropNullCheck.severity(), Severity::Critical);
     assert_eq!(Operator::RemoveRelease.severity(), Severity::Critical);
     assert_eq!(Operator::DropErrorReturn.severity(), Severity::Critical);

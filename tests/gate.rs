@@ -2,11 +2,12 @@
 //! could not do all its work is judged (fail closed), and what the
 //! developer is told.
 
-use git_deep_review::consolidate::ConsolidatedFinding;
-use git_deep_review::findings::{Issue, Kind, Severity};
+use git_deep_review::check::consolidate::ConsolidatedFinding;
+use git_deep_review::check::findings::{Issue, Kind, Severity};
 use git_deep_review::gate::{
-    evaluate, parse_severity, Context, FailurePolicy, FaultPolicy, GatePolicy, ReviewFacts,
+    evaluate, Context, FailurePolicy, FaultPolicy, GatePolicy, ReviewFacts,
 };
+use git_deep_review::severity::parse_severity;
 use std::path::PathBuf;
 
 fn finding(title: &str, severity: Severity, agreement: usize) -> ConsolidatedFinding {

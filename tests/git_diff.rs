@@ -4,8 +4,8 @@
 mod common;
 
 use common::repo::TestRepo;
-use git_deep_review::diff::{DiffOptions, FileDiff, FileStatus, LineKind};
-use git_deep_review::range::resolve;
+use git_deep_review::git::diff::{DiffOptions, FileDiff, FileStatus, LineKind};
+use git_deep_review::git::range::resolve;
 
 /// One hunk of `git diff` output: header numbers and `(marker, text)` lines.
 #[derive(Debug, PartialEq)]
@@ -478,7 +478,7 @@ def free():
 
 #[test]
 fn enclosing_heuristic_across_brace_languages() {
-    use git_deep_review::lang::{enclosing_braces, language_for};
+    use git_deep_review::git::lang::{enclosing_braces, language_for};
     let go = "package x\n\nfunc (s *Server) Handle(w http.ResponseWriter) {\n\tif ok {\n\t\tw.Write(nil)\n\t}\n}\n";
     let lines: Vec<&str> = go.lines().collect();
     let e = enclosing_braces(&lines, 4).unwrap();

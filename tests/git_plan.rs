@@ -4,12 +4,12 @@
 mod common;
 
 use common::repo::TestRepo;
-use git_deep_review::diff::{DiffOptions, FileDiff, LineKind};
+use git_deep_review::git::diff::{DiffOptions, FileDiff, LineKind};
+use git_deep_review::git::range::resolve;
 use git_deep_review::plan::{
     build, chunk_new_lines, estimate_tokens, recount, render_chunk, write_text, PlanOptions,
     ReviewPlan,
 };
-use git_deep_review::range::resolve;
 use std::collections::BTreeSet;
 
 fn plan_of(r: &TestRepo, spec: &str, opts: &PlanOptions) -> ReviewPlan {

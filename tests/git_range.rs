@@ -4,7 +4,7 @@
 mod common;
 
 use common::repo::TestRepo;
-use git_deep_review::range::{open_repo, read_file_at, resolve, ReviewRange};
+use git_deep_review::git::range::{open_repo, read_file_at, resolve, ReviewRange};
 use git_deep_review::Error;
 
 /// main: c1 c2; feature (from c2): f1 f2. Returns (repo, [c1, c2, f1, f2]).

@@ -1,11 +1,11 @@
 //! Validation of model output and grounding against the reviewed diff,
 //! on hand-written data (no model).
 
-use git_deep_review::findings::{
+use git_deep_review::check::findings::{
     parse_review, Finding, Issue, Kind, Severity, MAX_FINDINGS_PER_REVIEW, MAX_QUOTE_CHARS,
     MAX_TEXT_CHARS, MAX_TITLE_CHARS,
 };
-use git_deep_review::grounding::{
+use git_deep_review::check::grounding::{
     excerpt, ground, hunk_ranges, HunkRanges, UngroundedReason, LINE_TOLERANCE,
 };
 use std::collections::HashMap;
@@ -209,7 +209,7 @@ fn absurd_line_numbers_are_rejected_or_clamped() {
     assert_eq!(p.findings[0].line_start, 7);
     assert_eq!(
         p.findings[0].line_end,
-        7 + git_deep_review::findings::MAX_SPAN
+        7 + git_deep_review::check::findings::MAX_SPAN
     );
 }
 
@@ -315,9 +315,9 @@ fn unusable_output_is_an_error_and_json_in_prose_is_found() {
 
 #[test]
 fn hunk_ranges_come_from_the_plan() {
-    use git_deep_review::diff::{FileDiff, FileStatus, Hunk};
+    use git_deep_review::git::diff::{FileDiff, FileStatus, Hunk};
+    use git_deep_review::git::range::ReviewRange;
     use git_deep_review::plan::ReviewPlan;
-    use git_deep_review::range::ReviewRange;
     let hunk = |new_start, new_lines| Hunk {
         old_start: 1,
         old_lines: 1,

@@ -2,10 +2,10 @@
 //! template's chaining through real `git push`es, and the pre-push
 //! protocol (which range is reviewed for which push).
 
+use git_deep_review::check::consolidate::ConsolidatedFinding;
+use git_deep_review::check::findings::Severity;
+use git_deep_review::check::findings::{Issue, Kind};
 use git_deep_review::config::{OnTimeout, Settings};
-use git_deep_review::consolidate::ConsolidatedFinding;
-use git_deep_review::findings::Severity;
-use git_deep_review::findings::{Issue, Kind};
 use git_deep_review::gate::ReviewFacts;
 use git_deep_review::hook::{
     install_in, pre_commit_input, pre_push, status_in, uninstall_in, HookState, ReviewRequest,

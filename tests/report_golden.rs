@@ -6,17 +6,17 @@
 //! Regenerate the golden file deliberately with
 //! `UPDATE_GOLDEN=1 cargo test --release --test report_golden`.
 
-use git_deep_review::diff::DiffStat;
-use git_deep_review::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
+use git_deep_review::check::verdict::Verdict;
+use git_deep_review::git::diff::DiffStat;
+use git_deep_review::git::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
+use git_deep_review::git::range::{CommitInfo, ReviewRange};
 use git_deep_review::plan::{Chunk, ChunkFile, ReviewPlan, Skipped};
-use git_deep_review::range::{CommitInfo, ReviewRange};
 use git_deep_review::report::terminal::{summary, ColorChoice};
 use git_deep_review::report::{
     assemble, default_report_path, json, markdown, sarif, write_atomic, ChunkOutput, Concern,
     DesignObservations, ReportInput, ReviewReport, ReviewerInfo, Scope, StageTimings, Strength,
 };
-use git_deep_review::reviewers::ReviewerRun;
-use git_deep_review::verdict::Verdict;
+use git_deep_review::review::reviewers::ReviewerRun;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use std::collections::HashMap;
 use std::path::Path;

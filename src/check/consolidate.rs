@@ -40,7 +40,7 @@
 //! * Kind: majority of members; ties go to the representative's kind.
 //! * Lines: the union (smallest start, largest end) of the members.
 
-use crate::findings::{Finding, Issue, Kind, Severity};
+use crate::check::findings::{Finding, Issue, Kind, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 

@@ -10,14 +10,7 @@
 pub use crate::text::{escape_control, sanitize_text};
 use serde::{Deserialize, Serialize};
 
-/// Severity, most severe first (so `Ord` sorts critical first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    Important,
-    Suggestion,
-}
+pub use crate::severity::Severity;
 
 /// What kind of problem, as in the reference report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,17 +152,6 @@ pub fn parse_kind(s: &str) -> Option<Kind> {
         "gap" | "missing" => Some(Kind::Gap),
         "enhancement" | "improvement" => Some(Kind::Enhancement),
         _ => None,
-    }
-}
-
-impl Severity {
-    /// The lowercase word used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Important => "important",
-            Severity::Suggestion => "suggestion",
-        }
     }
 }
 
@@ -356,7 +338,7 @@ fn lookup(p: &str, line: u32, chunk_files: &[(String, Vec<u32>)]) -> Option<Stri
 ///
 /// `chunk_files` are the chunk's files with their reviewed new-side line
 /// numbers; they are only used to resolve sloppy paths (see
-/// `resolve_path`), never to decide grounding (that is [`crate::grounding`]).
+/// `resolve_path`), never to decide grounding (that is [`crate::check::grounding`]).
 ///
 /// Per finding: unknown severity/kind, empty file or title, line ≤ 0 or
 /// above [`MAX_LINE`] → rejected with a reason; `end_line` missing or before

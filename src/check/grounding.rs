@@ -5,7 +5,7 @@
 //!
 //! Pure data in, data out.
 
-use crate::findings::Finding;
+use crate::check::findings::Finding;
 use crate::plan::ReviewPlan;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -263,7 +263,7 @@ pub fn excerpt(file_text: &str, start: u32, end: u32, max_lines: usize) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{Issue, Kind, Severity};
+    use crate::check::findings::{Issue, Kind, Severity};
 
     fn finding(file: &str, line: u32, quote: &str) -> Finding {
         Finding {

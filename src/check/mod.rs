@@ -7,12 +7,12 @@ pub mod findings;
 pub mod grounding;
 pub mod verdict;
 
-use crate::consolidate::{consolidate, ConsolidatedFinding};
-use crate::findings::{parse_review, Finding, Rejected};
-use crate::grounding::{ground, hunk_ranges};
+use crate::check::consolidate::{consolidate, ConsolidatedFinding};
+use crate::check::findings::{parse_review, Finding, Rejected};
+use crate::check::grounding::{ground, hunk_ranges};
+use crate::check::verdict::{decide, VerdictDecision};
 use crate::plan::ReviewPlan;
-use crate::reviewers::ReviewerRun;
-use crate::verdict::{decide, VerdictDecision};
+use crate::review::reviewers::ReviewerRun;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -160,7 +160,7 @@ pub fn check(
         .filter(|r| r.ran())
         .all(|r| r.run.info.demonstration);
     if ran > 0 && demo {
-        verdict = crate::verdict::demonstration_only(verdict, consolidated.len());
+        verdict = crate::check::verdict::demonstration_only(verdict, consolidated.len());
     }
     Checked {
         reviewers,

@@ -8,8 +8,8 @@
 //! 3. Any important finding, or only unconfirmed criticals → **Merge with fixes**.
 //! 4. Otherwise (suggestions or nothing) → **Merge as-is**.
 
-use crate::consolidate::ConsolidatedFinding;
-use crate::findings::Severity;
+use crate::check::consolidate::ConsolidatedFinding;
+use crate::check::findings::Severity;
 use serde::{Deserialize, Serialize};
 
 /// The verdict of a review.

@@ -3,7 +3,7 @@
 //! and an error names the flag.
 
 use super::keys::{self, Raw, REGISTRY};
-use super::{CliOverrides, Ctx, Provenance, Settings, Source};
+use super::settings::{CliOverrides, Ctx, Provenance, Settings, Source};
 use crate::error::{Error, Result};
 
 impl CliOverrides {

@@ -3,10 +3,11 @@
 //! the line.
 
 use super::keys::{self, Raw, SECTIONS};
-use super::{check_model, trust, Ctx, Provenance, Settings, Source};
-use crate::engine::Sampling;
+use super::settings::{check_model, Ctx, Provenance, Settings, Source};
+use super::trust;
+use crate::config::reviewer::ReviewerSpec;
+use crate::config::sampling::Sampling;
 use crate::error::{Error, Result};
-use crate::reviewers::ReviewerSpec;
 use std::fmt;
 use std::path::Path;
 use toml::de::{DeTable, DeValue};
@@ -262,7 +263,7 @@ fn reviewer(
     let (prompt, prompt_at) = text("prompt")?.unwrap_or_else(|| (format!("{name}.md"), name_at));
     check_prompt(&prompt, cx).map_err(|m| f.error(prompt_at, "reviewer.prompt", m))?;
     let mut sampling = Sampling {
-        max_tokens: crate::engine::AUTO_MAX_TOKENS,
+        max_tokens: crate::config::sampling::AUTO_MAX_TOKENS,
         ..Sampling::default()
     };
     for (field, v) in table.iter() {
@@ -278,7 +279,7 @@ fn reviewer(
             "top_k" => sampling.top_k = int_in(v.get_ref(), 0, 1000).map_err(bad)? as i32,
             "max_tokens" => {
                 sampling.max_tokens = if v.get_ref().as_str() == Some("auto") {
-                    crate::engine::AUTO_MAX_TOKENS
+                    crate::config::sampling::AUTO_MAX_TOKENS
                 } else {
                     int_in(v.get_ref(), 16, 32768).map_err(|m| {
                         bad(format!(
@@ -291,7 +292,7 @@ fn reviewer(
                 sampling.think = v
                     .get_ref()
                     .as_str()
-                    .and_then(crate::engine::template::ThinkMode::parse)
+                    .and_then(crate::config::sampling::ThinkMode::parse)
                     .ok_or_else(|| bad("expected \"auto\", \"on\" or \"off\"".to_string()))?
             }
             "think_tokens" => {

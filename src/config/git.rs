@@ -2,7 +2,7 @@
 //! snapshot (which includes the global and system files).
 
 use super::keys::{self, Kind, Raw, REGISTRY};
-use super::{Ctx, Provenance, Settings, Source, KEY_TRUST_REPO_CONFIG};
+use super::settings::{Ctx, Provenance, Settings, Source, KEY_TRUST_REPO_CONFIG};
 use crate::error::{Error, Result};
 
 /// The git config section of every key.

@@ -6,14 +6,15 @@
 //! Reviewers (`[[reviewer]]` tables) are a list, not a key, and are read by
 //! the file layer only.
 
-use super::{
-    check_model, resolve_path, trust, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BATCH_DECODE,
+use super::settings::{
+    check_model, resolve_path, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BATCH_DECODE,
     KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT_LINES, KEY_GATE, KEY_IGNORE,
     KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT,
     KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS,
     KEY_TIME_BUDGET, KEY_UNREVIEWABLE, LEAD_NONE,
 };
-use crate::gate::{parse_severity, severity_name};
+use super::trust;
+use crate::severity::parse_severity;
 
 /// How a key's value is written, checked and stored.
 pub enum Kind {
@@ -109,7 +110,7 @@ pub static REGISTRY: &[Key] = &[
         git: KEY_LEAD,
         flag: None,
         kind: Kind::Lead,
-        default: Some(super::DEFAULT_LEAD),
+        default: Some(super::settings::DEFAULT_LEAD),
         unset: "",
         doc: "model that writes the report's prose; \"none\" builds it from the data alone",
     },
@@ -245,7 +246,7 @@ pub static REGISTRY: &[Key] = &[
             values: &["auto", "on", "off"],
             get: |s| s.batch_decode.as_str(),
             set: |s, v| {
-                crate::engine::BatchDecode::parse(v)
+                crate::config::sampling::BatchDecode::parse(v)
                     .map(|b| s.batch_decode = b)
                     .is_some()
             },
@@ -285,7 +286,7 @@ pub static REGISTRY: &[Key] = &[
         flag: None,
         kind: Kind::Choice {
             values: &["critical", "important", "suggestion"],
-            get: |s| severity_name(s.gate.block_on),
+            get: |s| s.gate.block_on.as_str(),
             set: |s, v| parse_severity(v).map(|p| s.gate.block_on = p).is_some(),
         },
         default: Some("critical"),
@@ -631,7 +632,7 @@ mod tests {
     fn cx(root: &Path) -> Ctx<'_> {
         Ctx {
             repo_root: root,
-            model_exists: &|m| m == super::super::DEFAULT_LEAD,
+            model_exists: &|m| m == crate::config::settings::DEFAULT_LEAD,
             confined: false,
         }
     }

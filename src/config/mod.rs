@@ -17,6 +17,11 @@
 //! untrusted: the files it names must lie inside the repository, unless the
 //! user trusts it with git config `deep-review.trustRepoConfig` (module
 //! `trust`).
+//!
+//! Where things are: [`settings`] (the settings, keys' names, defaults and
+//! provenance), [`sampling`], [`policy`], [`reviewer`] and [`model_ref`]
+//! (plain data the stages share), one module per layer, [`show`].
+//! Nothing here depends on a stage: the stages read their settings from here.
 
 mod cli;
 mod file;
@@ -26,293 +31,19 @@ pub mod keys;
 mod show;
 mod trust;
 
+pub mod model_ref;
+pub mod policy;
+pub mod reviewer;
+pub mod sampling;
+pub mod settings;
+
 pub use instructions::{find_instructions, repo_instructions, Instructions, INSTRUCTION_FILES};
 pub use keys::{parse_byte_size, parse_duration_secs, Key, Kind, REGISTRY};
+pub use settings::*;
 pub use show::write_effective;
 
-use crate::engine::Sampling;
 use crate::error::{Error, Result};
-use crate::gate::GatePolicy;
-use crate::reviewers::ReviewerSpec;
-use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
-
-/// Repository configuration file, at the root of the working tree.
-pub const REPO_FILE: &str = ".deep-review.toml";
-/// User configuration file, under `$XDG_CONFIG_HOME` (or `~/.config`).
-pub const USER_FILE: &str = "git-deep-review/config.toml";
-
-/// git config key: `on`/`off`; off makes the hook allow every push. Default: on.
-pub const KEY_GATE: &str = "deep-review.gate";
-/// git config key: the blocking severity. Default: `critical`.
-pub const KEY_BLOCK_ON: &str = "deep-review.blockOn";
-/// git config key: reviewers that must agree before a finding blocks.
-/// Default: 2, or the number of reviewers when there are fewer.
-pub const KEY_MIN_AGREEMENT: &str = "deep-review.minAgreement";
-/// git config key: `block` or `allow` a push when a reviewer failed. Default: block.
-pub const KEY_ON_REVIEWER_FAILURE: &str = "deep-review.onReviewerFailure";
-/// git config key: `block` or `allow` a push when part of it cannot be
-/// reviewed at all. Default: block.
-pub const KEY_UNREVIEWABLE: &str = "deep-review.unreviewable";
-/// git config key: time budget (`600`, `90s`, `10m`). Default: 600 seconds.
-pub const KEY_TIME_BUDGET: &str = "deep-review.timeBudget";
-/// git config key: `allow` or `block` when the time budget runs out. Default: allow.
-pub const KEY_ON_TIMEOUT: &str = "deep-review.onTimeout";
-/// git config key: directory for reports. Default: `.git/deep-review/reports`.
-pub const KEY_REPORT_DIR: &str = "deep-review.reportDir";
-/// git config key: model for the report's prose, or `none`. Default: `smollm2-135m`.
-pub const KEY_LEAD: &str = "deep-review.lead";
-/// Value of `review.lead` / `deep-review.lead` that turns the lead model off
-/// (the report's prose is then built from the data alone).
-pub const LEAD_NONE: &str = "none";
-/// The lead model when no layer names one.
-pub const DEFAULT_LEAD: &str = "smollm2-135m";
-/// git config key: cache size bound (`200MB`). Default: 200 MB.
-pub const KEY_CACHE_MAX_SIZE: &str = "deep-review.cacheMaxSize";
-/// git config key: `true` refuses every reviewer on an inference server
-/// (nothing leaves the machine). Default: false.
-pub const KEY_OFFLINE: &str = "deep-review.offline";
-/// git config key: worker threads for inference. Default: the cores other
-/// processes leave free, checked before each chunk.
-pub const KEY_THREADS: &str = "deep-review.threads";
-/// git config key: decode the reviewers sharing a model together, one
-/// `llama_decode` per step (`auto`: for models of 1 GiB or more).
-/// Default: auto.
-pub const KEY_BATCH_DECODE: &str = "deep-review.batchDecode";
-/// git config key: most memory one model may use, weights and KV cache
-/// (`8GB`); contexts shrink to fit. Default: what the machine has available.
-pub const KEY_MAX_MEMORY: &str = "deep-review.maxMemory";
-/// git config key: lines of context around hunks. Default: 3.
-pub const KEY_CONTEXT_LINES: &str = "deep-review.contextLines";
-/// git config key: prompt-token budget of one chunk's diff. Default: 2048.
-pub const KEY_CHUNK_TOKENS: &str = "deep-review.chunkTokens";
-/// git config key: most findings one reviewer reports per chunk. Default: 8.
-pub const KEY_MAX_FINDINGS: &str = "deep-review.maxFindings";
-/// git config key: bound on the repository instructions given to reviewers. Default: 8 KiB.
-pub const KEY_INSTRUCTIONS_MAX_BYTES: &str = "deep-review.instructionsMaxBytes";
-/// git config key: multi-valued; each value is one more ignore glob.
-pub const KEY_IGNORE: &str = "deep-review.ignore";
-/// git config key: `true` lets this repository's `.deep-review.toml` name
-/// files and directories outside the repository. Read only from git config
-/// (global, system or the repository's own `.git/config`), never from the
-/// repository file itself.
-pub const KEY_TRUST_REPO_CONFIG: &str = "deep-review.trustRepoConfig";
-
-/// Default time budget of the pre-push hook (10 minutes).
-pub const DEFAULT_TIME_BUDGET_SECS: u64 = 600;
-/// Default lines of context around each hunk.
-pub const DEFAULT_CONTEXT_LINES: u32 = 3;
-/// Diff tokens per prompt by default (the planner's own default).
-pub use crate::plan::DEFAULT_CHUNK_TOKENS;
-/// Default cap on findings one reviewer may report for one chunk.
-pub const DEFAULT_MAX_FINDINGS: usize = 8;
-/// Default cache size bound (200 MB).
-pub const DEFAULT_CACHE_MAX_BYTES: u64 = 200 * 1000 * 1000;
-/// Default bound on repository instructions given to every reviewer.
-pub const DEFAULT_INSTRUCTIONS_MAX_BYTES: usize = 8 * 1024;
-/// Reviewers that must agree before a finding blocks, when no layer says
-/// (lowered to the number of reviewers when there are fewer).
-pub const DEFAULT_MIN_AGREEMENT: usize = 2;
-
-/// What the gate does when it cannot trust a review: a reviewer failed
-/// (`gate.on_reviewer_failure`), part of the change could not be reviewed
-/// at all (`gate.unreviewable`), or the time budget ran out
-/// (`review.on_timeout`). One type for the three: each is block or allow.
-pub use crate::gate::FailurePolicy;
-
-/// `review.on_timeout`: block or allow (default allow: what was reviewed is
-/// kept and cached, so the next push continues from there).
-pub type OnTimeout = FailurePolicy;
-
-/// The effective settings of one run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// The reviewers, in the order they run.
-    pub reviewers: Vec<ReviewerSpec>,
-    /// Model that writes the report's prose (default [`DEFAULT_LEAD`]);
-    /// `None` (`lead = "none"`) builds the prose from the data alone.
-    pub lead: Option<String>,
-    /// Extra ignore globs; they extend the planner's built-in ones.
-    pub ignore: Vec<String>,
-    /// Lines of context around each hunk.
-    pub context_lines: u32,
-    /// Prompt-token budget of one chunk's diff text.
-    pub chunk_tokens: usize,
-    /// Most findings one reviewer reports for one chunk.
-    pub max_findings: usize,
-    /// When a finding blocks a push.
-    pub gate: GatePolicy,
-    /// What the gate does when a reviewer failed.
-    pub gate_on_reviewer_failure: FailurePolicy,
-    /// What the gate does when part of the change cannot be reviewed.
-    pub gate_unreviewable: FailurePolicy,
-    /// Time budget of a review, in seconds.
-    pub time_budget_secs: u64,
-    /// What the hook does when the time budget runs out.
-    pub on_timeout: OnTimeout,
-    /// Where reports go; `None` = `.git/deep-review/reports`. Relative paths
-    /// from files and git config are already resolved against the repository root.
-    pub report_dir: Option<PathBuf>,
-    /// Size bound of the review cache, in bytes.
-    pub cache_max_bytes: u64,
-    /// Inference threads; `None` = the cores other processes leave free.
-    pub threads: Option<usize>,
-    /// Reviewers sharing a model decode together.
-    pub batch_decode: crate::engine::BatchDecode,
-    /// Bound on the repository instructions given to every reviewer, in bytes.
-    pub instructions_max_bytes: usize,
-    /// Memory cap per model (weights + KV cache); `None` = what is available.
-    pub max_memory: Option<u64>,
-    /// Refuse models on inference servers: no code leaves the machine.
-    pub offline: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        let reviewer = |name: &str, model: &str, seed: u32| ReviewerSpec {
-            name: name.to_string(),
-            model: model.to_string(),
-            prompt: format!("{name}.md"),
-            sampling: Sampling {
-                seed,
-                max_tokens: crate::engine::AUTO_MAX_TOKENS,
-                ..Sampling::default()
-            },
-        };
-        Settings {
-            reviewers: vec![
-                reviewer("correctness", "smollm2-135m", 11),
-                reviewer("robustness", "gemma3-270m", 23),
-                reviewer("tests-design", "smollm2-135m", 37),
-            ],
-            lead: Some(DEFAULT_LEAD.to_string()),
-            ignore: Vec::new(),
-            context_lines: DEFAULT_CONTEXT_LINES,
-            chunk_tokens: DEFAULT_CHUNK_TOKENS,
-            max_findings: DEFAULT_MAX_FINDINGS,
-            gate: GatePolicy {
-                min_agreement: DEFAULT_MIN_AGREEMENT,
-                ..GatePolicy::default()
-            },
-            gate_on_reviewer_failure: FailurePolicy::Block,
-            gate_unreviewable: FailurePolicy::Block,
-            time_budget_secs: DEFAULT_TIME_BUDGET_SECS,
-            on_timeout: OnTimeout::Allow,
-            report_dir: None,
-            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
-            threads: None,
-            batch_decode: crate::engine::BatchDecode::Auto,
-            instructions_max_bytes: DEFAULT_INSTRUCTIONS_MAX_BYTES,
-            max_memory: None,
-            offline: false,
-        }
-    }
-}
-
-/// Values given on the command line; `None` = not given. Each is checked
-/// like the same key in a file, and an error names the flag.
-#[derive(Debug, Clone, Default)]
-pub struct CliOverrides {
-    /// `--context N`.
-    pub context_lines: Option<u32>,
-    /// `--chunk-tokens N`.
-    pub chunk_tokens: Option<usize>,
-    /// `--time-budget SECS`.
-    pub time_budget_secs: Option<u64>,
-    /// `--threads N`.
-    pub threads: Option<usize>,
-}
-
-/// Which layer a value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// Built in.
-    Default,
-    /// The user file (`~/.config/git-deep-review/config.toml`) at a line.
-    UserFile {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line of the value.
-        line: usize,
-    },
-    /// The repository's `.deep-review.toml` at a line.
-    RepoFile {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line of the value.
-        line: usize,
-    },
-    /// A `deep-review.*` git config key.
-    GitConfig(&'static str),
-    /// A command-line flag.
-    Cli,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Default => write!(f, "default"),
-            Source::UserFile { path, line } => write!(f, "user file {}:{line}", path.display()),
-            Source::RepoFile { path, line } => {
-                write!(f, "repository file {}:{line}", path.display())
-            }
-            Source::GitConfig(key) => write!(f, "git config {key}"),
-            Source::Cli => write!(f, "command line"),
-        }
-    }
-}
-
-/// Where each effective value came from, and what the caller should tell
-/// the user. Keys are the TOML names (`gate.block_on`, `review.time_budget`,
-/// `reviewer`); `ignore` is per glob.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Provenance {
-    /// Source of every value that a layer set.
-    pub values: BTreeMap<&'static str, Source>,
-    /// One source per entry of `Settings::ignore`, same order.
-    pub ignore: Vec<Source>,
-    /// Configuration files that were found and read.
-    pub files: Vec<PathBuf>,
-    /// Whether git config trusts the repository file with paths outside
-    /// the repository (`deep-review.trustRepoConfig`).
-    pub repo_trusted: bool,
-    /// Things the user should know that do not stop the run (an unknown
-    /// git config key); the caller prints them, one per line.
-    pub warnings: Vec<String>,
-}
-
-impl Provenance {
-    /// Source of a value (`Default` when nothing overrode it).
-    pub fn source(&self, key: &str) -> Source {
-        self.values.get(key).cloned().unwrap_or(Source::Default)
-    }
-}
-
-/// The user file path: `$XDG_CONFIG_HOME/git-deep-review/config.toml`,
-/// else `~/.config/...`; `None` when neither variable is set.
-pub fn user_config_path() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        let p = PathBuf::from(x);
-        if p.is_absolute() {
-            return Some(p.join(USER_FILE));
-        }
-    }
-    std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .map(|h| PathBuf::from(h).join(".config").join(USER_FILE))
-}
-
-/// What every layer needs to check a value.
-pub(crate) struct Ctx<'a> {
-    /// Relative paths are resolved against it.
-    pub repo_root: &'a Path,
-    /// Whether a model name is in the manifest.
-    pub model_exists: &'a dyn Fn(&str) -> bool,
-    /// The value comes from the untrusted repository file: the paths it
-    /// names must stay inside the repository.
-    pub confined: bool,
-}
+use std::path::Path;
 
 /// Loads the effective settings for the repository at `repo_root`.
 ///
@@ -320,7 +51,7 @@ pub(crate) struct Ctx<'a> {
 /// which already includes global and system git config. `model_exists` says
 /// whether a model name is in the manifest; reviewers and the lead are
 /// checked with it (stand-in test backends are checked here, see
-/// [`crate::engine::standin::TEST_BACKENDS_ENV`]). Warnings for the user
+/// [`model_ref::TEST_BACKENDS_ENV`]). Warnings for the user
 /// are returned in [`Provenance::warnings`].
 pub fn load(
     repo_root: &Path,
@@ -386,59 +117,4 @@ fn settle_agreement(s: &mut Settings, prov: &Provenance) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Checks a model name a layer names for a reviewer or the lead: a
-/// manifest entry, or (for the test suite only) a stand-in backend.
-pub(crate) fn check_model(name: &str, cx: &Ctx<'_>) -> std::result::Result<(), String> {
-    use crate::engine::standin;
-    if standin::is_standin(name) {
-        if standin::test_backends_enabled() {
-            return Ok(());
-        }
-        return Err(format!(
-            "{name:?} is a test backend, not a model (stand-ins are for the test suite only); \
-             `git deep-review models` lists the models"
-        ));
-    }
-    // A repository's own file may name a model file only inside the
-    // repository (unless the user trusts it), as with prompts.
-    // Nor send the code to a server of its choosing: a cloned repository
-    // could otherwise ship it to anyone. The user's own files and
-    // manifest may name servers.
-    if cx.confined && crate::engine::remote::is_endpoint_url(name) {
-        return Err(format!(
-            "the repository's own configuration names the server {name:?}: refused, it would send \
-             the code there; name servers in your own configuration or models manifest (if you \
-             trust this repository's configuration: git config {KEY_TRUST_REPO_CONFIG} true)"
-        ));
-    }
-    if cx.confined && crate::engine::manifest::is_model_path(name) {
-        trust::confine_file(&cx.repo_root.join(name), cx.repo_root)
-            .map_err(|why| format!("model file {name:?} {why}; {}", trust::HOW_TO_TRUST))?;
-    }
-    if (cx.model_exists)(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "model {name:?} is not in the model manifest; `git deep-review models` lists the known ones"
-        ))
-    }
-}
-
-/// Resolves a configured path: `~/` is the home directory, a relative path
-/// is taken from the repository root.
-pub(crate) fn resolve_path(p: &str, repo_root: &Path) -> PathBuf {
-    let p = p.trim();
-    if let Some(rest) = p.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
-    }
-    let path = PathBuf::from(p);
-    if path.is_absolute() {
-        path
-    } else {
-        repo_root.join(path)
-    }
 }

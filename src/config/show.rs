@@ -2,7 +2,7 @@
 //! value with its doc line, git config key, flag and source.
 
 use super::keys::{self, toml_str, Kind, REGISTRY, SECTIONS};
-use super::{Provenance, Settings, Source, KEY_TRUST_REPO_CONFIG};
+use super::settings::{Provenance, Settings, Source, KEY_TRUST_REPO_CONFIG};
 use std::io::Write;
 
 /// Prints the effective configuration as TOML, with the source of every
@@ -34,7 +34,7 @@ pub fn write_effective(
         writeln!(w, "temperature = {:?}", r.sampling.temperature)?;
         writeln!(w, "top_k = {}", r.sampling.top_k)?;
         writeln!(w, "top_p = {:?}", r.sampling.top_p)?;
-        if r.sampling.max_tokens == crate::engine::AUTO_MAX_TOKENS {
+        if r.sampling.max_tokens == crate::config::sampling::AUTO_MAX_TOKENS {
             writeln!(
                 w,
                 "max_tokens = \"auto\"  # a quarter of the model's context, 512..4096"

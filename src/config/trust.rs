@@ -9,7 +9,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::KEY_TRUST_REPO_CONFIG;
+/// git config key: `true` lets this repository's `.deep-review.toml` name
+/// files and directories outside the repository. Read only from git config
+/// (global, system or the repository's own `.git/config`), never from the
+/// repository file itself.
+pub const KEY_TRUST_REPO_CONFIG: &str = "deep-review.trustRepoConfig";
 
 /// How a user lifts the confinement, appended to every refusal.
 pub(crate) const HOW_TO_TRUST: &str =

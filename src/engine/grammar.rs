@@ -73,7 +73,7 @@ impl GrammarLimits {
     /// These limits with string lengths shrunk until ONE finding fits in
     /// `max_tokens`; the number of findings is kept. A reviewer that writes
     /// many long findings may then run out of budget mid-answer: the findings
-    /// it completed are kept ([`crate::findings::close_truncated`]) and the
+    /// it completed are kept ([`crate::check::findings::close_truncated`]) and the
     /// retro says it was cut short. Shrinking every finding to fit the worst
     /// case of all of them ([`GrammarLimits::fit_within`]) would cap a
     /// capable model at one or two terse findings per chunk.

@@ -23,6 +23,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
+use super::backend::{Backend, EngineUse, Generation, Prompt, Request, StopReason};
 use super::gguf_meta::read_gguf_info;
 use super::manifest::{load_manifest, ChatTemplate, Manifest, ModelEntry};
 use super::memory;
@@ -30,7 +31,6 @@ use super::progress::Progress;
 use super::sampler::Sampler;
 use super::template::{self, ThinkPlan, ThinkStyle};
 use super::verify::{missing_model_error, verify_model};
-use super::{Backend, Generation, Prompt, Request, StopReason};
 use crate::error::{Error, Result};
 
 /// Tokens per decode call at most (llama.cpp's `n_batch`).
@@ -68,37 +68,9 @@ const STEP_ROWS: i32 = 4;
 /// answer also depends on its batch-mates (see [`LlamaBackend::batches`]).
 pub const BATCH_MIN_BYTES: u64 = 1 << 30;
 
-/// Whether the requests of one `generate` call are decoded together, one
-/// `llama_decode` per step for all of them (`review.batch_decode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BatchDecode {
-    /// For models of at least [`BATCH_MIN_BYTES`].
-    #[default]
-    Auto,
-    On,
-    Off,
-}
+pub use crate::config::sampling::BatchDecode;
 
 impl BatchDecode {
-    /// Parses `auto`, `on`/`true` or `off`/`false`.
-    pub fn parse(s: &str) -> Option<BatchDecode> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Some(BatchDecode::Auto),
-            "on" | "true" | "yes" => Some(BatchDecode::On),
-            "off" | "false" | "no" => Some(BatchDecode::Off),
-            _ => None,
-        }
-    }
-
-    /// The configured name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchDecode::Auto => "auto",
-            BatchDecode::On => "on",
-            BatchDecode::Off => "off",
-        }
-    }
-
     /// Decided for a model file of `bytes`.
     pub fn applies(self, bytes: u64) -> bool {
         match self {
@@ -224,7 +196,7 @@ pub struct LlamaBackend {
     /// Generations stop here (the run's time budget).
     stop_at: Option<Instant>,
     /// What has been loaded, for [`LlamaBackend::usage`].
-    usage: super::EngineUse,
+    usage: EngineUse,
 }
 
 impl LlamaBackend {
@@ -254,7 +226,7 @@ impl LlamaBackend {
             loaded: HashMap::new(),
             load_ms: 0,
             stop_at: None,
-            usage: super::EngineUse {
+            usage: EngineUse {
                 backend_started: true,
                 ..Default::default()
             },
@@ -289,7 +261,7 @@ impl LlamaBackend {
     }
 
     /// What this engine has loaded so far (vocabularies, weights, contexts).
-    pub fn usage(&self) -> super::EngineUse {
+    pub fn usage(&self) -> EngineUse {
         self.usage
     }
 

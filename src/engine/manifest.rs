@@ -19,62 +19,7 @@ pub const MODELS_DIR_ENV: &str = "GIT_DEEP_REVIEW_MODELS_DIR";
 
 /// Context length used when an entry does not say.
 pub const DEFAULT_N_CTX: u32 = 4096;
-
-/// How the prompt is laid out for a model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatTemplate {
-    /// The template stored in the GGUF (`tokenizer.chat_template`).
-    Auto,
-    /// A llama.cpp built-in template name (`gemma`, `chatml`...) or a full template string.
-    Named(String),
-    /// Plain completion layout for base models: `system\n\nuser\n\n`.
-    Completion,
-}
-
-impl ChatTemplate {
-    fn parse(s: Option<&str>) -> ChatTemplate {
-        match s.map(str::trim) {
-            None | Some("") | Some("auto") => ChatTemplate::Auto,
-            Some("none") | Some("completion") => ChatTemplate::Completion,
-            Some(other) => ChatTemplate::Named(other.to_string()),
-        }
-    }
-}
-
-/// One configured model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelEntry {
-    pub name: String,
-    /// File name relative to the models directory, or an absolute path.
-    pub file: String,
-    /// Lower-case hex sha256 of the file; empty = not checked (user entries may omit it).
-    pub sha256: String,
-    /// Expected size in bytes; 0 = not checked.
-    pub size: u64,
-    pub source: String,
-    pub license: String,
-    pub chat_template: ChatTemplate,
-    /// Context length to allocate.
-    pub n_ctx: u32,
-    /// A bundled model too small to review code: it shows the pipeline
-    /// working, and a review made only by such models says it is no review.
-    pub demonstration: bool,
-    /// Served by an inference server instead of a file (`file` is then
-    /// empty and `n_ctx` 0 unless configured: the server says).
-    pub remote: Option<super::remote::RemoteSpec>,
-}
-
-impl ModelEntry {
-    /// Where this model's file is expected, given the models directory.
-    pub fn path_in(&self, dir: &Path) -> PathBuf {
-        let p = Path::new(&self.file);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            dir.join(p)
-        }
-    }
-}
+pub use crate::engine::entry::{ChatTemplate, ModelEntry};
 
 /// All configured models, in manifest order (defaults first, then user additions).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -248,14 +193,7 @@ impl Manifest {
 /// to the model's trained context and to what fits in memory).
 pub const REFERENCE_N_CTX: u32 = 8192;
 
-/// A configured model that names a file: an absolute path, a path with a
-/// directory part, or a name ending in `.gguf`.
-pub fn is_model_path(name: &str) -> bool {
-    !super::stores::is_reference(name)
-        && !super::remote::is_endpoint_url(name)
-        && !name.starts_with("standin:")
-        && (name.contains('/') || name.ends_with(".gguf"))
-}
+pub use crate::config::model_ref::is_model_path;
 
 /// The entry a store reference stands for.
 pub fn reference_entry(name: &str, found: &super::stores::Found) -> ModelEntry {
@@ -460,12 +398,7 @@ fn data_home() -> PathBuf {
     home().join(".local").join("share")
 }
 
-pub(crate) fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
+pub(crate) use crate::engine::entry::home;
 
 /// The embedded manifest plus `<models dir>/manifest.toml` if it exists.
 pub fn load_manifest() -> Result<Manifest> {

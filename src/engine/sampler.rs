@@ -9,7 +9,7 @@ use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
-use super::Sampling;
+use crate::config::sampling::Sampling;
 use crate::error::{Error, Result};
 
 /// Sampling state of one request.

@@ -105,40 +105,7 @@ pub fn think_style(template: &str) -> Option<ThinkStyle> {
     }
 }
 
-/// A reviewer's `think` setting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ThinkMode {
-    /// Think when the model's template opens a thinking block.
-    #[default]
-    Auto,
-    /// Always think (a template without a style gets `<think>` tags).
-    On,
-    /// Never think: an empty thinking block is written for the model.
-    Off,
-}
-
-impl ThinkMode {
-    /// The setting as written in a configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ThinkMode::Auto => "auto",
-            ThinkMode::On => "on",
-            ThinkMode::Off => "off",
-        }
-    }
-
-    /// Parses `auto` / `on` / `off`.
-    pub fn parse(s: &str) -> Option<ThinkMode> {
-        [ThinkMode::Auto, ThinkMode::On, ThinkMode::Off]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-    }
-}
-
-/// Default `think_tokens`: enough for a reasoning model to look at a
-/// chunk, bounded so a review stays a review and the answer still fits.
-pub const DEFAULT_THINK_TOKENS: usize = 1024;
+pub use crate::config::sampling::{ThinkMode, DEFAULT_THINK_TOKENS};
 
 /// What the engine does around the answer of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

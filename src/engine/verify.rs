@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::manifest::{home, ModelEntry};
+use super::entry::{home, ModelEntry};
 use crate::error::{Error, Result};
 
 /// One remembered verification: the hash and the file identity it was
@@ -229,7 +229,7 @@ pub fn verify_model(entry: &ModelEntry, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::manifest::ChatTemplate;
+    use crate::engine::entry::ChatTemplate;
 
     fn entry(sha: &str, size: u64) -> ModelEntry {
         ModelEntry {

@@ -18,7 +18,7 @@
 //! `head` before any model runs, so a typo costs nothing but an error.
 //! (`git deep-review eval --help` shows the same example.)
 
-use super::{Case, Defect, Source};
+use super::case::{Case, Defect, Source};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -119,7 +119,7 @@ pub fn parse(repo: &gix::Repository, text: &str, origin: &str) -> Result<Vec<Cas
                     d.file
                 )));
             }
-            let severity = crate::gate::parse_severity(&d.severity).ok_or_else(|| {
+            let severity = crate::severity::parse_severity(&d.severity).ok_or_else(|| {
                 bad(format!(
                     "defect in {}: severity {:?} is not critical, important or suggestion",
                     d.file, d.severity
@@ -173,7 +173,7 @@ fn revision(repo: &gix::Repository, spec: &str) -> std::result::Result<gix::Obje
 
 /// Lines of `path` at `commit` (`None`: no such file).
 fn line_count(repo: &gix::Repository, commit: gix::ObjectId, path: &str) -> Result<Option<usize>> {
-    Ok(crate::range::read_file_at(repo, commit, path)?.map(|b| count_lines(&b)))
+    Ok(crate::git::range::read_file_at(repo, commit, path)?.map(|b| count_lines(&b)))
 }
 
 /// Lines as an editor counts them: a last line without a newline counts.
@@ -189,7 +189,7 @@ pub fn count_lines(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::Severity;
+    use crate::check::findings::Severity;
 
     #[test]
     fn counts_lines_like_an_editor() {
@@ -202,9 +202,9 @@ mod tests {
     #[test]
     fn severity_is_a_known_word() {
         assert_eq!(
-            crate::gate::parse_severity("critical"),
+            crate::severity::parse_severity("critical"),
             Some(Severity::Critical)
         );
-        assert_eq!(crate::gate::parse_severity("fatal"), None);
+        assert_eq!(crate::severity::parse_severity("fatal"), None);
     }
 }

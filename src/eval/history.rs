@@ -24,11 +24,11 @@
 //! no ref or work-tree file is touched. Same repository and options, same
 //! output in the same order.
 
-use crate::diff::{DiffOptions, FileStatus, LineKind};
+use crate::check::findings::Severity;
 use crate::error::{Error, Result};
-use crate::eval::{Case, Defect, Source};
-use crate::findings::Severity;
-use crate::range::git_err;
+use crate::eval::case::{Case, Defect, Source};
+use crate::git::diff::{DiffOptions, FileStatus, LineKind};
+use crate::git::range::git_err;
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -100,7 +100,7 @@ pub struct Mined {
 ///
 /// `range`: which commits may be fixes. `None`: all of HEAD's history; a
 /// spec with `..` (`v1.0..HEAD`, `A...B`): the commits
-/// [`crate::range::resolve`] lists for it; a single revision (`HEAD`,
+/// [`crate::git::range::resolve`] lists for it; a single revision (`HEAD`,
 /// `v2.0`): its whole history, as `git log REV` shows it. Introducing
 /// commits may lie anywhere in history. A range with no fix commit is not
 /// an error: the result is empty.
@@ -165,11 +165,11 @@ fn fix_candidates<'repo>(
     let tip = match range.map(str::trim).filter(|s| !s.is_empty()) {
         None => head_commit(repo)?,
         Some(spec) if spec.contains("..") => {
-            let resolved = crate::range::resolve(repo, Some(spec))?;
+            let resolved = crate::git::range::resolve(repo, Some(spec))?;
             let ids: Vec<ObjectId> = resolved.commits.iter().rev().map(|c| c.id).collect();
             return Ok(Box::new(ids.into_iter().map(Ok)));
         }
-        Some(spec) => crate::range::resolve(repo, Some(spec))?.head,
+        Some(spec) => crate::git::range::resolve(repo, Some(spec))?.head,
     };
     let walk = repo
         .rev_walk([tip])
@@ -214,7 +214,8 @@ fn read_commit(repo: &gix::Repository, id: ObjectId) -> Result<CommitMeta> {
     let commit = repo
         .find_commit(id)
         .map_err(|e| git_err(format!("cannot read commit {id}"), e))?;
-    let (subject, body) = crate::range::split_message(&commit.message_raw_sloppy().to_str_lossy());
+    let (subject, body) =
+        crate::git::range::split_message(&commit.message_raw_sloppy().to_str_lossy());
     let time = commit
         .time()
         .map_err(|e| git_err(format!("cannot read the date of commit {id}"), e))?
@@ -242,7 +243,7 @@ fn squash(text: &str) -> String {
 fn is_comment_only(language: Option<&str>, text: &str) -> bool {
     let t = text.trim();
     match language {
-        Some(lang) if crate::lang::is_brace_language(lang) => {
+        Some(lang) if crate::git::lang::is_brace_language(lang) => {
             t.starts_with("//")
                 || t.starts_with("/*")
                 || t.starts_with("*/")
@@ -334,7 +335,7 @@ impl<'repo> Miner<'repo> {
             enclosing: false,
             ..Default::default()
         };
-        let files = crate::diff::diff_range(self.repo, Some(parent), fix.id, &opts)?;
+        let files = crate::git::diff::diff_range(self.repo, Some(parent), fix.id, &opts)?;
         let mut removed_any = false;
         // Path in the parent → the lines to blame there.
         let mut targets: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
@@ -349,7 +350,7 @@ impl<'repo> Miner<'repo> {
             if file.binary {
                 continue;
             }
-            let language = crate::lang::language_for(old_path);
+            let language = crate::git::lang::language_for(old_path);
             for hunk in &file.hunks {
                 let added: HashSet<String> = hunk
                     .lines
@@ -460,7 +461,7 @@ impl<'repo> Miner<'repo> {
         }
         let key = (commit, file.to_string());
         if !self.files.contains_key(&key) {
-            let text = crate::range::read_file_at(self.repo, commit, file)?.map(|data| {
+            let text = crate::git::range::read_file_at(self.repo, commit, file)?.map(|data| {
                 data.lines()
                     .map(|l| l.to_str_lossy().trim().to_string())
                     .collect::<Vec<_>>()
@@ -508,7 +509,7 @@ impl<'repo> Miner<'repo> {
                     ..Default::default()
                 };
                 let files =
-                    crate::diff::diff_range(self.repo, Some(meta.parents[0]), commit, &opts)?;
+                    crate::git::diff::diff_range(self.repo, Some(meta.parents[0]), commit, &opts)?;
                 let removed = files
                     .iter()
                     .flat_map(|f| &f.hunks)
@@ -646,7 +647,7 @@ mod tests {
     #[test]
     fn messages_split_like_git() {
         assert_eq!(
-            crate::range::split_message("Fix a\nwrapped subject\n\nbody line\n\nFixes: #1\n"),
+            crate::git::range::split_message("Fix a\nwrapped subject\n\nbody line\n\nFixes: #1\n"),
             (
                 "Fix a wrapped subject".into(),
                 "body line\n\nFixes: #1".into()

@@ -70,11 +70,11 @@
 //! Rust byte string's `b` prefix counts as code. A misread literal mostly
 //! hides sites; rarely, it could put one inside a JS regex.
 
-use crate::diff::{DiffOptions, FileStatus, LineKind};
+use crate::check::findings::Severity;
 use crate::error::Result;
-use crate::eval::{Case, Defect, Source};
-use crate::findings::Severity;
-use crate::range::git_err;
+use crate::eval::case::{Case, Defect, Source};
+use crate::git::diff::{DiffOptions, FileStatus, LineKind};
+use crate::git::range::git_err;
 use gix::bstr::ByteSlice;
 use gix::objs::tree::EntryKind;
 use gix::ObjectId;
@@ -211,7 +211,7 @@ pub struct Mutation {
 }
 
 /// Every site in `text` (a file in `language`, one of the names of
-/// [`crate::lang::language_for`]: "rust", "python", "go", "javascript",
+/// [`crate::git::lang::language_for`]: "rust", "python", "go", "javascript",
 /// "typescript"; other languages have none) whose first line is in
 /// `lines` (1-based lines of interest, e.g. the lines a commit added).
 /// Sorted by line, then offset, then operator.
@@ -1780,7 +1780,7 @@ pub fn plant(
     let mut targets: Vec<Target> = Vec::new();
     let mut candidates: Vec<(usize, Site)> = Vec::new();
     for (commit, parent) in candidate_commits(repo, head, opts.recent_commits)? {
-        for file in crate::diff::diff_range(repo, Some(parent), commit, &diff_opts)? {
+        for file in crate::git::diff::diff_range(repo, Some(parent), commit, &diff_opts)? {
             if file.binary
                 || !matches!(
                     file.status,
@@ -1821,7 +1821,7 @@ pub fn plant(
             if !matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
                 continue;
             }
-            let Some(bytes) = crate::range::read_file_at(repo, commit, &file.path)? else {
+            let Some(bytes) = crate::git::range::read_file_at(repo, commit, &file.path)? else {
                 continue;
             };
             let Ok(text) = String::from_utf8(bytes) else {

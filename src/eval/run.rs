@@ -1,8 +1,8 @@
 //! Each case through the normal review pipeline (the same reviewers,
 //! cache and checks as `git deep-review`), turned into what scoring needs.
 
+use super::case::Case;
 use super::score::{CaseOutcome, Hit, ReviewerOutcome};
-use super::Case;
 use crate::check::FindingStatus;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -32,12 +32,13 @@ pub fn review_cases(
             Some(b) => format!("{}..{}", short(b), short(case.head)),
             None => short(case.head),
         };
-        let range = crate::range::between(repo, case.base, case.head, spec.clone())?;
+        let range = crate::git::range::between(repo, case.base, case.head, spec.clone())?;
         // A history case is the introducing commit's change to the files
         // its defects are in: a large commit would otherwise cost a review
         // of everything it touched, around a few labelled lines.
         let keep = |path: &str| {
-            case.source != super::Source::History || case.defects.iter().any(|d| d.file == path)
+            case.source != super::case::Source::History
+                || case.defects.iter().any(|d| d.file == path)
         };
         let plan = crate::pipeline::plan_paths(repo, range, settings, &keep)?;
         let too_large = plan.chunks.len() > max_chunks;

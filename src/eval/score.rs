@@ -6,9 +6,9 @@
 //! defect is *unconfirmed*, not a false positive: history and mutants label
 //! some defects, never all of them.
 
-use super::{Case, Defect, Source};
-use crate::consolidate::ConsolidatedFinding;
-use crate::findings::Severity;
+use super::case::{Case, Defect, Source};
+use crate::check::consolidate::ConsolidatedFinding;
+use crate::check::findings::Severity;
 use crate::gate::GatePolicy;
 use serde::Serialize;
 use std::collections::BTreeMap;

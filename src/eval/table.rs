@@ -1,8 +1,8 @@
 //! The scores as a terminal table (`--format json` is [`Scores`] itself).
 
+use super::case::{Case, Source};
 use super::score::{Scorecard, Scores, Tally};
-use super::{Case, Source};
-use crate::findings::Severity;
+use crate::check::findings::Severity;
 use std::fmt::Write;
 
 fn pct(t: &Tally) -> String {
@@ -48,7 +48,7 @@ fn recall_columns(s: &Scores) -> Vec<Column> {
             .is_some_and(|t| t.total > 0)
         {
             cols.push((
-                crate::gate::severity_name(sev).into(),
+                sev.as_str().into(),
                 Box::new(move |c: &Scorecard| frac(c.by_severity.get(&sev))),
             ));
         }
@@ -210,7 +210,7 @@ pub fn render(s: &Scores) -> String {
         Severity::Important,
         Severity::Suggestion,
     ] {
-        let mut r = vec![crate::gate::severity_name(sev).to_string()];
+        let mut r = vec![sev.as_str().to_string()];
         for k in 1..=max_k {
             let cell = s
                 .gate
@@ -263,7 +263,7 @@ pub fn cases(cases: &[Case]) -> String {
                 out,
                 "    {}:{lines}  {}  {}",
                 d.file,
-                crate::gate::severity_name(d.severity),
+                d.severity.as_str(),
                 d.description
             );
         }

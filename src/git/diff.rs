@@ -80,8 +80,8 @@ pub struct FileDiff {
     pub language: Option<String>,
 }
 
-use crate::lang::{enclosing_braces, enclosing_python, is_brace_language};
-pub use crate::lang::{language_for, Enclosing};
+use crate::git::lang::{enclosing_braces, enclosing_python, is_brace_language};
+pub use crate::git::lang::{language_for, Enclosing};
 
 use crate::error::{Error, Result};
 use gix::bstr::ByteSlice;

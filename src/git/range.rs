@@ -3,7 +3,7 @@
 //! Plain data out; everything resolved with gix. Commits travel as object
 //! ids, never as hex text to be parsed again.
 
-use crate::diff::{DiffOptions, DiffStat, FileDiff};
+use crate::git::diff::{DiffOptions, DiffStat, FileDiff};
 use serde::{Serialize, Serializer};
 
 /// Object ids are written as full hex in JSON.
@@ -67,7 +67,7 @@ impl ReviewRange {
     /// Per-file diffs of the range (stage 2), from `base` (or the empty
     /// tree) to `head`.
     pub fn diff(&self, repo: &gix::Repository, opts: &DiffOptions) -> Result<Vec<FileDiff>> {
-        crate::diff::diff_range(repo, self.base, self.head, opts)
+        crate::git::diff::diff_range(repo, self.base, self.head, opts)
     }
 }
 
@@ -597,7 +597,7 @@ fn commit_info(repo: &gix::Repository, id: ObjectId) -> Result<CommitInfo> {
     let time = author.time().unwrap_or_default();
     let (subject, body) = split_message(&commit.message_raw_sloppy().to_str_lossy());
     let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
-    let stat = crate::diff::diff_stat(repo, parents.first().copied(), id)?;
+    let stat = crate::git::diff::diff_stat(repo, parents.first().copied(), id)?;
     Ok(CommitInfo {
         id,
         short: commit.id().shorten_or_id().to_string(),

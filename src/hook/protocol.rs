@@ -81,8 +81,8 @@ impl ReviewRequest {
     /// The range to review, from the ids the push chose (a history with no
     /// commit on any remote yet is reviewed from the empty tree, which no
     /// range syntax expresses).
-    pub fn resolve(&self, repo: &gix::Repository) -> Result<crate::range::ReviewRange> {
-        crate::range::between(repo, self.base, self.head, self.spec.clone())
+    pub fn resolve(&self, repo: &gix::Repository) -> Result<crate::git::range::ReviewRange> {
+        crate::git::range::between(repo, self.base, self.head, self.spec.clone())
     }
 }
 
@@ -140,7 +140,7 @@ pub fn pre_push(
             );
             continue;
         }
-        let Some(pushed) = crate::push_range::pushed_range(repo, remote, u)? else {
+        let Some(pushed) = crate::git::push::pushed_range(repo, remote, u)? else {
             say(
                 log,
                 &format!("deep-review: {}: no new commits to review.", u.remote_ref),

@@ -7,8 +7,8 @@
 
 pub mod recut;
 
-use crate::diff::FileDiff;
-use crate::range::ReviewRange;
+use crate::git::diff::FileDiff;
+use crate::git::range::ReviewRange;
 use serde::Serialize;
 
 /// Why a file is not reviewed.
@@ -58,7 +58,7 @@ pub struct ReviewPlan {
     pub chunks: Vec<Chunk>,
 }
 
-use crate::diff::{FileStatus, Hunk, LineKind};
+use crate::git::diff::{FileStatus, Hunk, LineKind};
 use crate::text::escape_control;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::fmt::Write as _;
@@ -98,7 +98,7 @@ pub const DEFAULT_IGNORE: &[&str] = &[
 ];
 
 /// Diff tokens in one prompt unless configured (`review.chunk_tokens`).
-pub const DEFAULT_CHUNK_TOKENS: usize = 2048;
+pub use crate::config::settings::DEFAULT_CHUNK_TOKENS;
 
 impl Default for PlanOptions {
     fn default() -> Self {
@@ -385,7 +385,7 @@ fn split_cut_marker(text: &str) -> (&str, usize) {
 /// does not fit. A line cut before (the plan is cut again with a model's
 /// own tokenizer) is cut from its kept head and counts both cuts.
 fn cut_line(
-    line: &crate::diff::DiffLine,
+    line: &crate::git::diff::DiffLine,
     target: usize,
     width: usize,
     count: &dyn Fn(&str) -> usize,
@@ -403,7 +403,7 @@ fn cut_line(
         text
     };
     let fits = |keep: usize| {
-        let cut = crate::diff::DiffLine {
+        let cut = crate::git::diff::DiffLine {
             kind: line.kind,
             old_line: line.old_line,
             new_line: line.new_line,
@@ -641,7 +641,7 @@ fn hunk_heading(hunk: &Hunk) -> String {
 }
 
 /// `+ 123 | text`, `  124 | text`, `-     | text`.
-fn push_line(out: &mut String, line: &crate::diff::DiffLine, width: usize) {
+fn push_line(out: &mut String, line: &crate::git::diff::DiffLine, width: usize) {
     let (mark, number) = match line.kind {
         LineKind::Added => ('+', line.new_line),
         LineKind::Context => (' ', line.new_line),
@@ -653,7 +653,7 @@ fn push_line(out: &mut String, line: &crate::diff::DiffLine, width: usize) {
     };
 }
 
-fn render_line(line: &crate::diff::DiffLine, width: usize) -> String {
+fn render_line(line: &crate::git::diff::DiffLine, width: usize) -> String {
     let mut out = String::with_capacity(line.text.len() + width + 6);
     push_line(&mut out, line, width);
     out
@@ -869,7 +869,7 @@ pub fn write_text(plan: &ReviewPlan, w: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::DiffLine;
+    use crate::git::diff::DiffLine;
 
     fn range(subject: &str) -> ReviewRange {
         ReviewRange {
@@ -877,7 +877,7 @@ mod tests {
             base: Some(gix::ObjectId::from_hex("a".repeat(40).as_bytes()).unwrap()),
             head: gix::ObjectId::from_hex("b".repeat(40).as_bytes()).unwrap(),
             branch: Some("topic".into()),
-            commits: vec![crate::range::CommitInfo {
+            commits: vec![crate::git::range::CommitInfo {
                 id: gix::ObjectId::from_hex("b".repeat(40).as_bytes()).unwrap(),
                 short: "bbbbbbb".into(),
                 author_name: "Ada".into(),

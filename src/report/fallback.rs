@@ -7,9 +7,9 @@
 //! [`super::markdown::code_span`].
 
 use super::markdown::code_span;
-use super::{CommitLine, ReviewReport};
-use crate::diff::{FileDiff, LineKind};
-use crate::findings::Severity;
+use super::model::{CommitLine, ReviewReport};
+use crate::check::findings::Severity;
+use crate::git::diff::{FileDiff, LineKind};
 use crate::plan::ReviewPlan;
 use std::collections::BTreeSet;
 

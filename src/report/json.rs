@@ -1,6 +1,6 @@
 //! `--format json`: the [`ReviewReport`] serialised as one JSON document.
 //!
-//! Schema (version [`super::SCHEMA_VERSION`] = 1; fields are only ever
+//! Schema (version [`super::model::SCHEMA_VERSION`] = 1; fields are only ever
 //! added within a version):
 //!
 //! * `schema_version` (1), `id` (`YYYYMMDD-HHMMSS-<branch-or-range>`),
@@ -56,7 +56,7 @@
 //! * `demonstration_only`: every reviewer that ran is a demonstration
 //!   model, so the report is no review (the verdict's reason says so too).
 
-use super::ReviewReport;
+use super::model::ReviewReport;
 
 /// The report as pretty-printed JSON with a trailing newline.
 pub fn render(report: &ReviewReport) -> String {

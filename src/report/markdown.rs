@@ -5,8 +5,8 @@
 //! [`super::escape`] before it is placed.
 
 pub use super::escape::{block, cell, code_span, fence, inline};
-use super::{FindingStatus, ReportFinding, ReviewReport, Scope};
-use crate::findings::Severity;
+use super::model::{FindingStatus, ReportFinding, ReviewReport, Scope};
+use crate::check::findings::Severity;
 use std::fmt::Write as _;
 
 /// `file:start` or `file:start-end`.
@@ -123,7 +123,7 @@ fn header(out: &mut String, r: &ReviewReport) {
             "> **This is not a review.** Every reviewer ran on a bundled demonstration \
              model, far too small to review code: it shows the pipeline working, and \
              its silence means nothing. {}.\n",
-            crate::verdict::DEMONSTRATION_HINT
+            crate::check::verdict::DEMONSTRATION_HINT
         );
     }
     out.push_str("| | |\n|---|---|\n");
@@ -280,15 +280,15 @@ fn engine_use(u: &crate::engine::EngineUse) -> String {
     )
 }
 
-fn lead_line(lead: &crate::lead::LeadStatus) -> String {
+fn lead_line(lead: &crate::review::lead::LeadStatus) -> String {
     let cached = if lead.from_cache { " (from cache)" } else { "" };
     match lead.status {
-        crate::lead::LeadState::Used => format!(
+        crate::review::lead::LeadState::Used => format!(
             "**Lead** ({}){cached} wrote: {}.",
             inline(&lead.model),
             lead.sections.join(", ")
         ),
-        crate::lead::LeadState::Fallback => format!(
+        crate::review::lead::LeadState::Fallback => format!(
             "**Lead** ({}){cached}: not used; the prose sections are built from the data. Why: {}",
             inline(&lead.model),
             inline(lead.reason.as_deref().unwrap_or("unknown"))
@@ -378,7 +378,7 @@ fn retro(out: &mut String, r: &ReviewReport) {
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(r.retro.len()));
     out.push('\n');
-    let row = |out: &mut String, name: &str, f: &dyn Fn(&super::ReviewerRetro) -> String| {
+    let row = |out: &mut String, name: &str, f: &dyn Fn(&super::model::ReviewerRetro) -> String| {
         let _ = write!(out, "| {name} |");
         for x in &r.retro {
             let _ = write!(out, " {} |", f(x));

@@ -1,8 +1,8 @@
 //! `--format sarif`: SARIF 2.1.0, one result per consolidated finding, so
 //! code-scanning tools can ingest the review.
 
-use super::ReviewReport;
-use crate::findings::{Kind, Severity};
+use super::model::ReviewReport;
+use crate::check::findings::{Kind, Severity};
 use serde_json::{json, Value};
 
 /// The SARIF schema the output declares.

@@ -1,10 +1,10 @@
 //! The short summary printed at the end of a run: verdict, counts, top
 //! findings one line each, and where the report went.
 
-use super::ReviewReport;
-use crate::findings::Severity;
+use super::model::ReviewReport;
+use crate::check::findings::Severity;
+use crate::check::verdict::Verdict;
 use crate::text::escape_control;
-use crate::verdict::Verdict;
 use owo_colors::OwoColorize;
 use std::io::IsTerminal;
 use std::path::Path;

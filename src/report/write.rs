@@ -17,7 +17,7 @@
 //!
 //! A directory, block device or socket is refused with a message naming it.
 
-use super::{Format, ReviewReport};
+use super::model::{Format, ReviewReport};
 use crate::error::{Error, Result};
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{ErrorKind, Write};
@@ -74,8 +74,8 @@ pub fn default_stem(report: &ReviewReport) -> String {
             || report.head.chars().take(7).collect::<String>(),
             |c| c.short.clone(),
         );
-    let short = super::sanitize_file_part(&short);
-    format!("{}-{short}", super::sanitize_file_part(&report.id))
+    let short = super::model::sanitize_file_part(&short);
+    format!("{}-{short}", super::model::sanitize_file_part(&report.id))
 }
 
 /// Where a report goes by default: `<git_dir>/deep-review/reports/<id>.md`
@@ -84,7 +84,7 @@ pub fn default_report_path(git_dir: &Path, id: &str) -> PathBuf {
     git_dir
         .join("deep-review")
         .join("reports")
-        .join(format!("{}.md", super::sanitize_file_part(id)))
+        .join(format!("{}.md", super::model::sanitize_file_part(id)))
 }
 
 /// Creates `<dir>/<stem>.<ext>` — or `<stem>-2.<ext>`, `<stem>-3.<ext>`…

@@ -9,7 +9,7 @@
 
 use crate::cache::CacheKey;
 use crate::engine::{Backend, Prompt, Request, Sampling};
-use crate::reviewers::{cache_key, GenerationStore};
+use crate::review::reviewers::{cache_key, GenerationStore};
 use crate::text::sanitize_text;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -220,14 +220,14 @@ pub fn write(
     // A second review of the same change (the hook beside a manual one)
     // waits for this answer rather than writing it again.
     let shared = store.shared();
-    let _lock = match crate::reviewers::wait_for(shared.as_deref(), &key, None, &|_| {}) {
-        Some(crate::reviewers::Claimed::Answered(text)) => {
+    let _lock = match crate::review::reviewers::wait_for(shared.as_deref(), &key, None, &|_| {}) {
+        Some(crate::review::reviewers::Claimed::Answered(text)) => {
             return LeadAnswer {
                 prose: parse(&text),
                 from_cache: true,
             }
         }
-        Some(crate::reviewers::Claimed::Mine(lock)) => lock,
+        Some(crate::review::reviewers::Claimed::Mine(lock)) => lock,
         // Ctrl-C while waiting: nothing to wait for any more.
         _ => None,
     };

@@ -6,22 +6,12 @@
 //! part of their prompts (system text + the diff) is prefilled once.
 
 use crate::cache::CacheKey;
-use crate::engine::{Backend, Prompt, Request, Sampling};
+use crate::engine::{Backend, Prompt, Request};
 use crate::plan::ReviewPlan;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// A reviewer: a model, a persona prompt and sampling settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReviewerSpec {
-    /// Name shown in the report (`correctness`).
-    pub name: String,
-    /// Model name from the manifest (`smollm2-135m`) or a stand-in (`standin:marker`).
-    pub model: String,
-    /// Persona prompt: a file name in `prompts/` (`correctness.md`) or a path.
-    pub prompt: String,
-    pub sampling: Sampling,
-}
+pub use crate::config::reviewer::ReviewerSpec;
 
 /// A reviewer ready to run: its spec, its persona text and the file of
 /// its model.

@@ -338,7 +338,7 @@ impl TestRepo {
 
     /// Opens the repository with the library.
     pub fn open(&self) -> gix::Repository {
-        git_deep_review::range::open_repo(&self.path).expect("open test repo")
+        git_deep_review::git::range::open_repo(&self.path).expect("open test repo")
     }
 }
 

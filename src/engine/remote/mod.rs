@@ -15,7 +15,7 @@
 pub mod spec;
 pub mod wire;
 
-use crate::engine::{Generation, Request, StopReason};
+use crate::engine::backend::{Generation, Request, StopReason};
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 pub use spec::{is_endpoint_url, parse_endpoint, Endpoint, RemoteSpec};
@@ -579,7 +579,7 @@ fn stopped(stop: StopReason) -> Generation {
     }
 }
 
-impl crate::engine::Concurrent for RemoteModel {
+impl crate::engine::backend::Concurrent for RemoteModel {
     /// Runs one request on the pool (retries and failover included);
     /// `say` gets progress lines.
     fn generate_one(

@@ -44,11 +44,7 @@ impl RemoteSpec {
     }
 }
 
-/// A configured model named by an endpoint URL (`http://…`, `https://…`).
-pub fn is_endpoint_url(name: &str) -> bool {
-    let lower = name.trim().to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
-}
+pub use crate::config::model_ref::is_endpoint_url;
 
 /// A parsed endpoint URL.
 #[derive(Debug, Clone, PartialEq, Eq)]

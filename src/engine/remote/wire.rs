@@ -472,7 +472,11 @@ impl Streamed {
 /// The chat-completion body for one request. `grammar` goes in
 /// llama-server's own GBNF field (exactly the in-process constraint);
 /// otherwise `schema` goes out as `response_format` `json_schema`.
-pub fn chat_body(model: &str, request: &crate::engine::Request, llama_server: bool) -> Value {
+pub fn chat_body(
+    model: &str,
+    request: &crate::engine::backend::Request,
+    llama_server: bool,
+) -> Value {
     let s = &request.sampling;
     let mut body = json!({
         "model": model,
@@ -488,7 +492,7 @@ pub fn chat_body(model: &str, request: &crate::engine::Request, llama_server: bo
         "top_k": s.top_k,
         "seed": s.seed,
     });
-    if s.think == crate::engine::template::ThinkMode::Off {
+    if s.think == crate::config::sampling::ThinkMode::Off {
         // Qwen3-style templates (llama-server, vLLM) read this kwarg.
         body["chat_template_kwargs"] = json!({"enable_thinking": false});
     }
@@ -540,12 +544,12 @@ mod tests {
 
     #[test]
     fn the_body_uses_gbnf_on_llama_server_and_a_schema_elsewhere() {
-        let req = crate::engine::Request {
-            prompt: crate::engine::Prompt {
+        let req = crate::engine::backend::Request {
+            prompt: crate::engine::backend::Prompt {
                 system: "sys".into(),
                 user: "diff".into(),
             },
-            sampling: crate::engine::Sampling::default(),
+            sampling: crate::config::sampling::Sampling::default(),
             grammar: "root ::= \"x\"".into(),
             schema: Some(std::sync::Arc::new(json!({"type": "object"}))),
         };

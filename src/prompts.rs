@@ -7,19 +7,16 @@ use std::path::Path;
 
 /// Instructions shared by every reviewer (placed first, so that reviewers on
 /// the same model share the prefilled prefix).
-pub const SYSTEM: &str = include_str!("../../prompts/system.md");
+pub const SYSTEM: &str = include_str!("../prompts/system.md");
 /// The lead model's instruction for the executive summary.
-pub const LEAD_SUMMARY: &str = include_str!("../../prompts/lead-summary.md");
+pub const LEAD_SUMMARY: &str = include_str!("../prompts/lead-summary.md");
 
 const BUILTIN: &[(&str, &str)] = &[
-    (
-        "correctness.md",
-        include_str!("../../prompts/correctness.md"),
-    ),
-    ("robustness.md", include_str!("../../prompts/robustness.md")),
+    ("correctness.md", include_str!("../prompts/correctness.md")),
+    ("robustness.md", include_str!("../prompts/robustness.md")),
     (
         "tests-design.md",
-        include_str!("../../prompts/tests-design.md"),
+        include_str!("../prompts/tests-design.md"),
     ),
     ("system.md", SYSTEM),
     ("lead-summary.md", LEAD_SUMMARY),

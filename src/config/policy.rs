@@ -1,0 +1,58 @@
+//! The gate's policy as configured: when findings block, and what a review
+//! that could not do all of its work means. Plain data; the gate applies it.
+
+use crate::severity::Severity;
+use serde::{Deserialize, Serialize};
+
+/// When findings block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatePolicy {
+    /// `false` = never block (the hook reviews nothing and allows).
+    pub enabled: bool,
+    /// Findings at this severity or more severe can block.
+    pub block_on: Severity,
+    /// How many reviewers must agree on a finding before it blocks; one
+    /// small model's opinion alone is too noisy to stop a push. Counted over
+    /// the reviewers that ran: with one of three left, one is enough.
+    pub min_agreement: usize,
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        GatePolicy {
+            enabled: true,
+            block_on: Severity::Critical,
+            min_agreement: 2,
+        }
+    }
+}
+
+/// What happens when the review could not do all of its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    /// Treat it as a reason to stop the push (fail closed).
+    #[default]
+    Block,
+    /// Warn and go on.
+    Allow,
+}
+
+impl FailurePolicy {
+    /// Parses `block` / `allow` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "block" => Some(FailurePolicy::Block),
+            "allow" => Some(FailurePolicy::Allow),
+            _ => None,
+        }
+    }
+
+    /// The word used in configuration (`block`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::Block => "block",
+            FailurePolicy::Allow => "allow",
+        }
+    }
+}

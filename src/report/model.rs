@@ -1,0 +1,346 @@
+//! What a report says, as plain data: the [`ReviewReport`] every format
+//! renders and the pipeline's [`ReportInput`] it is assembled from.
+
+pub use crate::check::{FindingStatus, ListedFinding};
+pub use crate::review::reviewers::{ChunkOutput, ReviewerInfo};
+
+use crate::check::consolidate::ConsolidatedFinding;
+use crate::check::findings::Rejected;
+use crate::check::verdict::VerdictDecision;
+use crate::check::Checked;
+use crate::gate::ReviewFacts;
+use crate::plan::ReviewPlan;
+use crate::review::lead::LeadStatus;
+use crate::severity::Severity;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Version of the JSON document; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Most lines of repository code shown under one finding.
+pub const MAX_EXCERPT_LINES: usize = 40;
+/// Most characters of one raw model output kept in the appendix.
+pub const MAX_RAW_CHARS: usize = 20_000;
+/// Most characters of one chunk's thinking kept in the appendix and JSON.
+pub const MAX_THINKING_CHARS: usize = 8_000;
+
+/// A commit author, deduplicated by e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+/// One commit as the header and the commit-structure section show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitLine {
+    pub id: String,
+    pub short: String,
+    pub subject: String,
+    pub author: String,
+    pub parents: usize,
+    pub files: u32,
+    pub additions: u32,
+    pub deletions: u32,
+}
+
+/// Milliseconds spent per pipeline stage (summed over reviewers for the
+/// model stages, so they can exceed the wall-clock time when parallel).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTimings {
+    pub plan_ms: u64,
+    pub load_ms: u64,
+    pub prefill_ms: u64,
+    pub generate_ms: u64,
+    /// Validation + grounding + consolidation + verdict.
+    pub consolidate_ms: u64,
+    /// The lead model's prose (0 when answered from the cache or off).
+    pub lead_ms: u64,
+    pub render_ms: u64,
+}
+
+/// A consolidated finding with what the report shows under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportFinding {
+    #[serde(flatten)]
+    pub finding: ConsolidatedFinding,
+    /// Exact lines of the file at the reviewed head (never model text).
+    pub excerpt: String,
+    /// Lines of the range not shown because of [`MAX_EXCERPT_LINES`].
+    pub excerpt_omitted_lines: u32,
+    /// Language tag for the fenced block (`rust`), from the plan.
+    pub language: Option<String>,
+}
+
+/// Whether a design concern is for this change or for later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    InScope,
+    Future,
+}
+
+/// A design concern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Concern {
+    pub title: String,
+    pub text: String,
+    pub scope: Scope,
+    pub reviewers: Vec<String>,
+}
+
+/// A design strength.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Strength {
+    pub text: String,
+    pub reviewers: Vec<String>,
+}
+
+/// The Design Observations section. Only the lead model writes it (there is
+/// no honest deterministic way to judge design), so it is empty otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesignObservations {
+    pub concerns: Vec<Concern>,
+    pub strengths: Vec<Strength>,
+}
+
+/// A prose section and where it came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prose {
+    /// Markdown-ish text (escaped by the renderer). Empty = "None.".
+    pub text: String,
+    /// True when the lead model wrote it, false for the deterministic fallback.
+    pub from_lead: bool,
+}
+
+/// One reviewer's line in the Agent Performance Retro.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewerRetro {
+    pub name: String,
+    pub model: String,
+    pub duration_ms: u64,
+    pub chunks: usize,
+    pub chunks_from_cache: usize,
+    /// Chunks whose generation failed or whose output was unusable.
+    pub failed_chunks: usize,
+    /// Grounded findings by the reviewer's own severity.
+    pub critical: usize,
+    pub important: usize,
+    pub suggestion: usize,
+    pub ungrounded: usize,
+    pub rejected: usize,
+    /// Findings beyond the per-review limit, dropped unread.
+    pub dropped_over_limit: usize,
+    /// `ungrounded + rejected`.
+    pub false_positives: usize,
+    /// Chunks whose answer ran out of `max_tokens` mid-way: the findings
+    /// completed before that were kept, later ones never written.
+    #[serde(default)]
+    pub cut_short: usize,
+    /// Titles of consolidated findings only this reviewer raised.
+    pub unique_insights: Vec<String>,
+    /// Why the reviewer (or some of its chunks) failed.
+    pub error: Option<String>,
+    /// The lead model's paragraph about this reviewer, if any.
+    pub note: Option<String>,
+    /// The servers that answered its chunks (empty: this machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ran_on: Vec<String>,
+    /// Prompt and generated tokens of the chunks it ran (not from the
+    /// cache), as the engine or the server counted them.
+    #[serde(default)]
+    pub prompt_tokens: usize,
+    #[serde(default)]
+    pub generated_tokens: usize,
+}
+
+/// One reviewer's section of the appendix.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewerAppendix {
+    pub reviewer: String,
+    pub chunks: Vec<ChunkOutput>,
+    pub findings: Vec<ListedFinding>,
+    pub rejected: Vec<Rejected>,
+    pub dropped_over_limit: usize,
+    pub error: Option<String>,
+}
+
+/// A file (or part) that was not reviewed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotReviewed {
+    pub path: String,
+    pub reason: String,
+}
+
+/// A chunk answered from the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedChunk {
+    pub reviewer: String,
+    pub chunk: usize,
+}
+
+/// Which reviews came from the cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheInfo {
+    pub total_chunks: usize,
+    pub from_cache: Vec<CachedChunk>,
+}
+
+/// Everything the report says. Serialised as is, this is `--format json`
+/// (see [`json`] for the field list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewReport {
+    pub schema_version: u32,
+    /// `YYYYMMDD-HHMMSS-<branch-or-range>`, safe as a file name.
+    pub id: String,
+    /// Start of the run, `YYYY-MM-DD HH:MM` local time.
+    pub date: String,
+    pub authors: Vec<Author>,
+    /// The range as the user wrote it.
+    pub range: String,
+    pub base: Option<String>,
+    pub head: String,
+    pub branch: Option<String>,
+    pub commits: Vec<CommitLine>,
+    pub reviewers: Vec<ReviewerInfo>,
+    pub verdict: VerdictDecision,
+    pub wall_clock_ms: u64,
+    pub timings: StageTimings,
+    /// Consolidated findings, critical first.
+    pub findings: Vec<ReportFinding>,
+    pub executive_summary: Prose,
+    pub design: DesignObservations,
+    pub testing: Prose,
+    pub documentation: Prose,
+    pub commit_structure: Prose,
+    pub retro: Vec<ReviewerRetro>,
+    pub appendix: Vec<ReviewerAppendix>,
+    /// Files not reviewed (binary, lock file, ignored...).
+    pub skipped: Vec<NotReviewed>,
+    /// Diff parts too large for any chunk.
+    pub unfit: Vec<NotReviewed>,
+    pub cache: CacheInfo,
+    /// Repository instructions file given to the reviewers, if any.
+    pub instructions_file: Option<String>,
+    /// Chunks the reviewers never saw (time budget ran out, Ctrl-C): the
+    /// report covers the rest only.
+    #[serde(default)]
+    pub not_reviewed: Vec<NotReviewed>,
+    /// What became of the lead model's prose (`None`: no lead configured).
+    #[serde(default)]
+    pub lead: Option<LeadStatus>,
+    /// Every reviewer that ran is a bundled demonstration model: the report
+    /// says plainly that it is not a review.
+    #[serde(default)]
+    pub demonstration_only: bool,
+    /// Every inference server that was sent code of this change (empty:
+    /// nothing left the machine).
+    #[serde(default)]
+    pub code_sent_to: Vec<String>,
+    /// What the in-process engine loaded for this run (nothing, when every
+    /// answer came from the cache).
+    #[serde(default)]
+    pub engine: crate::engine::EngineUse,
+}
+
+/// The pipeline's data, handed to [`assemble`].
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    pub plan: &'a ReviewPlan,
+    /// File text at the reviewed head, by path (excerpts are cut from it).
+    pub contents: &'a HashMap<String, String>,
+    pub checked: Checked,
+    /// When the run started (its time zone is the one the date is shown in).
+    pub started: jiff::Zoned,
+    pub wall_clock_ms: u64,
+    pub timings: StageTimings,
+    pub instructions_file: Option<String>,
+    /// Chunks not reviewed, by index, and why.
+    pub not_reviewed: Vec<(usize, String)>,
+}
+
+/// Makes `s` safe as part of a file name: anything but ASCII letters,
+/// digits, `_` and `-` becomes `-`, runs collapse, ends are trimmed, at
+/// most 80 characters (`feature/x` → `feature-x`, `origin/main..` →
+/// `origin-main`).
+pub fn sanitize_file_part(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    let t: String = out.trim_matches('-').chars().take(80).collect();
+    let t = t.trim_end_matches('-').to_string();
+    if t.is_empty() {
+        "review".to_string()
+    } else {
+        t
+    }
+}
+
+/// The report id: `YYYYMMDD-HHMMSS-<branch, or range when detached>`.
+pub fn report_id(started: &jiff::Zoned, branch: Option<&str>, range: &str) -> String {
+    format!(
+        "{}-{}",
+        started.strftime("%Y%m%d-%H%M%S"),
+        sanitize_file_part(branch.unwrap_or(range))
+    )
+}
+
+/// Output formats of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+    Sarif,
+}
+
+impl ReviewReport {
+    /// Consolidated findings per severity, most severe first.
+    pub fn counts(&self) -> BTreeMap<Severity, usize> {
+        let mut m = BTreeMap::from([
+            (Severity::Critical, 0),
+            (Severity::Important, 0),
+            (Severity::Suggestion, 0),
+        ]);
+        for f in &self.findings {
+            *m.entry(f.finding.severity).or_default() += 1;
+        }
+        m
+    }
+
+    /// What the gate needs to know of this review, as plain data, and
+    /// where its report went.
+    pub fn gate_facts(&self, path: Option<&Path>) -> ReviewFacts {
+        let pairs = |v: &[NotReviewed]| {
+            v.iter()
+                .map(|n| (n.path.clone(), n.reason.clone()))
+                .collect::<Vec<_>>()
+        };
+        ReviewFacts {
+            findings: self.findings.iter().map(|f| f.finding.clone()).collect(),
+            reviewers: self.retro.len(),
+            reviewers_ran: self
+                .retro
+                .iter()
+                .filter(|r| r.chunks > r.failed_chunks)
+                .count(),
+            failed: self
+                .retro
+                .iter()
+                .filter(|r| r.chunks == r.failed_chunks && r.error.is_some())
+                .map(|r| (r.name.clone(), r.error.clone().unwrap_or_default()))
+                .collect(),
+            unreviewable: pairs(&self.unfit),
+            not_reviewed: pairs(&self.not_reviewed),
+            report: path.map(Path::to_path_buf),
+        }
+    }
+}
