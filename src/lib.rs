@@ -25,6 +25,7 @@ mod commands;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod feedback;
 pub mod hook;
 pub mod init;
 pub mod interrupt;

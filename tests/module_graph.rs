@@ -8,7 +8,9 @@
 //! `crate::a::b`; `src/main.rs` is not part of the library and is skipped.
 //! A file depends on every module file a path in it resolves to (the
 //! longest prefix of the path that is a module file), whether the path is
-//! in a `use`, in code, in a test module or in a macro's arguments. Paths
+//! in a `use`, in code or in a macro's arguments. Paths inside an inline
+//! module (a file's `mod tests`) are recorded but do not count for circles:
+//! test code may reach across the layers it tests. Paths
 //! through a re-export (`pub use`, or any `use` a child reaches through
 //! `super::`) are followed to the file that defines the item, and the file
 //! holding the re-export is a dependency too. Declaring a child (`mod x;`)
@@ -854,8 +856,15 @@ impl Analysis {
 
     /// The strongly connected components of more than one file (Tarjan),
     /// each sorted, largest first.
+    /// The circles of the shipped code: an edge made only from inside an
+    /// inline module (the `#[cfg(test)] mod tests` of a file) does not
+    /// count, since test code may reach across the layers it tests.
     fn circles(&self) -> Vec<Vec<ModPath>> {
-        self.circles_where(&|_, _| true)
+        self.circles_where(&|from, to| {
+            self.edges
+                .get(&(from.clone(), to.clone()))
+                .is_some_and(|ex| ex.rank == 0)
+        })
     }
 
     /// The circles among the edges `keep` keeps.

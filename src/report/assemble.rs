@@ -212,6 +212,8 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         },
         code_sent_to: Vec::new(),
         engine: Default::default(),
+        unresolved_feedback: Default::default(),
+        recommendations: Vec::new(),
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

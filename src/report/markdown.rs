@@ -5,7 +5,7 @@
 //! [`super::escape`] before it is placed.
 
 pub use super::escape::{block, cell, code_span, fence, inline};
-use super::model::{FindingStatus, ReportFinding, ReviewReport, Scope};
+use super::model::{FindingStatus, RecommendationSource, ReportFinding, ReviewReport, Scope};
 use crate::check::findings::Severity;
 use std::fmt::Write as _;
 
@@ -472,6 +472,96 @@ fn retro(out: &mut String, r: &ReviewReport) {
     );
 }
 
+/// Earlier reviews' findings on this change whose code is still there
+/// (followed through git: see `crate::feedback`).
+fn unresolved_feedback(out: &mut String, r: &ReviewReport) {
+    let fb = &r.unresolved_feedback;
+    out.push_str("---\n\n### Unresolved Feedback\n\n");
+    if fb.earlier_reports.is_empty() {
+        out.push_str("No earlier review of this change.\n\n");
+    } else {
+        let n = fb.earlier_reports.len();
+        let _ = writeln!(
+            out,
+            "{} earlier review{} of this change: {} finding{} still unresolved, {} resolved, {} no longer in the range.\n",
+            n,
+            if n == 1 { "" } else { "s" },
+            fb.unresolved.len(),
+            if fb.unresolved.len() == 1 { "" } else { "s" },
+            fb.resolved,
+            fb.gone
+        );
+        for e in &fb.unresolved {
+            let moved = if e.original_file != e.file || e.original_line != e.line_start {
+                format!(
+                    " (then {})",
+                    code_span(&format!("{}:{}", e.original_file, e.original_line))
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "- **{}** {} at {}{} — raised {} by {}{}",
+                e.severity.as_str(),
+                inline(&e.title),
+                code_span(&format!("{}:{}", e.file, e.line_start)),
+                moved,
+                inline(&e.date),
+                if e.reviewers.is_empty() {
+                    "an earlier review".to_string()
+                } else {
+                    e.reviewers.iter().map(|x| inline(x)).collect::<Vec<_>>().join(", ")
+                },
+                if e.raised_again {
+                    "; raised again by this review"
+                } else {
+                    "; not raised by this review"
+                }
+            );
+        }
+        if !fb.unresolved.is_empty() {
+            out.push('\n');
+        }
+    }
+    for note in &fb.notes {
+        let _ = writeln!(out, "*Note: {}*\n", inline(note));
+    }
+}
+
+/// Lines for the repository's review instructions, offered to be appended
+/// by hand (the tool never edits them).
+fn recommendations(out: &mut String, r: &ReviewReport) {
+    out.push_str("---\n\n## Improvement Recommendations\n\n### Repo context updates\n\n");
+    if r.recommendations.is_empty() {
+        out.push_str("None: nothing in this review points at a gap in the repository's review instructions.\n\n");
+        return;
+    }
+    for rec in &r.recommendations {
+        let _ = writeln!(
+            out,
+            "- `[repo]` {} *({})*",
+            inline(&rec.text),
+            match rec.source {
+                RecommendationSource::Lead => "lead",
+                RecommendationSource::Data => "from the review's data",
+            }
+        );
+    }
+    let target = r.instructions_file.as_deref().unwrap_or("REVIEW.md");
+    let _ = writeln!(
+        out,
+        "\nTo use them, append the lines you agree with to {} by hand (git deep-review never edits it):\n",
+        code_span(target)
+    );
+    let lines: Vec<String> = r
+        .recommendations
+        .iter()
+        .map(|rec| format!("- {}", rec.text))
+        .collect();
+    let _ = writeln!(out, "{}\n", fence(&lines.join("\n"), Some("text")));
+}
+
 fn appendix(out: &mut String, r: &ReviewReport) {
     out.push_str("---\n\n## Appendix: Original Reviews\n\n");
     if r.appendix.is_empty() {
@@ -576,7 +666,9 @@ pub fn render(r: &ReviewReport) -> String {
     prose_section(&mut out, "Testing Assessment", &r.testing.text);
     prose_section(&mut out, "Documentation Assessment", &r.documentation.text);
     prose_section(&mut out, "Commit Structure", &r.commit_structure.text);
+    unresolved_feedback(&mut out, r);
     retro(&mut out, r);
+    recommendations(&mut out, r);
     appendix(&mut out, r);
     let mut s = out.trim_end().to_string();
     s.push('\n');

@@ -18,6 +18,7 @@ pub mod fallback;
 pub mod json;
 pub mod markdown;
 pub mod model;
+pub mod recommend;
 pub mod sarif;
 pub mod terminal;
 pub mod write;

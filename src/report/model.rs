@@ -242,6 +242,12 @@ pub struct ReviewReport {
     /// answer came from the cache).
     #[serde(default)]
     pub engine: crate::engine::EngineUse,
+    /// Earlier reviews' findings on this change, followed to its head.
+    #[serde(default)]
+    pub unresolved_feedback: crate::feedback::Feedback,
+    /// Lines for the repository's review instructions.
+    #[serde(default)]
+    pub recommendations: Vec<Recommendation>,
 }
 
 /// The pipeline's data, handed to [`assemble`].
@@ -344,3 +350,36 @@ impl ReviewReport {
         }
     }
 }
+
+/// Longest recommendation, in characters.
+pub const MAX_RECOMMENDATION_CHARS: usize = 320;
+
+/// One line for the repository's review instructions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The line, plain text (rendered escaped).
+    pub text: String,
+    /// Who proposed it.
+    pub source: RecommendationSource,
+}
+
+/// Where a recommendation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecommendationSource {
+    /// The lead model, from the review's facts.
+    Lead,
+    /// The review's data (`report::recommend::from_data`).
+    Data,
+}
+
+impl Recommendation {
+    /// A recommendation with its text cleaned and bounded.
+    pub fn new(text: &str, source: RecommendationSource) -> Recommendation {
+        Recommendation {
+            text: crate::text::sanitize_text(text, MAX_RECOMMENDATION_CHARS, false).trim().to_string(),
+            source,
+        }
+    }
+}
+

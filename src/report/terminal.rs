@@ -163,6 +163,16 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
             ));
         }
     }
+    let unresolved = &report.unresolved_feedback.unresolved;
+    if !unresolved.is_empty() {
+        let again = unresolved.iter().filter(|e| e.raised_again).count();
+        out.push_str(&format!(
+            "Unresolved feedback: {} finding{} of earlier reviews still in the code ({} raised again); see the report.\n",
+            unresolved.len(),
+            if unresolved.len() == 1 { "" } else { "s" },
+            again
+        ));
+    }
     if let Some(p) = report_path {
         out.push_str(&format!(
             "Report: {}\n",
