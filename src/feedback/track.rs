@@ -74,10 +74,7 @@ mod tests {
     #[test]
     fn lines_below_a_removal_move_up_and_lines_above_stay() {
         let hunks = [hunk(20, 3, 19, 0)];
-        assert_eq!(
-            follow(30, 30, &hunks),
-            Followed::At { start: 27, end: 27 }
-        );
+        assert_eq!(follow(30, 30, &hunks), Followed::At { start: 27, end: 27 });
         assert_eq!(follow(5, 6, &hunks), Followed::At { start: 5, end: 6 });
     }
 
@@ -103,9 +100,6 @@ mod tests {
     #[test]
     fn several_hunks_add_up() {
         let hunks = [hunk(1, 0, 1, 3), hunk(4, 2, 7, 0), hunk(50, 1, 48, 1)];
-        assert_eq!(
-            follow(20, 21, &hunks),
-            Followed::At { start: 21, end: 22 }
-        );
+        assert_eq!(follow(20, 21, &hunks), Followed::At { start: 21, end: 22 });
     }
 }

@@ -511,7 +511,11 @@ fn unresolved_feedback(out: &mut String, r: &ReviewReport) {
                 if e.reviewers.is_empty() {
                     "an earlier review".to_string()
                 } else {
-                    e.reviewers.iter().map(|x| inline(x)).collect::<Vec<_>>().join(", ")
+                    e.reviewers
+                        .iter()
+                        .map(|x| inline(x))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
                 if e.raised_again {
                     "; raised again by this review"

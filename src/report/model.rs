@@ -377,9 +377,10 @@ impl Recommendation {
     /// A recommendation with its text cleaned and bounded.
     pub fn new(text: &str, source: RecommendationSource) -> Recommendation {
         Recommendation {
-            text: crate::text::sanitize_text(text, MAX_RECOMMENDATION_CHARS, false).trim().to_string(),
+            text: crate::text::sanitize_text(text, MAX_RECOMMENDATION_CHARS, false)
+                .trim()
+                .to_string(),
             source,
         }
     }
 }
-

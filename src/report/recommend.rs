@@ -118,8 +118,15 @@ mod tests {
 
     #[test]
     fn a_recommendation_is_bounded_and_has_no_control_characters() {
-        let r = Recommendation::new(&format!("a\u{1b}[31m{}", "x".repeat(1000)), RecommendationSource::Lead);
-        assert!(r.text.chars().count() <= crate::report::model::MAX_RECOMMENDATION_CHARS + 1, "{}", r.text.len());
+        let r = Recommendation::new(
+            &format!("a\u{1b}[31m{}", "x".repeat(1000)),
+            RecommendationSource::Lead,
+        );
+        assert!(
+            r.text.chars().count() <= crate::report::model::MAX_RECOMMENDATION_CHARS + 1,
+            "{}",
+            r.text.len()
+        );
         assert!(!r.text.contains('\u{1b}'));
     }
 }
