@@ -55,6 +55,44 @@ fn no_import_circles_among_src_modules() {
     );
 }
 
+/// The engine's interface to the pipeline: the facade (`engine/mod.rs`),
+/// what a model is asked and answers (`backend`), the router (`Engine`),
+/// its options, the manifest the run reads once, and the pipeline's
+/// questions about its reviewers' models (`reviewer_models`).
+const ENGINE_INTERFACE: &[&str] = &[
+    "crate::engine",
+    "crate::engine::backend",
+    "crate::engine::manifest",
+    "crate::engine::options",
+    "crate::engine::reviewer_models",
+    "crate::engine::router",
+];
+
+#[test]
+fn the_pipeline_reaches_the_engine_only_through_its_interface() {
+    let analysis = analyze(&read_src());
+    let pipeline = vec!["pipeline".to_string()];
+    let inside: Vec<String> = analysis
+        .edges
+        .iter()
+        .filter(|((from, to), _)| *from == pipeline && to.first().is_some_and(|t| t == "engine"))
+        .filter(|((_, to), _)| !ENGINE_INTERFACE.contains(&mod_name(to).as_str()))
+        .map(|((_, to), ex)| format!("{} ({})", mod_name(to), ex.text))
+        .collect();
+    assert!(
+        inside.is_empty(),
+        "src/pipeline.rs reaches into the engine past its interface ({}):\n{}",
+        ENGINE_INTERFACE.join(", "),
+        inside.join("\n")
+    );
+    // And it does use the interface (the check above cannot pass vacuously
+    // because the pipeline stopped naming the engine at all).
+    assert!(analysis.edges.contains_key(&(
+        pipeline.clone(),
+        vec!["engine".to_string(), "reviewer_models".to_string()]
+    )));
+}
+
 #[test]
 fn no_short_paths_through_lib_rs() {
     let analysis = analyze(&read_src());

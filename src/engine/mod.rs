@@ -22,6 +22,7 @@ pub mod llama;
 pub mod load;
 pub mod manifest;
 pub mod memory;
+pub mod options;
 pub mod progress;
 pub mod remote;
 pub mod reviewer_models;
@@ -35,8 +36,9 @@ pub mod verify;
 pub use crate::config::sampling::{Sampling, AUTO_MAX_TOKENS};
 pub use backend::*;
 pub use grammar::{findings_grammar, GrammarLimits};
-pub use llama::{BatchDecode, EngineOptions, LlamaBackend};
+pub use llama::{BatchDecode, LlamaBackend};
 pub use manifest::{load_manifest, models_dir, Manifest, ModelEntry};
+pub use options::EngineOptions;
 pub use progress::Progress;
 pub use router::Engine;
 

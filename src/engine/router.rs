@@ -3,8 +3,9 @@
 //! counts what it loaded.
 
 use crate::engine::backend::{Backend, Concurrent, EngineUse, Generation, Request};
-use crate::engine::llama::{self, EngineOptions, LlamaBackend};
+use crate::engine::llama::{self, LlamaBackend};
 use crate::engine::manifest::{load_manifest, Manifest};
+use crate::engine::options::EngineOptions;
 use crate::engine::remote;
 
 /// Routes `standin:*` models to the stand-in and everything else to
