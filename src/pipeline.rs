@@ -280,6 +280,24 @@ impl<'r> Run<'r> {
                 .collect(),
         });
 
+        // Earlier reviews of this change: what they found that is still in
+        // the code (from git, not from a model), and what the review's data
+        // says the repository's instructions could add.
+        let range_files: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
+        report.unresolved_feedback = crate::feedback::follow_earlier(
+            self.repo,
+            &report_dir(self.repo, self.settings),
+            &plan.range,
+            &range_files,
+        );
+        let today: Vec<(String, u32, u32)> = report
+            .findings
+            .iter()
+            .map(|f| (f.finding.file.clone(), f.finding.line_start, f.finding.line_end))
+            .collect();
+        crate::feedback::mark_raised_again(&mut report.unresolved_feedback, &today);
+        report.recommendations = crate::report::recommend::from_data(&report, &range_files);
+
         let interrupted = result.interrupted || crate::interrupt::is_triggered();
         if let Some(lead) = self.settings.lead.clone() {
             let t = Instant::now();

@@ -75,14 +75,19 @@ pub fn follow_earlier(
     reports.sort_by(|a, b| (&a.date, &a.id).cmp(&(&b.date, &b.id)));
     let mut seen: HashMap<(String, u32, String), usize> = HashMap::new();
     let mut settled: HashSet<(String, u32, String)> = HashSet::new();
+    // Reports of the same head share one diff.
+    let mut by_head: HashMap<String, Option<HashMap<String, FileDiff>>> = HashMap::new();
     for report in &reports {
-        let Some(diffs) = diff_to_head(repo, report, range, &mut fb.notes) else {
+        let diffs = by_head
+            .entry(report.head.clone())
+            .or_insert_with(|| diff_to_head(repo, report, range, &mut fb.notes));
+        let Some(diffs) = diffs.as_ref() else {
             continue;
         };
         fb.earlier_reports.push(report.id.clone());
         for f in &report.findings {
             let key_then = (f.file.clone(), f.line_start, f.title.clone());
-            match locate(f.file.as_str(), f.line_start, f.line_end, &diffs) {
+            match locate(f.file.as_str(), f.line_start, f.line_end, diffs) {
                 Some((path, start, end)) if range_files.contains(&path) => {
                     let key = (path.clone(), start, f.title.clone());
                     if seen.contains_key(&key) {
