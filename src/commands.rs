@@ -225,12 +225,14 @@ fn init_candidates() -> Vec<crate::init::Candidate> {
 }
 
 /// `git deep-review models [list|add|remove]`.
-pub fn models(cmd: Option<cli::ModelsCommand>, global: &GlobalArgs) -> Result<i32> {
+pub fn models(
+    list: crate::cli::ModelsListArgs,
+    cmd: Option<cli::ModelsCommand>,
+    global: &GlobalArgs,
+) -> Result<i32> {
     let env = engine::stores::StoreEnv::from_process();
-    match cmd.unwrap_or(cli::ModelsCommand::List) {
-        cli::ModelsCommand::List => {
-            engine::catalog::list(&mut std::io::stdout().lock(), &env)?;
-        }
+    match cmd.unwrap_or(crate::cli::ModelsCommand::List(list)) {
+        crate::cli::ModelsCommand::List(args) => list_models(&args, &env, global)?,
         cli::ModelsCommand::Add {
             model,
             name,
@@ -263,6 +265,49 @@ pub fn models(cmd: Option<cli::ModelsCommand>, global: &GlobalArgs) -> Result<i3
         }
     }
     Ok(error::EXIT_OK)
+}
+
+/// `git deep-review models [list] [--format json | --path MODEL]`: the
+/// list for people or for scripts, or the file one model reference
+/// resolves to. Loads no model.
+fn list_models(
+    args: &crate::cli::ModelsListArgs,
+    env: &crate::engine::stores::StoreEnv,
+    global: &GlobalArgs,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if let Some(model) = &args.path {
+        let base = model_path_base(model, global)?;
+        let path = crate::engine::catalog::resolve_path(model, env, &base)?;
+        return writeln!(out, "{}", path.display()).map_err(|e| Error::io("writing the path", e));
+    }
+    match args.format {
+        crate::cli::EvalFormat::Text => crate::engine::catalog::list(&mut out, env),
+        crate::cli::EvalFormat::Json => {
+            let list = crate::engine::catalog::list_json(env)?;
+            write_json(&mut out, &list).map_err(|e| Error::io("writing the model list", e))
+        }
+    }
+}
+
+/// Where a relative GGUF path in `model` is taken from: the repository's
+/// top directory, as in a review, else `-C` or the current directory.
+/// Only looked up for such a path.
+fn model_path_base(model: &str, global: &GlobalArgs) -> Result<PathBuf> {
+    let dir = global.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let relative = crate::engine::manifest::is_model_path(model)
+        && !model.starts_with("~/")
+        && std::path::Path::new(model).is_relative();
+    if !relative {
+        return Ok(dir);
+    }
+    let root = match crate::git::range::open_repo(&dir) {
+        Ok(repo) => crate::pipeline::root_of(&repo),
+        Err(_) => dir,
+    };
+    // The repository found from "." is "." or "..": the printed path is
+    // absolute and plain.
+    Ok(std::fs::canonicalize(&root).unwrap_or(root))
 }
 
 /// `git deep-review cache clear|stats`.

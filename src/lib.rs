@@ -41,7 +41,7 @@ use cli::{Cli, Command};
 /// Runs one invocation of `git deep-review` and returns its exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Some(Command::Models { cmd }) => commands::models(cmd, &cli.global),
+        Some(Command::Models { list, cmd }) => commands::models(list, cmd, &cli.global),
         Some(Command::Init {
             global,
             force,

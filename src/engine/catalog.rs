@@ -243,6 +243,328 @@ pub fn template_line(info: &GgufInfo, setting: &ChatTemplate) -> (String, bool) 
     }
 }
 
+/// The layout version of `git deep-review models --format json`: raised
+/// only when a field changes meaning or goes away (new fields may appear).
+pub const LIST_JSON_VERSION: u32 = 1;
+
+/// `git deep-review models --format json`: what the text list shows, for
+/// scripts. Field names are snake_case and stable within a `version`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ListJson {
+    /// [`LIST_JSON_VERSION`].
+    pub version: u32,
+    /// The models directory in use (absolute).
+    pub models_dir: String,
+    /// The user manifest in it (`manifest.toml`), whether or not it exists.
+    pub manifest: String,
+    /// Whether that file exists (without it only the built-in entries are listed).
+    pub manifest_exists: bool,
+    /// Every model: the manifest's entries, then each store's, in the text list's order.
+    pub models: Vec<ModelJson>,
+    /// Every store directory scanned, with what could not be read there.
+    pub stores: Vec<StoreJson>,
+}
+
+/// One store directory in [`ListJson`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoreJson {
+    /// `ollama`, `hugging_face`, `llama_cpp_cache` or `lm_studio`.
+    pub store: &'static str,
+    pub dir: String,
+    /// What was skipped, each naming the path and the reason.
+    pub problems: Vec<String>,
+}
+
+/// One model in [`ListJson`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelJson {
+    /// What a reviewer's `model` names it by: the manifest name or the
+    /// store reference (`ollama:NAME:TAG`, `hf:…`, `lmstudio:…`, or the
+    /// path of a file in a flat llama.cpp cache).
+    pub name: String,
+    /// `manifest`, `ollama`, `hugging_face`, `llama_cpp_cache` or `lm_studio`.
+    pub store: &'static str,
+    /// The models directory (manifest) or the store directory it was found in.
+    pub store_dir: String,
+    /// The absolute path of the file llama.cpp opens (`null`: a model on an
+    /// inference server).
+    pub path: Option<String>,
+    /// Whether the file is there.
+    pub present: bool,
+    /// The file's size in bytes (`null`: not there).
+    pub size: Option<u64>,
+    /// Lower-case hex: the manifest's or the store's digest, else the hash
+    /// remembered from a first use (`null`: not known yet).
+    pub sha256: Option<String>,
+    /// `yes` (the file is known to match), `not_yet` (checked on first
+    /// use), `mismatch` (its content does not match the expected sha256),
+    /// `null` (no file to verify).
+    pub verified: Option<&'static str>,
+    /// From the GGUF header (`null` when there is no readable file).
+    pub architecture: Option<String>,
+    pub quantisation: Option<String>,
+    pub parameters: Option<u64>,
+    /// The context the model was trained with.
+    pub trained_context: Option<u64>,
+    /// The context the manifest entry allocates (`null`: chosen at run time).
+    pub n_ctx: Option<u32>,
+    pub chat_template: Option<TemplateJson>,
+    /// A bundled model too small to review code.
+    pub demonstration: bool,
+    /// Whether it can be run as it is (a demonstration model can).
+    pub usable: bool,
+    /// Why not, in the text list's words (`null` when usable).
+    pub unusable_reason: Option<String>,
+    /// The manifest entry's `source` and `license` (`null` for store models).
+    pub source: Option<String>,
+    pub license: Option<String>,
+    /// The inference server(s) of a manifest entry with `endpoint`(s).
+    pub server: Option<ServerJson>,
+}
+
+/// How a model's prompts are laid out, in [`ModelJson`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TemplateJson {
+    /// The manifest's `chat_template`: `auto` (the file's), `none`
+    /// (completion layout) or a llama.cpp built-in name.
+    pub setting: String,
+    /// Whether the GGUF carries a chat template.
+    pub in_file: bool,
+    /// The llama.cpp built-in it is laid out with (`null`: none, or not recognised).
+    pub family: Option<&'static str>,
+    /// `tags` (`<think>`) or `harmony` (gpt-oss channels) when the model thinks first.
+    pub thinking: Option<&'static str>,
+    /// Whether llama.cpp can lay out prompts with it.
+    pub known: bool,
+    /// The text list's `chat template:` line.
+    pub description: String,
+}
+
+/// The server part of a manifest entry, in [`ModelJson`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ServerJson {
+    pub endpoints: Vec<String>,
+    pub remote_model: Option<String>,
+    pub api_key_env: Option<String>,
+}
+
+/// The stable JSON name of a store.
+fn store_key(kind: stores::StoreKind) -> &'static str {
+    match kind {
+        stores::StoreKind::Ollama => "ollama",
+        stores::StoreKind::HuggingFace => "hugging_face",
+        stores::StoreKind::LlamaCppCache => "llama_cpp_cache",
+        stores::StoreKind::LmStudio => "lm_studio",
+    }
+}
+
+/// `p` made absolute (not canonicalised: a store's symlink stays the
+/// path llama.cpp is given), as text.
+fn abs_text(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// A model with only its name and where it is; the rest filled in by the caller.
+fn bare_model(name: &str, store: &'static str, store_dir: &Path) -> ModelJson {
+    ModelJson {
+        name: name.to_string(),
+        store,
+        store_dir: abs_text(store_dir),
+        path: None,
+        present: false,
+        size: None,
+        sha256: None,
+        verified: None,
+        architecture: None,
+        quantisation: None,
+        parameters: None,
+        trained_context: None,
+        n_ctx: None,
+        chat_template: None,
+        demonstration: false,
+        usable: false,
+        unusable_reason: None,
+        source: None,
+        license: None,
+        server: None,
+    }
+}
+
+/// Fills in what the header of the file at `path` says (as the text list's
+/// `describe` does); `usable` is whether it can be run as it is.
+fn header_facts(j: &mut ModelJson, path: &Path, setting: &ChatTemplate) {
+    let info = match read_gguf_info(path) {
+        Ok(i) => i,
+        Err(e) => {
+            j.unusable_reason = Some(format!("unreadable: {e}"));
+            return;
+        }
+    };
+    let text = match setting {
+        ChatTemplate::Named(n) => Some(n.as_str()),
+        ChatTemplate::Auto => info.chat_template.as_deref(),
+        ChatTemplate::Completion => None,
+    };
+    let (description, known) = template_line(&info, setting);
+    j.chat_template = Some(TemplateJson {
+        setting: match setting {
+            ChatTemplate::Auto => "auto".into(),
+            ChatTemplate::Completion => "none".into(),
+            ChatTemplate::Named(n) => n.clone(),
+        },
+        in_file: info.has_chat_template,
+        family: text.and_then(template::family),
+        thinking: text.and_then(template::think_style).map(|s| match s {
+            template::ThinkStyle::Tags => "tags",
+            template::ThinkStyle::Harmony => "harmony",
+        }),
+        known,
+        description,
+    });
+    j.size = Some(info.file_size);
+    j.architecture = Some(info.architecture.clone());
+    j.quantisation = Some(info.quantisation.clone());
+    j.parameters = Some(info.parameters);
+    j.trained_context = info.trained_context;
+    j.unusable_reason = unusable_reason(&info, setting);
+    j.usable = j.unusable_reason.is_none();
+}
+
+/// One manifest entry as [`ModelJson`] (verification records in `cache`).
+fn manifest_model(m: &Manifest, e: &ModelEntry, cache: &Path) -> ModelJson {
+    let mut j = bare_model(&e.name, "manifest", &m.dir);
+    j.demonstration = e.demonstration;
+    j.source = Some(e.source.clone()).filter(|s| !s.is_empty());
+    j.license = Some(e.license.clone()).filter(|s| !s.is_empty());
+    if let Some(r) = &e.remote {
+        j.server = Some(ServerJson {
+            endpoints: r.endpoints.clone(),
+            remote_model: r.remote_model.clone(),
+            api_key_env: r.api_key_env.clone(),
+        });
+        j.n_ctx = Some(e.n_ctx).filter(|&n| n > 0);
+        j.usable = true;
+        return j;
+    }
+    let path = m.path_of(e);
+    j.path = Some(abs_text(&path));
+    j.n_ctx = Some(e.n_ctx);
+    j.sha256 = Some(e.sha256.clone()).filter(|s| !s.is_empty());
+    if !path.is_file() {
+        j.unusable_reason = Some(format!(
+            "missing: run ./install.sh or models/fetch.sh --dest {} (air-gapped: --models-from DIR)",
+            m.dir.display()
+        ));
+        return j;
+    }
+    j.present = true;
+    header_facts(&mut j, &path, &e.chat_template);
+    let remembered = verify::remembered_sha256(&path, cache);
+    j.verified = Some(match (&j.sha256, &remembered) {
+        (Some(want), Some(got)) if want != got => "mismatch",
+        (_, Some(_)) => "yes",
+        (_, None) => "not_yet",
+    });
+    if j.sha256.is_none() {
+        j.sha256 = remembered;
+    }
+    j
+}
+
+/// One store model as [`ModelJson`].
+fn store_model(
+    m: &Manifest,
+    root: &stores::StoreRoot,
+    f: &stores::Found,
+    cache: &Path,
+) -> ModelJson {
+    let mut j = bare_model(&f.reference, store_key(root.kind), &root.dir);
+    j.path = Some(abs_text(&f.path));
+    j.present = f.path.is_file();
+    j.size = Some(f.size).filter(|_| j.present);
+    j.sha256 = f.sha256.clone();
+    if let Some(why) = &f.unusable {
+        j.unusable_reason = Some(why.clone());
+        return j;
+    }
+    header_facts(&mut j, &f.path, &ChatTemplate::Auto);
+    let remembered = verify::remembered_sha256(&f.path, cache);
+    j.verified = Some(match (&f.sha256, &remembered) {
+        (Some(digest), Some(sha)) if digest != sha => "mismatch",
+        (_, Some(_)) => "yes",
+        (_, None) => "not_yet",
+    });
+    if j.sha256.is_none() {
+        j.sha256 = remembered;
+    }
+    j.demonstration = m.is_demonstration(f.sha256.as_deref(), &f.path);
+    j
+}
+
+/// `git deep-review models --format json`: the list [`list`] writes, as
+/// data. Reads headers only (no hashing beyond what the text list does,
+/// no llama.cpp).
+pub fn list_json(env: &StoreEnv) -> Result<ListJson> {
+    let m = manifest::load_manifest()?;
+    let cache = verify::verified_cache_file();
+    let manifest_file = m.dir.join("manifest.toml");
+    let mut models: Vec<ModelJson> = m
+        .models
+        .iter()
+        .map(|e| manifest_model(&m, e, &cache))
+        .collect();
+    let mut store_list = Vec::new();
+    for (root, scan) in stores::scan_all(env) {
+        models.extend(scan.found.iter().map(|f| store_model(&m, &root, f, &cache)));
+        store_list.push(StoreJson {
+            store: store_key(root.kind),
+            dir: abs_text(&root.dir),
+            problems: scan.problems,
+        });
+    }
+    Ok(ListJson {
+        version: LIST_JSON_VERSION,
+        models_dir: abs_text(&m.dir),
+        manifest: abs_text(&manifest_file),
+        manifest_exists: manifest_file.is_file(),
+        models,
+        stores: store_list,
+    })
+}
+
+/// `git deep-review models --path MODEL`: the absolute path of the file
+/// `model` names, resolved as a review resolves a reviewer's `model` (a
+/// manifest name, a store reference, a GGUF path; relative paths from
+/// `base`). Loads and hashes nothing. What resolves to no file here is
+/// [`Error::Model`] (exit 4) saying why; a malformed store reference is a
+/// usage error, as in a review.
+pub fn resolve_path(model: &str, env: &StoreEnv, base: &Path) -> Result<PathBuf> {
+    let mut m = manifest::load_manifest()?;
+    m.add_references(&[model], env, base)?;
+    let Some(entry) = m.get(model) else {
+        return Err(Error::Model(format!(
+            "no model named `{model}`: not an entry of the manifest ({}), a store reference \
+             (ollama:NAME:TAG, hf:ORG/REPO/FILE.gguf, lmstudio:PUBLISHER/MODEL/FILE.gguf) or a \
+             GGUF path; `git deep-review models` lists them",
+            m.names().join(", ")
+        )));
+    };
+    if let Some(r) = &entry.remote {
+        return Err(Error::Model(format!(
+            "`{model}` is served by an inference server ({}): it has no file on this machine",
+            r.endpoints.join(", ")
+        )));
+    }
+    let path = m.path_of(entry);
+    if !path.is_file() {
+        return Err(verify::missing_model_error(entry, &path));
+    }
+    Ok(std::path::absolute(&path).unwrap_or(path))
+}
+
 /// What `models add` is asked to pin.
 #[derive(Debug, Clone, Default)]
 pub struct AddRequest {

@@ -240,10 +240,14 @@ fn ollama_template(found: &super::stores::Found) -> ChatTemplate {
 /// The entry for a model named by its file path (`~/` is the home
 /// directory; relative paths are taken from `base`).
 fn path_entry(name: &str, base: &Path) -> Result<ModelEntry> {
-    let abs = match name.strip_prefix("~/") {
+    let joined = match name.strip_prefix("~/") {
         Some(rest) => home().join(rest),
         None => base.join(name),
     };
+    // `base` may itself be relative (the repository found from "." is
+    // "."): a relative `file` would later be taken from the models
+    // directory instead.
+    let abs = std::path::absolute(&joined).unwrap_or(joined);
     let md = std::fs::metadata(&abs).map_err(|e| {
         Error::Model(format!(
             "model {name:?}: cannot read {}: {e}; name a GGUF file that exists, a store reference \
@@ -578,6 +582,21 @@ n_ctx = 16384
             e.remote.as_ref().unwrap().endpoints,
             vec!["http://127.0.0.1:8080/v1"]
         );
+    }
+
+    #[test]
+    fn a_path_from_a_relative_repository_root_stays_where_it_is() {
+        // A review started at the top of its repository has the root ".":
+        // the file must not be looked for in the models directory.
+        let mut m = Manifest::merged(PathBuf::from("/m"), vec![]).unwrap();
+        m.add_references(
+            &["src/lib.rs"],
+            &crate::engine::stores::StoreEnv::from_process(),
+            Path::new("."),
+        )
+        .unwrap();
+        let path = m.path_of(m.get("src/lib.rs").unwrap());
+        assert!(path.is_absolute() && path.is_file(), "{}", path.display());
     }
 
     #[test]
