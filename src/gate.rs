@@ -8,6 +8,7 @@
 //! has its own explicit policy ([`FaultPolicy`]).
 
 use crate::check::consolidate::ConsolidatedFinding;
+use crate::feedback::EarlierFinding;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -52,6 +53,9 @@ pub struct ReviewFacts {
     pub not_reviewed: Vec<(String, String)>,
     /// Where the full report was written.
     pub report: Option<PathBuf>,
+    /// Earlier reviews' findings whose code is still there and that this
+    /// review did not raise again (those are among `findings`).
+    pub unresolved: Vec<EarlierFinding>,
 }
 
 /// Where the gate speaks: in the pre-push hook, or for `--gate` by hand.
@@ -152,6 +156,38 @@ pub fn evaluate(
             let _ = write!(s, "\n  {}", describe(f));
         }
         reasons.push(s);
+    }
+    // Earlier findings still in the code: counted only when the policy
+    // says so, named either way so they are not lost between runs.
+    let earlier: Vec<&EarlierFinding> = facts
+        .unresolved
+        .iter()
+        .filter(|e| e.severity <= policy.block_on && e.agreement >= need)
+        .collect();
+    if !earlier.is_empty() {
+        let mut s = format!(
+            "{} finding{} {bar} raised by an earlier review of this change and still in the code:",
+            earlier.len(),
+            if earlier.len() == 1 { "" } else { "s" }
+        );
+        for e in &earlier {
+            let _ = write!(
+                s,
+                "\n  [{}] {}:{} {} (raised {})",
+                e.severity.as_str(),
+                crate::text::escape_control(&e.file),
+                e.line_start,
+                crate::text::escape_control(&e.title),
+                crate::text::escape_control(&e.date)
+            );
+        }
+        if policy.count_unresolved {
+            reasons.push(format!("{s}\n  (policy: gate.count_unresolved = true)"));
+        } else {
+            notes.push(format!(
+                "{s}\n  (not counted: gate.count_unresolved / deep-review.countUnresolved = false)"
+            ));
+        }
     }
     let mut fault = |policy: FailurePolicy, what: String, key: &str| match policy {
         FailurePolicy::Block => reasons.push(format!("{what}\n  (policy: {key} = \"block\")")),

@@ -293,7 +293,13 @@ impl<'r> Run<'r> {
         let today: Vec<(String, u32, u32)> = report
             .findings
             .iter()
-            .map(|f| (f.finding.file.clone(), f.finding.line_start, f.finding.line_end))
+            .map(|f| {
+                (
+                    f.finding.file.clone(),
+                    f.finding.line_start,
+                    f.finding.line_end,
+                )
+            })
             .collect();
         crate::feedback::mark_raised_again(&mut report.unresolved_feedback, &today);
         report.recommendations = crate::report::recommend::from_data(&report, &range_files);
@@ -657,8 +663,9 @@ pub fn report_dir(repo: &gix::Repository, settings: &Settings) -> PathBuf {
         .unwrap_or_else(|| repo.git_dir().join("deep-review").join("reports"))
 }
 
-/// Writes the report where it belongs (see [`report::write`]); returns the
-/// path (`None` for stdout). The render is timed first and the time put
+/// Writes the report where it belongs (see [`report::write`]), with its
+/// JSON beside it when it goes to the report directory; returns the
+/// report's path (`None` for stdout). The render is timed first and the time put
 /// into the report itself, so the written report carries its own render
 /// time.
 pub fn write_report(
@@ -671,7 +678,19 @@ pub fn write_report(
     let _ = report::render(report, format);
     report.timings.render_ms = ms(t.elapsed());
     let text = report::render(report, format);
-    report::write::write(report, format, text.as_bytes(), output, default_dir)
+    let path = report::write::write(report, format, text.as_bytes(), output, default_dir)?;
+    // A report kept in the report directory leaves its JSON beside it (same
+    // name), so the next review of this change can follow its findings
+    // (`crate::feedback`) whatever format the user reads.
+    if let (None, Some(p)) = (output, &path) {
+        if format != report::Format::Json {
+            let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+            let dir = p.parent().unwrap_or(default_dir);
+            let json = report::render(report, report::Format::Json);
+            report::write::to_new_file(dir, &stem, "json", json.as_bytes())?;
+        }
+    }
+    Ok(path)
 }
 
 /// Elapsed time as whole milliseconds.

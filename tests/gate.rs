@@ -90,6 +90,7 @@ fn block_on_important_includes_critical_and_respects_agreement() {
         enabled: true,
         block_on: Severity::Important,
         min_agreement: 1,
+        ..GatePolicy::default()
     };
     let d = push(
         &policy,
@@ -265,4 +266,67 @@ fn severity_names_parse_case_insensitively() {
     assert_eq!(parse_severity(" important "), Some(Severity::Important));
     assert_eq!(parse_severity("suggestion"), Some(Severity::Suggestion));
     assert_eq!(parse_severity("blocker"), None);
+}
+
+fn earlier(severity: Severity, agreement: usize) -> git_deep_review::feedback::EarlierFinding {
+    git_deep_review::feedback::EarlierFinding {
+        report: "20260101-120000-feature".into(),
+        date: "2026-01-01 12:00".into(),
+        severity,
+        title: "divides by zero".into(),
+        reviewers: vec!["a".into(), "b".into()],
+        agreement,
+        file: "src/stats.py".into(),
+        line_start: 7,
+        line_end: 7,
+        original_file: "src/stats.py".into(),
+        original_line: 5,
+        raised_again: false,
+    }
+}
+
+#[test]
+fn earlier_unresolved_findings_are_named_and_count_only_when_the_policy_says() {
+    let mut f = facts(Vec::new());
+    f.unresolved = vec![
+        earlier(Severity::Critical, 2),
+        earlier(Severity::Suggestion, 3),
+    ];
+    let d = push(&GatePolicy::default(), &f);
+    assert!(!d.block, "{}", d.message);
+    assert!(
+        d.message.contains("1 finding critical or worse"),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message
+            .contains("src/stats.py:7 divides by zero (raised 2026-01-01 12:00)"),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message.contains("not counted: gate.count_unresolved"),
+        "{}",
+        d.message
+    );
+    let counting = GatePolicy {
+        count_unresolved: true,
+        ..GatePolicy::default()
+    };
+    let d = push(&counting, &f);
+    assert!(d.block, "{}", d.message);
+    assert!(
+        d.message.contains("(policy: gate.count_unresolved = true)"),
+        "{}",
+        d.message
+    );
+    // Below the blocking bar (severity or agreement) it is not named at all.
+    f.unresolved = vec![
+        earlier(Severity::Critical, 1),
+        earlier(Severity::Important, 3),
+    ];
+    let d = push(&counting, &f);
+    assert!(!d.block, "{}", d.message);
+    assert!(!d.message.contains("earlier review"), "{}", d.message);
 }

@@ -103,7 +103,17 @@ fn two_runs_in_the_same_second_both_keep_their_reports() {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         // Every run so far still has its own report.
-        let kept = std::fs::read_dir(reports_dir(&r)).unwrap().count();
+        // (Each Markdown report has its JSON record beside it.)
+        let kept = std::fs::read_dir(reports_dir(&r))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "md")
+            })
+            .count();
         assert_eq!(
             kept, runs,
             "reports kept: {kept} of {runs} runs ({names:?})"

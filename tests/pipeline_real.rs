@@ -144,6 +144,22 @@ fn the_lead_answer_parses_and_its_status_is_in_the_report() {
     assert_eq!(from_lead, sections.contains(&"summary"), "{lead}");
     assert_eq!(status == "used", !sections.is_empty(), "{lead}");
     assert!(report["timings"]["lead_ms"].is_u64());
+    // Its repo-context line (part of the same constrained answer) becomes
+    // the first improvement recommendation when usable; every
+    // recommendation is bounded, one line, and says where it came from.
+    let recs = report["recommendations"].as_array().unwrap();
+    assert!(recs.len() <= 5, "{recs:?}");
+    for r in recs {
+        let text = r["text"].as_str().unwrap();
+        assert!(!text.is_empty() && text.chars().count() <= 320, "{r}");
+        assert!(!text.chars().any(char::is_control), "{r}");
+        assert!(r["source"] == "lead" || r["source"] == "data", "{r}");
+    }
+    assert_eq!(
+        sections.contains(&"repo_context"),
+        recs.first().is_some_and(|r| r["source"] == "lead"),
+        "{lead} {recs:?}"
+    );
 }
 
 #[test]
@@ -229,9 +245,13 @@ fn the_time_budget_holds_for_the_whole_run_and_on_timeout_decides() {
     assert!(elapsed < Duration::from_secs(60), "{elapsed:?}: {err}");
     // The report says what was not reviewed and that the lead did not run.
     let reports = repo.path.join(".git/deep-review/reports");
-    let md: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
+    let md: Vec<_> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
     assert_eq!(md.len(), 1);
-    let report = std::fs::read_to_string(md[0].as_ref().unwrap().path()).unwrap();
+    let report = std::fs::read_to_string(&md[0]).unwrap();
     assert!(report.contains("not reviewed: chunk"), "{report}");
     assert!(
         report.contains("**Lead** (smollm2-135m): not used"),

@@ -305,6 +305,7 @@ fn expected_outline(id: &str, reviewers: &[&str]) -> Vec<(u8, String)> {
         "Testing Assessment",
         "Documentation Assessment",
         "Commit Structure",
+        "Unresolved Feedback",
     ] {
         v.push((3, h.into()));
     }
@@ -313,6 +314,8 @@ fn expected_outline(id: &str, reviewers: &[&str]) -> Vec<(u8, String)> {
         v.push((3, format!("[{r}]")));
     }
     v.push((3, "Summary".into()));
+    v.push((2, "Improvement Recommendations".into()));
+    v.push((3, "Repo context updates".into()));
     v.push((2, "Appendix: Original Reviews".into()));
     for r in reviewers {
         v.push((3, r.to_string()));
@@ -776,4 +779,88 @@ fn a_reviewer_failing_on_some_chunks_is_reported_as_partly_failed() {
         md.contains("**Partly failed:** chunk 1: unusable output"),
         "{md}"
     );
+}
+
+#[test]
+fn recommendations_are_built_from_the_data_and_rendered_safely() {
+    use git_deep_review::feedback::EarlierFinding;
+    use git_deep_review::report::recommend::{from_data, MAX_RECOMMENDATIONS};
+    use git_deep_review::report::RecommendationSource;
+    let mut r = golden_report();
+    // A reviewer whose every finding failed the checks.
+    let robustness = r.retro.iter_mut().find(|x| x.name == "robustness").unwrap();
+    let kept = robustness.critical + robustness.important + robustness.suggestion;
+    robustness.critical = 0;
+    robustness.important = 0;
+    robustness.suggestion = 0;
+    robustness.ungrounded += kept.max(1);
+    // An earlier finding nobody raised today, with markup in its title.
+    r.unresolved_feedback.earlier_reports = vec!["20260101-feature".into()];
+    r.unresolved_feedback.unresolved = vec![EarlierFinding {
+        report: "20260101-feature".into(),
+        date: "2026-01-01 09:30".into(),
+        severity: git_deep_review::severity::Severity::Important,
+        title: "## injected `heading`\n- item".into(),
+        reviewers: vec!["correctness".into()],
+        agreement: 1,
+        file: "src/parser.rs".into(),
+        line_start: 9,
+        line_end: 9,
+        original_file: "src/parser.rs".into(),
+        original_line: 7,
+        raised_again: false,
+    }];
+    let files: Vec<String> = ["src/parser.rs", "db/schema.sql", "db/seed.sql", "Makefile"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    r.recommendations = from_data(&r, &files);
+    let texts: Vec<&str> = r.recommendations.iter().map(|x| x.text.as_str()).collect();
+    assert!(r.recommendations.len() <= MAX_RECOMMENDATIONS);
+    assert!(r
+        .recommendations
+        .iter()
+        .all(|x| x.source == RecommendationSource::Data));
+    assert!(texts[0].contains("robustness"), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("src/parser.rs:9") && t.contains("2026-01-01 09:30")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("disagreed on whether")),
+        "unconfirmed critical: {texts:?}"
+    );
+    // Two .sql files drew no comment while parser.rs did; the Makefile too.
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("`*.sql` files: this change touched 2 such files")),
+        "{texts:?}"
+    );
+    assert!(!texts.iter().any(|t| t.contains("`*.rs`")), "{texts:?}");
+    assert!(texts.iter().all(|t| !t.contains('\n')), "{texts:?}");
+
+    // The sections render in the reference order; the markup in a title
+    // adds no heading or list item.
+    let md = markdown::render(&r);
+    assert_eq!(
+        headings(&md),
+        expected_outline(&r.id, &["correctness", "robustness", "docs"])
+    );
+    let section = &md[md.find("### Unresolved Feedback").unwrap()
+        ..md.find("## Agent Performance Retro").unwrap()];
+    assert!(
+        section.contains("1 earlier review of this change: 1 finding still unresolved"),
+        "{section}"
+    );
+    assert!(section.contains("(then `src/parser.rs:7`)"), "{section}");
+    assert!(!md.lines().any(|l| l.starts_with("- item")), "{md}");
+    let recs = &md[md.find("## Improvement Recommendations").unwrap()..];
+    assert!(
+        recs.contains("append the lines you agree with to `AGENTS.md` by hand"),
+        "{recs}"
+    );
+    assert!(recs.contains("```text\n- "), "{recs}");
 }

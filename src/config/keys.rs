@@ -8,10 +8,10 @@
 
 use super::settings::{
     check_model, resolve_path, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BATCH_DECODE,
-    KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT_LINES, KEY_GATE, KEY_IGNORE,
-    KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT,
-    KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS,
-    KEY_TIME_BUDGET, KEY_UNREVIEWABLE, LEAD_NONE,
+    KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT_LINES, KEY_COUNT_UNRESOLVED,
+    KEY_GATE, KEY_IGNORE, KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY,
+    KEY_MIN_AGREEMENT, KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR,
+    KEY_THREADS, KEY_TIME_BUDGET, KEY_UNREVIEWABLE, LEAD_NONE,
 };
 use super::trust;
 use crate::severity::parse_severity;
@@ -306,6 +306,18 @@ pub static REGISTRY: &[Key] = &[
         default: None,
         unset: "2, or the number of reviewers when there are fewer",
         doc: "reviewers that must agree on a finding before it blocks",
+    },
+    Key {
+        toml: "gate.count_unresolved",
+        git: KEY_COUNT_UNRESOLVED,
+        flag: None,
+        kind: Kind::Bool {
+            get: |s| s.gate.count_unresolved,
+            set: |s, b| s.gate.count_unresolved = b,
+        },
+        default: Some("false"),
+        unset: "",
+        doc: "true lets earlier reviews' findings still in the code block like today's",
     },
     Key {
         toml: "gate.on_reviewer_failure",

@@ -15,6 +15,10 @@ pub struct GatePolicy {
     /// small model's opinion alone is too noisy to stop a push. Counted over
     /// the reviewers that ran: with one of three left, one is enough.
     pub min_agreement: usize,
+    /// Earlier reviews' findings whose code is still there count like
+    /// today's (default false: they were not confirmed by today's
+    /// reviewers, and one noisy run must not block every later push).
+    pub count_unresolved: bool,
 }
 
 impl Default for GatePolicy {
@@ -23,6 +27,7 @@ impl Default for GatePolicy {
             enabled: true,
             block_on: Severity::Critical,
             min_agreement: 2,
+            count_unresolved: false,
         }
     }
 }

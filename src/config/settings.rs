@@ -22,6 +22,9 @@ pub const KEY_BLOCK_ON: &str = "deep-review.blockOn";
 /// git config key: reviewers that must agree before a finding blocks.
 /// Default: 2, or the number of reviewers when there are fewer.
 pub const KEY_MIN_AGREEMENT: &str = "deep-review.minAgreement";
+/// git config key: `true` lets the findings of earlier reviews of the same
+/// change that are still in the code count for the gate. Default: false.
+pub const KEY_COUNT_UNRESOLVED: &str = "deep-review.countUnresolved";
 /// git config key: `block` or `allow` a push when a reviewer failed. Default: block.
 pub const KEY_ON_REVIEWER_FAILURE: &str = "deep-review.onReviewerFailure";
 /// git config key: `block` or `allow` a push when part of it cannot be

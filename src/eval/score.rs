@@ -348,6 +348,7 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
                 enabled: true,
                 block_on: row.block_on,
                 min_agreement: row.min_agreement,
+                count_unresolved: false,
             };
             let blocking: Vec<&ConsolidatedFinding> = o
                 .consolidated

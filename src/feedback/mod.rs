@@ -139,11 +139,8 @@ pub fn mark_raised_again(fb: &mut Feedback, today: &[(String, u32, u32)]) {
 /// in common with the range.
 fn is_same_change(r: &EarlierReport, range: &ReviewRange) -> bool {
     let same_branch = r.branch.is_some() && r.branch == range.branch;
-    same_branch
-        || range
-            .commits
-            .iter()
-            .any(|c| r.commits.iter().any(|id| *id == c.id.to_string()))
+    let ids: Vec<String> = range.commits.iter().map(|c| c.id.to_string()).collect();
+    same_branch || r.commits.iter().any(|id| ids.contains(id))
 }
 
 /// The diff from the earlier report's head to the reviewed head, by the

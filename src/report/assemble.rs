@@ -265,6 +265,35 @@ impl ReviewReport {
                 c.reviewers.join(", ")
             );
         }
+        let _ = writeln!(s, "\nReviewers:");
+        for r in &report.retro {
+            let _ = writeln!(
+                s,
+                "- {}: {} findings kept, {} dropped as not matching the code",
+                r.name,
+                r.critical + r.important + r.suggestion,
+                r.ungrounded + r.rejected
+            );
+        }
+        let earlier = &report.unresolved_feedback.unresolved;
+        if !earlier.is_empty() {
+            let _ = writeln!(s, "\nRaised by earlier reviews and still in the code:");
+            for e in earlier.iter().take(10) {
+                let _ = writeln!(
+                    s,
+                    "- {} in {}:{}: {}{}",
+                    e.severity.as_str(),
+                    e.file,
+                    e.line_start,
+                    e.title,
+                    if e.raised_again {
+                        " (raised again now)"
+                    } else {
+                        " (not raised now)"
+                    }
+                );
+            }
+        }
         let _ = writeln!(
             s,
             "\nData-based assessments:\n- testing: {}\n- documentation: {}\n- commits: {}",
@@ -308,6 +337,14 @@ impl ReviewReport {
                 text: text.clone(),
                 reviewers: who,
             });
+        }
+        if let Some(text) = &prose.repo_context {
+            let rec = Recommendation::new(text, RecommendationSource::Lead);
+            if !self.recommendations.iter().any(|r| r.text == rec.text) {
+                self.recommendations.insert(0, rec);
+                self.recommendations
+                    .truncate(crate::report::recommend::MAX_RECOMMENDATIONS);
+            }
         }
     }
 }

@@ -347,6 +347,13 @@ impl ReviewReport {
             unreviewable: pairs(&self.unfit),
             not_reviewed: pairs(&self.not_reviewed),
             report: path.map(Path::to_path_buf),
+            unresolved: self
+                .unresolved_feedback
+                .unresolved
+                .iter()
+                .filter(|e| !e.raised_again)
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -57,11 +57,8 @@ pub fn from_data(report: &ReviewReport, files: &[String]) -> Vec<Recommendation>
         .find(|f| f.severity == Severity::Critical && f.unconfirmed)
     {
         add(format!(
-            "Say what counts as critical in this code base: {} alone called \"{}\" ({}:{}) critical.",
-            f.reviewers.join(", "),
-            f.title,
-            f.file,
-            f.line_start
+            "Say what counts as critical in this code base: the reviewers disagreed on whether \"{}\" ({}:{}) is critical.",
+            f.title, f.file, f.line_start
         ));
     }
     if !report.findings.is_empty() {
@@ -87,7 +84,8 @@ pub fn from_data(report: &ReviewReport, files: &[String]) -> Vec<Recommendation>
         silent.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         for (kind, n) in silent.into_iter().take(2) {
             add(format!(
-                "Say what reviewers should check in {kind} files: this change touched {n} and no reviewer commented on any."
+                "Say what reviewers should check in {kind}: this change touched {n} such file{} and no reviewer commented on any.",
+                if n == 1 { "" } else { "s" }
             ));
         }
     }
@@ -100,7 +98,7 @@ pub fn from_data(report: &ReviewReport, files: &[String]) -> Vec<Recommendation>
 fn file_kind(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
     match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => format!("`*.{ext}`"),
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => format!("`*.{ext}` files"),
         _ => format!("`{name}`"),
     }
 }
@@ -111,7 +109,7 @@ mod tests {
 
     #[test]
     fn files_are_grouped_by_extension_or_name() {
-        assert_eq!(file_kind("src/a.rs"), "`*.rs`");
+        assert_eq!(file_kind("src/a.rs"), "`*.rs` files");
         assert_eq!(file_kind("Makefile"), "`Makefile`");
         assert_eq!(file_kind("dir/.gitignore"), "`.gitignore`");
     }

@@ -47,6 +47,7 @@ pub const FIELDS: &[Field] = &[
         kind: FieldKind::OneOf(SCOPES),
     },
     text("strength", 160),
+    text("repo_context", 240),
 ];
 
 const fn text(key: &'static str, max_chars: usize) -> Field {
@@ -129,6 +130,10 @@ pub struct LeadProse {
     /// A design concern and whether it is for this change (`true`) or later.
     pub concern: Option<(String, bool)>,
     pub strength: Option<String>,
+    /// A line for the repository's review instructions (an improvement
+    /// recommendation), or `None`.
+    #[serde(default)]
+    pub repo_context: Option<String>,
 }
 
 impl LeadProse {
@@ -142,6 +147,7 @@ impl LeadProse {
             ("commits", self.commits.is_some()),
             ("concern", self.concern.is_some()),
             ("strength", self.strength.is_some()),
+            ("repo_context", self.repo_context.is_some()),
         ] {
             if present {
                 v.push(name);
@@ -286,6 +292,7 @@ pub fn parse(text: &str) -> Result<LeadProse, String> {
         commits: section("commits"),
         concern: section("concern").map(|c| (c, got.get("concern_scope") == Some(&"in-scope"))),
         strength: section("strength"),
+        repo_context: section("repo_context"),
     })
 }
 
@@ -372,7 +379,11 @@ mod tests {
         let good =
             "The change adds an average function and it divides by zero when the list is empty.";
         let prose = parse(&answer(good)).unwrap();
-        assert_eq!(prose.sections().len(), 6);
+        assert_eq!(
+            prose.sections().len(),
+            FIELDS.len() - 1,
+            "every text field but the scope"
+        );
         // A missing key fails, naming it.
         let without: String = answer(good).replace("\"strength\"", "\"other\"");
         assert!(parse(&without).unwrap_err().contains("strength"));
@@ -426,8 +437,9 @@ mod tests {
 
     #[test]
     fn parse_validates_each_section() {
-        let text = r#"{"summary": "The change adds an average function and it divides by zero when the list is empty.", "testing": "none", "documentation": "", "commits": "One commit with a clear subject line that says what it does and why it matters.", "concern": "", "concern_scope": "future", "strength": "The new function is small and reuses the existing total helper instead of summing again."}"#;
+        let text = r#"{"summary": "The change adds an average function and it divides by zero when the list is empty.", "testing": "none", "documentation": "", "commits": "One commit with a clear subject line that says what it does and why it matters.", "concern": "", "concern_scope": "future", "strength": "The new function is small and reuses the existing total helper instead of summing again.", "repo_context": "Averages over user input must handle the empty list: say which helper returns None for it."}"#;
         let prose = parse(text).unwrap();
+        assert!(prose.repo_context.is_some());
         assert!(prose.summary.is_some());
         assert!(prose.testing.is_none());
         assert!(prose.documentation.is_none());
