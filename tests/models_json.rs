@@ -8,6 +8,7 @@ mod common;
 
 use common::models::{GEMMA_FILE, SMOL_FILE};
 use common::repo::TestRepo;
+use common::stores::{ollama_model, place};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -51,34 +52,13 @@ fn model<'a>(list: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} not listed in {list:#}"))
 }
 
-/// A file at `dst` that is `src` (a hard link; a symlink where that fails).
-fn place(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-    if std::fs::hard_link(src, dst).is_err() {
-        std::os::unix::fs::symlink(src, dst).unwrap();
-    }
-}
-
 /// An Ollama store under `home` with `smollm2:135m` whose model layer is
 /// the bundled SmolLM2; returns the blob's path.
 fn ollama_store(home: &Path) -> PathBuf {
     let src = common::models::dir().join(SMOL_FILE);
-    let size = std::fs::metadata(&src).unwrap().len();
     let root = home.join(".ollama/models");
-    let blob = root.join("blobs").join(format!("sha256-{SMOL_SHA}"));
-    place(&src, &blob);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "digest": format!("sha256:{}", "0".repeat(64)), "size": 2},
-        "layers": [{"mediaType": "application/vnd.ollama.image.model",
-                    "digest": format!("sha256:{SMOL_SHA}"), "size": size}]
-    });
-    let dir = root.join("manifests/registry.ollama.ai/library/smollm2");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("135m"), manifest.to_string()).unwrap();
-    blob
+    ollama_model(&root, "smollm2", "135m", &src, SMOL_SHA);
+    root.join("blobs").join(format!("sha256-{SMOL_SHA}"))
 }
 
 #[test]

@@ -6,3 +6,4 @@
 pub mod fault_server;
 pub mod models;
 pub mod repo;
+pub mod stores;
