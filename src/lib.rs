@@ -3,7 +3,8 @@
 //!
 //! The data flow is the module tree, in order: [`git`] (range → diff) →
 //! [`plan`] → [`review`] (reviewers, through [`engine`]) → [`check`]
-//! (findings → grounding → consolidation → verdict) → [`report`] /
+//! (findings → grounding → consolidation → verdict) → [`feedback`]
+//! (earlier reviews' findings followed to the head) → [`report`] /
 //! [`gate`]. [`pipeline`] runs them in order; `commands` maps each
 //! subcommand onto it, and this file only dispatches the command line.
 
@@ -12,6 +13,7 @@ pub mod severity;
 
 // The stages (their order is the module doc's).
 pub mod check;
+pub mod feedback;
 pub mod gate;
 pub mod git;
 pub mod plan;
@@ -25,7 +27,6 @@ mod commands;
 pub mod config;
 pub mod engine;
 pub mod eval;
-pub mod feedback;
 pub mod hook;
 pub mod init;
 pub mod interrupt;

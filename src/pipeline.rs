@@ -15,6 +15,7 @@
 //! | reviewers | `review::reviewers` | plan + models → `ReviewerRun`s (raw answers) |
 //! | findings, grounding, consolidation, verdict | `check` | runs + head contents → `Checked` |
 //! | *verify* (next) | `verify` | `Checked` + models → findings confirmed / refuted / uncertain |
+//! | earlier feedback | `feedback` | earlier JSON reports + range → `Feedback` (unresolved / resolved / gone) |
 //! | report | `report` | `ReportInput` → `ReviewReport` → Markdown / JSON / SARIF |
 //! | gate | `gate` | `ReviewFacts` + policy → `GateDecision` |
 //!

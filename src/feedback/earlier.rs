@@ -13,7 +13,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// JSON reports larger than this are not read (ours are far smaller).
 const MAX_REPORT_BYTES: u64 = 64 << 20;
 /// The newest reports read at most; older ones are not looked at.
-pub const MAX_REPORTS: usize = 200;
+pub const MAX_REPORTS: usize = 50;
 
 /// One earlier review.
 #[derive(Debug, Clone, PartialEq, Eq)]
