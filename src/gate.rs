@@ -166,7 +166,7 @@ pub fn evaluate(
         .collect();
     if !earlier.is_empty() {
         let mut s = format!(
-            "{} finding{} {bar} raised by an earlier review of this change and still in the code:",
+            "{} finding{} {bar}, raised by an earlier review of this change and still in the code:",
             earlier.len(),
             if earlier.len() == 1 { "" } else { "s" }
         );

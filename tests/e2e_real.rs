@@ -572,8 +572,8 @@ fn injected_instructions_do_not_change_the_gate_or_the_report_structure() {
     assert_eq!(structure, headings(&clean_md), "{md}");
     assert_eq!(
         structure.iter().filter(|(l, _)| *l <= 2).count(),
-        4,
-        "title, consolidated review, retro, appendix: {structure:?}"
+        5,
+        "title, consolidated review, retro, recommendations, appendix: {structure:?}"
     );
 }
 
