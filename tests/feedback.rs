@@ -208,14 +208,13 @@ fn an_earlier_finding_stays_until_its_code_changes_across_edits_and_renames() {
         stdout.contains("Unresolved feedback: 1 finding"),
         "{stdout}"
     );
-    let md = std::fs::read_to_string(
-        json_reports(&repo)
-            .into_iter()
-            .max()
-            .unwrap()
-            .with_extension("md"),
-    )
-    .unwrap();
+    // (The run's own report: names of runs in the same second differ only
+    // by the head's short id, so the newest is not the largest name.)
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Report: "))
+        .expect("the summary names the report");
+    let md = std::fs::read_to_string(path).unwrap();
     let commits = md.find("### Commit Structure").unwrap();
     let section = md.find("### Unresolved Feedback").unwrap();
     let retro = md.find("## Agent Performance Retro").unwrap();
