@@ -73,7 +73,8 @@ pub fn follow_earlier(
         .collect();
     // Oldest first, so a finding is listed with the date it was first raised.
     reports.sort_by(|a, b| (&a.date, &a.id).cmp(&(&b.date, &b.id)));
-    let mut seen: HashMap<(String, u32, String), usize> = HashMap::new();
+    // Where a finding is now (listed once) and where it was (counted once).
+    let mut seen: HashSet<(String, u32, String)> = HashSet::new();
     let mut settled: HashSet<(String, u32, String)> = HashSet::new();
     // Reports of the same head share one diff.
     let mut by_head: HashMap<String, Option<HashMap<String, FileDiff>>> = HashMap::new();
@@ -89,11 +90,9 @@ pub fn follow_earlier(
             let key_then = (f.file.clone(), f.line_start, f.title.clone());
             match locate(f.file.as_str(), f.line_start, f.line_end, diffs) {
                 Some((path, start, end)) if range_files.contains(&path) => {
-                    let key = (path.clone(), start, f.title.clone());
-                    if seen.contains_key(&key) {
+                    if !seen.insert((path.clone(), start, f.title.clone())) {
                         continue;
                     }
-                    seen.insert(key, fb.unresolved.len());
                     fb.unresolved.push(EarlierFinding {
                         report: report.id.clone(),
                         date: report.date.clone(),
