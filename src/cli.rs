@@ -109,6 +109,11 @@ pub struct ReviewArgs {
     #[arg(long, value_name = "N")]
     pub chunk_tokens: Option<usize>,
 
+    /// Token budget for the read-only context shown beside each chunk's diff
+    /// (enclosing functions, callers, definitions, tests); 0 sends the diff alone.
+    #[arg(long, value_name = "N")]
+    pub context_tokens: Option<usize>,
+
     /// Stop reviewing after this many seconds and report what was reviewed.
     #[arg(long, value_name = "SECS")]
     pub time_budget: Option<u64>,

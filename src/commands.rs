@@ -32,6 +32,7 @@ fn settings_for(
     let overrides = config::CliOverrides {
         context_lines: args.context,
         chunk_tokens: args.chunk_tokens,
+        context_tokens: args.context_tokens,
         time_budget_secs: args.time_budget,
         threads: args.threads,
     };
@@ -440,7 +441,8 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     let plan = run.plan(args.range.as_deref())?;
     let plan_ms = pipeline::ms(t0.elapsed());
     let Some(format) = format else {
-        return print_plan(&plan, args.format);
+        let context = run.plan_context(&plan)?;
+        return print_plan(&plan, &context, args.format);
     };
     let say = |msg: String| {
         if !global.quiet {
@@ -589,12 +591,27 @@ fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::R
     writeln!(out)
 }
 
-fn print_plan(plan: &plan::ReviewPlan, format: Option<Format>) -> Result<i32> {
+/// `--plan`: the plan, then the context each chunk would be shown.
+fn print_plan(
+    plan: &plan::ReviewPlan,
+    context: &crate::context::ContextPlan,
+    format: Option<Format>,
+) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     let io = |e| Error::io("writing the plan", e);
     match format {
-        None | Some(Format::Text) => plan::write_text(plan, &mut out).map_err(io)?,
-        Some(Format::Json) => write_json(&mut out, &plan.to_json()).map_err(io)?,
+        None | Some(Format::Text) => {
+            plan::write_text(plan, &mut out).map_err(io)?;
+            out.write_all(crate::context::render::plan_text(context).as_bytes())
+                .map_err(io)?;
+        }
+        Some(Format::Json) => {
+            let mut json =
+                serde_json::to_value(plan.to_json()).map_err(|e| io(std::io::Error::other(e)))?;
+            json["context"] = serde_json::to_value(context.without_text())
+                .map_err(|e| io(std::io::Error::other(e)))?;
+            write_json(&mut out, &json).map_err(io)?
+        }
         Some(f) => {
             return Err(Error::Usage(format!(
                 "--plan prints text or json, not {f:?}"

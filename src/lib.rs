@@ -13,6 +13,7 @@ pub mod severity;
 
 // The stages (their order is the module doc's).
 pub mod check;
+pub mod context;
 pub mod feedback;
 pub mod gate;
 pub mod git;

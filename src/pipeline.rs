@@ -11,7 +11,7 @@
 //! | range | `git::range` | a revision spec → `ReviewRange` (commits, base, head) |
 //! | diff | `git::diff` | a range → `FileDiff`s with labelled hunks |
 //! | plan | `plan` | diffs → `ReviewPlan` (chunks, skipped, unfit) |
-//! | *context* (next) | `context` | plan + head tree → a ranked context pack per chunk |
+//! | context | `context` | plan + head tree → a ranked context pack per chunk |
 //! | reviewers | `review::reviewers` | plan + models → `ReviewerRun`s (raw answers) |
 //! | findings, grounding, consolidation, verdict | `check` | runs + head contents → `Checked` |
 //! | *verify* (next) | `verify` | `Checked` + models → findings confirmed / refuted / uncertain |
@@ -26,8 +26,9 @@
 use crate::cache::{Cache, CacheKey};
 use crate::check::Checked;
 use crate::config::Settings;
+use crate::context::ContextPlan;
 use crate::engine::manifest::Manifest;
-use crate::engine::reviewer_models::{on_servers, reviewer_model};
+use crate::engine::reviewer_models::{configured_window, on_servers, reviewer_model};
 use crate::engine::{Backend, Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::gate::{Context, FaultPolicy, GateDecision};
@@ -62,9 +63,20 @@ pub struct Run<'r> {
     reviewers: Vec<Reviewer>,
     instructions: Option<(PathBuf, String)>,
     store: Box<dyn GenerationStore>,
+    /// Where the symbol index keeps each blob's tags (`None`: `--no-cache`).
+    tags_cache: Option<Cache>,
     quiet: bool,
     progress: bool,
 }
+
+/// Size bound of the tags cache (`<git dir>/deep-review/context-tags`).
+pub const TAGS_CACHE_BYTES: u64 = 256 * 1000 * 1000;
+/// Tokens kept free in a model's window besides what is counted: the chat
+/// template's markers and the context blocks' separators.
+const PROMPT_MARGIN: usize = 96;
+
+/// A model whose window bounds the context: (name, window, answer budget).
+type Window = (String, usize, usize);
 
 /// The result of a run: the report and how the run ended.
 pub struct Outcome {
@@ -128,9 +140,19 @@ impl<'r> Run<'r> {
         } else {
             Box::new(NoStore)
         };
+        let tags_cache = if opts.use_cache {
+            Cache::open(
+                &repo.git_dir().join("deep-review").join("context-tags"),
+                TAGS_CACHE_BYTES,
+            )
+            .ok()
+        } else {
+            None
+        };
         Ok(Run {
             repo,
             settings,
+            tags_cache,
             instructions: crate::config::repo_instructions(&root, settings.instructions_max_bytes),
             manifest,
             reviewers,
@@ -160,6 +182,165 @@ impl<'r> Run<'r> {
             crate::git::range::resolve(self.repo, spec)?,
             self.settings,
         )
+    }
+
+    /// Stage 3b as `--plan` shows it: the context of every chunk, counted
+    /// with the estimate and bounded by the windows the manifest gives the
+    /// reviewers' models. Loads no model.
+    pub fn plan_context(&self, plan: &ReviewPlan) -> Result<ContextPlan> {
+        let manifest = self.manifest.as_ref().ok();
+        let windows: Vec<Window> = self
+            .reviewers
+            .iter()
+            .filter_map(|r| {
+                configured_window(manifest, &r.spec.model)
+                    .map(|n| (r.spec.model.clone(), n, r.spec.sampling.max_tokens))
+            })
+            .collect();
+        self.context(
+            plan,
+            &windows,
+            &crate::plan::estimate_tokens,
+            "estimated at 3 characters per token; a review counts with the models' tokenizers",
+        )
+    }
+
+    /// Stage 3b: the context of every chunk within the configured budget,
+    /// shrunk per chunk to what the smallest of `windows` leaves beside the
+    /// prompt's other parts and the answer.
+    fn context(
+        &self,
+        plan: &ReviewPlan,
+        windows: &[Window],
+        count: &dyn Fn(&str) -> usize,
+        counted_with: &str,
+    ) -> Result<ContextPlan> {
+        let persona = self
+            .reviewers
+            .iter()
+            .map(|r| count(&r.persona))
+            .max()
+            .unwrap_or(0);
+        let fixed = count(&crate::prompts::review_system(true))
+            + self.instructions.as_ref().map_or(0, |(_, t)| count(t))
+            + persona
+            + PROMPT_MARGIN;
+        let window = |chunk: &crate::plan::Chunk| -> Option<(usize, String)> {
+            let diff = count(&crate::plan::render_chunk(plan, chunk));
+            windows
+                .iter()
+                .map(|(m, n, answer)| (m, n, n.saturating_sub(answer + fixed + diff)))
+                .min_by_key(|w| w.2)
+                .map(|(m, n, room)| {
+                    (
+                        room,
+                        format!("shrunk to fit {m}'s window of {n} tokens beside the diff and the answer"),
+                    )
+                })
+        };
+        let mut ignore: Vec<String> = crate::plan::DEFAULT_IGNORE
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        ignore.extend(self.settings.ignore.iter().cloned());
+        crate::context::build(
+            self.repo,
+            plan,
+            &crate::context::ContextOptions {
+                budget: self.settings.context_tokens,
+                enabled: self.settings.context,
+                ignore: &ignore,
+                window: &window,
+                count,
+                counted_with: counted_with.to_string(),
+            },
+            self.tags_cache.as_ref(),
+        )
+    }
+
+    /// What the context of a review is cached under: everything that
+    /// decides it (the chunks, the head and base, the tokenizers that count
+    /// it, the budget, the reviewers' prompts and answer budgets).
+    fn context_key(
+        &self,
+        plan: &ReviewPlan,
+        tokenizers: &[String],
+        reviewers: &[Reviewer],
+    ) -> CacheKey {
+        let chunks = serde_json::to_string(&plan.chunks).unwrap_or_default();
+        let who: Vec<String> = reviewers
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}\0{}\0{}",
+                    r.spec.model, r.spec.sampling.max_tokens, r.persona
+                )
+            })
+            .collect();
+        CacheKey::new(&[
+            b"context plan",
+            env!("CARGO_PKG_VERSION").as_bytes(),
+            crate::context::tags::TAGS_VERSION.to_string().as_bytes(),
+            plan.range.head.as_bytes(),
+            plan.range
+                .base
+                .map(|b| b.to_string())
+                .unwrap_or_default()
+                .as_bytes(),
+            chunks.as_bytes(),
+            tokenizers.join(" ").as_bytes(),
+            self.settings.context_tokens.to_string().as_bytes(),
+            self.settings.context.to_string().as_bytes(),
+            self.settings.ignore.join("\0").as_bytes(),
+            self.instructions
+                .as_ref()
+                .map_or("", |(_, t)| t.as_str())
+                .as_bytes(),
+            who.join("\0\0").as_bytes(),
+        ])
+    }
+
+    /// The review's context: from the cache when this exact review's
+    /// context was made before, else built with the models' own token
+    /// counts and windows (and cached).
+    fn review_context(
+        &mut self,
+        plan: &ReviewPlan,
+        ready: &[Reviewer],
+        engine: &mut Engine,
+        failed: &HashMap<String, String>,
+    ) -> Result<ContextPlan> {
+        if !self.settings.context || self.settings.context_tokens == 0 {
+            return Ok(ContextPlan::off(plan));
+        }
+        let tokenizers = self.tokenizers(failed, engine);
+        let key = self.context_key(plan, &tokenizers, ready);
+        if let Some(c) = self
+            .store
+            .get(&key)
+            .and_then(|t| serde_json::from_str::<ContextPlan>(&t).ok())
+        {
+            return Ok(c);
+        }
+        let mut windows: Vec<Window> = Vec::new();
+        for r in ready {
+            if let Some(n) = engine.context_window(&r.spec.model) {
+                windows.push((r.spec.model.clone(), n, r.spec.sampling.max_tokens));
+            }
+        }
+        let counter = engine.plan_token_counter(&self.models(), failed);
+        let (count, with): (Box<dyn Fn(&str) -> usize>, &str) = match counter {
+            Some(c) => (Box::new(c), "the reviewers' tokenizers"),
+            None => (
+                Box::new(crate::plan::estimate_tokens),
+                "estimated at 3 characters per token",
+            ),
+        };
+        let context = self.context(plan, &windows, &count, with)?;
+        if let Ok(text) = serde_json::to_string(&context) {
+            self.store.put(&key, &text);
+        }
+        Ok(context)
     }
 
     /// Stages 4–9: runs the reviewers on the plan, checks what they said
@@ -198,6 +379,16 @@ impl<'r> Run<'r> {
         // Reviewers whose model is unusable fail here, with the reason; the
         // gate's policy for failed reviewers decides what that means.
         let ready = self.ready_reviewers(&failed_models, engine);
+        let t = Instant::now();
+        let context = self.review_context(plan, &ready, engine, &failed_models)?;
+        if context.enabled && self.progress {
+            eprintln!(
+                "deep-review: context: {} items in {} chunks ({} ms)",
+                context.packs.iter().map(|p| p.items.len()).sum::<usize>(),
+                context.packs.len(),
+                t.elapsed().as_millis()
+            );
+        }
         let unusable: Vec<&Reviewer> = self
             .reviewers
             .iter()
@@ -211,9 +402,8 @@ impl<'r> Run<'r> {
                 eprintln!("deep-review: {msg}");
             }
         };
-        // (The `context` stage slots in here: a context pack per chunk,
-        // handed to the reviewers with the plan.)
         let inputs = RunInputs {
+            context: Some(&context),
             reviewers: &ready,
             instructions: self.instructions.as_ref().map(|(_, t)| t.as_str()),
             model_identity: &identity,
@@ -250,8 +440,18 @@ impl<'r> Run<'r> {
         }
 
         let t = Instant::now();
-        let contents = head_contents(self.repo, plan)?;
-        let checked: Checked = crate::check::check(plan, &contents, runs);
+        let mut contents = head_contents(self.repo, plan)?;
+        for path in context.paths() {
+            if !contents.contains_key(&path) {
+                if let Some(bytes) =
+                    crate::git::range::read_file_at(self.repo, plan.range.head, &path)?
+                {
+                    contents.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+                }
+            }
+        }
+        let checked: Checked =
+            crate::check::check_with_context(plan, &context.shown(), &contents, runs);
         // (The `verify` stage slots in here: each consolidated finding
         // checked once more before the report and the gate see it.)
         timings.consolidate_ms = ms(t.elapsed());
@@ -376,7 +576,14 @@ impl<'r> Run<'r> {
         let ready = self.ready_reviewers(&HashMap::new(), engine);
         let identities = self.identities(engine);
         let identity = |m: &str| identities.get(m).cloned().unwrap_or_else(|| m.to_string());
+        let context = if self.settings.context && self.settings.context_tokens > 0 {
+            let key = self.context_key(&cut, &tokenizers, &ready);
+            serde_json::from_str::<ContextPlan>(&self.store.get(&key)?).ok()?
+        } else {
+            ContextPlan::off(&cut)
+        };
         let inputs = RunInputs {
+            context: Some(&context),
             reviewers: &ready,
             instructions: self.instructions.as_ref().map(|(_, t)| t.as_str()),
             model_identity: &identity,

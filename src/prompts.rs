@@ -8,6 +8,10 @@ use std::path::Path;
 /// Instructions shared by every reviewer (placed first, so that reviewers on
 /// the same model share the prefilled prefix).
 pub const SYSTEM: &str = include_str!("../prompts/system.md");
+/// What read-only context is and what it is for, added after [`SYSTEM`]
+/// for a chunk shown with context (never otherwise, so a review without
+/// context sends the prompts it always did).
+pub const CONTEXT: &str = include_str!("../prompts/context.md");
 /// The lead model's instruction for the executive summary.
 pub const LEAD_SUMMARY: &str = include_str!("../prompts/lead-summary.md");
 
@@ -19,6 +23,7 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../prompts/tests-design.md"),
     ),
     ("system.md", SYSTEM),
+    ("context.md", CONTEXT),
     ("lead-summary.md", LEAD_SUMMARY),
 ];
 
@@ -47,6 +52,29 @@ pub fn load(name: &str, base: &Path) -> Result<String> {
 /// so that every reviewer's prompt on a chunk starts with the same text and
 /// the engine prefills it once.
 pub fn review_user_message(instructions: Option<&str>, diff: &str, persona: &str) -> String {
+    review_user_message_with_context(instructions, diff, "", persona)
+}
+
+/// The system text of a review prompt: [`SYSTEM`], and [`CONTEXT`] when
+/// the chunk is shown with context.
+pub fn review_system(with_context: bool) -> String {
+    if with_context {
+        format!("{}\n\n{}", SYSTEM.trim(), CONTEXT.trim())
+    } else {
+        SYSTEM.trim().to_string()
+    }
+}
+
+/// [`review_user_message`] with the chunk's read-only context after the
+/// diff, still before the persona: the context of a chunk is the same for
+/// every reviewer of it, so it stays in the shared prefix. An empty
+/// `context` gives exactly [`review_user_message`]'s text.
+pub fn review_user_message_with_context(
+    instructions: Option<&str>,
+    diff: &str,
+    context: &str,
+    persona: &str,
+) -> String {
     let mut s = String::with_capacity(diff.len() + persona.len() + 256);
     if let Some(rules) = instructions {
         s.push_str("The project's own review rules:\n\n");
@@ -56,6 +84,10 @@ pub fn review_user_message(instructions: Option<&str>, diff: &str, persona: &str
     s.push_str("The diff to review:\n\n");
     s.push_str(diff.trim_end());
     s.push_str("\n\n");
+    if !context.trim().is_empty() {
+        s.push_str(context.trim_end());
+        s.push_str("\n\n");
+    }
     s.push_str(persona.trim());
     s
 }
@@ -73,6 +105,22 @@ mod tests {
             a[..common].contains("DIFF"),
             "the diff must be in the shared prefix"
         );
+    }
+
+    #[test]
+    fn context_sits_in_the_shared_prefix_and_empty_context_changes_nothing() {
+        let plain = review_user_message(Some("RULES"), "DIFF", "persona A");
+        assert_eq!(
+            review_user_message_with_context(Some("RULES"), "DIFF", "", "persona A"),
+            plain
+        );
+        let a = review_user_message_with_context(None, "DIFF", "CONTEXT", "persona A");
+        let b = review_user_message_with_context(None, "DIFF", "CONTEXT", "persona B");
+        let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+        assert!(a[..common].contains("DIFF") && a[..common].contains("CONTEXT"));
+        assert!(a.find("DIFF") < a.find("CONTEXT"));
+        assert_eq!(review_system(false), SYSTEM.trim());
+        assert!(review_system(true).starts_with(SYSTEM.trim()));
     }
 
     #[test]

@@ -440,6 +440,7 @@ fn summarize(members: &[&Finding]) -> ConsolidatedFinding {
             explanation: rep.explanation.clone(),
             fix,
             quote: rep.quote.clone(),
+            cause: members.iter().find_map(|m| m.cause.clone()),
         },
         unconfirmed,
         agreement: reviewers.len(),

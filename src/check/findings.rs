@@ -19,6 +19,16 @@ pub enum Kind {
     Regression,
     Gap,
     Enhancement,
+    /// A problem in code shown as read-only context, caused by the change
+    /// (its `cause` names the changed line).
+    Consequence,
+}
+
+/// The changed line a consequence follows from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    pub file: String,
+    pub line: u32,
 }
 
 /// One finding exactly as the model wrote it (after JSON parsing only).
@@ -59,6 +69,9 @@ pub struct Issue {
     pub explanation: String,
     pub fix: String,
     pub quote: String,
+    /// For a finding on context code: the changed line it follows from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 /// A validated finding from one reviewer (in JSON its issue's fields sit
@@ -151,6 +164,7 @@ pub fn parse_kind(s: &str) -> Option<Kind> {
         "regression" | "bug" => Some(Kind::Regression),
         "gap" | "missing" => Some(Kind::Gap),
         "enhancement" | "improvement" => Some(Kind::Enhancement),
+        "consequence" => Some(Kind::Consequence),
         _ => None,
     }
 }
@@ -162,6 +176,7 @@ impl Kind {
             Kind::Regression => "regression",
             Kind::Gap => "gap",
             Kind::Enhancement => "enhancement",
+            Kind::Consequence => "consequence",
         }
     }
 }
@@ -449,6 +464,16 @@ fn validate_one(
     if file.is_empty() {
         return reject("empty or missing file".to_string());
     }
+    // `path:line` of the changed line a consequence follows from; anything
+    // else is no cause (grounding then decides without one).
+    let cause = json_str(obj, "cause")
+        .map(|c| clip(c, MAX_PATH_CHARS + 12))
+        .and_then(|c| {
+            let (p, l) = c.trim().rsplit_once(':')?;
+            let line: u32 = l.trim().parse().ok().filter(|&l| l > 0)?;
+            let file = resolve_path(p, line, chunk_files);
+            (!file.is_empty()).then_some(Cause { file, line })
+        });
     Ok(Finding {
         reviewer: reviewer.to_string(),
         chunk,
@@ -466,6 +491,7 @@ fn validate_one(
             ),
             fix: sanitize_text(json_str(obj, "fix").unwrap_or(""), MAX_TEXT_CHARS, true),
             quote: clip(json_str(obj, "quote").unwrap_or(""), MAX_QUOTE_CHARS),
+            cause,
         },
     })
 }

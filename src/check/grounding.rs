@@ -32,6 +32,9 @@ pub enum UngroundedReason {
     PastEndOfFile { file_lines: u32 },
     /// The quoted code does not occur in the file at the reviewed head.
     QuoteNotFound,
+    /// It points at code shown as read-only context but names no changed
+    /// line it follows from (`cause`), or one that did not change.
+    ContextWithoutCause,
 }
 
 impl std::fmt::Display for UngroundedReason {
@@ -48,6 +51,9 @@ impl std::fmt::Display for UngroundedReason {
             UngroundedReason::QuoteNotFound => {
                 f.write_str("quoted code does not occur in the file at the reviewed head")
             }
+            UngroundedReason::ContextWithoutCause => f.write_str(
+                "points at read-only context without naming a changed line it follows from",
+            ),
         }
     }
 }
@@ -197,10 +203,52 @@ pub fn ground(
     hunks: &HashMap<String, HunkRanges>,
     contents: &HashMap<String, String>,
 ) -> Grounded {
+    ground_with_context(findings, hunks, &HashMap::new(), contents)
+}
+
+/// Line ranges shown as read-only context, by chunk and path.
+pub type Shown = HashMap<usize, HashMap<String, Vec<(u32, u32)>>>;
+
+/// [`ground`] for chunks that were shown read-only context (`shown`): a
+/// finding on a shown context line is grounded when its `cause` is a
+/// changed line (within [`LINE_TOLERANCE`] of a hunk) and its quote is in
+/// the file; without such a cause it is ungrounded
+/// ([`UngroundedReason::ContextWithoutCause`]). A finding on a line that
+/// was neither in the diff nor shown is ungrounded as before.
+pub fn ground_with_context(
+    findings: Vec<Finding>,
+    hunks: &HashMap<String, HunkRanges>,
+    shown: &Shown,
+    contents: &HashMap<String, String>,
+) -> Grounded {
     let mut normalized: HashMap<&str, String> = HashMap::new();
     let mut out = Grounded::default();
     for f in findings {
-        let reason = check(&f, hunks, contents, &mut normalized);
+        let on_context = shown
+            .get(&f.chunk)
+            .and_then(|s| s.get(&f.file))
+            .is_some_and(|r| r.iter().any(|&(s, e)| f.line_start <= e && f.line_end >= s));
+        let mut reason = check(&f, hunks, contents, &mut normalized);
+        if on_context
+            && matches!(
+                reason,
+                Some(UngroundedReason::FileNotInDiff | UngroundedReason::OutsideHunks)
+            )
+        {
+            let caused = f.cause.as_ref().is_some_and(|c| {
+                hunks.get(&c.file).is_some_and(|r| {
+                    r.iter().any(|&(s, e)| {
+                        c.line <= e.saturating_add(LINE_TOLERANCE)
+                            && c.line >= s.saturating_sub(LINE_TOLERANCE)
+                    })
+                })
+            });
+            reason = if caused {
+                content_check(&f, contents, &mut normalized)
+            } else {
+                Some(UngroundedReason::ContextWithoutCause)
+            };
+        }
         match reason {
             None => out.grounded.push(f),
             Some(reason) => out.ungrounded.push(Ungrounded { finding: f, reason }),
@@ -225,6 +273,15 @@ fn check<'a>(
     if !near {
         return Some(UngroundedReason::OutsideHunks);
     }
+    content_check(f, contents, normalized)
+}
+
+/// The end-of-file and quote checks of a finding against the file's text.
+fn content_check<'a>(
+    f: &Finding,
+    contents: &'a HashMap<String, String>,
+    normalized: &mut HashMap<&'a str, String>,
+) -> Option<UngroundedReason> {
     if let Some((path, text)) = contents.get_key_value(&f.file) {
         let file_lines = text.lines().count() as u32;
         if f.line_start > file_lines.max(1) {

@@ -9,7 +9,7 @@ pub mod verdict;
 
 use crate::check::consolidate::{consolidate, ConsolidatedFinding};
 use crate::check::findings::{parse_review, Finding, Rejected};
-use crate::check::grounding::{ground, hunk_ranges};
+use crate::check::grounding::{ground_with_context, hunk_ranges};
 use crate::check::verdict::{decide, VerdictDecision};
 use crate::plan::ReviewPlan;
 use crate::review::reviewers::ReviewerRun;
@@ -100,6 +100,19 @@ pub fn check(
     contents: &HashMap<String, String>,
     runs: Vec<ReviewerRun>,
 ) -> Checked {
+    check_with_context(plan, &HashMap::new(), contents, runs)
+}
+
+/// [`check`] for a review whose chunks were shown read-only context
+/// (`shown`: ranges by chunk and path; see
+/// [`grounding::ground_with_context`]). `contents` holds the context
+/// files' text too.
+pub fn check_with_context(
+    plan: &ReviewPlan,
+    shown: &grounding::Shown,
+    contents: &HashMap<String, String>,
+    runs: Vec<ReviewerRun>,
+) -> Checked {
     let per_chunk = chunk_files(plan);
     let hunks = hunk_ranges(plan);
     let mut reviewers = Vec::with_capacity(runs.len());
@@ -126,7 +139,7 @@ pub fn check(
             }
         }
         let order = findings.clone();
-        let g = ground(findings, &hunks, contents);
+        let g = ground_with_context(findings, &hunks, shown, contents);
         // The appendix lists findings in the order the reviewer wrote them;
         // `ground` keeps order within both outputs, so a merge restores it.
         let (mut gi, mut ui) = (0, 0);

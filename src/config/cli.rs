@@ -13,6 +13,7 @@ impl CliOverrides {
         match flag {
             "--context" => self.context_lines.map(i64::from),
             "--chunk-tokens" => self.chunk_tokens.map(|n| wide(n as u64)),
+            "--context-tokens" => self.context_tokens.map(|n| wide(n as u64)),
             "--time-budget" => self.time_budget_secs.map(wide),
             "--threads" => self.threads.map(|n| wide(n as u64)),
             _ => None,
@@ -46,11 +47,12 @@ mod tests {
         let all = CliOverrides {
             context_lines: Some(1),
             chunk_tokens: Some(1),
+            context_tokens: Some(1),
             time_budget_secs: Some(1),
             threads: Some(1),
         };
         let flags: Vec<_> = REGISTRY.iter().filter_map(|k| k.flag).collect();
-        assert_eq!(flags.len(), 4, "one CliOverrides field per flag");
+        assert_eq!(flags.len(), 5, "one CliOverrides field per flag");
         for flag in flags {
             assert_eq!(all.value_of(flag), Some(1), "{flag}");
         }

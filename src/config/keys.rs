@@ -8,10 +8,11 @@
 
 use super::settings::{
     check_model, resolve_path, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BATCH_DECODE,
-    KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT_LINES, KEY_COUNT_UNRESOLVED,
-    KEY_GATE, KEY_IGNORE, KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY,
-    KEY_MIN_AGREEMENT, KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR,
-    KEY_THREADS, KEY_TIME_BUDGET, KEY_UNREVIEWABLE, LEAD_NONE,
+    KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT, KEY_CONTEXT_LINES,
+    KEY_CONTEXT_TOKENS, KEY_COUNT_UNRESOLVED, KEY_GATE, KEY_IGNORE, KEY_INSTRUCTIONS_MAX_BYTES,
+    KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT, KEY_OFFLINE,
+    KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS, KEY_TIME_BUDGET,
+    KEY_UNREVIEWABLE, LEAD_NONE,
 };
 use super::trust;
 use crate::severity::parse_severity;
@@ -150,6 +151,43 @@ pub static REGISTRY: &[Key] = &[
         default: Some("2048"),
         unset: "",
         doc: "token budget of the diff part of one prompt; bigger diffs are cut into chunks",
+    },
+    Key {
+        toml: "review.context",
+        git: KEY_CONTEXT,
+        flag: None,
+        kind: Kind::Choice {
+            values: &["on", "off"],
+            get: |s| if s.context { "on" } else { "off" },
+            set: |s, v| match v {
+                "on" => {
+                    s.context = true;
+                    true
+                }
+                "off" => {
+                    s.context = false;
+                    true
+                }
+                _ => false,
+            },
+        },
+        default: Some("on"),
+        unset: "",
+        doc: "show reviewers the code around the change (enclosing functions, callers, definitions, tests); off sends the diff alone",
+    },
+    Key {
+        toml: "review.context_tokens",
+        git: KEY_CONTEXT_TOKENS,
+        flag: Some("--context-tokens"),
+        kind: Kind::Int {
+            min: 0,
+            max: 1 << 20,
+            get: |s| Some(s.context_tokens as i64),
+            set: |s, n| s.context_tokens = n as usize,
+        },
+        default: Some("4096"),
+        unset: "",
+        doc: "token budget of one chunk's context (shrunk to fit each model's window); 0 is off",
     },
     Key {
         toml: "review.max_findings",

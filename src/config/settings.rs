@@ -60,6 +60,11 @@ pub const KEY_BATCH_DECODE: &str = "deep-review.batchDecode";
 pub const KEY_MAX_MEMORY: &str = "deep-review.maxMemory";
 /// git config key: lines of context around hunks. Default: 3.
 pub const KEY_CONTEXT_LINES: &str = "deep-review.contextLines";
+/// git config key: whether reviewers see context beyond the diff (`on`,
+/// `off`). Default: on.
+pub const KEY_CONTEXT: &str = "deep-review.context";
+/// git config key: token budget of one chunk's context. Default: 4096.
+pub const KEY_CONTEXT_TOKENS: &str = "deep-review.contextTokens";
 /// git config key: prompt-token budget of one chunk's diff. Default: 2048.
 pub const KEY_CHUNK_TOKENS: &str = "deep-review.chunkTokens";
 /// git config key: most findings one reviewer reports per chunk. Default: 8.
@@ -76,6 +81,10 @@ pub const DEFAULT_TIME_BUDGET_SECS: u64 = 600;
 pub const DEFAULT_CONTEXT_LINES: u32 = 3;
 /// Diff tokens per prompt by default (the planner's own default).
 pub const DEFAULT_CHUNK_TOKENS: usize = 2048;
+/// Context tokens per chunk by default: room for the enclosing function,
+/// a few callers and definitions. A model whose window cannot hold that
+/// beside the diff and its answer gets what is left (the plan says so).
+pub const DEFAULT_CONTEXT_TOKENS: usize = 4096;
 /// Default cap on findings one reviewer may report for one chunk.
 pub const DEFAULT_MAX_FINDINGS: usize = 8;
 /// Default cache size bound (200 MB).
@@ -110,6 +119,10 @@ pub struct Settings {
     pub context_lines: u32,
     /// Prompt-token budget of one chunk's diff text.
     pub chunk_tokens: usize,
+    /// Reviewers see context beyond the diff (`review.context`).
+    pub context: bool,
+    /// Token budget of one chunk's context; 0 is off.
+    pub context_tokens: usize,
     /// Most findings one reviewer reports for one chunk.
     pub max_findings: usize,
     /// When a finding blocks a push.
@@ -161,6 +174,8 @@ impl Default for Settings {
             ignore: Vec::new(),
             context_lines: DEFAULT_CONTEXT_LINES,
             chunk_tokens: DEFAULT_CHUNK_TOKENS,
+            context: true,
+            context_tokens: DEFAULT_CONTEXT_TOKENS,
             max_findings: DEFAULT_MAX_FINDINGS,
             gate: GatePolicy {
                 min_agreement: DEFAULT_MIN_AGREEMENT,
@@ -189,6 +204,8 @@ pub struct CliOverrides {
     pub context_lines: Option<u32>,
     /// `--chunk-tokens N`.
     pub chunk_tokens: Option<usize>,
+    /// `--context-tokens N`.
+    pub context_tokens: Option<usize>,
     /// `--time-budget SECS`.
     pub time_budget_secs: Option<u64>,
     /// `--threads N`.

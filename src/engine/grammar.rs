@@ -216,6 +216,23 @@ pub fn number_set_expr(nums: &BTreeSet<u32>) -> String {
 /// of the chunk with the new-side line numbers it shows; files without
 /// lines (deleted, binary) cannot be the target of a finding. Root rule: `root`.
 pub fn findings_grammar(files: &[(String, Vec<u32>)], limits: &GrammarLimits) -> String {
+    findings_grammar_with_context(files, &[], limits)
+}
+
+/// [`findings_grammar`] for a chunk shown with read-only context: a
+/// finding may also point at a shown context line (`context`), and every
+/// finding ends with `"cause":"path:line"`, the changed line a finding of
+/// kind `consequence` follows from (empty for the others). Without
+/// context lines it is exactly [`findings_grammar`].
+pub fn findings_grammar_with_context(
+    files: &[(String, Vec<u32>)],
+    context: &[(String, Vec<u32>)],
+    limits: &GrammarLimits,
+) -> String {
+    let diff_files = files;
+    let with_context = context.iter().any(|(_, l)| !l.is_empty());
+    let all: Vec<(String, Vec<u32>)> = files.iter().chain(context).cloned().collect();
+    let files = &all[..];
     let mut merged: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
     for (f, lines) in files {
         if !lines.is_empty() {
@@ -241,11 +258,43 @@ pub fn findings_grammar(files: &[(String, Vec<u32>)], limits: &GrammarLimits) ->
             limits.max_findings - 1
         );
     }
-    g.push_str(
-        "finding ::= \"{\\\"file\\\":\" loc \",\\\"severity\\\":\\\"\" severity \"\\\",\\\"kind\\\":\\\"\" kind \
+    let _ = write!(
+        g,
+        "finding ::= \"{{\\\"file\\\":\" loc \",\\\"severity\\\":\\\"\" severity \"\\\",\\\"kind\\\":\\\"\" kind \
          \"\\\",\\\"title\\\":\" title \",\\\"explanation\\\":\" explanation \",\\\"fix\\\":\" fix \
-         \",\\\"quote\\\":\" quote \"}\"\n",
+         \",\\\"quote\\\":\" quote{} \"}}\"\n",
+        if with_context { " cause" } else { "" }
     );
+    if with_context {
+        // The changed lines a consequence can follow from.
+        let mut causes: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
+        for (f, lines) in diff_files {
+            causes
+                .entry(f.as_str())
+                .or_default()
+                .extend(lines.iter().copied().filter(|&l| l > 0));
+        }
+        causes.retain(|_, l| !l.is_empty());
+        let alts: Vec<String> = (0..causes.len()).map(|i| format!("cause{i}")).collect();
+        if alts.is_empty() {
+            g.push_str("cause ::= \",\\\"cause\\\":\\\"\\\"\"\n");
+        } else {
+            let _ = writeln!(
+                g,
+                "cause ::= \",\\\"cause\\\":\\\"\" ({})? \"\\\"\"",
+                alts.join(" | ")
+            );
+        }
+        for (i, (file, lines)) in causes.iter().enumerate() {
+            let inner = json_string(&format!("{file}:"));
+            let _ = writeln!(
+                g,
+                "cause{i} ::= {} {}",
+                gbnf_literal(&inner[1..inner.len() - 1]),
+                number_set_expr(lines)
+            );
+        }
+    }
     let locs: Vec<String> = (0..merged.len()).map(|i| format!("file{i}")).collect();
     let _ = writeln!(g, "loc ::= {}", locs.join(" | "));
     for (i, (file, lines)) in merged.iter().enumerate() {
@@ -257,7 +306,11 @@ pub fn findings_grammar(files: &[(String, Vec<u32>)], limits: &GrammarLimits) ->
         let _ = writeln!(g, "lines{i} ::= {}", number_set_expr(lines));
     }
     g.push_str("severity ::= \"critical\" | \"important\" | \"suggestion\"\n");
-    g.push_str("kind ::= \"regression\" | \"gap\" | \"enhancement\"\n");
+    if with_context {
+        g.push_str("kind ::= \"regression\" | \"gap\" | \"enhancement\" | \"consequence\"\n");
+    } else {
+        g.push_str("kind ::= \"regression\" | \"gap\" | \"enhancement\"\n");
+    }
     let _ = writeln!(
         g,
         "title ::= \"\\\"\" char{{1,{}}} \"\\\"\"",

@@ -34,6 +34,14 @@ pub struct ReviewerModel {
     pub max_tokens: usize,
 }
 
+/// The context window the manifest gives `model` (what `--plan` can know
+/// without loading anything); `None` for servers that tell their own, for
+/// stand-ins and unknown names.
+pub fn configured_window(manifest: Option<&Manifest>, model: &str) -> Option<usize> {
+    let e = manifest?.get(model)?;
+    (e.n_ctx > 0 && !is_standin(model)).then_some(e.n_ctx as usize)
+}
+
 /// A reviewer's model as the manifest describes it. Loads nothing, so the
 /// cache key of an all-cached run holds a number without any model loaded.
 pub fn reviewer_model(
@@ -109,6 +117,24 @@ impl Engine {
             .and_then(|i| i.n_ctx)
             .unwrap_or(REFERENCE_N_CTX);
         auto_max_tokens(n_ctx)
+    }
+
+    /// The context window of `model` in tokens, as it will run: the loaded
+    /// model's (after any shrink to fit memory), or what its server
+    /// reports. `None` for stand-ins and when it cannot be known.
+    pub fn context_window(&mut self, model: &str) -> Option<usize> {
+        if is_standin(model) {
+            return None;
+        }
+        if self.is_remote(model) {
+            return self
+                .remote(model)
+                .and_then(|p| p.ok())
+                .and_then(|p| p.probe(&|_| {}).ok())
+                .and_then(|i| i.n_ctx)
+                .map(|n| n as usize);
+        }
+        self.llama().ok()?.n_ctx(model).ok().map(|n| n as usize)
     }
 
     /// What identifies a model's output in the cache: its file's sha256

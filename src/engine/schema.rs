@@ -75,6 +75,37 @@ pub fn findings_schema(files: &[(String, Vec<u32>)], limits: &GrammarLimits) -> 
     })
 }
 
+/// [`findings_schema`] for a chunk shown with read-only context, as
+/// [`super::grammar::findings_grammar_with_context`]: findings may point
+/// at context lines, `kind` may be `consequence`, and `cause` names the
+/// changed line (`path:line`) a consequence follows from. Without context
+/// lines it is exactly [`findings_schema`].
+pub fn findings_schema_with_context(
+    files: &[(String, Vec<u32>)],
+    context: &[(String, Vec<u32>)],
+    limits: &GrammarLimits,
+) -> Value {
+    if !context.iter().any(|(_, l)| !l.is_empty()) {
+        return findings_schema(files, limits);
+    }
+    let all: Vec<(String, Vec<u32>)> = files.iter().chain(context).cloned().collect();
+    let mut schema = findings_schema(&all, limits);
+    let items = &mut schema["properties"]["findings"]["items"];
+    let branches: Vec<&mut Value> = match items.get_mut("anyOf").and_then(Value::as_array_mut) {
+        Some(b) => b.iter_mut().collect(),
+        None => vec![items],
+    };
+    for b in branches {
+        b["properties"]["kind"] =
+            json!({"enum": ["regression", "gap", "enhancement", "consequence"]});
+        b["properties"]["cause"] = json!({"type": "string", "minLength": 0, "maxLength": 300});
+        if let Some(req) = b["required"].as_array_mut() {
+            req.push(json!("cause"));
+        }
+    }
+    schema
+}
+
 /// Checks `value` against `schema` (the keywords [`findings_schema`] uses:
 /// `type`, `properties`, `required`, `additionalProperties: false`, `items`,
 /// `maxItems`, `minLength`, `maxLength`, `enum`, `const`, `anyOf`). The

@@ -169,6 +169,19 @@ pub fn diff_stat(
     Ok(stat)
 }
 
+/// The paths one commit changed against `parent` (the empty tree when
+/// `None`), renames not followed: what co-change history counts.
+pub fn changed_paths(
+    repo: &gix::Repository,
+    parent: Option<ObjectId>,
+    commit: ObjectId,
+) -> Result<Vec<String>> {
+    Ok(tree_changes(repo, parent, commit, false)?
+        .iter()
+        .map(|c| display_path(c).to_string())
+        .collect())
+}
+
 /// One side of a change: where, what kind of entry, which object.
 #[derive(Debug, Clone)]
 struct Side {

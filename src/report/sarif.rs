@@ -39,16 +39,21 @@ pub fn uri_path(path: &str) -> String {
 
 /// The report as a SARIF 2.1.0 log (pretty JSON, trailing newline).
 pub fn render(report: &ReviewReport) -> String {
-    let rules: Vec<Value> = [Kind::Regression, Kind::Gap, Kind::Enhancement]
-        .iter()
-        .map(|k| {
-            json!({
-                "id": rule_id(*k),
-                "name": k.as_str(),
-                "shortDescription": { "text": format!("Deep review finding: {}", k.as_str()) },
-            })
+    let rules: Vec<Value> = [
+        Kind::Regression,
+        Kind::Gap,
+        Kind::Enhancement,
+        Kind::Consequence,
+    ]
+    .iter()
+    .map(|k| {
+        json!({
+            "id": rule_id(*k),
+            "name": k.as_str(),
+            "shortDescription": { "text": format!("Deep review finding: {}", k.as_str()) },
         })
-        .collect();
+    })
+    .collect();
     let results: Vec<Value> = report
         .findings
         .iter()

@@ -260,6 +260,8 @@ pub struct RunInputs<'a> {
     pub max_findings: usize,
     /// Progress lines (called from the server-side reviewers' threads too).
     pub progress: &'a (dyn Fn(&str) + Sync),
+    /// The read-only context of each chunk (`None`: the diff alone).
+    pub context: Option<&'a crate::context::ContextPlan>,
 }
 
 /// The result of stage 4.
@@ -310,15 +312,25 @@ pub fn group_keys(model_identity: &str, requests: &[Request], together: bool) ->
 struct ChunkAsk<'a> {
     diff: String,
     lines: Vec<(String, Vec<u32>)>,
+    /// The chunk's context as the prompt shows it (empty: none).
+    context: String,
+    /// The lines the context shows, by file (a consequence may point there).
+    context_lines: Vec<(String, Vec<u32>)>,
     limits: crate::engine::grammar::GrammarLimits,
     instructions: Option<&'a str>,
 }
 
 impl<'a> ChunkAsk<'a> {
     fn new(plan: &ReviewPlan, chunk: &crate::plan::Chunk, inputs: &RunInputs<'a>) -> Self {
+        let pack = inputs
+            .context
+            .map(|c| c.pack(chunk.index))
+            .unwrap_or_default();
         ChunkAsk {
             diff: crate::plan::render_chunk(plan, chunk),
             lines: crate::plan::chunk_new_lines(plan, chunk),
+            context: crate::context::render::for_prompt(&pack),
+            context_lines: pack.lines(),
             limits: crate::engine::grammar::GrammarLimits {
                 max_findings: inputs.max_findings,
                 ..Default::default()
@@ -336,19 +348,33 @@ impl<'a> ChunkAsk<'a> {
         let fitted = self
             .limits
             .fit_one_within(r.spec.sampling.max_tokens, &self.lines);
+        let with_context = !self.context.is_empty();
         Request {
             prompt: Prompt {
-                system: system.to_string(),
-                user: crate::prompts::review_user_message(
+                system: if with_context {
+                    crate::prompts::review_system(true)
+                } else {
+                    system.to_string()
+                },
+                user: crate::prompts::review_user_message_with_context(
                     self.instructions,
                     &self.diff,
+                    &self.context,
                     &r.persona,
                 ),
             },
             sampling: r.spec.sampling.clone(),
-            grammar: crate::engine::grammar::findings_grammar(&self.lines, &fitted),
+            grammar: crate::engine::grammar::findings_grammar_with_context(
+                &self.lines,
+                &self.context_lines,
+                &fitted,
+            ),
             schema: on_server.then(|| {
-                std::sync::Arc::new(crate::engine::schema::findings_schema(&self.lines, &fitted))
+                std::sync::Arc::new(crate::engine::schema::findings_schema_with_context(
+                    &self.lines,
+                    &self.context_lines,
+                    &fitted,
+                ))
             }),
         }
     }
