@@ -366,6 +366,7 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
         hook::read_input(remote, &mut std::io::stdin(), &|k| std::env::var(k).ok())?;
     let opts = RunOptions {
         use_cache: true,
+        index_cache: true,
         quiet: global.quiet,
         progress: !global.quiet && std::io::stderr().is_terminal(),
         ..Default::default()
@@ -432,6 +433,7 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     let opts = RunOptions {
         only: args.reviewers.clone(),
         use_cache: !args.no_cache && !args.plan,
+        index_cache: !args.no_cache,
         quiet: global.quiet,
         progress: !global.quiet && std::io::stderr().is_terminal(),
     };
@@ -559,6 +561,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     let opts = RunOptions {
         only: args.reviewers.clone(),
         use_cache: !args.no_cache,
+        index_cache: !args.no_cache,
         quiet: global.quiet,
         progress: !global.quiet && std::io::stderr().is_terminal(),
     };

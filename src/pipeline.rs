@@ -51,6 +51,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Say what is happening (`loading`, `chunk 2/5…`) on stderr.
     pub progress: bool,
+    /// Keep the symbol index's tags in `<git dir>/deep-review/context-tags`
+    /// (`--plan` too: only `--no-cache` turns it off).
+    pub index_cache: bool,
 }
 
 /// One review run: what every stage shares, built once.
@@ -140,7 +143,7 @@ impl<'r> Run<'r> {
         } else {
             Box::new(NoStore)
         };
-        let tags_cache = if opts.use_cache {
+        let tags_cache = if opts.index_cache {
             Cache::open(
                 &repo.git_dir().join("deep-review").join("context-tags"),
                 TAGS_CACHE_BYTES,
