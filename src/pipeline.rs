@@ -484,6 +484,8 @@ impl<'r> Run<'r> {
                 .collect(),
         });
 
+        report.context = crate::report::ContextShown::of(&context);
+
         // Earlier reviews of this change: what they found that is still in
         // the code (from git, not from a model), and what the review's data
         // says the repository's instructions could add.

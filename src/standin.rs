@@ -27,6 +27,10 @@ use crate::error::{Error, Result};
 
 /// Marker a planted line carries, followed by the severity.
 pub const PLANT_MARKER: &str = "DEEP-REVIEW-PLANT:";
+/// Marker of an added line that makes `standin:marker` report a
+/// consequence at another place, `DEEP-REVIEW-POINT:path:line`, caused by
+/// that added line (how tests check grounding on context).
+pub const POINT_MARKER: &str = "DEEP-REVIEW-POINT:";
 
 /// The stand-in backend. Stateless; counts calls for tests.
 #[derive(Debug, Default, Clone)]
@@ -55,6 +59,29 @@ pub fn planted_findings(text: &str) -> Vec<RawFinding> {
         let Some((n, code)) = parse_added(line) else {
             continue;
         };
+        if let Some(at) = code.find(POINT_MARKER) {
+            let target: String = code[at + POINT_MARKER.len()..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            if let Some((path, l)) = target.rsplit_once(':') {
+                if let Ok(l) = l.parse::<i64>() {
+                    out.push(RawFinding {
+                        file: path.to_string(),
+                        line: l,
+                        end_line: Some(l),
+                        severity: "important".into(),
+                        kind: "consequence".into(),
+                        title: "Pointed consequence".into(),
+                        explanation: format!("The changed line {f}:{n} points here."),
+                        fix: "Remove the pointer.".into(),
+                        quote: String::new(),
+                        cause: format!("{f}:{n}"),
+                    });
+                }
+            }
+            continue;
+        }
         let Some(at) = code.find(PLANT_MARKER) else {
             continue;
         };
@@ -84,6 +111,7 @@ pub fn planted_findings(text: &str) -> Vec<RawFinding> {
             explanation: format!("The line carries the test marker {PLANT_MARKER}{sev}."),
             fix: "Remove the planted marker.".into(),
             quote: code.trim().to_string(),
+            cause: String::new(),
         });
     }
     out

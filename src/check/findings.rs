@@ -48,6 +48,10 @@ pub struct RawFinding {
     /// Code the reviewer quotes from the new file (checked by grounding).
     #[serde(default)]
     pub quote: String,
+    /// `path:line` of the changed line a consequence follows from (only
+    /// when the chunk was shown context).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cause: String,
 }
 
 /// The top-level object a reviewer produces for one chunk.

@@ -128,6 +128,17 @@ pub fn pack(
                 format!("{}:{}", index.files[d.0].path, def.line),
             )
         })
+        // A changed field changes its type: whoever builds or matches the
+        // type (a constructor that does not set a new field) depends on it.
+        .chain(changed_defs.iter().filter_map(|&d| {
+            let def = index.def(d);
+            let owner = container_of(index, d).filter(|_| def.kind == DefKind::Field)?;
+            let t = index.def(owner);
+            Some((
+                t.name.clone(),
+                format!("{}:{}, field `{}`", index.files[d.0].path, def.line, def.name),
+            ))
+        }))
         .chain(removed_defs(&changed))
         .filter(|(n, _)| n.len() >= MIN_NAME_LEN)
         .collect();
@@ -257,14 +268,14 @@ pub fn pack(
             .filter(|f| f.kind == DefKind::Field && f.container.as_deref() == Some(owner.as_str()))
             .map(|f| f.name.as_str())
             .collect();
-        let path = &index.files[d.0].path;
-        let Some(ch) = changed.get(path) else {
-            continue;
-        };
-        let touched: HashSet<&str> = ch
-            .added_text
+        // The fields the changed method uses anywhere (a lock taken around
+        // an unchanged line is about that line's field).
+        let touched: HashSet<&str> = index.files[d.0]
+            .tags
+            .refs
             .iter()
-            .flat_map(|t| tags::identifiers(t))
+            .filter(|r| def.start <= r.line && r.line <= def.end)
+            .map(|r| r.name.as_str())
             .filter(|w| fields.contains(w))
             .collect();
         for field in touched {

@@ -213,6 +213,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         code_sent_to: Vec::new(),
         engine: Default::default(),
         unresolved_feedback: Default::default(),
+        context: None,
         recommendations: Vec::new(),
     };
     report.executive_summary = Prose {

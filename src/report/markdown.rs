@@ -60,6 +60,13 @@ fn finding(out: &mut String, n: usize, f: &ReportFinding) {
         c.severity.as_str(),
         c.kind.as_str()
     );
+    if let Some(cause) = &c.cause {
+        let _ = writeln!(
+            out,
+            "In code shown as read-only context; it follows from the change at {}.\n",
+            location(&cause.file, cause.line, cause.line)
+        );
+    }
     if f.excerpt.is_empty() {
         out.push_str("_The code is not available at the reviewed head._\n\n");
     } else {

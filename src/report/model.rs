@@ -248,6 +248,74 @@ pub struct ReviewReport {
     /// Lines for the repository's review instructions.
     #[serde(default)]
     pub recommendations: Vec<Recommendation>,
+    /// The read-only context the reviewers were shown (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextShown>,
+}
+
+/// What context each chunk's reviewers read, as the report records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextShown {
+    /// The configured budget per chunk, and what counted it.
+    pub budget: usize,
+    pub counted_with: String,
+    pub chunks: Vec<ContextChunk>,
+    /// Files of the head tree left out of the index.
+    pub not_indexed: usize,
+}
+
+/// The context of one chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextChunk {
+    pub chunk: usize,
+    pub budget: usize,
+    pub tokens: usize,
+    /// `kind path:start-end (tokens): reason`, in the order shown.
+    pub items: Vec<String>,
+    /// Candidates the budget left out.
+    pub dropped: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl ContextShown {
+    /// The record of `plan`; `None` when no chunk was shown any context.
+    pub fn of(plan: &crate::context::ContextPlan) -> Option<ContextShown> {
+        if !plan.enabled {
+            return None;
+        }
+        Some(ContextShown {
+            budget: plan.budget,
+            counted_with: plan.counted_with.clone(),
+            not_indexed: plan.skipped.len(),
+            chunks: plan
+                .packs
+                .iter()
+                .map(|p| ContextChunk {
+                    chunk: p.chunk,
+                    budget: p.budget,
+                    tokens: p.tokens,
+                    items: p
+                        .items
+                        .iter()
+                        .map(|i| {
+                            format!(
+                                "{} {}:{}-{} ({} tokens): {}",
+                                i.kind.as_str(),
+                                i.path,
+                                i.start,
+                                i.end,
+                                i.tokens,
+                                i.reason
+                            )
+                        })
+                        .collect(),
+                    dropped: p.dropped.len(),
+                    note: p.note.clone(),
+                })
+                .collect(),
+        })
+    }
 }
 
 /// The pipeline's data, handed to [`assemble`].
