@@ -336,8 +336,55 @@ mod tests {
                 explanation: String::new(),
                 fix: String::new(),
                 quote: quote.into(),
+                cause: None,
             },
         }
+    }
+
+    /// A finding on shown context is grounded only with a changed cause; on
+    /// a line nobody was shown it stays ungrounded, cause or not.
+    #[test]
+    fn context_findings_need_a_changed_cause() {
+        let hunks: HashMap<String, HunkRanges> = [("a.rs".to_string(), vec![(10, 16)])].into();
+        let shown: Shown = [(0, [("b.rs".to_string(), vec![(1, 5)])].into())].into();
+        let contents: HashMap<String, String> = [
+            ("a.rs".to_string(), "x\n".repeat(20)),
+            ("b.rs".to_string(), "fn b() {\n    a()\n}\n\n\n\n\n".to_string()),
+        ]
+        .into();
+        let with_cause = |line: u32, cause_line: u32| {
+            let mut f = finding("b.rs", line, "a()");
+            f.issue.kind = Kind::Consequence;
+            f.issue.cause = Some(crate::check::findings::Cause {
+                file: "a.rs".into(),
+                line: cause_line,
+            });
+            f
+        };
+        let g = ground_with_context(
+            vec![
+                with_cause(2, 12),
+                finding("b.rs", 2, "a()"),
+                with_cause(2, 40),
+                with_cause(7, 12),
+            ],
+            &hunks,
+            &shown,
+            &contents,
+        );
+        assert_eq!(g.grounded, vec![with_cause(2, 12)]);
+        let reasons: Vec<_> = g.ungrounded.iter().map(|u| u.reason.clone()).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                UngroundedReason::ContextWithoutCause,
+                UngroundedReason::ContextWithoutCause,
+                UngroundedReason::FileNotInDiff,
+            ]
+        );
+        // Without context nothing changes for the same findings.
+        let plain = ground(vec![with_cause(2, 12)], &hunks, &contents);
+        assert_eq!(plain.ungrounded[0].reason, UngroundedReason::FileNotInDiff);
     }
 
     #[test]

@@ -873,4 +873,111 @@ mod tests {
             (answer.to_string(), "first, the loop".to_string(), 7)
         );
     }
+
+    /// `context = off` (no context plan, or one that is off) sends exactly
+    /// the request a review sent before the context stage existed: the
+    /// system text, the user message, the grammar and the schema.
+    #[test]
+    fn context_off_sends_todays_request_byte_for_byte() {
+        use crate::git::diff::{FileDiff, FileStatus};
+        let (hunks, additions, deletions) =
+            crate::git::diff::text_hunks(b"fn a() {\n    1\n}\n", b"fn a() {\n    2\n}\n", 3);
+        let file = FileDiff {
+            path: "src/a.rs".into(),
+            status: FileStatus::Modified,
+            binary: false,
+            additions,
+            deletions,
+            hunks,
+            language: Some("rust".into()),
+        };
+        let range = crate::git::range::ReviewRange {
+            spec: "x..y".into(),
+            base: None,
+            head: gix::ObjectId::null(gix::hash::Kind::Sha1),
+            branch: None,
+            commits: Vec::new(),
+        };
+        let plan = crate::plan::build(
+            range,
+            vec![file],
+            &crate::plan::PlanOptions::default(),
+            &crate::plan::estimate_tokens,
+        );
+        let reviewer = Reviewer {
+            spec: ReviewerSpec {
+                name: "correctness".into(),
+                model: "standin:empty".into(),
+                prompt: "correctness.md".into(),
+                sampling: Default::default(),
+            },
+            persona: "PERSONA".into(),
+            model_file: String::new(),
+            demonstration: false,
+            endpoints: Vec::new(),
+        };
+        let off = crate::context::ContextPlan::off(&plan);
+        let ask = |context| {
+            let inputs = RunInputs {
+                reviewers: std::slice::from_ref(&reviewer),
+                instructions: Some("RULES"),
+                model_identity: &|m: &str| m.to_string(),
+                deadline: None,
+                max_findings: 5,
+                progress: &|_| {},
+                context,
+            };
+            ChunkAsk::new(&plan, &plan.chunks[0], &inputs).request(
+                &reviewer,
+                crate::prompts::SYSTEM.trim(),
+                true,
+            )
+        };
+        let none = ask(None);
+        let diff = crate::plan::render_chunk(&plan, &plan.chunks[0]);
+        let lines = crate::plan::chunk_new_lines(&plan, &plan.chunks[0]);
+        let fitted = crate::engine::grammar::GrammarLimits {
+            max_findings: 5,
+            ..Default::default()
+        }
+        .fit_one_within(reviewer.spec.sampling.max_tokens, &lines);
+        assert_eq!(none.prompt.system, crate::prompts::SYSTEM.trim());
+        assert_eq!(
+            none.prompt.user,
+            crate::prompts::review_user_message(Some("RULES"), &diff, "PERSONA")
+        );
+        assert_eq!(
+            none.grammar,
+            crate::engine::grammar::findings_grammar(&lines, &fitted)
+        );
+        assert!(!none.grammar.contains("cause") && !none.grammar.contains("consequence"));
+        assert_eq!(
+            none.schema.as_deref(),
+            Some(&crate::engine::schema::findings_schema(&lines, &fitted))
+        );
+        let again = ask(Some(&off));
+        assert_eq!(
+            (&again.prompt, &again.grammar, &again.schema),
+            (&none.prompt, &none.grammar, &none.schema)
+        );
+        // And a pack changes all of it.
+        let mut on = off.clone();
+        on.enabled = true;
+        on.packs[0].items.push(crate::context::ContextItem {
+            kind: crate::context::ItemKind::Caller,
+            path: "src/b.rs".into(),
+            start: 4,
+            end: 5,
+            tokens: 9,
+            reason: "uses `a`".into(),
+            score: 1.0,
+            text: "  4 | a()\n  5 | }\n".into(),
+        });
+        let with = ask(Some(&on));
+        assert!(with.prompt.system.contains("read-only context"));
+        assert!(with.prompt.user.contains("[context 1] src/b.rs lines 4-5 (caller)"));
+        assert!(with.grammar.contains("\"consequence\""), "{}", with.grammar);
+        assert!(with.grammar.contains("src/b.rs"));
+        assert_ne!(cache_key("m", &with), cache_key("m", &none));
+    }
 }
