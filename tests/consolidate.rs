@@ -30,6 +30,7 @@ fn f(
             explanation: explanation.to_string(),
             fix: String::new(),
             quote: String::new(),
+            cause: None,
         },
     }
 }

@@ -15,7 +15,11 @@ fn plan_json(r: &TestRepo, args: &[&str]) -> Value {
     let mut all = vec!["HEAD~1..HEAD", "--plan", "--format", "json"];
     all.extend_from_slice(args);
     let out = r.deep_review(&all).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -38,10 +42,16 @@ fn items(plan: &Value) -> Vec<(String, String, u64, u64, String)> {
         .collect()
 }
 
-fn has(items: &[(String, String, u64, u64, String)], kind: &str, path: &str, line: u64, word: &str) -> bool {
-    items
-        .iter()
-        .any(|(k, p, s, e, r)| k == kind && p == path && *s <= line && line <= *e && r.contains(word))
+fn has(
+    items: &[(String, String, u64, u64, String)],
+    kind: &str,
+    path: &str,
+    line: u64,
+    word: &str,
+) -> bool {
+    items.iter().any(|(k, p, s, e, r)| {
+        k == kind && p == path && *s <= line && line <= *e && r.contains(word)
+    })
 }
 
 /// A callee whose unit changed (milliseconds → seconds) and its caller in
@@ -70,7 +80,10 @@ fn callee_unit_change_shows_the_unchanged_caller_in_another_file() {
         "the caller is shown: {got:#?}"
     );
     // Its reason names what changed and where.
-    assert!(got.iter().any(|i| i.4.contains("src/timeout.rs:2")), "{got:#?}");
+    assert!(
+        got.iter().any(|i| i.4.contains("src/timeout.rs:2")),
+        "{got:#?}"
+    );
 }
 
 /// A new field of a struct that a constructor elsewhere does not set: the
@@ -109,18 +122,25 @@ fn sibling_method_sharing_a_field_is_shown() {
     r.commit("base");
     r.write(
         "pool/pool.go",
-        &before.replace("\tp.count++\n", "\tp.mu.Lock()\n\tp.count++\n\tp.mu.Unlock()\n"),
+        &before.replace(
+            "\tp.count++\n",
+            "\tp.mu.Lock()\n\tp.count++\n\tp.mu.Unlock()\n",
+        ),
     );
     r.commit("lock in Add");
     let got = items(&plan_json(&r, &["--context", "0"]));
     assert!(
-        got.iter()
-            .any(|(k, p, s, e, why)| k == "sibling" && p == "pool/pool.go" && *s <= 17 && 17 <= *e && why.contains("`count`")),
+        got.iter().any(|(k, p, s, e, why)| k == "sibling"
+            && p == "pool/pool.go"
+            && *s <= 17
+            && 17 <= *e
+            && why.contains("`count`")),
         "Reset is a sibling: {got:#?}"
     );
     // A method that does not touch the field is not a sibling.
     assert!(
-        !got.iter().any(|(k, _, s, e, _)| k == "sibling" && *s <= 21 && 21 <= *e),
+        !got.iter()
+            .any(|(k, _, s, e, _)| k == "sibling" && *s <= 21 && 21 <= *e),
         "{got:#?}"
     );
 }
@@ -129,13 +149,19 @@ fn sibling_method_sharing_a_field_is_shown() {
 #[test]
 fn test_of_a_changed_function_is_shown() {
     let r = TestRepo::new();
-    r.write("calc.py", "def average(xs):\n    return sum(xs) / len(xs)\n");
+    r.write(
+        "calc.py",
+        "def average(xs):\n    return sum(xs) / len(xs)\n",
+    );
     r.write(
         "tests/test_calc.py",
         "from calc import average\n\n\ndef test_average():\n    assert average([1, 2]) == 1.5\n",
     );
     r.commit("base");
-    r.write("calc.py", "def average(xs):\n    return sum(xs) // len(xs)\n");
+    r.write(
+        "calc.py",
+        "def average(xs):\n    return sum(xs) // len(xs)\n",
+    );
     r.commit("integer average");
     let got = items(&plan_json(&r, &[]));
     assert!(
@@ -156,16 +182,30 @@ fn budget_holds_and_zero_is_off() {
         ));
     }
     r.write("src/users.rs", &callers);
-    r.write("src/total.rs", "pub fn compute_total(a: u64, b: u64) -> u64 {\n    a + b\n}\n");
+    r.write(
+        "src/total.rs",
+        "pub fn compute_total(a: u64, b: u64) -> u64 {\n    a + b\n}\n",
+    );
     r.commit("base");
-    r.write("src/total.rs", "pub fn compute_total(a: u64, b: u64) -> u64 {\n    a * b\n}\n");
+    r.write(
+        "src/total.rs",
+        "pub fn compute_total(a: u64, b: u64) -> u64 {\n    a * b\n}\n",
+    );
     r.commit("product");
     let plan = plan_json(&r, &["--context-tokens", "300"]);
     for pack in plan["context"]["packs"].as_array().unwrap() {
-        let used: u64 = pack["items"].as_array().unwrap().iter().map(|i| i["tokens"].as_u64().unwrap()).sum();
+        let used: u64 = pack["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["tokens"].as_u64().unwrap())
+            .sum();
         assert!(used <= 300, "{pack:#}");
         assert_eq!(used, pack["tokens"].as_u64().unwrap());
-        assert!(!pack["dropped"].as_array().unwrap().is_empty(), "30 callers cannot all fit");
+        assert!(
+            !pack["dropped"].as_array().unwrap().is_empty(),
+            "30 callers cannot all fit"
+        );
     }
     let off = plan_json(&r, &["--context-tokens", "0"]);
     assert_eq!(off["context"]["enabled"], false);
@@ -182,13 +222,21 @@ fn unindexable_files_are_skipped_with_a_reason() {
     r.write("src/a.rs", "pub fn a() -> u32 {\n    1\n}\n");
     r.write("blob.bin", b"\x00\x01\x02binary".as_slice());
     r.write("huge.rs", "// x\n".repeat(300_000));
-    r.write("app.min.rs", format!("fn m() {{ {} }}\n", "let a = 1; ".repeat(200)));
+    r.write(
+        "app.min.rs",
+        format!("fn m() {{ {} }}\n", "let a = 1; ".repeat(200)),
+    );
     r.write("latin1.rs", b"// caf\xe9\nfn l() {}\n".as_slice());
     let link = r.path.join("link.rs");
     std::os::unix::fs::symlink("src/a.rs", &link).unwrap();
     r.commit("base");
     let sub = r.git(&["rev-parse", "HEAD"]);
-    r.git(&["update-index", "--add", "--cacheinfo", &format!("160000,{},vendorlib", sub.trim())]);
+    r.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{},vendorlib", sub.trim()),
+    ]);
     r.commit_staged("submodule");
     // An unpopulated submodule is an empty directory (so `add -A` keeps it).
     std::fs::create_dir_all(r.path.join("vendorlib")).unwrap();
@@ -199,7 +247,12 @@ fn unindexable_files_are_skipped_with_a_reason() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["path"].as_str().unwrap().into(), s["reason"].as_str().unwrap().into()))
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().into(),
+                s["reason"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let reason = |p: &str| {
         skipped
@@ -226,7 +279,11 @@ fn review_json(r: &TestRepo, args: &[&str]) -> Value {
     let mut all = vec!["HEAD~1..HEAD", "--format", "json", "-o", "-"];
     all.extend_from_slice(args);
     let out = r.deep_review(&all).output().unwrap();
-    assert!(out.status.success() || out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -235,10 +292,15 @@ fn review_json(r: &TestRepo, args: &[&str]) -> Value {
 fn pointing_repo() -> TestRepo {
     let r = TestRepo::new();
     r.write(".deep-review.toml", STANDIN);
-    r.write("src/lib.rs", "pub fn scale(x: u64) -> u64 {\n    x * 1000\n}\n");
+    r.write(
+        "src/lib.rs",
+        "pub fn scale(x: u64) -> u64 {\n    x * 1000\n}\n",
+    );
     let mut other = String::from("pub fn user() -> u64 {\n    scale(3)\n}\n");
     for i in 0..40 {
-        other.push_str(&format!("\npub fn unrelated_{i}() -> u64 {{\n    {i}\n}}\n"));
+        other.push_str(&format!(
+            "\npub fn unrelated_{i}() -> u64 {{\n    {i}\n}}\n"
+        ));
     }
     r.write("src/other.rs", &other);
     r.commit("base");
@@ -264,17 +326,30 @@ fn consequence_on_shown_context_is_kept_and_on_unshown_lines_dropped() {
     assert_eq!(f["kind"], "consequence");
     assert_eq!(f["cause"]["file"], "src/lib.rs");
     assert_eq!(f["cause"]["line"], 2);
-    let listed: Vec<&Value> = report["appendix"][0]["findings"].as_array().unwrap().iter().collect();
+    let listed: Vec<&Value> = report["appendix"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
     let dropped = listed
         .iter()
         .find(|l| l["finding"]["line_start"] == 40)
         .unwrap_or_else(|| panic!("{listed:#?}"));
     assert_eq!(dropped["status"], "ungrounded", "{dropped:#}");
     // The report records the context, and the Markdown shows both places.
-    assert!(report["context"]["chunks"][0]["items"][0].as_str().unwrap().contains("src/other.rs:1-3"));
-    let out = r.deep_review(&["HEAD~1..HEAD", "--no-cache", "-o", "-"]).output().unwrap();
+    assert!(report["context"]["chunks"][0]["items"][0]
+        .as_str()
+        .unwrap()
+        .contains("src/other.rs:1-3"));
+    let out = r
+        .deep_review(&["HEAD~1..HEAD", "--no-cache", "-o", "-"])
+        .output()
+        .unwrap();
     let md = String::from_utf8_lossy(&out.stdout);
-    assert!(md.contains("it follows from the change at `src/lib.rs:2`"), "{md}");
+    assert!(
+        md.contains("it follows from the change at `src/lib.rs:2`"),
+        "{md}"
+    );
     // Without context the same pointer is ungrounded: nothing was shown.
     let off = review_json(&r, &["--no-cache", "--context-tokens", "0"]);
     assert!(off["findings"].as_array().unwrap().is_empty(), "{off:#}");
@@ -293,11 +368,17 @@ fn cache_separates_contexts() {
     };
     let first = review_json(&r, &[]);
     assert!(!from_cache(&first));
-    assert!(from_cache(&review_json(&r, &[])), "the same context is cached");
+    assert!(
+        from_cache(&review_json(&r, &[])),
+        "the same context is cached"
+    );
     // Same diff, other context (the caller's file is ignored now): the
     // cached context and the cached answers must both miss.
     r.git(&["config", "deep-review.ignore", "src/other.rs"]);
     let other = review_json(&r, &[]);
     assert!(!from_cache(&other), "another context is another prompt");
-    assert!(other["findings"].as_array().unwrap().is_empty(), "{other:#}");
+    assert!(
+        other["findings"].as_array().unwrap().is_empty(),
+        "{other:#}"
+    );
 }

@@ -654,3 +654,85 @@ fn review_chunks_are_cut_with_the_model_tokenizer_not_the_plan_estimate() {
     );
     assert_eq!(r["retro"][0]["chunks"].as_u64(), Some(reviewed as u64));
 }
+
+/// The context stage with the real engine end to end: a callee changed in
+/// one file, its caller in another. The caller reaches the real models'
+/// prompts (more prompt tokens than without context, counted by llama.cpp),
+/// the report records it, and every grounded finding is on a changed line
+/// or on a shown context line with a changed cause (the grammar allows no
+/// other line); a finding on context without a changed cause is ungrounded.
+#[test]
+fn real_review_with_context_grounds_consequences_on_shown_lines_only() {
+    let repo = TestRepo::new();
+    repo.commit_files(
+        "Add scale() and its caller",
+        &[
+            ("units.py", "def scale(ms):\n    return ms * 1000\n"),
+            (
+                "client.py",
+                "from units import scale\n\n\ndef wait(seconds):\n    # scale() takes milliseconds\n    return scale(seconds)\n",
+            ),
+        ],
+    );
+    repo.commit_files(
+        "scale() now takes seconds",
+        &[("units.py", "def scale(seconds):\n    return seconds\n")],
+    );
+    let with = json_report(&repo, &["--no-cache"]);
+    let without = json_report(&repo, &["--no-cache", "--context-tokens", "0"]);
+    let items = with["context"]["chunks"][0]["items"].as_array().unwrap();
+    assert!(without.get("context").is_none());
+    let prompt = |r: &Value, who: &str| {
+        TestRepo::appendix_chunks(r)
+            .into_iter()
+            .find(|(name, _)| name == who)
+            .map(|(_, c)| c["prompt_tokens"].as_u64().unwrap())
+            .unwrap()
+    };
+    for reviewer in ["correctness", "robustness"] {
+        assert!(
+            prompt(&with, reviewer) > prompt(&without, reviewer) + 10,
+            "{reviewer}: the caller is in the real prompt"
+        );
+    }
+    let shown: Vec<(String, u64, u64)> = items
+        .iter()
+        .map(|i| {
+            // `kind path:start-end (n tokens): reason`
+            let loc = i.as_str().unwrap().split(' ').nth(1).unwrap();
+            let (path, range) = loc.rsplit_once(':').unwrap();
+            let (s, e) = range.split_once('-').unwrap();
+            (path.to_string(), s.parse().unwrap(), e.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .any(|(p, s, e)| p == "client.py" && *s <= 6 && 6 <= *e),
+        "the caller is shown: {items:#?}"
+    );
+    for f in with["findings"].as_array().unwrap() {
+        let (file, line) = (
+            f["file"].as_str().unwrap(),
+            f["line_start"].as_u64().unwrap(),
+        );
+        if file == "units.py" {
+            continue;
+        }
+        assert!(
+            shown
+                .iter()
+                .any(|(p, s, e)| p == file && *s <= line && line <= *e),
+            "a grounded finding off the diff is on a shown line: {f:#}"
+        );
+        assert_eq!(f["cause"]["file"], "units.py", "{f:#}");
+    }
+    for a in with["appendix"].as_array().unwrap() {
+        for l in a["findings"].as_array().unwrap() {
+            let off_diff = l["finding"]["file"] != "units.py";
+            if off_diff && l["finding"].get("cause").is_none() {
+                assert_eq!(l["status"], "ungrounded", "{l:#}");
+            }
+        }
+    }
+}

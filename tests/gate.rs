@@ -22,6 +22,7 @@ fn finding(title: &str, severity: Severity, agreement: usize) -> ConsolidatedFin
             explanation: String::new(),
             fix: String::new(),
             quote: String::new(),
+            cause: None,
         },
         unconfirmed: severity == Severity::Critical && agreement < 2,
         reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),

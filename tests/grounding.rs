@@ -26,6 +26,7 @@ fn finding(file: &str, start: u32, end: u32, quote: &str) -> Finding {
             explanation: String::new(),
             fix: String::new(),
             quote: quote.into(),
+            cause: None,
         },
     }
 }

@@ -397,6 +397,7 @@ fn critical(agreement: usize) -> ReviewFacts {
                 explanation: String::new(),
                 fix: String::new(),
                 quote: String::new(),
+                cause: None,
             },
             unconfirmed: agreement < 2,
             reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),

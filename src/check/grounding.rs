@@ -349,7 +349,10 @@ mod tests {
         let shown: Shown = [(0, [("b.rs".to_string(), vec![(1, 5)])].into())].into();
         let contents: HashMap<String, String> = [
             ("a.rs".to_string(), "x\n".repeat(20)),
-            ("b.rs".to_string(), "fn b() {\n    a()\n}\n\n\n\n\n".to_string()),
+            (
+                "b.rs".to_string(),
+                "fn b() {\n    a()\n}\n\n\n\n\n".to_string(),
+            ),
         ]
         .into();
         let with_cause = |line: u32, cause_line: u32| {

@@ -136,7 +136,10 @@ pub fn pack(
             let t = index.def(owner);
             Some((
                 t.name.clone(),
-                format!("{}:{}, field `{}`", index.files[d.0].path, def.line, def.name),
+                format!(
+                    "{}:{}, field `{}`",
+                    index.files[d.0].path, def.line, def.name
+                ),
             ))
         }))
         .chain(removed_defs(&changed))

@@ -975,7 +975,10 @@ mod tests {
         });
         let with = ask(Some(&on));
         assert!(with.prompt.system.contains("read-only context"));
-        assert!(with.prompt.user.contains("[context 1] src/b.rs lines 4-5 (caller)"));
+        assert!(with
+            .prompt
+            .user
+            .contains("[context 1] src/b.rs lines 4-5 (caller)"));
         assert!(with.grammar.contains("\"consequence\""), "{}", with.grammar);
         assert!(with.grammar.contains("src/b.rs"));
         assert_ne!(cache_key("m", &with), cache_key("m", &none));
