@@ -11,8 +11,8 @@
 
 use super::cochange::CoChange;
 use super::index::{DefId, SymbolIndex};
+use super::model::{ChunkPack, ContextItem, ItemKind};
 use super::tags::{self, DefKind};
-use super::{ChunkPack, ContextItem, ItemKind};
 use crate::git::diff::LineKind;
 use crate::plan::{Chunk, ReviewPlan};
 use std::collections::{BTreeMap, HashMap, HashSet};

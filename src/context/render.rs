@@ -1,7 +1,7 @@
 //! A context pack → the read-only blocks a reviewer reads after the diff,
 //! and the `--plan` listing of what was chosen, dropped and skipped.
 
-use super::{ChunkPack, ContextItem, ContextPlan};
+use super::model::{ChunkPack, ContextItem, ContextPlan};
 use crate::text::escape_control;
 use std::fmt::Write as _;
 
@@ -148,7 +148,7 @@ pub fn plan_text(plan: &ContextPlan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::ItemKind;
+    use crate::context::model::ItemKind;
 
     #[test]
     fn numbered_keeps_real_line_numbers() {
