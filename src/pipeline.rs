@@ -332,7 +332,8 @@ impl<'r> Run<'r> {
             }
         }
         let counter = engine.plan_token_counter(&self.models(), failed);
-        let (count, with): (Box<dyn Fn(&str) -> usize>, &str) = match counter {
+        type Counter = Box<dyn Fn(&str) -> usize>;
+        let (count, with): (Counter, &str) = match counter {
             Some(c) => (Box::new(c), "the reviewers' tokenizers"),
             None => (
                 Box::new(crate::plan::estimate_tokens),
@@ -445,11 +446,11 @@ impl<'r> Run<'r> {
         let t = Instant::now();
         let mut contents = head_contents(self.repo, plan)?;
         for path in context.paths() {
-            if !contents.contains_key(&path) {
-                if let Some(bytes) =
-                    crate::git::range::read_file_at(self.repo, plan.range.head, &path)?
-                {
-                    contents.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+            if let std::collections::hash_map::Entry::Vacant(slot) = contents.entry(path) {
+                let bytes =
+                    crate::git::range::read_file_at(self.repo, plan.range.head, slot.key())?;
+                if let Some(bytes) = bytes {
+                    slot.insert(String::from_utf8_lossy(&bytes).into_owned());
                 }
             }
         }

@@ -122,7 +122,7 @@ fn sibling_method_sharing_a_field_is_shown() {
     r.commit("base");
     r.write(
         "pool/pool.go",
-        &before.replace(
+        before.replace(
             "\tp.count++\n",
             "\tp.mu.Lock()\n\tp.count++\n\tp.mu.Unlock()\n",
         ),

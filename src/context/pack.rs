@@ -325,7 +325,7 @@ pub fn pack(
                 }),
         )
         .collect();
-    for (path, _) in &changed {
+    for path in changed.keys() {
         for (partner, n) in cochange.partners.get(path).map_or(&[][..], Vec::as_slice) {
             let Some(&fi) = index.by_path.get(partner.as_str()) else {
                 continue;
@@ -548,7 +548,7 @@ fn merge(
     index: &SymbolIndex,
 ) -> Vec<Candidate> {
     cands.retain(|c| !is_shown(changed, &index.files[c.file].path, c.start, c.end));
-    cands.sort_by(|a, b| (a.file, a.start, a.end).cmp(&(b.file, b.start, b.end)));
+    cands.sort_by_key(|c| (c.file, c.start, c.end));
     let mut out: Vec<Candidate> = Vec::new();
     for c in cands {
         match out.last_mut() {

@@ -355,7 +355,7 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
         params = params.saturating_add(elems);
         let nbytes = match tensor_type(ty) {
             Some((_, blck, bsz)) => {
-                if elems % blck != 0 {
+                if !elems.is_multiple_of(blck) {
                     return Err(r.corrupt("tensor size is not a whole number of blocks"));
                 }
                 (elems / blck)

@@ -258,11 +258,11 @@ pub fn findings_grammar_with_context(
             limits.max_findings - 1
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         g,
         "finding ::= \"{{\\\"file\\\":\" loc \",\\\"severity\\\":\\\"\" severity \"\\\",\\\"kind\\\":\\\"\" kind \
          \"\\\",\\\"title\\\":\" title \",\\\"explanation\\\":\" explanation \",\\\"fix\\\":\" fix \
-         \",\\\"quote\\\":\" quote{} \"}}\"\n",
+         \",\\\"quote\\\":\" quote{} \"}}\"",
         if with_context { " cause" } else { "" }
     );
     if with_context {
