@@ -241,6 +241,7 @@ Examples:
   git deep-review eval --from-history v1.0..HEAD --max-cases 10
   git deep-review eval --cases bugs.toml --format json > scores.json
   git deep-review eval --mutants 20 --seed 7 --model ollama:qwen2.5-coder:7b
+  git deep-review eval --context --budgets 0,2048,4096 --format json
 
 A cases file (TOML):
   [[case]]
@@ -302,6 +303,24 @@ pub struct EvalArgs {
     /// Show the cases and their known defects; load no model.
     #[arg(long)]
     pub list: bool,
+
+    /// Measure context recall instead of reviewing (no model): for each
+    /// (fix, introducing commit) pair mined from history (in the
+    /// --from-history RANGE when given), the share of the fix's lines
+    /// outside the introducing commit's hunks that its context packs show,
+    /// beside hunks widened to the same budget.
+    #[arg(long)]
+    pub context: bool,
+
+    /// With --context: the budgets measured, tokens per chunk.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "context",
+          default_values_t = crate::eval::context_recall::DEFAULT_BUDGETS)]
+    pub budgets: Vec<usize>,
+
+    /// With --context: at most this many pairs (the newest fixes first).
+    #[arg(long, value_name = "N", requires = "context",
+          default_value_t = crate::eval::context_recall::DEFAULT_MAX_PAIRS)]
+    pub max_pairs: usize,
 
     /// Run every reviewer on this model instead of the configured ones.
     #[arg(long, value_name = "MODEL")]

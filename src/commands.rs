@@ -534,6 +534,9 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
             eprintln!("eval: {msg}");
         }
     };
+    if args.context {
+        return eval_context(&repo, args, &settings, &say);
+    }
     let sources = crate::eval::CaseSources {
         cases_file: args.cases.clone(),
         history: args
@@ -583,6 +586,56 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
         write_json(&mut out, &scores).map_err(io)?;
     } else {
         out.write_all(crate::eval::table::render(&scores).as_bytes())
+            .map_err(io)?;
+    }
+    Ok(error::EXIT_OK)
+}
+
+/// `eval --context`: context recall of the packs on history pairs; no model.
+fn eval_context(
+    repo: &gix::Repository,
+    args: &EvalArgs,
+    settings: &config::Settings,
+    say: &dyn Fn(&str),
+) -> Result<i32> {
+    use crate::eval::context_recall;
+    let pattern = args
+        .fix_pattern
+        .as_deref()
+        .unwrap_or(crate::eval::history::DEFAULT_FIX_PATTERN);
+    let fix_pattern = regex::Regex::new(pattern).map_err(|e| {
+        Error::Usage(format!(
+            "--fix-pattern {pattern:?} is not a regular expression: {e}"
+        ))
+    })?;
+    let mut ignore: Vec<String> = crate::plan::DEFAULT_IGNORE
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    ignore.extend(settings.ignore.iter().cloned());
+    let opts = context_recall::ContextEvalOptions {
+        mine: crate::eval::history::MineOptions {
+            fix_pattern,
+            max_cases: usize::MAX,
+            // Each fix gives at least one pair when it gives any.
+            max_fix_commits: args.max_pairs,
+        },
+        max_pairs: args.max_pairs,
+        budgets: args.budgets.clone(),
+        ignore,
+    };
+    let range = args
+        .from_history
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let report = context_recall::measure(repo, range, settings, &opts, say)?;
+    let mut out = std::io::stdout().lock();
+    let io = |e| Error::io("writing the context recall", e);
+    if args.format == crate::cli::EvalFormat::Json {
+        write_json(&mut out, &report).map_err(io)?;
+    } else {
+        out.write_all(context_recall::render(&report).as_bytes())
             .map_err(io)?;
     }
     Ok(error::EXIT_OK)

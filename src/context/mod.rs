@@ -61,8 +61,27 @@ pub fn build(
         off.budget = opts.budget;
         return Ok(off);
     }
+    let prepared = prepare(repo, plan, opts.ignore, cache)?;
+    Ok(build_prepared(repo, plan, opts, &prepared))
+}
+
+/// What [`build`] reads before packing: the symbol index of the head and
+/// the co-change counts. Packing `plan` at several budgets reads it once.
+pub struct Prepared {
+    index: index::SymbolIndex,
+    stats: IndexStats,
+    co: cochange::CoChange,
+}
+
+/// Indexes the head of `plan` and counts co-changes from its base.
+pub fn prepare(
+    repo: &gix::Repository,
+    plan: &ReviewPlan,
+    ignore: &[String],
+    cache: Option<&Cache>,
+) -> Result<Prepared> {
     let t = Instant::now();
-    let index = index::SymbolIndex::build(repo, plan.range.head, opts.ignore, cache)?;
+    let index = index::SymbolIndex::build(repo, plan.range.head, ignore, cache)?;
     let stats = IndexStats {
         files: index.files.len(),
         lines: index.lines(),
@@ -73,9 +92,21 @@ pub fn build(
     };
     let changed: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
     let co = cochange::count(repo, plan.range.base, &changed)?;
+    Ok(Prepared { index, stats, co })
+}
+
+/// [`build`] from what [`prepare`] read of the same plan (context on,
+/// whatever `opts.enabled` says; a budget of 0 packs nothing).
+pub fn build_prepared(
+    repo: &gix::Repository,
+    plan: &ReviewPlan,
+    opts: &ContextOptions<'_>,
+    prepared: &Prepared,
+) -> ContextPlan {
+    let Prepared { index, stats, co } = prepared;
     let mut texts = BlobTexts {
         repo,
-        index: &index,
+        index,
         texts: HashMap::new(),
     };
     let packs = plan
@@ -86,20 +117,20 @@ pub fn build(
                 Some((b, why)) if b < opts.budget => (b, Some(why)),
                 _ => (opts.budget, None),
             };
-            let mut p = pack::pack(plan, chunk, &index, &co, &mut texts, budget, opts.count);
+            let mut p = pack::pack(plan, chunk, index, co, &mut texts, budget, opts.count);
             p.note = note;
             p
         })
         .collect();
-    Ok(ContextPlan {
+    ContextPlan {
         enabled: true,
         budget: opts.budget,
         counted_with: opts.counted_with.clone(),
         packs,
         skipped: index.skipped.clone(),
-        index: stats,
+        index: stats.clone(),
         cochange_commits: co.commits,
-    })
+    }
 }
 
 /// File texts at the head, read from their blobs once.

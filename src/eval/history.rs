@@ -108,6 +108,46 @@ pub struct Mined {
 /// Fails (exit 3) on a shallow clone, whose blame would stop at the
 /// boundary and name the wrong commits, and on a repository with no commit.
 pub fn mine(repo: &gix::Repository, range: Option<&str>, opts: &MineOptions) -> Result<Mined> {
+    mine_blamed(repo, range, opts).map(|(mined, _)| mined)
+}
+
+/// One line a fix changed (a removed line of its diff that is not
+/// cosmetic) and what blame says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlamedLine {
+    /// The file in the fix's parent, and the line there.
+    pub path: String,
+    pub line: u32,
+    /// The commit that introduced the line.
+    pub commit: ObjectId,
+    /// The file and line in `commit`'s version.
+    pub source_path: String,
+    pub source_line: u32,
+    /// Whether it made a case line of `commit` (not a root's, a merge's, or
+    /// only moved by `commit`).
+    pub kept: bool,
+}
+
+/// A fix commit examined and every line of it blame attributed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixBlame {
+    pub id: ObjectId,
+    /// Its (only) parent, where the lines were blamed.
+    pub parent: ObjectId,
+    pub short: String,
+    pub subject: String,
+    /// In the order blamed (by path, then by blame entry).
+    pub lines: Vec<BlamedLine>,
+}
+
+/// [`mine`], and the blame of each fix that had lines to blame (newest
+/// fix first): the (fix, introducing commit) pairs and the lines behind
+/// them, for measures that need more than the cases.
+pub fn mine_blamed(
+    repo: &gix::Repository,
+    range: Option<&str>,
+    opts: &MineOptions,
+) -> Result<(Mined, Vec<FixBlame>)> {
     refuse_shallow(repo)?;
     let candidates = fix_candidates(repo, range)?;
     let mut miner = Miner::new(repo);
@@ -131,12 +171,16 @@ pub fn mine(repo: &gix::Repository, range: Option<&str>, opts: &MineOptions) -> 
         }
         miner.fix(commit)?;
     }
+    let blamed = std::mem::take(&mut miner.blamed);
     let (cases, skipped) = miner.finish(opts.max_cases);
-    Ok(Mined {
-        cases,
-        fix_commits,
-        skipped,
-    })
+    Ok((
+        Mined {
+            cases,
+            fix_commits,
+            skipped,
+        },
+        blamed,
+    ))
 }
 
 fn refuse_shallow(repo: &gix::Repository) -> Result<()> {
@@ -306,6 +350,8 @@ struct Miner<'repo> {
     files: HashMap<(ObjectId, String), Option<Vec<String>>>,
     skipped: Vec<(String, String)>,
     seen_skips: HashSet<(String, String)>,
+    /// Per fix (as `fixes`), every line blamed.
+    blamed: Vec<FixBlame>,
 }
 
 impl<'repo> Miner<'repo> {
@@ -317,6 +363,7 @@ impl<'repo> Miner<'repo> {
             files: HashMap::new(),
             skipped: Vec::new(),
             seen_skips: HashSet::new(),
+            blamed: Vec::new(),
         }
     }
 
@@ -383,6 +430,13 @@ impl<'repo> Miner<'repo> {
             short: fix.short.clone(),
             subject: fix.subject.clone(),
         });
+        self.blamed.push(FixBlame {
+            id: fix.id,
+            parent,
+            short: fix.short.clone(),
+            subject: fix.subject.clone(),
+            lines: Vec::new(),
+        });
         for (path, lines) in &targets {
             self.blame(index, &fix, parent, path, lines)?;
         }
@@ -431,20 +485,29 @@ impl<'repo> Miner<'repo> {
                     continue;
                 }
                 let line = entry.start_in_source_file + k + 1;
-                self.attribute(entry.commit_id, &source, line, fix_index)?;
+                let kept = self.attribute(entry.commit_id, &source, line, fix_index)?;
+                self.blamed[fix_index].lines.push(BlamedLine {
+                    path: path.to_string(),
+                    line: entry.start_in_blamed_file + k + 1,
+                    commit: entry.commit_id,
+                    source_path: source.clone(),
+                    source_line: line,
+                    kept,
+                });
             }
         }
         Ok(())
     }
 
     /// Line `line` of `file` at commit `commit` is one a fix changed.
+    /// Says whether it became a case line.
     fn attribute(
         &mut self,
         commit: ObjectId,
         file: &str,
         line: u32,
         fix_index: usize,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         if !self.intros.contains_key(&commit) {
             let intro = self.load_intro(commit)?;
             self.intros.insert(commit, intro);
@@ -457,7 +520,7 @@ impl<'repo> Miner<'repo> {
         };
         if let Some(why) = not_a_case {
             self.skip(&short, why);
-            return Ok(());
+            return Ok(false);
         }
         let key = (commit, file.to_string());
         if !self.files.contains_key(&key) {
@@ -478,7 +541,7 @@ impl<'repo> Miner<'repo> {
                 &short,
                 &format!("blame named line {line} of `{file}`, which it does not have"),
             );
-            return Ok(());
+            return Ok(false);
         };
         let intro = self.intros.get_mut(&commit).expect("loaded above");
         let IntroKind::Change { removed } = &intro.kind else {
@@ -486,7 +549,7 @@ impl<'repo> Miner<'repo> {
         };
         if removed.contains(text) {
             intro.moved += 1;
-            return Ok(());
+            return Ok(false);
         }
         intro
             .lines
@@ -495,7 +558,7 @@ impl<'repo> Miner<'repo> {
             .entry(line)
             .or_default()
             .insert(fix_index);
-        Ok(())
+        Ok(true)
     }
 
     fn load_intro(&self, commit: ObjectId) -> Result<Intro> {

@@ -9,6 +9,7 @@
 
 pub mod case;
 pub mod cases;
+pub mod context_recall;
 pub mod history;
 pub mod mutants;
 pub mod run;
