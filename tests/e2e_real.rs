@@ -402,7 +402,14 @@ fn headings(md: &str) -> Vec<(usize, String)> {
 /// Reviewers that text in the diff cannot steer: two stand-ins agreeing on
 /// the planted critical, and one that fails; plus two real models (and the
 /// real lead) that read the injected text.
+// Context off: this test compares the answers of the real models with and
+// without injected instructions, and a 256-token answer budget that fits
+// the diff's answer may not fit one about the context too (the context
+// path is `real_review_with_context_grounds_consequences_on_shown_lines_only`).
 const INJECTION_CONFIG: &str = r#"
+[review]
+context = "off"
+
 [[reviewer]]
 name = "planted-a"
 model = "standin:marker"

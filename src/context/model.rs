@@ -22,6 +22,8 @@ pub enum ItemKind {
     Test,
     /// Code in a file that historically changes together with a changed file.
     CoChange,
+    /// Lines just beyond a hunk (the nearer, the likelier they matter).
+    Nearby,
 }
 
 impl ItemKind {
@@ -33,6 +35,7 @@ impl ItemKind {
             ItemKind::Sibling => "sibling",
             ItemKind::Test => "test",
             ItemKind::CoChange => "co-change",
+            ItemKind::Nearby => "nearby",
         }
     }
 }

@@ -26,8 +26,22 @@ const MAX_USES_PER_NAME: usize = 40;
 const MAX_DEFS_PER_NAME: usize = 8;
 /// Lines shown around a use that is not inside any definition.
 const USE_WINDOW: u32 = 3;
+/// How far the PageRank factor can raise a candidate (×1.3 for the
+/// best-ranked): it orders candidates within a kind, it does not lift a
+/// caller above the lines next to the change.
+const RANK_WEIGHT: f64 = 0.3;
 /// Names too short to link by.
 const MIN_NAME_LEN: usize = 3;
+/// A function longer than this is not a single item (it is its signature
+/// plus the blocks nearest the change, see [`nearby`]).
+const WHOLE_ENCLOSING_LINES: u32 = 60;
+/// Lines per block beyond a hunk, blocks per side, and how much each step
+/// away lowers a block's score.
+const NEARBY_LINES: u32 = 8;
+const NEARBY_BLOCKS: u32 = 20;
+const NEARBY_DECAY: f64 = 0.85;
+/// Candidates listed as dropped at most (the plan stays readable).
+const MAX_DROPPED: usize = 40;
 
 /// What the change in one file of the chunk is.
 #[derive(Debug, Default)]
@@ -53,6 +67,9 @@ struct Candidate {
     score: f64,
     /// The definition it shows, when it is one (for the PageRank factor).
     def: Option<DefId>,
+    /// When it does not fit whole, the part nearest the change may be
+    /// taken: `Some(true)` keeps its first lines, `Some(false)` its last.
+    trim: Option<bool>,
 }
 
 /// Weights of the kinds: the enclosing function first (a change is judged
@@ -60,12 +77,13 @@ struct Candidate {
 /// change depends on, then history.
 fn weight(kind: ItemKind) -> f64 {
     match kind {
-        ItemKind::Enclosing => 1.0,
-        ItemKind::Caller => 0.9,
-        ItemKind::Sibling => 0.85,
-        ItemKind::Test => 0.75,
-        ItemKind::Definition => 0.7,
-        ItemKind::CoChange => 0.5,
+        ItemKind::Nearby => 1.05,
+        ItemKind::Enclosing => 0.9,
+        ItemKind::Caller => 0.8,
+        ItemKind::Sibling => 0.75,
+        ItemKind::Test => 0.7,
+        ItemKind::Definition => 0.6,
+        ItemKind::CoChange => 0.45,
     }
 }
 
@@ -103,11 +121,18 @@ pub fn pack(
             let callable = innermost_callable(index, fi, line);
             if let Some(c) = callable.filter(|c| enclosing_done.insert(*c)) {
                 let def = index.def(c);
+                // A long function is its signature here; the blocks near
+                // the change (below) show the part around it first.
+                let end = if def.end - def.start > WHOLE_ENCLOSING_LINES {
+                    def.line + 1
+                } else {
+                    def.end
+                };
                 cands.push(Candidate {
                     kind: ItemKind::Enclosing,
                     file: fi,
                     start: def.start,
-                    end: def.end,
+                    end,
                     reason: format!(
                         "the whole {} `{}` around the change",
                         kind_word(def.kind),
@@ -115,6 +140,7 @@ pub fn pack(
                     ),
                     score: weight(ItemKind::Enclosing),
                     def: Some(c),
+                    trim: None,
                 });
             }
         }
@@ -185,6 +211,7 @@ pub fn pack(
                 reason: format!("{verb} `{name}`, whose definition changed in this range ({at})"),
                 score: weight(kind) / (ambiguity as f64).sqrt(),
                 def,
+                trim: None,
             });
         }
     }
@@ -247,6 +274,7 @@ pub fn pack(
                         reason: format!("defines `{word}`, used by the changed lines"),
                         score: weight(ItemKind::Definition) / (defs.len() as f64).sqrt() * reach,
                         def: Some(target),
+                        trim: None,
                     });
                 }
             }
@@ -299,10 +327,13 @@ pub fn pack(
                     start: method.start,
                     end: method.end,
                     reason: format!(
-                        "another method of `{owner}` that uses field `{field}`, as the changed lines do"
+                        "`{}`, another method of `{owner}`, uses field `{field}` as the changed `{}` does",
+                        method.name,
+                        def.name
                     ),
                     score: weight(ItemKind::Sibling),
                     def: Some(m),
+                    trim: None,
                 });
             }
         }
@@ -351,14 +382,61 @@ pub fn pack(
                     ),
                     score: weight(ItemKind::CoChange) * strength,
                     def: d,
+                    trim: None,
                 });
             }
         }
     }
 
     apply_rank(index, &changed_defs, &mut cands);
-    let merged = merge(cands, &changed, index);
-    fit(chunk.index, merged, index, texts, budget, count)
+    cands.extend(nearby(index, &changed));
+    select(chunk.index, cands, &changed, index, texts, budget, count)
+}
+
+/// Blocks of lines beyond each hunk, nearest first: most of what decides a
+/// change sits within a few dozen lines of it (the rest of its function,
+/// the fields and imports above it, its neighbours). Inside the function
+/// that encloses the change they rank a little higher.
+fn nearby(index: &SymbolIndex, changed: &BTreeMap<String, Changed>) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (path, ch) in changed {
+        let Some(&fi) = index.by_path.get(path.as_str()) else {
+            continue;
+        };
+        let last = index.files[fi].tags.lines;
+        for &(s, e) in &ch.shown {
+            let around = innermost_callable(index, fi, s.max(1)).map(|d| index.def(d).clone());
+            for k in 0..NEARBY_BLOCKS {
+                let decay = NEARBY_DECAY.powi(k as i32);
+                let above_end = s.saturating_sub(1 + k * NEARBY_LINES);
+                let above = (above_end.saturating_sub(NEARBY_LINES - 1).max(1), above_end);
+                let below_start = e + 1 + k * NEARBY_LINES;
+                let below = (below_start, (below_start + NEARBY_LINES - 1).min(last));
+                for (a, b, keep_first) in [(above.0, above.1, false), (below.0, below.1, true)] {
+                    if a == 0 || b < a || a > last {
+                        continue;
+                    }
+                    let inside = around.as_ref().is_some_and(|d| d.start <= a && b <= d.end);
+                    out.push(Candidate {
+                        kind: ItemKind::Nearby,
+                        file: fi,
+                        start: a,
+                        end: b,
+                        reason: match &around {
+                            Some(d) if inside => {
+                                format!("the rest of `{}` around the change", d.name)
+                            }
+                            _ => format!("near the change at line {s}"),
+                        },
+                        score: weight(ItemKind::Nearby) * decay * if inside { 1.1 } else { 1.0 },
+                        def: None,
+                        trim: Some(keep_first),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The changes of the chunk, by file.
@@ -491,7 +569,7 @@ fn kind_word(kind: DefKind) -> &'static str {
 }
 
 /// Multiplies each candidate's score by one plus its definition's
-/// PageRank (scaled so the best-ranked reaches 2×) over the graph of the
+/// PageRank (scaled so the best-ranked reaches 1 + [`RANK_WEIGHT`]) over the graph of the
 /// candidates' and the changed definitions' uses of each other.
 fn apply_rank(index: &SymbolIndex, changed: &[DefId], cands: &mut [Candidate]) {
     let mut nodes: Vec<DefId> = changed.to_vec();
@@ -534,50 +612,21 @@ fn apply_rank(index: &SymbolIndex, changed: &[DefId], cands: &mut [Candidate]) {
     }
     for c in cands.iter_mut() {
         if let Some(d) = c.def {
-            c.score *= 1.0 + rank[pos[&d]] / best;
+            c.score *= 1.0 + RANK_WEIGHT * rank[pos[&d]] / best;
         }
     }
 }
 
-/// One item per overlapping (or touching) range of a file: the best score,
-/// the kind of the best, every distinct reason. Ranges the chunk already
-/// shows are dropped.
-fn merge(
-    mut cands: Vec<Candidate>,
-    changed: &BTreeMap<String, Changed>,
-    index: &SymbolIndex,
-) -> Vec<Candidate> {
-    cands.retain(|c| !is_shown(changed, &index.files[c.file].path, c.start, c.end));
-    cands.sort_by_key(|c| (c.file, c.start, c.end));
-    let mut out: Vec<Candidate> = Vec::new();
-    for c in cands {
-        match out.last_mut() {
-            Some(last) if last.file == c.file && c.start <= last.end + 1 => {
-                last.end = last.end.max(c.end);
-                if c.score > last.score {
-                    last.score = c.score;
-                    last.kind = c.kind;
-                }
-                if !last.reason.split("; ").any(|r| r == c.reason)
-                    && last.reason.matches("; ").count() < 2
-                {
-                    last.reason = format!("{}; {}", last.reason, c.reason);
-                }
-                // A merged range is scored as a whole; sum a little for
-                // several independent reasons to show it.
-                last.score += 0.05 * c.score;
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Takes items in score order while they fit in `budget`; the rest are
-/// listed as dropped.
-fn fit(
+/// Takes candidates in score order, each for the lines it adds to what is
+/// already taken (so overlapping candidates cost nothing twice and a long
+/// one is not all-or-nothing against a short one), while they fit in
+/// `budget`; then merges what was taken into one block per contiguous
+/// range, counted as rendered. Lines the chunk already shows are never
+/// taken. The rest are listed as dropped.
+fn select(
     chunk: usize,
     mut cands: Vec<Candidate>,
+    changed: &BTreeMap<String, Changed>,
     index: &SymbolIndex,
     texts: &mut dyn Texts,
     budget: usize,
@@ -596,34 +645,190 @@ fn fit(
         budget,
         ..Default::default()
     };
+    // Taken lines by file: line → (score, kind, reason) of what took it.
+    let mut taken: BTreeMap<usize, BTreeMap<u32, (f64, ItemKind, usize)>> = BTreeMap::new();
+    let mut reasons: Vec<String> = Vec::new();
+    // Why else a taken line is worth showing: candidates whose lines were
+    // already taken by a better-scored one (a sibling method the lines
+    // near the change already hold is still a sibling).
+    let mut also: BTreeMap<(usize, u32), Vec<(f64, ItemKind, usize)>> = BTreeMap::new();
+    let mut reason_of = |reason: &str| match reasons.iter().position(|x| x == reason) {
+        Some(i) => i,
+        None => {
+            reasons.push(reason.to_string());
+            reasons.len() - 1
+        }
+    };
     let mut used = 0;
     for c in cands {
-        let path = index.files[c.file].path.clone();
+        let path = &index.files[c.file].path;
         let Some(text) = texts.text(c.file) else {
             continue;
         };
-        let mut item = ContextItem {
-            kind: c.kind,
-            path,
-            start: c.start,
-            end: c.end,
-            tokens: 0,
-            reason: c.reason,
-            score: (c.score * 1000.0).round() / 1000.0,
-            text: super::render::numbered(text, c.start, c.end),
-        };
-        if item.text.is_empty() {
+        let shown = changed
+            .get(path)
+            .map(|ch| ch.shown.clone())
+            .unwrap_or_default();
+        let file_taken = taken.entry(c.file).or_default();
+        let mut new: Vec<u32> = (c.start..=c.end)
+            .filter(|l| !file_taken.contains_key(l))
+            .filter(|&l| !shown.iter().any(|&(s, e)| s <= l && l <= e))
+            .collect();
+        if new.is_empty() {
+            let r = reason_of(&c.reason);
+            for l in c.start..=c.end {
+                if file_taken.contains_key(&l) {
+                    also.entry((c.file, l))
+                        .or_default()
+                        .push((c.score, c.kind, r));
+                }
+            }
             continue;
         }
-        item.tokens = count(&super::render::block(&item, pack.items.len() + 1));
-        if used + item.tokens <= budget {
-            used += item.tokens;
-            pack.items.push(item);
-        } else {
-            item.text.clear();
-            pack.dropped.push(item);
+        // What a block of its own costs besides its lines.
+        let header = count(&format!(
+            "[context 10] {path} lines {}-{} ({}): {}\n",
+            c.start,
+            c.end,
+            c.kind.as_str(),
+            c.reason
+        ));
+        let cost_of = |new: &[u32], taken: &BTreeMap<u32, (f64, ItemKind, usize)>| {
+            let lines: String = new
+                .iter()
+                .map(|&l| super::render::numbered(text, l, l))
+                .collect();
+            let (Some(first), Some(last)) = (new.first(), new.last()) else {
+                return None;
+            };
+            if lines.is_empty() {
+                return None;
+            }
+            let joins =
+                taken.contains_key(&first.saturating_sub(1)) || taken.contains_key(&(last + 1));
+            Some(count(&lines) + if joins { 0 } else { header })
+        };
+        let Some(mut cost) = cost_of(&new, file_taken) else {
+            continue;
+        };
+        // What fits of a block near the change: its lines nearest the change.
+        if let Some(keep_first) = c.trim {
+            while used + cost > budget && new.len() > 1 {
+                if keep_first {
+                    new.pop();
+                } else {
+                    new.remove(0);
+                }
+                cost = cost_of(&new, file_taken).unwrap_or(usize::MAX);
+            }
+        }
+        if used + cost > budget {
+            if pack.dropped.len() < MAX_DROPPED {
+                pack.dropped.push(ContextItem {
+                    kind: c.kind,
+                    path: path.clone(),
+                    start: c.start,
+                    end: c.end,
+                    tokens: cost,
+                    reason: c.reason,
+                    score: (c.score * 1000.0).round() / 1000.0,
+                    text: String::new(),
+                });
+            }
+            continue;
+        }
+        used += cost;
+        let r = reason_of(&c.reason);
+        for l in new {
+            file_taken.insert(l, (c.score, c.kind, r));
         }
     }
-    pack.tokens = used;
+    // One block per contiguous run of taken lines.
+    let mut blocks: Vec<ContextItem> = Vec::new();
+    for (file, lines) in &taken {
+        let Some(text) = texts.text(*file) else {
+            continue;
+        };
+        let mut run: Vec<(u32, (f64, ItemKind, usize))> = Vec::new();
+        let mut flush = |run: &mut Vec<(u32, (f64, ItemKind, usize))>| {
+            if run.is_empty() {
+                return;
+            }
+            let (start, end) = (run[0].0, run[run.len() - 1].0);
+            // Every reason for the block's lines; the named kinds before
+            // "nearby" (they say more about why it matters), best first.
+            // (named, lines it covers, best score, kind, reason)
+            let mut why: Vec<(bool, usize, f64, ItemKind, usize)> = Vec::new();
+            for (l, first) in run.iter() {
+                let others = also.get(&(*file, *l)).map(Vec::as_slice).unwrap_or(&[]);
+                for &(score, kind, r) in std::iter::once(first).chain(others) {
+                    let named = kind != ItemKind::Nearby;
+                    match why.iter_mut().find(|w| w.4 == r) {
+                        Some(w) => {
+                            w.1 += 1;
+                            w.2 = w.2.max(score);
+                        }
+                        None => why.push((named, 1, score, kind, r)),
+                    }
+                }
+            }
+            why.sort_by(|a, b| {
+                b.0.cmp(&a.0)
+                    .then(b.1.cmp(&a.1))
+                    .then(b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal))
+            });
+            let best_score = run.iter().map(|(_, v)| v.0).fold(0.0, f64::max);
+            let best = (best_score, why.first().map_or(ItemKind::Nearby, |w| w.3));
+            let reason = why
+                .iter()
+                .take(3)
+                .map(|w| reasons[w.4].as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            blocks.push(ContextItem {
+                kind: best.1,
+                path: index.files[*file].path.clone(),
+                start,
+                end,
+                tokens: 0,
+                reason,
+                score: (best.0 * 1000.0).round() / 1000.0,
+                text: super::render::numbered(text, start, end),
+            });
+            run.clear();
+        };
+        for (&l, &v) in lines {
+            if run.last().is_some_and(|(prev, _)| *prev + 1 != l) {
+                flush(&mut run);
+            }
+            run.push((l, v));
+        }
+        flush(&mut run);
+    }
+    // Best first, as the reviewer reads them; counted as rendered, and the
+    // lowest dropped should the real count exceed the estimate.
+    blocks.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.path.cmp(&b.path))
+            .then(a.start.cmp(&b.start))
+    });
+    loop {
+        let mut total = 0;
+        for (i, b) in blocks.iter_mut().enumerate() {
+            b.tokens = count(&super::render::block(b, i + 1));
+            total += b.tokens;
+        }
+        if total <= budget || blocks.is_empty() {
+            pack.tokens = total;
+            break;
+        }
+        if let Some(mut b) = blocks.pop() {
+            b.text.clear();
+            pack.dropped.push(b);
+        }
+    }
+    pack.items = blocks;
     pack
 }
