@@ -42,7 +42,11 @@
 #   CONTEXT_BENCH_REPS       review runs per setting [3]
 #   CONTEXT_BENCH_MAX_TOKENS max_tokens of each reviewer [256]
 #   CONTEXT_BENCH_N_CTX      n_ctx of the model [8192]
-#   CONTEXT_BENCH_THREADS    --threads of the reviews [nproc]
+#   CONTEXT_BENCH_THREADS    threads of the reviews [the binary's default,
+#                            which follows the load: a fixed count on a busy
+#                            machine spins in OpenMP barriers, see busy.sh]
+#   CONTEXT_BENCH_TIME_BUDGET time_budget of each review [1h; a review cut
+#                            short by it has no figures and stops the bench]
 #   CONTEXT_BENCH_KEEP       1: keep the temporary directory and say where
 #
 # Needs python3, hyperfine and /usr/bin/time (Debian/Ubuntu: apt-get install
@@ -55,7 +59,7 @@ die() { echo "context.sh: error: $*" >&2; exit 1; }
 say() { echo "context.sh: $*" >&2; }
 
 case "${1:-}" in
-    -h|--help) sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     "") ;;
     *) die "no arguments (settings come from the environment; see --help)" ;;
 esac
@@ -71,7 +75,8 @@ n_reviewers=${CONTEXT_BENCH_REVIEWERS:-1}
 reps=${CONTEXT_BENCH_REPS:-3}
 max_tokens=${CONTEXT_BENCH_MAX_TOKENS:-256}
 n_ctx=${CONTEXT_BENCH_N_CTX:-8192}
-threads=${CONTEXT_BENCH_THREADS:-$(nproc 2>/dev/null || echo 2)}
+threads=${CONTEXT_BENCH_THREADS:-}
+time_budget=${CONTEXT_BENCH_TIME_BUDGET:-1h}
 
 is_count() { case "$2" in ''|*[!0-9]*) die "$1 must be a positive integer, not '$2'" ;; esac
              [ "$2" -ge 1 ] || die "$1 must be at least 1"; }
@@ -81,7 +86,7 @@ is_count CONTEXT_BENCH_REVIEWERS "$n_reviewers"
 is_count CONTEXT_BENCH_REPS "$reps"
 is_count CONTEXT_BENCH_MAX_TOKENS "$max_tokens"
 is_count CONTEXT_BENCH_N_CTX "$n_ctx"
-is_count CONTEXT_BENCH_THREADS "$threads"
+[ -z "$threads" ] || is_count CONTEXT_BENCH_THREADS "$threads"
 [ "$n_reviewers" -le 3 ] || die "CONTEXT_BENCH_REVIEWERS is 1..3 (one per built-in prompt)"
 
 [ -x "$bin_src" ] || die "$bin_src is missing: cargo build --release (or set CONTEXT_BENCH_BIN)"
@@ -469,14 +474,16 @@ TOML
         cat <<TOML
 [review]
 lead = "none"
-threads = $threads
+time_budget = "$time_budget"
 TOML
+        [ -z "$threads" ] || echo "threads = $threads"
+
     } >.deep-review.toml
     echo ".deep-review.toml" >>.git/info/exclude
     "$bin" config >"$work/config.txt" 2>&1 || { cat "$work/config.txt" >&2; die "the review configuration is refused (see above)"; }
     "$bin" HEAD~1..HEAD --plan --format json --quiet >"$work/review-plan.json" \
         || die "--plan failed in the review repository"
-    echo "review: $(git diff --shortstat HEAD~1 | sed 's/^ //'); model $model (n_ctx $n_ctx); threads $threads; max_tokens $max_tokens; $reps runs per setting, interleaved"
+    echo "review: $(git diff --shortstat HEAD~1 | sed 's/^ //'); model $model (n_ctx $n_ctx); threads ${threads:-default (follows the load)}; max_tokens $max_tokens; $reps runs per setting, interleaved"
     n=1
     while [ $n -le "$reps" ]; do
         for setting in off on; do
@@ -540,6 +547,9 @@ for setting in ("off", "on"):
     for n in range(1, reps + 1):
         r = json.load(open(f"{work}/review-{setting}-{n}.json"))
         wall = int(open(f"{work}/review-{setting}-{n}.wall").read())
+        if r.get("not_reviewed"):
+            sys.exit(f"context.sh: review {setting} run {n}: not reviewed: {r['not_reviewed'][0]['reason']} "
+                     "(raise CONTEXT_BENCH_TIME_BUDGET, or run on a quieter machine)")
         errs = [x["error"] for x in r["retro"] if x.get("error")]
         errs += [c["error"] for a in r["appendix"] for c in a["chunks"] if c.get("error")]
         if errs:
