@@ -617,6 +617,9 @@ fn apply_rank(index: &SymbolIndex, changed: &[DefId], cands: &mut [Candidate]) {
     }
 }
 
+/// What took a line: the candidate's score, kind and reason (an index).
+type Took = (f64, ItemKind, usize);
+
 /// Takes candidates in score order, each for the lines it adds to what is
 /// already taken (so overlapping candidates cost nothing twice and a long
 /// one is not all-or-nothing against a short one), while they fit in
@@ -646,12 +649,12 @@ fn select(
         ..Default::default()
     };
     // Taken lines by file: line → (score, kind, reason) of what took it.
-    let mut taken: BTreeMap<usize, BTreeMap<u32, (f64, ItemKind, usize)>> = BTreeMap::new();
+    let mut taken: BTreeMap<usize, BTreeMap<u32, Took>> = BTreeMap::new();
     let mut reasons: Vec<String> = Vec::new();
     // Why else a taken line is worth showing: candidates whose lines were
     // already taken by a better-scored one (a sibling method the lines
     // near the change already hold is still a sibling).
-    let mut also: BTreeMap<(usize, u32), Vec<(f64, ItemKind, usize)>> = BTreeMap::new();
+    let mut also: BTreeMap<(usize, u32), Vec<Took>> = BTreeMap::new();
     let mut reason_of = |reason: &str| match reasons.iter().position(|x| x == reason) {
         Some(i) => i,
         None => {
@@ -693,7 +696,7 @@ fn select(
             c.kind.as_str(),
             c.reason
         ));
-        let cost_of = |new: &[u32], taken: &BTreeMap<u32, (f64, ItemKind, usize)>| {
+        let cost_of = |new: &[u32], taken: &BTreeMap<u32, Took>| {
             let lines: String = new
                 .iter()
                 .map(|&l| super::render::numbered(text, l, l))
@@ -749,8 +752,8 @@ fn select(
         let Some(text) = texts.text(*file) else {
             continue;
         };
-        let mut run: Vec<(u32, (f64, ItemKind, usize))> = Vec::new();
-        let mut flush = |run: &mut Vec<(u32, (f64, ItemKind, usize))>| {
+        let mut run: Vec<(u32, Took)> = Vec::new();
+        let mut flush = |run: &mut Vec<(u32, Took)>| {
             if run.is_empty() {
                 return;
             }
