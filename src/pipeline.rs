@@ -327,7 +327,13 @@ impl<'r> Run<'r> {
         }
         let mut windows: Vec<Window> = Vec::new();
         for r in ready {
-            if let Some(n) = engine.context_window(&r.spec.model) {
+            // What the server or the loaded model says, else what the
+            // manifest says (a server that does not tell, such as Ollama's
+            // OpenAI API, is bounded by the entry's `n_ctx` when given).
+            let window = engine
+                .context_window(&r.spec.model)
+                .or_else(|| configured_window(self.manifest.as_ref().ok(), &r.spec.model));
+            if let Some(n) = window {
                 windows.push((r.spec.model.clone(), n, r.spec.sampling.max_tokens));
             }
         }

@@ -518,6 +518,11 @@ struct LlamaServer {
 
 impl LlamaServer {
     fn start(model: &Path, parallel: u32) -> LlamaServer {
+        LlamaServer::start_with_context(model, parallel, 4096)
+    }
+
+    /// A server whose every slot holds `ctx` tokens.
+    fn start_with_context(model: &Path, parallel: u32, ctx: u32) -> LlamaServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -531,7 +536,7 @@ impl LlamaServer {
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args([
                 "-c",
-                &(4096 * parallel).to_string(),
+                &(ctx * parallel).to_string(),
                 "--parallel",
                 &parallel.to_string(),
             ])
@@ -759,4 +764,74 @@ fn a_pool_fails_over_when_a_server_is_killed_mid_review() {
         sent.contains(&a.base().as_str()) && sent.contains(&b.base().as_str()),
         "{sent:?}"
     );
+}
+
+/// A server with a small window: the context pack shrinks to what its
+/// window leaves beside the diff and the answer (the report says so), and
+/// the prompt it is sent fits, instead of failing as too long or being cut.
+#[test]
+fn context_shrinks_to_fit_a_small_server_window() {
+    let repo = TestRepo::new();
+    let mut callers = String::new();
+    for i in 0..60 {
+        callers.push_str(&format!(
+            "def caller_{i}(xs):\n    # a caller that assumes the old behaviour\n    return average(xs) + {i}\n\n\n"
+        ));
+    }
+    repo.commit_files(
+        "average and its callers",
+        &[
+            (
+                "stats.py",
+                "def average(xs):\n    return sum(xs) / len(xs)\n",
+            ),
+            (
+                "users.py",
+                &format!("from stats import average\n\n\n{callers}"),
+            ),
+        ],
+    );
+    repo.commit_files(
+        "integer average",
+        &[(
+            "stats.py",
+            "def average(xs):\n    return sum(xs) // len(xs)\n",
+        )],
+    );
+    let server = LlamaServer::start_with_context(&common::models::dir().join(SMOL_FILE), 1, 1024);
+    let models = models_dir(
+        &repo,
+        &format!(
+            "[[model]]\nname = \"small-window\"\nendpoint = \"{}\"\n",
+            server.base()
+        ),
+    );
+    configure(&repo, &[("correctness", "small-window")], "");
+    let (out, report) = review(&repo, &models, &["--no-cache"], &[]);
+    let report = report.unwrap_or_else(|| panic!("no report: {}", text(&out.stderr)));
+    assert!(
+        retro(&report, "correctness")["error"].is_null(),
+        "{}",
+        text(&out.stderr)
+    );
+    let chunk = &report["context"]["chunks"][0];
+    assert!(
+        chunk["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("small-window's window of 1024 tokens")),
+        "{chunk:#}"
+    );
+    let budget = chunk["budget"].as_u64().unwrap();
+    assert!(
+        budget < 1024 && chunk["tokens"].as_u64().unwrap() <= budget,
+        "{chunk:#}"
+    );
+    assert!(
+        !chunk["items"].as_array().unwrap().is_empty(),
+        "some context still fits: {chunk:#}"
+    );
+    let sent = appendix(&report, "correctness")["chunks"][0]["prompt_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(sent + 200 <= 1024, "the prompt fits the window: {sent}");
 }
