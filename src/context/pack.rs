@@ -406,12 +406,21 @@ fn nearby(index: &SymbolIndex, changed: &BTreeMap<String, Changed>) -> Vec<Candi
         let last = index.files[fi].tags.lines;
         for &(s, e) in &ch.shown {
             let around = innermost_callable(index, fi, s.max(1)).map(|d| index.def(d).clone());
-            for k in 0..NEARBY_BLOCKS {
-                let decay = NEARBY_DECAY.powi(k as i32);
-                let above_end = s.saturating_sub(1 + k * NEARBY_LINES);
-                let above = (above_end.saturating_sub(NEARBY_LINES - 1).max(1), above_end);
-                let below_start = e + 1 + k * NEARBY_LINES;
-                let below = (below_start, (below_start + NEARBY_LINES - 1).min(last));
+            // Small blocks first (the next few lines are the likeliest to
+            // matter, and many hunks share a budget), then full ones.
+            let mut off = 0;
+            for k in 0..NEARBY_BLOCKS + 3 {
+                let size = match k {
+                    0 => 2,
+                    1 | 2 => 3,
+                    _ => NEARBY_LINES,
+                };
+                let decay = NEARBY_DECAY.powf(f64::from(off) / f64::from(NEARBY_LINES));
+                let above_end = s.saturating_sub(1 + off);
+                let above = (above_end.saturating_sub(size - 1).max(1), above_end);
+                let below_start = e + 1 + off;
+                let below = (below_start, (below_start + size - 1).min(last));
+                off += size;
                 for (a, b, keep_first) in [(above.0, above.1, false), (below.0, below.1, true)] {
                     if a == 0 || b < a || a > last {
                         continue;
@@ -426,7 +435,7 @@ fn nearby(index: &SymbolIndex, changed: &BTreeMap<String, Changed>) -> Vec<Candi
                             Some(d) if inside => {
                                 format!("the rest of `{}` around the change", d.name)
                             }
-                            _ => format!("near the change at line {s}"),
+                            _ => format!("near line {s}"),
                         },
                         score: weight(ItemKind::Nearby) * decay * if inside { 1.1 } else { 1.0 },
                         def: None,
