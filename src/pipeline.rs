@@ -261,6 +261,11 @@ impl<'r> Run<'r> {
         )
     }
 
+    /// Reviewers are shown context (`review.context` on, a budget above 0).
+    fn context_on(&self) -> bool {
+        self.settings.context && self.settings.context_tokens > 0
+    }
+
     /// What the context of a review is cached under: everything that
     /// decides it (the chunks, the head and base, the tokenizers that count
     /// it, the budget, the reviewers' prompts and answer budgets).
@@ -313,7 +318,7 @@ impl<'r> Run<'r> {
         engine: &mut Engine,
         failed: &HashMap<String, String>,
     ) -> Result<ContextPlan> {
-        if !self.settings.context || self.settings.context_tokens == 0 {
+        if !self.context_on() {
             return Ok(ContextPlan::off(plan));
         }
         let tokenizers = self.tokenizers(failed, engine);
@@ -450,16 +455,7 @@ impl<'r> Run<'r> {
         }
 
         let t = Instant::now();
-        let mut contents = head_contents(self.repo, plan)?;
-        for path in context.paths() {
-            if let std::collections::hash_map::Entry::Vacant(slot) = contents.entry(path) {
-                let bytes =
-                    crate::git::range::read_file_at(self.repo, plan.range.head, slot.key())?;
-                if let Some(bytes) = bytes {
-                    slot.insert(String::from_utf8_lossy(&bytes).into_owned());
-                }
-            }
-        }
+        let contents = head_contents(self.repo, plan, &context.paths())?;
         let checked: Checked =
             crate::check::check_with_context(plan, &context.shown(), &contents, runs);
         // (The `verify` stage slots in here: each consolidated finding
@@ -588,7 +584,7 @@ impl<'r> Run<'r> {
         let ready = self.ready_reviewers(&HashMap::new(), engine);
         let identities = self.identities(engine);
         let identity = |m: &str| identities.get(m).cloned().unwrap_or_else(|| m.to_string());
-        let context = if self.settings.context && self.settings.context_tokens > 0 {
+        let context = if self.context_on() {
             let key = self.context_key(&cut, &tokenizers, &ready);
             serde_json::from_str::<ContextPlan>(&self.store.get(&key)?).ok()?
         } else {
@@ -863,13 +859,22 @@ pub fn plan_paths(
     ))
 }
 
-/// The text of every reviewed file at the reviewed head (grounding checks
-/// quotes against it; excerpts are cut from it, never from model text).
-fn head_contents(repo: &gix::Repository, plan: &ReviewPlan) -> Result<HashMap<String, String>> {
+/// The text of every reviewed file, and of every file shown as context,
+/// at the reviewed head (grounding checks quotes against it; excerpts are
+/// cut from it, never from model text).
+fn head_contents(
+    repo: &gix::Repository,
+    plan: &ReviewPlan,
+    context_paths: &[String],
+) -> Result<HashMap<String, String>> {
     let mut out = HashMap::new();
-    for f in &plan.files {
-        if let Some(bytes) = crate::git::range::read_file_at(repo, plan.range.head, &f.path)? {
-            out.insert(f.path.clone(), String::from_utf8_lossy(&bytes).into_owned());
+    let paths = plan.files.iter().map(|f| &f.path).chain(context_paths);
+    for path in paths {
+        if out.contains_key(path) {
+            continue;
+        }
+        if let Some(bytes) = crate::git::range::read_file_at(repo, plan.range.head, path)? {
+            out.insert(path.clone(), String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     Ok(out)

@@ -39,24 +39,6 @@ pub struct SymbolIndex {
     pub parsed: usize,
 }
 
-/// Whether a path is a test's (common layouts of the languages indexed).
-pub fn is_test_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
-    lower.starts_with("tests/")
-        || lower.starts_with("test/")
-        || lower.contains("/tests/")
-        || lower.contains("/test/")
-        || lower.contains("__tests__/")
-        || name.starts_with("test_")
-        || name.ends_with("_test.go")
-        || name.ends_with("_test.py")
-        || name.contains(".test.")
-        || name.contains(".spec.")
-        || name.ends_with("test.java")
-        || name.ends_with("tests.java")
-}
-
 /// Files read and parsed per batch: bounds the text held in memory at once.
 const BATCH: usize = 256;
 
@@ -93,11 +75,9 @@ impl SymbolIndex {
                 let blob = repo.find_blob(f.blob).map_err(|e| {
                     Error::Git(format!("cannot read `{}` ({}): {e}", f.path, f.blob))
                 })?;
-                let skip = tree::content_skip(&blob.data);
-                let text = match (skip, tree::decode(&blob.data)) {
-                    (None, Some(text)) => text,
-                    (skip, _) => {
-                        let reason = skip.unwrap_or_else(|| "not UTF-8 text".into());
+                let text = match tree::text_of(&blob.data) {
+                    Ok(text) => text,
+                    Err(reason) => {
                         put(cache, f, &CachedTags::Skip(reason.clone()));
                         skipped.push(Skip {
                             path: f.path.clone(),
@@ -138,7 +118,7 @@ impl SymbolIndex {
         self.files.push(IndexedFile {
             path: f.path.clone(),
             blob: f.blob,
-            test: is_test_path(&f.path),
+            test: crate::git::lang::is_test_path(&f.path),
             tags,
         });
     }
@@ -187,27 +167,5 @@ fn put(cache: Option<&Cache>, f: &TreeFile, tags: &CachedTags) {
     if let (Some(c), Ok(text)) = (cache, serde_json::to_string(tags)) {
         // A cache that cannot be written only costs time next run.
         let _ = c.put(&tags_key(f), &text);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_paths() {
-        for p in [
-            "tests/a.rs",
-            "src/x/tests/b.rs",
-            "pkg/a_test.go",
-            "test_a.py",
-            "a.test.ts",
-            "src/FooTest.java",
-        ] {
-            assert!(is_test_path(p), "{p}");
-        }
-        for p in ["src/a.rs", "src/testing_utils_not.rs", "contest.go"] {
-            assert!(!is_test_path(p), "{p}");
-        }
     }
 }

@@ -137,17 +137,18 @@ pub fn build_prepared(
 struct BlobTexts<'a> {
     repo: &'a gix::Repository,
     index: &'a index::SymbolIndex,
-    texts: HashMap<usize, Option<String>>,
+    texts: HashMap<usize, Option<Vec<String>>>,
 }
 
 impl pack::Texts for BlobTexts<'_> {
-    fn text(&mut self, file: usize) -> Option<&str> {
+    fn lines(&mut self, file: usize) -> Option<&[String]> {
         let (repo, index) = (self.repo, self.index);
         self.texts
             .entry(file)
             .or_insert_with(|| {
                 let blob = repo.find_blob(index.files[file].blob).ok()?;
-                tree::decode(&blob.data)
+                let text = tree::text_of(&blob.data).ok()?;
+                Some(text.lines().map(str::to_string).collect())
             })
             .as_deref()
     }

@@ -87,9 +87,10 @@ fn weight(kind: ItemKind) -> f64 {
     }
 }
 
-/// Reads a file's text at the head by index (blobs are read once per pack run).
+/// Reads a file's text at the head by index, split into lines (blobs are
+/// read once per pack run).
 pub trait Texts {
-    fn text(&mut self, file: usize) -> Option<&str>;
+    fn lines(&mut self, file: usize) -> Option<&[String]>;
 }
 
 /// Builds the pack of `chunk` within `budget` tokens counted by `count`.
@@ -224,10 +225,10 @@ pub fn pack(
         }
         // The files this one names (`use crate::engine::grammar`, `import
         // "pool"`): a definition there is likelier the one meant.
-        let mentions: String = index
+        let mentions: Vec<String> = index
             .by_path
             .get(path.as_str())
-            .and_then(|&fi| texts.text(fi).map(str::to_string))
+            .and_then(|&fi| texts.lines(fi).map(<[String]>::to_vec))
             .unwrap_or_default();
         let mut seen = HashSet::new();
         for text in &ch.added_text {
@@ -261,7 +262,7 @@ pub fn pack(
                     let def_path = &index.files[d.0].path;
                     let reach = if def_path == path {
                         1.2
-                    } else if mentions.contains(module_stem(def_path)) {
+                    } else if mentions.iter().any(|l| l.contains(module_stem(def_path))) {
                         1.0
                     } else {
                         0.5
@@ -674,7 +675,7 @@ fn select(
     let mut used = 0;
     for c in cands {
         let path = &index.files[c.file].path;
-        let Some(text) = texts.text(c.file) else {
+        let Some(text) = texts.lines(c.file) else {
             continue;
         };
         let shown = changed
@@ -708,7 +709,7 @@ fn select(
         let cost_of = |new: &[u32], taken: &BTreeMap<u32, Took>| {
             let lines: String = new
                 .iter()
-                .map(|&l| super::render::numbered(text, l, l))
+                .map(|&l| super::render::numbered_lines(text, l, l))
                 .collect();
             let (Some(first), Some(last)) = (new.first(), new.last()) else {
                 return None;
@@ -758,7 +759,7 @@ fn select(
     // One block per contiguous run of taken lines.
     let mut blocks: Vec<ContextItem> = Vec::new();
     for (file, lines) in &taken {
-        let Some(text) = texts.text(*file) else {
+        let Some(text) = texts.lines(*file) else {
             continue;
         };
         let mut run: Vec<(u32, Took)> = Vec::new();
@@ -805,7 +806,7 @@ fn select(
                 tokens: 0,
                 reason,
                 score: (best.0 * 1000.0).round() / 1000.0,
-                text: super::render::numbered(text, start, end),
+                text: super::render::numbered_lines(text, start, end),
             });
             run.clear();
         };

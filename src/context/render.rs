@@ -5,20 +5,15 @@ use super::model::{ChunkPack, ContextItem, ContextPlan};
 use crate::text::escape_control;
 use std::fmt::Write as _;
 
-/// Lines `start..=end` of `text` with their line numbers, as the diff
-/// shows unchanged lines (`  12 | code`). Empty when the range is past the end.
-pub fn numbered(text: &str, start: u32, end: u32) -> String {
+/// Lines `start..=end` of a file (already split into lines: the pack asks
+/// for many ranges of one file) with their line numbers, as the diff shows
+/// unchanged lines (`  12 | code`). Empty when the range is past the end.
+pub fn numbered_lines(lines: &[impl AsRef<str>], start: u32, end: u32) -> String {
     let width = end.to_string().len();
     let mut out = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i as u32 + 1;
-        if n < start {
-            continue;
-        }
-        if n > end {
-            break;
-        }
-        let _ = writeln!(out, "  {n:>width$} | {line}");
+    let last = end.min(lines.len() as u32);
+    for n in start.max(1)..=last {
+        let _ = writeln!(out, "  {n:>width$} | {}", lines[n as usize - 1].as_ref());
     }
     out
 }
@@ -153,8 +148,9 @@ mod tests {
     #[test]
     fn numbered_keeps_real_line_numbers() {
         let text = "a\nb\nc\nd\n";
-        assert_eq!(numbered(text, 2, 3), "  2 | b\n  3 | c\n");
-        assert_eq!(numbered(text, 9, 12), "");
+        let text: Vec<&str> = text.lines().collect();
+        assert_eq!(numbered_lines(&text, 2, 3), "  2 | b\n  3 | c\n");
+        assert_eq!(numbered_lines(&text, 9, 12), "");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn list(
         .breadthfirst
         .files()
         .map_err(|e| Error::Git(format!("cannot list the tree of commit {commit}: {e}")))?;
-    let ignore = globs(ignore.iter().map(String::as_str));
+    let ignore = crate::plan::IgnoreSet::new(ignore);
     let attributes = linguist_globs(repo, &entries);
     let mut files = Vec::new();
     let mut skipped = Vec::new();
@@ -61,8 +61,8 @@ pub fn list(
             skipped.push(skip("submodule (its code is another repository's)"));
         } else if e.mode.is_link() {
             skipped.push(skip("symlink (never followed)"));
-        } else if ignore.is_match(&path) {
-            skipped.push(skip("matches an ignore glob"));
+        } else if let Some(glob) = ignore.matching(&path) {
+            skipped.push(skip(&format!("matches ignore glob \"{glob}\"")));
         } else if let Some(attr) = attributes.iter().find(|(_, g)| g.is_match(&path)) {
             skipped.push(skip(&format!("marked {} in .gitattributes", attr.0)));
         } else {
@@ -72,60 +72,56 @@ pub fn list(
     Ok((files, skipped))
 }
 
-/// Why `data` (the blob of `path`) is not indexed, if it is not.
-pub fn content_skip(data: &[u8]) -> Option<String> {
+/// The text of a blob, or why it is not indexed: UTF-8 as is, UTF-16
+/// with a byte-order mark decoded; too large, binary, undecodable,
+/// minified (a line over [`MAX_LINE_CHARS`]) and generated (the plan's
+/// markers in its first lines) are not.
+pub fn text_of(data: &[u8]) -> std::result::Result<String, String> {
     if data.len() as u64 > MAX_FILE_BYTES {
-        return Some(format!(
+        return Err(format!(
             "larger than {} KiB ({} KiB)",
             MAX_FILE_BYTES / 1024,
             data.len() / 1024
         ));
     }
-    if data[..data.len().min(8000)].contains(&0) {
-        return Some("binary".into());
-    }
-    let text = match std::str::from_utf8(data) {
-        Ok(t) => t,
-        Err(_) => return Some("not UTF-8 text".into()),
+    // A byte-order mark first: UTF-16 text is full of NUL bytes.
+    let text = match encoding_rs::Encoding::for_bom(data) {
+        Some((enc, _)) => {
+            let (text, _, bad) = enc.decode(data);
+            if bad {
+                return Err("not UTF-8 text".into());
+            }
+            text.into_owned()
+        }
+        None if data[..data.len().min(8000)].contains(&0) => return Err("binary".into()),
+        None => String::from_utf8(data.to_vec()).map_err(|_| "not UTF-8 text".to_string())?,
     };
     if let Some(longest) = text.lines().map(|l| l.chars().count()).max() {
         if longest > MAX_LINE_CHARS {
-            return Some(format!(
+            return Err(format!(
                 "minified or generated (a line of {longest} characters)"
             ));
         }
     }
-    let head: String = text.lines().take(5).collect::<Vec<_>>().join("\n");
-    if head.contains("@generated") || head.contains("DO NOT EDIT") {
-        return Some("generated (says so in its first lines)".into());
+    let head = text
+        .lines()
+        .take(crate::plan::GENERATED_HEAD_LINES as usize);
+    if head
+        .flat_map(|l| {
+            crate::plan::GENERATED_MARKERS
+                .iter()
+                .map(move |m| l.contains(m))
+        })
+        .any(|hit| hit)
+    {
+        return Err("generated (says so in its first lines)".into());
     }
-    None
+    Ok(text)
 }
 
-/// `text` of a blob: UTF-8 as is, UTF-16 with a byte-order mark decoded.
-pub fn decode(data: &[u8]) -> Option<String> {
-    if let Ok(t) = std::str::from_utf8(data) {
-        return Some(t.to_string());
-    }
-    let (enc, _) = encoding_rs::Encoding::for_bom(data)?;
-    let (text, _, bad) = enc.decode(data);
-    (!bad).then(|| text.into_owned())
-}
-
-/// Gitignore-style globs: a pattern without `/` matches a name at any
-/// depth, one with `/` is anchored at `base`.
-fn globs<'a>(patterns: impl Iterator<Item = &'a str>) -> GlobSet {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        for g in glob_forms("", p) {
-            if let Ok(g) = Glob::new(&g) {
-                b.add(g);
-            }
-        }
-    }
-    b.build().unwrap_or_else(|_| GlobSet::empty())
-}
-
+/// Gitignore-style glob forms of a `.gitattributes` pattern in directory
+/// `base`: without `/` it matches a name at any depth below `base`, with
+/// `/` it is anchored at `base`.
 fn glob_forms(base: &str, pattern: &str) -> Vec<String> {
     let p = pattern.trim_end_matches('/');
     let anchored = p.starts_with('/') || p.trim_start_matches('/').contains('/');
@@ -188,6 +184,11 @@ fn linguist_globs(
 mod tests {
     use super::*;
 
+    /// Why a blob is not indexed (`None`: it is).
+    fn content_skip(data: &[u8]) -> Option<String> {
+        text_of(data).err()
+    }
+
     #[test]
     fn content_skips_say_why() {
         assert_eq!(content_skip(b"fn main() {}\n"), None);
@@ -205,11 +206,23 @@ mod tests {
             .starts_with("generated"));
         let big = vec![b'a'; MAX_FILE_BYTES as usize + 1];
         assert!(content_skip(&big).unwrap().starts_with("larger than"));
+        // UTF-16 with a byte-order mark is text.
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("fn a() {}\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(text_of(&utf16).as_deref(), Ok("fn a() {}\n"));
     }
 
     #[test]
     fn glob_forms_follow_gitignore_rules() {
-        let set = globs(["gen", "/docs/*.md", "vendor/"].into_iter());
+        let mut b = GlobSetBuilder::new();
+        for p in ["gen", "/docs/*.md", "vendor/"] {
+            for g in glob_forms("", p) {
+                b.add(Glob::new(&g).unwrap());
+            }
+        }
+        let set = b.build().unwrap();
         assert!(set.is_match("gen"));
         assert!(set.is_match("a/b/gen"));
         assert!(set.is_match("a/gen/x.rs"));

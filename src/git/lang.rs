@@ -56,6 +56,26 @@ pub fn language_for(path: &str) -> Option<&'static str> {
     })
 }
 
+/// Test files by the common conventions of the languages we see.
+pub fn is_test_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    let dirs: Vec<&str> = lower.split('/').collect();
+    dirs[..dirs.len().saturating_sub(1)].iter().any(|d| {
+        matches!(
+            *d,
+            "test" | "tests" | "spec" | "specs" | "__tests__" | "testdata"
+        )
+    }) || name.starts_with("test_")
+        || name.contains("_test.")
+        || name.contains(".test.")
+        || name.contains("_spec.")
+        || name.contains(".spec.")
+        || name.ends_with("test.java")
+        || name.ends_with("tests.cs")
+        || name.ends_with(".bats")
+}
+
 pub fn is_brace_language(lang: &str) -> bool {
     matches!(
         lang,
@@ -370,4 +390,26 @@ fn python_block_end(lines: &[&str], start: usize, indent: usize) -> usize {
         }
     }
     end
+}
+
+#[cfg(test)]
+mod test_paths {
+    use super::is_test_path;
+
+    #[test]
+    fn test_paths() {
+        for p in [
+            "tests/a.rs",
+            "src/x/tests/b.rs",
+            "pkg/a_test.go",
+            "test_a.py",
+            "a.test.ts",
+            "src/FooTest.java",
+        ] {
+            assert!(is_test_path(p), "{p}");
+        }
+        for p in ["src/a.rs", "src/testing_utils_not.rs", "contest.go"] {
+            assert!(!is_test_path(p), "{p}");
+        }
+    }
 }

@@ -124,9 +124,9 @@ pub const LOCK_FILES: &[&str] = &[
 ];
 
 /// Markers of generated code, looked for in the first lines of the new file.
-const GENERATED_MARKERS: &[&str] = &["@generated", "DO NOT EDIT"];
+pub const GENERATED_MARKERS: &[&str] = &["@generated", "DO NOT EDIT"];
 /// How many leading lines are searched for a generated-code marker.
-const GENERATED_HEAD_LINES: u32 = 10;
+pub const GENERATED_HEAD_LINES: u32 = 10;
 
 /// Splits the diff into what is reviewed (in chunks of at most
 /// `opts.chunk_tokens` as measured by `count`), what is skipped and why,
@@ -199,15 +199,16 @@ pub fn recount(
     out
 }
 
-/// Compiled ignore globs, remembering which pattern matched.
-struct IgnoreSet {
+/// Compiled ignore globs, remembering which pattern matched (the diff's
+/// plan and the context stage's index read the globs alike).
+pub struct IgnoreSet {
     set: GlobSet,
     /// Pattern (as the user wrote it) of each glob in `set`.
     patterns: Vec<String>,
 }
 
 impl IgnoreSet {
-    fn new(patterns: &[String]) -> Self {
+    pub fn new(patterns: &[String]) -> Self {
         let mut builder = GlobSetBuilder::new();
         let mut names = Vec::new();
         for pattern in patterns {
@@ -231,7 +232,8 @@ impl IgnoreSet {
         }
     }
 
-    fn matching(&self, path: &str) -> Option<&str> {
+    /// The pattern (as written) that matches `path`, if one does.
+    pub fn matching(&self, path: &str) -> Option<&str> {
         let hit = self.set.matches(path).into_iter().next()?;
         Some(self.patterns[hit].as_str())
     }

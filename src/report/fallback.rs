@@ -39,25 +39,7 @@ fn extension(path: &str) -> &str {
     }
 }
 
-/// Test files by the common conventions of the languages we see.
-pub fn is_test_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    let name = file_name(&lower);
-    let dirs: Vec<&str> = lower.split('/').collect();
-    dirs[..dirs.len().saturating_sub(1)].iter().any(|d| {
-        matches!(
-            *d,
-            "test" | "tests" | "spec" | "specs" | "__tests__" | "testdata"
-        )
-    }) || name.starts_with("test_")
-        || name.contains("_test.")
-        || name.contains(".test.")
-        || name.contains("_spec.")
-        || name.contains(".spec.")
-        || name.ends_with("test.java")
-        || name.ends_with("tests.cs")
-        || name.ends_with(".bats")
-}
+pub use crate::git::lang::is_test_path;
 
 /// Documentation files: READMEs, changelogs, Markdown and friends, `docs/`.
 pub fn is_doc_path(path: &str) -> bool {

@@ -341,7 +341,7 @@ impl<'a> ChunkAsk<'a> {
 
     /// The request of reviewer `r` (with a JSON schema for a server, which
     /// enforces that instead of the grammar).
-    fn request(&self, r: &Reviewer, system: &str, on_server: bool) -> Request {
+    fn request(&self, r: &Reviewer, on_server: bool) -> Request {
         // Each reviewer's constraint lets one finding fit in its token
         // budget; an answer cut short by the budget keeps its completed
         // findings.
@@ -351,11 +351,7 @@ impl<'a> ChunkAsk<'a> {
         let with_context = !self.context.is_empty();
         Request {
             prompt: Prompt {
-                system: if with_context {
-                    crate::prompts::review_system(true)
-                } else {
-                    system.to_string()
-                },
+                system: crate::prompts::review_system(with_context),
                 user: crate::prompts::review_user_message_with_context(
                     self.instructions,
                     &self.diff,
@@ -388,7 +384,6 @@ pub fn all_cached(
     backend: &mut dyn Backend,
     store: &mut dyn GenerationStore,
 ) -> bool {
-    let system = crate::prompts::SYSTEM.trim();
     let models = models_in_order(inputs.reviewers);
     let together: Vec<bool> = models.iter().map(|m| backend.batches(m)).collect();
     plan.chunks.iter().all(|chunk| {
@@ -400,7 +395,7 @@ pub fn all_cached(
                 .reviewers
                 .iter()
                 .filter(|r| r.spec.model == *model)
-                .map(|r| ask.request(r, system, false))
+                .map(|r| ask.request(r, false))
                 .collect();
             group_keys(&(inputs.model_identity)(model), &requests, together)
                 .iter()
@@ -479,7 +474,6 @@ pub fn run(
         not_reviewed: Vec::new(),
         interrupted: false,
     };
-    let system = crate::prompts::SYSTEM.trim().to_string();
 
     // Models in configured order, and which of them a server runs.
     let models = models_in_order(inputs.reviewers);
@@ -506,7 +500,7 @@ pub fn run(
                 .collect();
             let requests: Vec<Request> = members
                 .iter()
-                .map(|&i| ask.request(&inputs.reviewers[i], &system, on_server(model)))
+                .map(|&i| ask.request(&inputs.reviewers[i], on_server(model)))
                 .collect();
             let keys = group_keys(&identity, &requests, together);
             let together = together && members.len() > 1;
@@ -927,11 +921,7 @@ mod tests {
                 progress: &|_| {},
                 context,
             };
-            ChunkAsk::new(&plan, &plan.chunks[0], &inputs).request(
-                &reviewer,
-                crate::prompts::SYSTEM.trim(),
-                true,
-            )
+            ChunkAsk::new(&plan, &plan.chunks[0], &inputs).request(&reviewer, true)
         };
         let none = ask(None);
         let diff = crate::plan::render_chunk(&plan, &plan.chunks[0]);
