@@ -114,6 +114,17 @@ pub struct ReviewArgs {
     #[arg(long, value_name = "N")]
     pub context_tokens: Option<usize>,
 
+    /// Check every consolidated finding once more with a verifier model
+    /// before the gate counts it: refuted findings leave the list (the
+    /// report keeps them in an appendix), uncertain ones stay, marked.
+    /// auto verifies unless the verifier is a demonstration model.
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "on", "off"])]
+    pub verify: Option<String>,
+
+    /// The model that verifies findings (default: the largest reviewer model).
+    #[arg(long, value_name = "MODEL")]
+    pub verifier: Option<String>,
+
     /// Stop reviewing after this many seconds and report what was reviewed.
     #[arg(long, value_name = "SECS")]
     pub time_budget: Option<u64>,

@@ -35,6 +35,8 @@ fn settings_for(
         context_tokens: args.context_tokens,
         time_budget_secs: args.time_budget,
         threads: args.threads,
+        verify: args.verify.clone(),
+        verifier: args.verifier.clone(),
     };
     let known = manifest.as_ref().ok();
     // Stand-ins are test backends: only a test run that enables them may
@@ -75,6 +77,9 @@ fn settings_for(
         if settings.lead.is_some() {
             settings.lead = Some(model.clone());
         }
+        if settings.verifier.is_some() && args.verifier.is_none() {
+            settings.verifier = Some(model.clone());
+        }
     }
     if let Ok(m) = manifest.as_mut() {
         let mut used: Vec<&str> = settings
@@ -83,6 +88,7 @@ fn settings_for(
             .map(|r| r.model.as_str())
             .collect();
         used.extend(settings.lead.as_deref());
+        used.extend(settings.verifier.as_deref());
         m.add_references(
             &used,
             &engine::stores::StoreEnv::from_process(),

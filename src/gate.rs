@@ -9,6 +9,7 @@
 
 use crate::check::consolidate::ConsolidatedFinding;
 use crate::feedback::EarlierFinding;
+use crate::verify::model::VerifyStatus;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -23,6 +24,18 @@ impl GatePolicy {
         self.enabled
             && finding.severity <= self.block_on
             && finding.agreement >= self.min_agreement.min(ran.max(1))
+            && self.counts_verification(finding)
+    }
+
+    /// Whether the finding's verification lets it count: not verified
+    /// (verification off) and confirmed count; refuted never; uncertain
+    /// (the verifier could not tell, or failed) as `count_uncertain` says.
+    pub fn counts_verification(&self, finding: &ConsolidatedFinding) -> bool {
+        match finding.verification.as_ref().map(|v| v.status) {
+            None | Some(VerifyStatus::Confirmed) => true,
+            Some(VerifyStatus::Refuted) => false,
+            Some(VerifyStatus::Uncertain) => self.count_uncertain,
+        }
     }
 }
 
@@ -56,6 +69,9 @@ pub struct ReviewFacts {
     /// Earlier reviews' findings whose code is still there and that this
     /// review did not raise again (those are among `findings`).
     pub unresolved: Vec<EarlierFinding>,
+    /// Findings the verifier refuted (never counted; named so nobody
+    /// wonders where they went).
+    pub refuted: Vec<ConsolidatedFinding>,
 }
 
 /// Where the gate speaks: in the pre-push hook, or for `--gate` by hand.
@@ -106,9 +122,12 @@ pub fn evaluate(
     let ran = facts.reviewers_ran;
     let mut blocking = Vec::new();
     let mut warnings = Vec::new();
+    let mut uncounted = Vec::new();
     for f in &facts.findings {
         if policy.blocks(f, ran) {
             blocking.push(f.clone());
+        } else if f.severity <= policy.block_on && !policy.counts_verification(f) {
+            uncounted.push(f.clone());
         } else if f.severity <= policy.block_on {
             warnings.push(f.clone());
         }
@@ -274,6 +293,38 @@ pub fn evaluate(
             let _ = write!(message, "\n  {}", describe(f));
         }
     }
+    if !uncounted.is_empty() {
+        let _ = write!(
+            message,
+            "\ndeep-review: warning: {} {} finding{} the verifier could not confirm, not counted \
+             (gate.count_uncertain / deep-review.countUncertain = false):",
+            uncounted.len(),
+            policy.block_on.as_str(),
+            if uncounted.len() == 1 { "" } else { "s" }
+        );
+        for f in &uncounted {
+            let _ = write!(message, "\n  {}", describe(f));
+        }
+    }
+    let refuted: Vec<&ConsolidatedFinding> = facts
+        .refuted
+        .iter()
+        .filter(|f| f.severity <= policy.block_on)
+        .collect();
+    if !refuted.is_empty() {
+        let _ = write!(
+            message,
+            "\ndeep-review: {} {} finding{} refuted on verification, not counted (the report lists {}):",
+            refuted.len(),
+            policy.block_on.as_str(),
+            if refuted.len() == 1 { "" } else { "s" },
+            if refuted.len() == 1 { "it" } else { "them" }
+        );
+        for f in refuted {
+            let _ = write!(message, "\n  {}", describe(f));
+        }
+    }
+    warnings.extend(uncounted);
     if let Some(report) = &facts.report {
         let _ = write!(message, "\nFull report: {}", report.display());
     }
@@ -293,8 +344,18 @@ fn first_line(s: &str) -> &str {
 }
 
 fn describe(f: &ConsolidatedFinding) -> String {
+    let verified = match &f.verification {
+        None => String::new(),
+        Some(v) if v.failed.is_some() => "; verification failed".to_string(),
+        Some(v) => format!(
+            "; {} by {}: {}",
+            v.status.as_str(),
+            crate::text::escape_control(&v.model),
+            crate::text::escape_control(&v.reason)
+        ),
+    };
     format!(
-        "[{}] {}:{} {} ({} reviewer{})",
+        "[{}] {}:{} {} ({} reviewer{}{verified})",
         f.severity.as_str(),
         crate::text::escape_control(&f.file),
         f.line_start,

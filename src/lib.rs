@@ -20,6 +20,7 @@ pub mod git;
 pub mod plan;
 pub mod report;
 pub mod review;
+pub mod verify;
 
 // What runs them, and what serves the whole run.
 pub mod cache;

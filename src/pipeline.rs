@@ -28,7 +28,9 @@ use crate::check::Checked;
 use crate::config::Settings;
 use crate::context::ContextPlan;
 use crate::engine::manifest::Manifest;
-use crate::engine::reviewer_models::{configured_window, on_servers, reviewer_model};
+use crate::engine::reviewer_models::{
+    configured_window, on_servers, reviewer_model, verifier_rank,
+};
 use crate::engine::{Backend, Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::gate::{Context, FaultPolicy, GateDecision};
@@ -456,11 +458,22 @@ impl<'r> Run<'r> {
 
         let t = Instant::now();
         let contents = head_contents(self.repo, plan, &context.paths())?;
-        let checked: Checked =
+        let mut checked: Checked =
             crate::check::check_with_context(plan, &context.shown(), &contents, runs);
-        // (The `verify` stage slots in here: each consolidated finding
-        // checked once more before the report and the gate see it.)
         timings.consolidate_ms = ms(t.elapsed());
+        let t = Instant::now();
+        if let Some(verified) = self.verify(
+            &checked,
+            plan,
+            &context,
+            &contents,
+            deadline,
+            engine,
+            &failed_models,
+        ) {
+            checked.apply_verification(verified);
+            timings.verify_ms = ms(t.elapsed()).max(1);
+        }
         let why_not = if result.interrupted {
             "interrupted (Ctrl-C)".to_string()
         } else {
@@ -531,6 +544,130 @@ impl<'r> Run<'r> {
             interrupted,
             report,
         })
+    }
+
+    /// Stage 8b: each consolidated finding checked once more by a verifier
+    /// (see [`crate::verify`]); `None` when `review.verify` is off.
+    #[allow(clippy::too_many_arguments)]
+    fn verify(
+        &mut self,
+        checked: &Checked,
+        plan: &ReviewPlan,
+        context: &ContextPlan,
+        contents: &HashMap<String, String>,
+        deadline: Option<Instant>,
+        engine: &mut Engine,
+        failed: &HashMap<String, String>,
+    ) -> Option<crate::verify::Verified> {
+        use crate::config::settings::VerifyMode;
+        use crate::verify::choose::{rank, Candidate};
+        let mode = self.settings.verify;
+        if mode == VerifyMode::Off {
+            return None;
+        }
+        let findings = checked.consolidated.clone();
+        let manifest = self.manifest.as_ref().ok();
+        let explicit = self.settings.verifier.is_some();
+        let models: Vec<String> = match &self.settings.verifier {
+            Some(v) => vec![v.clone()],
+            None => self
+                .reviewers
+                .iter()
+                .map(|r| r.spec.model.clone())
+                .filter(|m| !failed.contains_key(m))
+                .collect(),
+        };
+        let ranked = rank(
+            models
+                .iter()
+                .map(|m| {
+                    let (on_server, size, demonstration) = verifier_rank(manifest, m);
+                    Candidate {
+                        model: m.clone(),
+                        on_server,
+                        size,
+                        demonstration,
+                    }
+                })
+                .collect(),
+        );
+        let summary = |skipped: String| crate::verify::model::VerificationSummary {
+            mode: mode.as_str().to_string(),
+            votes: self.settings.verify_votes,
+            checked: findings.len(),
+            skipped: Some(skipped),
+            ..Default::default()
+        };
+        let unverified = |skipped: String| crate::verify::Verified {
+            kept: findings.clone(),
+            refuted: Vec::new(),
+            summary: summary(skipped),
+        };
+        if findings.is_empty() {
+            return Some(unverified("no finding to verify".into()));
+        }
+        // `auto` trusts no demonstration model to remove a finding.
+        let ranked: Vec<Candidate> = if mode == VerifyMode::Auto {
+            let capable: Vec<Candidate> =
+                ranked.iter().filter(|c| !c.demonstration).cloned().collect();
+            if capable.is_empty() {
+                let names: Vec<&str> = ranked.iter().map(|c| c.model.as_str()).collect();
+                return Some(unverified(format!(
+                    "review.verify is auto and the verifier would be a demonstration model ({}); \
+                     name a capable model with review.verifier, or set review.verify = \"on\"",
+                    names.join(", ")
+                )));
+            }
+            capable
+        } else {
+            ranked
+        };
+        if ranked.is_empty() {
+            return Some(unverified("every reviewer's model failed".into()));
+        }
+        let verifiers: Vec<crate::verify::Verifier> = ranked
+            .iter()
+            .map(|c| crate::verify::Verifier {
+                identity: engine.model_identity(manifest, &c.model),
+                sampling: self
+                    .reviewers
+                    .iter()
+                    .find(|r| r.spec.model == c.model)
+                    .map(|r| r.spec.sampling.clone())
+                    .unwrap_or_default(),
+                on_server: c.on_server,
+                model: c.model.clone(),
+            })
+            .collect();
+        let reviewer_models: HashMap<String, String> = self
+            .reviewers
+            .iter()
+            .map(|r| (r.spec.name.clone(), r.spec.model.clone()))
+            .collect();
+        let progress = self.progress;
+        let say = |msg: &str| {
+            if progress {
+                eprintln!("deep-review: {msg}");
+            }
+        };
+        let inputs = crate::verify::VerifyInputs {
+            plan,
+            context,
+            contents,
+            verifiers: &verifiers,
+            explicit,
+            reviewer_models: &reviewer_models,
+            votes: self.settings.verify_votes,
+            mode: mode.as_str(),
+            deadline,
+            progress: &say,
+        };
+        Some(crate::verify::run(
+            findings,
+            &inputs,
+            engine,
+            self.store.as_mut(),
+        ))
     }
 
     /// The reviewers whose model is not in `failed`, with `max_tokens =

@@ -14,6 +14,8 @@ pub const SYSTEM: &str = include_str!("../prompts/system.md");
 pub const CONTEXT: &str = include_str!("../prompts/context.md");
 /// The lead model's instruction for the executive summary.
 pub const LEAD_SUMMARY: &str = include_str!("../prompts/lead-summary.md");
+/// The verifier's instruction: check one finding against the code.
+pub const VERIFY: &str = include_str!("../prompts/verify.md");
 
 const BUILTIN: &[(&str, &str)] = &[
     ("correctness.md", include_str!("../prompts/correctness.md")),
@@ -25,6 +27,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("system.md", SYSTEM),
     ("context.md", CONTEXT),
     ("lead-summary.md", LEAD_SUMMARY),
+    ("verify.md", VERIFY),
 ];
 
 /// Names of the compiled-in persona prompts.

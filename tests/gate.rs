@@ -28,6 +28,7 @@ fn finding(title: &str, severity: Severity, agreement: usize) -> ConsolidatedFin
         reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),
         agreement,
         members: Vec::new(),
+        verification: None,
     }
 }
 

@@ -403,6 +403,7 @@ fn critical(agreement: usize) -> ReviewFacts {
             reviewers: (0..agreement).map(|i| format!("r{i}")).collect(),
             agreement,
             members: Vec::new(),
+            verification: None,
         }],
         reviewers: 3,
         reviewers_ran: 3,

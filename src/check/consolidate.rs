@@ -68,6 +68,9 @@ pub struct ConsolidatedFinding {
     pub agreement: usize,
     /// The original findings, in clustering order.
     pub members: Vec<Finding>,
+    /// What the verifier made of it (`None`: not verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::model::Verification>,
 }
 
 // As for [`Finding`]: a consolidated finding reads as its issue.
@@ -446,5 +449,6 @@ fn summarize(members: &[&Finding]) -> ConsolidatedFinding {
         agreement: reviewers.len(),
         reviewers,
         members: members.iter().map(|m| (*m).clone()).collect(),
+        verification: None,
     }
 }

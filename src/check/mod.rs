@@ -75,12 +75,43 @@ impl CheckedReviewer {
     }
 }
 
-/// Everything stages 5–8 decided.
+/// Everything stages 5–8 decided (and the verify stage, when it ran).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     pub reviewers: Vec<CheckedReviewer>,
     pub consolidated: Vec<ConsolidatedFinding>,
     pub verdict: VerdictDecision,
+    /// Findings the verifier refuted (no longer among `consolidated`).
+    pub refuted: Vec<ConsolidatedFinding>,
+    /// The verify stage, when it ran or was skipped (`None`: off).
+    pub verification: Option<crate::verify::model::VerificationSummary>,
+}
+
+impl Checked {
+    /// Takes the verify stage's outcome: refuted findings leave the
+    /// findings, and the verdict is decided again on what is left.
+    pub fn apply_verification(&mut self, v: crate::verify::Verified) {
+        self.consolidated = v.kept;
+        self.refuted = v.refuted;
+        self.verification = Some(v.summary);
+        self.verdict = verdict_of(&self.reviewers, &self.consolidated);
+    }
+}
+
+/// The verdict on `consolidated` given which reviewers ran (a review by
+/// demonstration models alone says so).
+fn verdict_of(reviewers: &[CheckedReviewer], consolidated: &[ConsolidatedFinding]) -> VerdictDecision {
+    let ran = reviewers.iter().filter(|r| r.ran()).count();
+    let verdict = decide(consolidated, ran, reviewers.len());
+    let demo = reviewers
+        .iter()
+        .filter(|r| r.ran())
+        .all(|r| r.run.info.demonstration);
+    if ran > 0 && demo {
+        crate::check::verdict::demonstration_only(verdict, consolidated.len())
+    } else {
+        verdict
+    }
 }
 
 /// Each chunk's files with their reviewed new-side lines, for path
@@ -166,18 +197,12 @@ pub fn check_with_context(
         reviewers.push(checked);
     }
     let consolidated = consolidate(&all_grounded);
-    let ran = reviewers.iter().filter(|r| r.ran()).count();
-    let mut verdict = decide(&consolidated, ran, reviewers.len());
-    let demo = reviewers
-        .iter()
-        .filter(|r| r.ran())
-        .all(|r| r.run.info.demonstration);
-    if ran > 0 && demo {
-        verdict = crate::check::verdict::demonstration_only(verdict, consolidated.len());
-    }
+    let verdict = verdict_of(&reviewers, &consolidated);
     Checked {
         reviewers,
         consolidated,
         verdict,
+        refuted: Vec::new(),
+        verification: None,
     }
 }

@@ -6,16 +6,35 @@ use super::keys::{self, Raw, REGISTRY};
 use super::settings::{CliOverrides, Ctx, Provenance, Settings, Source};
 use crate::error::{Error, Result};
 
+/// A flag's value as given: a number, or a word (`--verify on`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Given<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl std::fmt::Display for Given<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Given::Int(n) => write!(f, "{n}"),
+            Given::Text(t) => write!(f, "{t}"),
+        }
+    }
+}
+
 impl CliOverrides {
     /// The value given for a registry flag (`--chunk-tokens`), if any.
-    fn value_of(&self, flag: &str) -> Option<i64> {
+    fn value_of(&self, flag: &str) -> Option<Given<'_>> {
         let wide = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let int = |n: Option<i64>| n.map(Given::Int);
         match flag {
-            "--context" => self.context_lines.map(i64::from),
-            "--chunk-tokens" => self.chunk_tokens.map(|n| wide(n as u64)),
-            "--context-tokens" => self.context_tokens.map(|n| wide(n as u64)),
-            "--time-budget" => self.time_budget_secs.map(wide),
-            "--threads" => self.threads.map(|n| wide(n as u64)),
+            "--context" => int(self.context_lines.map(i64::from)),
+            "--chunk-tokens" => int(self.chunk_tokens.map(|n| wide(n as u64))),
+            "--context-tokens" => int(self.context_tokens.map(|n| wide(n as u64))),
+            "--time-budget" => int(self.time_budget_secs.map(wide)),
+            "--threads" => int(self.threads.map(|n| wide(n as u64))),
+            "--verify" => self.verify.as_deref().map(Given::Text),
+            "--verifier" => self.verifier.as_deref().map(Given::Text),
             _ => None,
         }
     }
@@ -31,7 +50,11 @@ pub(super) fn apply_cli(
     for key in REGISTRY {
         let Some(flag) = key.flag else { continue };
         let Some(n) = o.value_of(flag) else { continue };
-        keys::apply(key, Raw::Int(n), s, cx)
+        let raw = match n {
+            Given::Int(i) => Raw::Int(i),
+            Given::Text(t) => Raw::Str(t),
+        };
+        keys::apply(key, raw, s, cx)
             .map_err(|m| Error::Usage(format!("{flag} {n}: {m}")))?;
         prov.values.insert(key.toml, Source::Cli);
     }
@@ -50,11 +73,13 @@ mod tests {
             context_tokens: Some(1),
             time_budget_secs: Some(1),
             threads: Some(1),
+            verify: Some("on".into()),
+            verifier: Some("m".into()),
         };
         let flags: Vec<_> = REGISTRY.iter().filter_map(|k| k.flag).collect();
-        assert_eq!(flags.len(), 5, "one CliOverrides field per flag");
+        assert_eq!(flags.len(), 7, "one CliOverrides field per flag");
         for flag in flags {
-            assert_eq!(all.value_of(flag), Some(1), "{flag}");
+            assert!(all.value_of(flag).is_some(), "{flag}");
         }
     }
 }

@@ -12,8 +12,9 @@ use super::settings::{
     KEY_CONTEXT_TOKENS, KEY_COUNT_UNRESOLVED, KEY_GATE, KEY_IGNORE, KEY_INSTRUCTIONS_MAX_BYTES,
     KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT, KEY_OFFLINE,
     KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS, KEY_TIME_BUDGET,
-    KEY_UNREVIEWABLE, LEAD_NONE,
+    KEY_UNREVIEWABLE, KEY_COUNT_UNCERTAIN, KEY_VERIFIER, KEY_VERIFY, KEY_VERIFY_VOTES, LEAD_NONE,
 };
+use super::settings::VerifyMode;
 use super::trust;
 use crate::severity::parse_severity;
 
@@ -64,6 +65,8 @@ pub enum Kind {
     },
     /// A model name from the manifest, or `none`.
     Lead,
+    /// A model reference for the verifier, or `auto` (the largest reviewer model).
+    Verifier,
     /// A directory for reports; relative to the repository root.
     ReportDir,
     /// Ignore globs; every layer adds to the list.
@@ -307,6 +310,42 @@ pub static REGISTRY: &[Key] = &[
         doc: "most memory one model may use, weights and KV cache; contexts shrink to fit",
     },
     Key {
+        toml: "review.verify",
+        git: KEY_VERIFY,
+        flag: Some("--verify"),
+        kind: Kind::Choice {
+            values: &["auto", "on", "off"],
+            get: |s| s.verify.as_str(),
+            set: |s, v| VerifyMode::parse(v).map(|m| s.verify = m).is_some(),
+        },
+        default: Some("auto"),
+        unset: "",
+        doc: "check every consolidated finding once more with a verifier model before the gate counts it; auto: unless the verifier is a demonstration model",
+    },
+    Key {
+        toml: "review.verifier",
+        git: KEY_VERIFIER,
+        flag: Some("--verifier"),
+        kind: Kind::Verifier,
+        default: None,
+        unset: "the largest reviewer model (another than a finding's only reviewer when there is one)",
+        doc: "model that verifies findings: a manifest name, store reference, GGUF path or server URL",
+    },
+    Key {
+        toml: "review.verify_votes",
+        git: KEY_VERIFY_VOTES,
+        flag: None,
+        kind: Kind::Int {
+            min: 1,
+            max: 9,
+            get: |s| Some(s.verify_votes as i64),
+            set: |s, n| s.verify_votes = n as usize,
+        },
+        default: Some("1"),
+        unset: "",
+        doc: "verifier passes per finding, each with the code in another order; the majority decides (3 is self-consistency)",
+    },
+    Key {
         toml: "gate.enabled",
         git: KEY_GATE,
         flag: None,
@@ -356,6 +395,18 @@ pub static REGISTRY: &[Key] = &[
         default: Some("false"),
         unset: "",
         doc: "true lets earlier reviews' findings still in the code block like today's",
+    },
+    Key {
+        toml: "gate.count_uncertain",
+        git: KEY_COUNT_UNCERTAIN,
+        flag: None,
+        kind: Kind::Bool {
+            get: |s| s.gate.count_uncertain,
+            set: |s, b| s.gate.count_uncertain = b,
+        },
+        default: Some("true"),
+        unset: "",
+        doc: "findings the verifier could not decide, or failed to check, block like confirmed ones",
     },
     Key {
         toml: "gate.on_reviewer_failure",
@@ -531,6 +582,18 @@ pub(crate) fn apply(
                 s.lead = Some(t.to_string());
             }
         }
+        Kind::Verifier => {
+            let t = raw
+                .text()
+                .ok_or_else(|| wrong("a model name or \"auto\""))?
+                .trim();
+            if t == "auto" {
+                s.verifier = None;
+            } else {
+                check_model(t, cx).map_err(|m| format!("{m} (or \"auto\" for the largest reviewer model)"))?;
+                s.verifier = Some(t.to_string());
+            }
+        }
         Kind::ReportDir => {
             let t = raw.text().ok_or_else(|| wrong("a directory"))?;
             if t.trim().is_empty() {
@@ -564,6 +627,7 @@ pub(crate) fn show(key: &Key, s: &Settings) -> Option<String> {
         Kind::Duration { get, .. } => Some(get(s).to_string()),
         Kind::Choice { get, .. } => Some(toml_str(get(s))),
         Kind::Lead => Some(toml_str(s.lead.as_deref().unwrap_or(LEAD_NONE))),
+        Kind::Verifier => s.verifier.as_deref().map(toml_str),
         Kind::ReportDir => s
             .report_dir
             .as_ref()

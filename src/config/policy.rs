@@ -19,6 +19,10 @@ pub struct GatePolicy {
     /// today's (default false: they were not confirmed by today's
     /// reviewers, and one noisy run must not block every later push).
     pub count_unresolved: bool,
+    /// Findings the verifier could not decide (or failed to check) count
+    /// like confirmed ones (default true: a failed check never lets a
+    /// finding through).
+    pub count_uncertain: bool,
 }
 
 impl Default for GatePolicy {
@@ -28,6 +32,7 @@ impl Default for GatePolicy {
             block_on: Severity::Critical,
             min_agreement: 2,
             count_unresolved: false,
+            count_uncertain: true,
         }
     }
 }

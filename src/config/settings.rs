@@ -71,6 +71,16 @@ pub const KEY_CHUNK_TOKENS: &str = "deep-review.chunkTokens";
 pub const KEY_MAX_FINDINGS: &str = "deep-review.maxFindings";
 /// git config key: bound on the repository instructions given to reviewers. Default: 8 KiB.
 pub const KEY_INSTRUCTIONS_MAX_BYTES: &str = "deep-review.instructionsMaxBytes";
+/// git config key: whether findings are checked once more by a verifier
+/// model (`auto`, `on`, `off`). Default: auto.
+pub const KEY_VERIFY: &str = "deep-review.verify";
+/// git config key: the verifier model. Default: the largest reviewer model.
+pub const KEY_VERIFIER: &str = "deep-review.verifier";
+/// git config key: verifier passes per finding (the majority decides). Default: 1.
+pub const KEY_VERIFY_VOTES: &str = "deep-review.verifyVotes";
+/// git config key: whether findings the verifier could not decide count
+/// for the gate. Default: true (fail closed).
+pub const KEY_COUNT_UNCERTAIN: &str = "deep-review.countUncertain";
 /// git config key: multi-valued; each value is one more ignore glob.
 pub const KEY_IGNORE: &str = "deep-review.ignore";
 pub use crate::config::trust::KEY_TRUST_REPO_CONFIG;
@@ -150,6 +160,45 @@ pub struct Settings {
     pub max_memory: Option<u64>,
     /// Refuse models on inference servers: no code leaves the machine.
     pub offline: bool,
+    /// Whether consolidated findings are checked once more (`review.verify`).
+    pub verify: VerifyMode,
+    /// The model that verifies (`review.verifier`); `None`: the largest
+    /// reviewer model (see `verify::choose`).
+    pub verifier: Option<String>,
+    /// Verifier passes per finding; the majority decides (`review.verify_votes`).
+    pub verify_votes: usize,
+}
+
+/// `review.verify`: whether each consolidated finding goes to a verifier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// Verify when the verifier is a capable model: a demonstration
+    /// model's verdict would drop findings at random.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl VerifyMode {
+    /// Parses `auto`, `on` or `off`.
+    pub fn parse(s: &str) -> Option<VerifyMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(VerifyMode::Auto),
+            "on" | "true" | "yes" => Some(VerifyMode::On),
+            "off" | "false" | "no" => Some(VerifyMode::Off),
+            _ => None,
+        }
+    }
+
+    /// The configured word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyMode::Auto => "auto",
+            VerifyMode::On => "on",
+            VerifyMode::Off => "off",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -192,6 +241,9 @@ impl Default for Settings {
             instructions_max_bytes: DEFAULT_INSTRUCTIONS_MAX_BYTES,
             max_memory: None,
             offline: false,
+            verify: VerifyMode::Auto,
+            verifier: None,
+            verify_votes: 1,
         }
     }
 }
@@ -210,6 +262,10 @@ pub struct CliOverrides {
     pub time_budget_secs: Option<u64>,
     /// `--threads N`.
     pub threads: Option<usize>,
+    /// `--verify auto|on|off`.
+    pub verify: Option<String>,
+    /// `--verifier MODEL`.
+    pub verifier: Option<String>,
 }
 
 /// Which layer a value came from.

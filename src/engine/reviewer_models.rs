@@ -72,6 +72,21 @@ pub fn reviewer_model(
     }
 }
 
+/// How `model` ranks as a verifier, without loading it: whether it is on
+/// an inference server, its file's size in bytes (0: unknown) and whether
+/// it is a demonstration model.
+pub fn verifier_rank(manifest: Option<&Manifest>, model: &str) -> (bool, u64, bool) {
+    let Some((m, e)) = manifest.and_then(|m| Some((m, m.get(model)?))) else {
+        return (false, 0, false);
+    };
+    let size = if e.size > 0 || e.remote.is_some() {
+        e.size
+    } else {
+        std::fs::metadata(m.path_of(e)).map_or(0, |md| md.len())
+    };
+    (e.remote.is_some(), size, e.demonstration)
+}
+
 /// Which of the `(who, model)` reviewers, and the lead (`the lead MODEL`),
 /// run on inference servers: `(who, model, endpoints)`, in order.
 pub fn on_servers<'a>(

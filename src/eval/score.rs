@@ -349,6 +349,7 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
                 block_on: row.block_on,
                 min_agreement: row.min_agreement,
                 count_unresolved: false,
+                count_uncertain: true,
             };
             let blocking: Vec<&ConsolidatedFinding> = o
                 .consolidated

@@ -701,6 +701,21 @@ pub fn render_chunk(plan: &ReviewPlan, chunk: &Chunk) -> String {
     out
 }
 
+/// Some hunks of one file (by index) as a model reads them: the file's
+/// `===` header and each hunk with its line numbers (the verifier's view
+/// of the change a finding is about).
+pub fn render_file_hunks(file: &FileDiff, hunks: &[usize]) -> String {
+    let mut out = file_header(file, None);
+    out.push('\n');
+    let width = number_width(file);
+    for &h in hunks {
+        if let Some(hunk) = file.hunks.get(h) {
+            push_hunk(&mut out, hunk, width);
+        }
+    }
+    out
+}
+
 /// For each file of the chunk, the new-file line numbers shown in it
 /// (added and context lines), sorted and deduplicated: the lines a finding
 /// about this chunk may cite.

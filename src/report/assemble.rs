@@ -93,10 +93,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         .iter()
         .map(|f| (f.path.as_str(), f.language.clone()))
         .collect();
-    let findings: Vec<ReportFinding> = checked
-        .consolidated
-        .iter()
-        .map(|f| {
+    let to_report = |f: &crate::check::consolidate::ConsolidatedFinding| {
             let text = input
                 .contents
                 .get(&f.file)
@@ -119,8 +116,15 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
                 excerpt: ex,
                 finding: f.clone(),
             }
-        })
-        .collect();
+    };
+    let findings: Vec<ReportFinding> = checked.consolidated.iter().map(to_report).collect();
+    let refuted: Vec<ReportFinding> = checked.refuted.iter().map(to_report).collect();
+    // A refuted finding is a false positive of every reviewer that raised it.
+    for f in &checked.refuted {
+        for r in retro.iter_mut().filter(|r| f.reviewers.contains(&r.name)) {
+            r.false_positives += 1;
+        }
+    }
 
     let mut authors: Vec<Author> = Vec::new();
     for c in &range.commits {
@@ -215,6 +219,8 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         unresolved_feedback: Default::default(),
         context: None,
         recommendations: Vec::new(),
+        verification: checked.verification.clone(),
+        refuted,
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

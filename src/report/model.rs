@@ -58,6 +58,13 @@ pub struct StageTimings {
     /// The lead model's prose (0 when answered from the cache or off).
     pub lead_ms: u64,
     pub render_ms: u64,
+    /// The verify stage (absent when it did not run).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub verify_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A consolidated finding with what the report shows under it.
@@ -251,6 +258,13 @@ pub struct ReviewReport {
     /// The read-only context the reviewers were shown (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<ContextShown>,
+    /// The verify stage (absent: `verify = off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::model::VerificationSummary>,
+    /// Findings the verifier refuted, with its reason: not among
+    /// `findings`, never counted by the gate, kept here to be seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refuted: Vec<ReportFinding>,
 }
 
 /// What context each chunk's reviewers read, as the report records it.
@@ -422,6 +436,7 @@ impl ReviewReport {
                 .filter(|e| !e.raised_again)
                 .cloned()
                 .collect(),
+            refuted: self.refuted.iter().map(|f| f.finding.clone()).collect(),
         }
     }
 }
