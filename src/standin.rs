@@ -10,6 +10,12 @@
 //! - `standin:empty` always answers `{"findings":[]}`.
 //! - `standin:fail` fails every request (a model that cannot run).
 //!
+//! As a verifier (a request with the verifier's grammar) every stand-in
+//! but `fail` answers from markers in the code it is shown:
+//! `DEEP-REVIEW-REFUTE` → refuted, `DEEP-REVIEW-UNSURE` → uncertain,
+//! `DEEP-REVIEW-GARBLE` → an answer that is not JSON (an invalid answer),
+//! otherwise confirmed.
+//!
 //! Two variables let tests watch stand-ins across processes (they are read
 //! only here, so only by the test suite): `GIT_DEEP_REVIEW_STANDIN_DELAY_MS`
 //! makes every `generate` call take that long (a slow model, to hold a
@@ -31,6 +37,29 @@ pub const PLANT_MARKER: &str = "DEEP-REVIEW-PLANT:";
 /// consequence at another place, `DEEP-REVIEW-POINT:path:line`, caused by
 /// that added line (how tests check grounding on context).
 pub const POINT_MARKER: &str = "DEEP-REVIEW-POINT:";
+
+/// Markers of the code a verifier is shown that decide the stand-in
+/// verifier's answer (see the module comment).
+pub const REFUTE_MARKER: &str = "DEEP-REVIEW-REFUTE";
+/// See [`REFUTE_MARKER`].
+pub const UNSURE_MARKER: &str = "DEEP-REVIEW-UNSURE";
+/// See [`REFUTE_MARKER`].
+pub const GARBLE_MARKER: &str = "DEEP-REVIEW-GARBLE";
+
+/// The stand-in verifier's answer to a verify prompt.
+fn verify_answer(prompt: &str) -> String {
+    let code = prompt.split_once("\nCode:\n").map_or("", |(_, c)| c);
+    let (verdict, reason) = if code.contains(GARBLE_MARKER) {
+        return "I think this finding is probably right.".to_string();
+    } else if code.contains(REFUTE_MARKER) {
+        ("refuted", "The code shown carries the refute marker.")
+    } else if code.contains(UNSURE_MARKER) {
+        ("uncertain", "The code shown carries the unsure marker.")
+    } else {
+        ("confirmed", "The stand-in confirms every finding without a marker.")
+    };
+    serde_json::json!({"verdict": verdict, "reason": reason}).to_string()
+}
 
 /// The stand-in backend. Stateless; counts calls for tests.
 #[derive(Debug, Default, Clone)]
@@ -220,6 +249,23 @@ impl Backend for StandinBackend {
             .map(|(text, request)| {
                 if request.grammar == crate::review::lead::grammar() {
                     return lead_answer(model, text);
+                }
+                if request.grammar == crate::verify::ask::grammar() && model != "standin:fail" {
+                    let out = verify_answer(text);
+                    return Ok(Generation {
+                        generated_tokens: tokens(&out),
+                        text: out,
+                        prompt_tokens: tokens(text),
+                        shared_tokens: 0,
+                        prefill_ms: 0,
+                        generate_ms: 0,
+                        stop: StopReason::Eog,
+                        thinking: String::new(),
+                        thinking_tokens: 0,
+                        endpoint: String::new(),
+                        threads: 0,
+                        together: 0,
+                    });
                 }
                 let findings = match model {
                     "standin:marker" => planted_findings(text),
