@@ -223,6 +223,7 @@ fn build(runs: Vec<ReviewerRun>) -> ReviewReport {
             consolidate_ms: 4,
             lead_ms: 0,
             render_ms: 0,
+            verify_ms: 0,
         },
         instructions_file: Some("AGENTS.md".into()),
         not_reviewed: Vec::new(),

@@ -17,13 +17,23 @@
 //! * `verdict` {`verdict`: `merge-as-is` | `merge-with-fixes` | `rework` |
 //!   `no-verdict`, `reason`}.
 //! * `wall_clock_ms`; `timings` {`plan_ms`, `load_ms`, `prefill_ms`,
-//!   `generate_ms`, `consolidate_ms`, `lead_ms`, `render_ms`}.
+//!   `generate_ms`, `consolidate_ms`, `lead_ms`, `render_ms`, `verify_ms`
+//!   (present when the verify stage ran)}.
 //! * `findings` [{`severity` (`critical`|`important`|`suggestion`),
 //!   `unconfirmed`, `kind` (`regression`|`gap`|`enhancement`), `file`,
 //!   `line_start`, `line_end`, `title`, `explanation`, `fix`, `quote`,
 //!   `reviewers`, `agreement`, `members` (the original findings), `excerpt`
-//!   (exact lines at head), `excerpt_omitted_lines`, `language`}], critical
-//!   first.
+//!   (exact lines at head), `excerpt_omitted_lines`, `language`,
+//!   `verification` (present when verified: {`status` (`confirmed`|
+//!   `refuted`|`uncertain`), `reason`, `model`, `votes` [{`status` (null:
+//!   the pass failed), `reason`, `error`}], `failed` (why no
+//!   pass answered)})}], critical first.
+//! * `verification` (absent: `verify = off`): {`mode`, `models`, `votes`,
+//!   `checked`, `confirmed`, `refuted`, `uncertain`, `failed`,
+//!   `from_cache`, `prompt_tokens`, `generated_tokens`, `duration_ms`,
+//!   `skipped` (why it did not run)}; `refuted` (absent when empty): the
+//!   findings the verifier refuted, shaped like `findings`, never counted
+//!   by the gate.
 //! * `executive_summary`, `testing`, `documentation`, `commit_structure`:
 //!   {`text`, `from_lead`}; `design` {`concerns` [{`title`, `text`,
 //!   `scope` (`in-scope`|`future`), `reviewers`}], `strengths` [{`text`,

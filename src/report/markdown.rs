@@ -84,6 +84,9 @@ fn finding(out: &mut String, n: usize, f: &ReportFinding) {
             "_Unconfirmed: only one reviewer rated this critical; treat it as a lead to verify._\n\n",
         );
     }
+    if let Some(v) = &c.verification {
+        let _ = writeln!(out, "{}\n", verification_line(v));
+    }
     let explanation = block(&c.explanation);
     if !explanation.is_empty() {
         let _ = writeln!(out, "{explanation}\n");
@@ -95,6 +98,80 @@ fn finding(out: &mut String, n: usize, f: &ReportFinding) {
         } else {
             let _ = writeln!(out, "Fix: {fix}\n");
         }
+    }
+}
+
+/// What the verifier said of one finding, in one line.
+fn verification_line(v: &crate::verify::model::Verification) -> String {
+    use crate::verify::model::VerifyStatus;
+    let passes = if v.votes.len() > 1 {
+        let agree = v.votes.iter().filter(|x| x.status == Some(v.status)).count();
+        format!(", {agree} of {} passes", v.votes.len())
+    } else {
+        String::new()
+    };
+    match (&v.failed, v.status) {
+        (Some(why), _) => format!(
+            "_Verification failed ({}): {}. The finding stays, uncertain._",
+            inline(&v.model),
+            inline(why)
+        ),
+        (None, VerifyStatus::Confirmed) => format!(
+            "_Verified: confirmed by {}{passes}: {}_",
+            inline(&v.model),
+            inline(&v.reason)
+        ),
+        (None, VerifyStatus::Uncertain) => format!(
+            "_Verification: uncertain ({}{passes}): {}_",
+            inline(&v.model),
+            inline(&v.reason)
+        ),
+        (None, VerifyStatus::Refuted) => format!(
+            "_Refuted by {}{passes}: {}_",
+            inline(&v.model),
+            inline(&v.reason)
+        ),
+    }
+}
+
+/// The verify stage in one table cell.
+fn verification_cell(v: &crate::verify::model::VerificationSummary) -> String {
+    if let Some(why) = &v.skipped {
+        return format!("not verified: {}", cell(why));
+    }
+    let mut s = format!(
+        "{} finding{} checked by {}",
+        v.checked,
+        if v.checked == 1 { "" } else { "s" },
+        v.models.iter().map(|m| cell(m)).collect::<Vec<_>>().join(", ")
+    );
+    if v.votes > 1 {
+        let _ = write!(s, " ({} passes each)", v.votes);
+    }
+    let _ = write!(
+        s,
+        ": {} confirmed, {} refuted, {} uncertain",
+        v.confirmed, v.refuted, v.uncertain
+    );
+    if v.failed > 0 {
+        let _ = write!(s, " ({} of them because the verification failed)", v.failed);
+    }
+    s
+}
+
+/// Findings the verifier refuted: out of the findings and the gate, kept
+/// here with the verifier's reason so a wrong refutation can be seen.
+fn refuted(out: &mut String, r: &ReviewReport) {
+    let Some(v) = &r.verification else { return };
+    if v.skipped.is_some() {
+        return;
+    }
+    out.push_str("---\n\n## Refuted on Verification\n\n");
+    if r.refuted.is_empty() {
+        push_none(out);
+    }
+    for (i, f) in r.refuted.iter().enumerate() {
+        finding(out, i + 1, f);
     }
 }
 
@@ -227,6 +304,9 @@ fn header(out: &mut String, r: &ReviewReport) {
         r.verdict.verdict.label(),
         cell(&r.verdict.reason)
     );
+    if let Some(v) = &r.verification {
+        let _ = writeln!(out, "| **Verification** | {} |", verification_cell(v));
+    }
     let _ = writeln!(
         out,
         "| **Wall-clock time** | {} |\n",
@@ -414,12 +494,17 @@ fn retro(out: &mut String, r: &ReviewReport) {
     let t = &r.timings;
     let _ = writeln!(
         out,
-        "**Stage timings:** plan {} · load {} · prefill {} · generate {} · consolidate {} · lead {} · render {}\n",
+        "**Stage timings:** plan {} · load {} · prefill {} · generate {} · consolidate {}{} · lead {} · render {}\n",
         human_duration(t.plan_ms),
         human_duration(t.load_ms),
         human_duration(t.prefill_ms),
         human_duration(t.generate_ms),
         human_duration(t.consolidate_ms),
+        if r.verification.as_ref().is_some_and(|v| v.skipped.is_none()) {
+            format!(" · verify {}", human_duration(t.verify_ms))
+        } else {
+            String::new()
+        },
         human_duration(t.lead_ms),
         human_duration(t.render_ms)
     );
@@ -680,6 +765,7 @@ pub fn render(r: &ReviewReport) -> String {
     unresolved_feedback(&mut out, r);
     retro(&mut out, r);
     recommendations(&mut out, r);
+    refuted(&mut out, r);
     appendix(&mut out, r);
     let mut s = out.trim_end().to_string();
     s.push('\n');

@@ -132,10 +132,35 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
             color
         ),
     ));
+    if let Some(v) = &report.verification {
+        match &v.skipped {
+            Some(why) if v.checked > 0 => {
+                out.push_str(&format!("Not verified: {}\n", plain(why, 200)));
+            }
+            Some(_) => {}
+            None => out.push_str(&format!(
+                "Verified by {}: {} confirmed, {} refuted (listed in the report), {} uncertain{}\n",
+                plain(&v.models.join(", "), 120),
+                v.confirmed,
+                v.refuted,
+                v.uncertain,
+                if v.failed > 0 {
+                    format!(" ({} failed)", v.failed)
+                } else {
+                    String::new()
+                }
+            )),
+        }
+    }
     for f in report.findings.iter().take(TOP_FINDINGS) {
         let c = &f.finding;
+        let mark = match c.verification.as_ref().map(|v| v.status) {
+            Some(crate::verify::model::VerifyStatus::Confirmed) => " ✓",
+            Some(crate::verify::model::VerifyStatus::Uncertain) => " ?",
+            _ => "",
+        };
         out.push_str(&format!(
-            "  {} {}:{} {} [{}]\n",
+            "  {} {}:{} {} [{}{mark}]\n",
             paint(
                 &format!("{:<10}", c.severity.as_str()),
                 Some(c.severity),

@@ -219,7 +219,7 @@ fn ask_model(
     let mut votes: Vec<Option<Vote>> = found
         .iter()
         .map(|f| match f {
-            Some(text) if !remake_all => Some(vote_of(Ok(text.as_str()), true)),
+            Some(text) if !remake_all => Some(vote_of(Ok(text.as_str()))),
             _ => None,
         })
         .collect();
@@ -230,7 +230,41 @@ fn ask_model(
             *v = None;
         }
     }
-    let todo: Vec<usize> = (0..votes.len()).filter(|&i| votes[i].is_none()).collect();
+    let mut todo: Vec<usize> = (0..votes.len()).filter(|&i| votes[i].is_none()).collect();
+    // A second review of the same change (the hook beside a manual one)
+    // waits for these answers rather than making them again: one lock
+    // for the model's whole group, then the cache is read once more.
+    let shared = store.shared();
+    let mut lock_parts: Vec<Vec<u8>> = vec![b"verify lock".to_vec()];
+    lock_parts.extend(todo.iter().map(|&i| keys[i].hex().into_bytes()));
+    let lock_key = crate::cache::CacheKey::new(
+        &lock_parts.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    let _lock = if todo.is_empty() {
+        None
+    } else {
+        let say = |pid: Option<u32>| {
+            (inputs.progress)(&format!(
+                "verify: waiting for the review in process {}, which is verifying these findings",
+                pid.map_or("?".to_string(), |p| p.to_string())
+            ))
+        };
+        match crate::review::reviewers::wait_for(shared.as_deref(), &lock_key, inputs.deadline, &say) {
+            Some(crate::review::reviewers::Claimed::Mine(lock)) => lock,
+            _ => None,
+        }
+    };
+    if !remake_all {
+        for &i in &todo {
+            if let Some(text) = store.get(&keys[i]) {
+                let v = vote_of(Ok(text.as_str()));
+                if v.status.is_some() {
+                    votes[i] = Some(v);
+                }
+            }
+        }
+        todo.retain(|&i| votes[i].is_none());
+    }
     summary.from_cache += votes.len() - todo.len();
     if todo.is_empty() {
         return votes.into_iter().flatten().collect();
@@ -286,9 +320,9 @@ fn ask_model(
                 summary.prompt_tokens += g.prompt_tokens;
                 summary.generated_tokens += g.generated_tokens;
                 if g.stop.cut_short() {
-                    vote_of(Err("the time budget ran out mid-answer".to_string()), false)
+                    vote_of(Err("the time budget ran out mid-answer".to_string()))
                 } else {
-                    let v = vote_of(Ok(&g.text), false);
+                    let v = vote_of(Ok(&g.text));
                     // Only an answer that parses is worth keeping: a
                     // failure is retried next time, not replayed.
                     if v.status.is_some() {
@@ -297,7 +331,7 @@ fn ask_model(
                     v
                 }
             }
-            Err(e) => vote_of(Err(format!("the verifier failed: {e}")), false),
+            Err(e) => vote_of(Err(format!("the verifier failed: {e}"))),
         };
         votes[i] = Some(vote);
     }
@@ -308,26 +342,23 @@ fn ask_model(
                 status: None,
                 reason: String::new(),
                 error: Some("no answer".into()),
-                from_cache: false,
             })
         })
         .collect()
 }
 
 /// A pass's vote from its answer (or the reason there is none).
-fn vote_of(answer: Result<&str, String>, from_cache: bool) -> Vote {
+fn vote_of(answer: Result<&str, String>) -> Vote {
     match answer.and_then(ask::parse) {
         Ok((status, reason)) => Vote {
             status: Some(status),
             reason,
             error: None,
-            from_cache,
         },
         Err(e) => Vote {
             status: None,
             reason: String::new(),
             error: Some(e),
-            from_cache,
         },
     }
 }

@@ -51,8 +51,6 @@ pub struct Vote {
     /// Why the pass produced no usable answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    #[serde(default)]
-    pub from_cache: bool,
 }
 
 /// What verification made of one consolidated finding.
@@ -144,7 +142,6 @@ mod tests {
             status: s,
             reason: s.map(|s| format!("because {}", s.as_str())).unwrap_or_default(),
             error: s.is_none().then(|| "timed out".to_string()),
-            from_cache: false,
         }
     }
 
