@@ -515,6 +515,11 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
             eprintln!("{}", decision.message);
             return Ok(error::EXIT_BLOCKED);
         }
+        // An allowed review still names what it let through unconfirmed
+        // and what the verifier refuted, as the hook does.
+        if !decision.warnings.is_empty() || !outcome.report.refuted.is_empty() {
+            eprintln!("{}", decision.message);
+        }
     }
     Ok(error::EXIT_OK)
 }

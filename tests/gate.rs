@@ -8,6 +8,7 @@ use git_deep_review::gate::{
     evaluate, Context, FailurePolicy, FaultPolicy, GatePolicy, ReviewFacts,
 };
 use git_deep_review::severity::parse_severity;
+use git_deep_review::verify::model::{Verification, VerifyStatus};
 use std::path::PathBuf;
 
 fn finding(title: &str, severity: Severity, agreement: usize) -> ConsolidatedFinding {
@@ -331,4 +332,54 @@ fn earlier_unresolved_findings_are_named_and_count_only_when_the_policy_says() {
     let d = push(&counting, &f);
     assert!(!d.block, "{}", d.message);
     assert!(!d.message.contains("earlier review"), "{}", d.message);
+}
+
+fn verified(mut f: ConsolidatedFinding, status: VerifyStatus, failed: bool) -> ConsolidatedFinding {
+    f.verification = Some(Verification {
+        status,
+        reason: format!("the verifier says {}", status.as_str()),
+        model: "checker".into(),
+        votes: Vec::new(),
+        failed: failed.then(|| "timed out".to_string()),
+    });
+    f
+}
+
+#[test]
+fn verification_decides_which_agreed_findings_count() {
+    use VerifyStatus::*;
+    let f = facts(vec![
+        verified(finding("confirmed one", Severity::Critical, 2), Confirmed, false),
+        verified(finding("unsure one", Severity::Critical, 2), Uncertain, false),
+        verified(finding("failed check", Severity::Critical, 2), Uncertain, true),
+        finding("never verified", Severity::Critical, 2),
+    ]);
+    let d = push(&GatePolicy::default(), &f);
+    let titles = |v: &[ConsolidatedFinding]| v.iter().map(|f| f.title.clone()).collect::<Vec<_>>();
+    assert!(d.block);
+    assert_eq!(titles(&d.blocking).len(), 4, "uncertain counts by default: {}", d.message);
+    assert!(d.message.contains("confirmed by checker: the verifier says confirmed"), "{}", d.message);
+    assert!(d.message.contains("failed check (2 reviewers; verification failed)"), "{}", d.message);
+
+    let lenient = GatePolicy {
+        count_uncertain: false,
+        ..GatePolicy::default()
+    };
+    let d = push(&lenient, &f);
+    let mut blocking = titles(&d.blocking);
+    blocking.sort();
+    assert_eq!(blocking, ["confirmed one", "never verified"]);
+    let mut warned = titles(&d.warnings);
+    warned.sort();
+    assert_eq!(warned, ["failed check", "unsure one"]);
+    assert!(d.message.contains("could not confirm, not counted"), "{}", d.message);
+
+    // Refuted findings are never counted, and are named.
+    let mut only_refuted = facts(Vec::new());
+    only_refuted.refuted = vec![verified(finding("wrong claim", Severity::Critical, 3), Refuted, false)];
+    let d = push(&GatePolicy::default(), &only_refuted);
+    assert!(!d.block, "{}", d.message);
+    assert!(d.message.contains("1 critical finding refuted on verification"), "{}", d.message);
+    assert!(d.message.contains("wrong claim"), "{}", d.message);
+    assert!(!GatePolicy::default().blocks(&only_refuted.refuted[0], 3));
 }

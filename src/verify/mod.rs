@@ -362,3 +362,177 @@ fn vote_of(answer: Result<&str, String>) -> Vote {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::findings::{Issue, Kind, Severity};
+    use crate::standin::StandinBackend;
+
+    fn finding(file: &str, line: u32, reviewers: &[&str]) -> ConsolidatedFinding {
+        ConsolidatedFinding {
+            issue: Issue {
+                severity: Severity::Critical,
+                kind: Kind::Regression,
+                file: file.into(),
+                line_start: line,
+                line_end: line,
+                title: format!("claim about {file}"),
+                explanation: "It is wrong.".into(),
+                fix: "Fix it.".into(),
+                quote: String::new(),
+                cause: None,
+            },
+            unconfirmed: false,
+            reviewers: reviewers.iter().map(|r| r.to_string()).collect(),
+            agreement: reviewers.len(),
+            members: Vec::new(),
+            verification: None,
+        }
+    }
+
+    fn plan() -> ReviewPlan {
+        ReviewPlan {
+            range: crate::git::range::ReviewRange {
+                spec: "test".into(),
+                base: None,
+                head: gix::ObjectId::null(gix::hash::Kind::Sha1),
+                branch: None,
+                commits: Vec::new(),
+            },
+            files: Vec::new(),
+            skipped: Vec::new(),
+            unfit: Vec::new(),
+            chunks: Vec::new(),
+        }
+    }
+
+    #[derive(Default)]
+    struct Memory(HashMap<String, String>);
+    impl GenerationStore for Memory {
+        fn get(&mut self, key: &crate::cache::CacheKey) -> Option<String> {
+            self.0.get(&key.hex()).cloned()
+        }
+        fn put(&mut self, key: &crate::cache::CacheKey, text: &str) {
+            self.0.insert(key.hex(), text.to_string());
+        }
+    }
+
+    fn verifier(model: &str) -> Verifier {
+        Verifier {
+            model: model.into(),
+            identity: model.into(),
+            sampling: Sampling::default(),
+            on_server: false,
+        }
+    }
+
+    fn verify_with(
+        model: &str,
+        findings: Vec<ConsolidatedFinding>,
+        deadline: Option<Instant>,
+        store: &mut Memory,
+    ) -> (Verified, usize) {
+        let plan = plan();
+        let context = ContextPlan::off(&plan);
+        let contents: HashMap<String, String> = [
+            ("plain.rs", "fn a() {}\n"),
+            ("refute.rs", "fn b() {} // DEEP-REVIEW-REFUTE\n"),
+            ("unsure.rs", "fn c() {} // DEEP-REVIEW-UNSURE\n"),
+            ("garble.rs", "fn d() {} // DEEP-REVIEW-GARBLE\n"),
+        ]
+        .into_iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect();
+        let verifiers = [verifier(model)];
+        let models = HashMap::new();
+        let inputs = VerifyInputs {
+            plan: &plan,
+            context: &context,
+            contents: &contents,
+            verifiers: &verifiers,
+            explicit: true,
+            reviewer_models: &models,
+            votes: 1,
+            mode: "on",
+            deadline,
+            progress: &|_| {},
+        };
+        let mut backend = StandinBackend::new();
+        let v = run(findings, &inputs, &mut backend, store);
+        (v, backend.calls)
+    }
+
+    fn status(f: &ConsolidatedFinding) -> (VerifyStatus, bool) {
+        let v = f.verification.as_ref().unwrap();
+        (v.status, v.failed.is_some())
+    }
+
+    #[test]
+    fn each_answer_has_its_outcome_and_none_but_refuted_removes_a_finding() {
+        let all = vec![
+            finding("plain.rs", 1, &["a"]),
+            finding("refute.rs", 1, &["a"]),
+            finding("unsure.rs", 1, &["a"]),
+            finding("garble.rs", 1, &["a"]),
+        ];
+        let (v, calls) = verify_with("standin:marker", all, None, &mut Memory::default());
+        assert_eq!(calls, 1, "one batch for the model");
+        let kept: Vec<(&str, (VerifyStatus, bool))> =
+            v.kept.iter().map(|f| (f.file.as_str(), status(f))).collect();
+        assert_eq!(
+            kept,
+            [
+                ("plain.rs", (VerifyStatus::Confirmed, false)),
+                ("unsure.rs", (VerifyStatus::Uncertain, false)),
+                ("garble.rs", (VerifyStatus::Uncertain, true)),
+            ]
+        );
+        assert_eq!(v.refuted.len(), 1);
+        assert_eq!(v.refuted[0].file, "refute.rs");
+        assert!(v.refuted[0].verification.as_ref().unwrap().reason.contains("refute marker"));
+        let failed = v.kept[2].verification.as_ref().unwrap().failed.clone().unwrap();
+        assert!(failed.contains("not the JSON"), "{failed}");
+        let s = &v.summary;
+        assert_eq!(
+            (s.checked, s.confirmed, s.refuted, s.uncertain, s.failed),
+            (4, 1, 1, 2, 1)
+        );
+    }
+
+    #[test]
+    fn a_failing_or_late_verifier_leaves_every_finding_uncertain() {
+        let two = || vec![finding("plain.rs", 1, &["a"]), finding("refute.rs", 1, &["a"])];
+        let (v, _) = verify_with("standin:fail", two(), None, &mut Memory::default());
+        assert!(v.refuted.is_empty());
+        assert_eq!(v.kept.len(), 2);
+        for f in &v.kept {
+            assert_eq!(status(f), (VerifyStatus::Uncertain, true));
+            let why = f.verification.as_ref().unwrap().failed.clone().unwrap();
+            assert!(why.contains("always fails"), "{why}");
+        }
+        let past = Instant::now() - std::time::Duration::from_secs(1);
+        let (v, calls) = verify_with("standin:marker", two(), Some(past), &mut Memory::default());
+        assert_eq!(calls, 0, "nothing is asked after the deadline");
+        assert!(v.refuted.is_empty(), "a timeout never removes a finding");
+        for f in &v.kept {
+            let why = f.verification.as_ref().unwrap().failed.clone().unwrap();
+            assert!(why.contains("time budget"), "{why}");
+        }
+    }
+
+    #[test]
+    fn answers_are_cached_and_only_usable_ones() {
+        let mut store = Memory::default();
+        let two = || vec![finding("plain.rs", 1, &["a"]), finding("garble.rs", 1, &["a"])];
+        let (first, calls) = verify_with("standin:marker", two(), None, &mut store);
+        assert_eq!((calls, first.summary.from_cache), (1, 0));
+        assert_eq!(store.0.len(), 1, "the invalid answer is not kept");
+        let (again, calls) = verify_with("standin:marker", two(), None, &mut store);
+        assert_eq!(calls, 1, "the invalid one is asked again");
+        assert_eq!(again.summary.from_cache, 1);
+        assert_eq!(again.kept, first.kept, "a cached answer reads as the first");
+        let (_, calls) = verify_with("standin:marker", vec![finding("plain.rs", 1, &["a"])], None, &mut store);
+        assert_eq!(calls, 0, "all cached: no model asked");
+    }
+}
