@@ -636,6 +636,11 @@ impl<'r> Run<'r> {
                     .map(|r| r.spec.sampling.clone())
                     .unwrap_or_default(),
                 on_server: c.on_server,
+                code_chars: crate::verify::ask::code_chars(
+                    engine
+                        .context_window(&c.model)
+                        .or_else(|| configured_window(manifest, &c.model)),
+                ),
                 model: c.model.clone(),
             })
             .collect();

@@ -743,3 +743,81 @@ fn real_review_with_context_grounds_consequences_on_shown_lines_only() {
         }
     }
 }
+
+/// The verify stage on the real engine: stand-in reviewers plant one
+/// finding (so there is always something to verify) and a bundled model,
+/// named as the verifier and forced on, answers under the verifier's
+/// grammar. What it decides is not wisdom; that its answer parses, is the
+/// same each run, and lands in the report's sections, is what is checked.
+#[test]
+fn real_verifier_answers_in_its_grammar_and_the_report_shows_it() {
+    let repo = demo_repo("");
+    repo.write(
+        ".deep-review.toml",
+        "[review]\nlead = \"none\"\n\n[[reviewer]]\nname = \"first\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n\n[[reviewer]]\nname = \"second\"\nmodel = \"standin:marker\"\nprompt = \"robustness.md\"\n",
+    );
+    repo.write(".git/info/exclude", ".deep-review.toml\n");
+    repo.commit_files(
+        "Add median()",
+        &[(
+            "median.py",
+            "def median(xs):\n    xs = sorted(xs)\n    return xs[len(xs) // 2]  # DEEP-REVIEW-PLANT:critical\n",
+        )],
+    );
+    let args = ["--verify", "on", "--verifier", "smollm2-135m", "--no-cache"];
+    let r = json_report(&repo, &args);
+    let summary = &r["verification"];
+    assert!(summary.get("skipped").is_none(), "{summary}");
+    assert_eq!(summary["models"], serde_json::json!(["smollm2-135m"]));
+    assert_eq!(summary["checked"], 1);
+    assert_eq!(summary["failed"], 0, "the grammar keeps the answer parsable: {summary}");
+    assert!(summary["generated_tokens"].as_u64().unwrap() > 0);
+    assert!(r["engine"]["weights_loaded"].as_u64().unwrap() >= 1);
+    let all: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(r.get("refuted").and_then(Value::as_array).into_iter().flatten())
+        .collect();
+    assert_eq!(all.len(), 1, "{r}");
+    let v = &all[0]["verification"];
+    let status = v["status"].as_str().unwrap();
+    assert!(["confirmed", "refuted", "uncertain"].contains(&status), "{v}");
+    assert_eq!(v["votes"][0]["status"], status, "{v}");
+    assert!(v["reason"].as_str().unwrap().len() <= 300);
+    assert_eq!(
+        (status == "refuted"),
+        r["findings"].as_array().unwrap().is_empty(),
+        "only a refuted finding leaves the findings"
+    );
+    // The same answer again: greedy decoding with a fixed seed.
+    let again = json_report(&repo, &args);
+    let verdicts = |r: &Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(r.get("refuted").and_then(Value::as_array).into_iter().flatten())
+            .map(|f| f["verification"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(&again), verdicts(&r));
+    // The Markdown report carries the stage.
+    let md_path = repo.scratch().join("verified.md");
+    let out = review_offline(
+        &repo,
+        &[&["HEAD~1..HEAD", "--quiet", "-o", md_path.to_str().unwrap()][..], &args[..4]].concat(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    assert!(
+        md.contains("| **Verification** | 1 finding checked by smollm2-135m:"),
+        "{md}"
+    );
+    assert!(md.contains("· verify "), "the stage's time is reported");
+    if status == "refuted" {
+        assert!(md.contains("## Refuted on Verification"), "{md}");
+    } else {
+        assert!(md.contains("smollm2-135m"), "{md}");
+    }
+}

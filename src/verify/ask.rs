@@ -40,11 +40,14 @@ pub struct Block {
 }
 
 /// The code a finding is about, in priority order (see the module docs).
+/// `limit` bounds the blocks' characters (at most [`CODE_CHARS`]; less
+/// for a verifier whose window is small).
 pub fn evidence(
     f: &ConsolidatedFinding,
     plan: &ReviewPlan,
     context: &ContextPlan,
     contents: &HashMap<String, String>,
+    limit: usize,
 ) -> Vec<Block> {
     let mut blocks = Vec::new();
     let (lo, hi) = (f.line_start.saturating_sub(3), f.line_end + 3);
@@ -118,7 +121,7 @@ pub fn evidence(
         }
     }
     // Within the bound: blocks in priority order, the last one cut.
-    let mut left = CODE_CHARS;
+    let mut left = limit.min(CODE_CHARS);
     let mut kept = Vec::new();
     for mut b in blocks {
         if left < 200 {
@@ -226,6 +229,18 @@ pub fn schema() -> serde_json::Value {
         },
         "required": ["verdict", "reason"],
         "additionalProperties": false,
+    })
+}
+
+/// Characters of code a verifier with a window of `window` tokens is
+/// shown: what is left beside the instruction, the finding and the
+/// answer, at 3 characters per token (the plan's estimate), up to
+/// [`CODE_CHARS`].
+pub fn code_chars(window: Option<usize>) -> usize {
+    // The instruction and the finding's own fields, generously.
+    const FIXED_TOKENS: usize = 700;
+    window.map_or(CODE_CHARS, |w| {
+        (w.saturating_sub(FIXED_TOKENS + max_tokens()) * 3).min(CODE_CHARS)
     })
 }
 

@@ -41,6 +41,8 @@ pub struct Verifier {
     /// Its thinking settings (a reasoning model keeps its think budget).
     pub sampling: Sampling,
     pub on_server: bool,
+    /// Characters of code it is shown with a finding ([`ask::code_chars`]).
+    pub code_chars: usize,
 }
 
 /// What the stage is given besides the findings.
@@ -148,7 +150,13 @@ pub fn run(
         let passes: Vec<Pass> = mine
             .iter()
             .flat_map(|&i| {
-                let blocks = ask::evidence(&findings[i], inputs.plan, inputs.context, inputs.contents);
+                let blocks = ask::evidence(
+                    &findings[i],
+                    inputs.plan,
+                    inputs.context,
+                    inputs.contents,
+                    verifier.code_chars,
+                );
                 (0..votes)
                     .map(|p| Pass {
                         finding: i,
@@ -424,6 +432,7 @@ mod tests {
             identity: model.into(),
             sampling: Sampling::default(),
             on_server: false,
+            code_chars: ask::CODE_CHARS,
         }
     }
 
