@@ -538,6 +538,15 @@ impl<'r> Run<'r> {
         report.timings.load_ms = engine.load_ms().saturating_sub(loaded_before);
         report.engine = engine.usage().since(used_before);
         report.code_sent_to = code_sent_to(engine, &report);
+        // A verifier's answer from the cache came from its server all the same.
+        if let Some(v) = report.verification.as_ref().filter(|v| v.from_cache > 0) {
+            for m in &v.models {
+                let on = reviewer_model(self.manifest.as_ref().ok(), m, 0).endpoints;
+                report.code_sent_to.extend(on);
+            }
+            report.code_sent_to.sort();
+            report.code_sent_to.dedup();
+        }
         report.wall_clock_ms = ms(started.elapsed());
         Ok(Outcome {
             timed_out: !result.not_reviewed.is_empty() && !interrupted,

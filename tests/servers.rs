@@ -835,3 +835,70 @@ fn context_shrinks_to_fit_a_small_server_window() {
         .unwrap();
     assert!(sent + 200 <= 1024, "the prompt fits the window: {sent}");
 }
+
+/// A verifier on a real llama-server with two slots: the findings are
+/// asked concurrently, the GBNF grammar holds there (every answer parses),
+/// the code's destination is reported, and the second run takes the
+/// verifier's answers from the cache — still saying where the code went.
+#[test]
+fn a_verifier_on_a_real_llama_server_checks_every_finding() {
+    let repo = TestRepo::new();
+    repo.commit_files("base", &[("README.md", "hello\n")]);
+    let files: Vec<(String, String)> = (0..3)
+        .map(|i| {
+            (
+                format!("m{i}.py"),
+                format!("def f{i}(xs):\n    return xs[{i}]  # DEEP-REVIEW-PLANT:important\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    repo.commit_files("three planted", &refs);
+    let server = LlamaServer::start(&common::models::dir().join(SMOL_FILE), 2);
+    let models = models_dir(
+        &repo,
+        &format!(
+            "[[model]]\nname = \"team-verifier\"\nendpoint = \"{}\"\n",
+            server.base()
+        ),
+    );
+    configure(
+        &repo,
+        &[("first", "standin:marker"), ("second", "standin:marker")],
+        "verify = \"on\"\nverifier = \"team-verifier\"\n",
+    );
+    let (out, report) = review(&repo, &models, &[], &[]);
+    let report = report.unwrap_or_else(|| panic!("no report: {}", text(&out.stderr)));
+    let v = &report["verification"];
+    assert_eq!(v["models"], serde_json::json!(["team-verifier"]), "{v:#}");
+    assert_eq!(v["checked"], 3, "{v:#}");
+    assert_eq!(v["failed"], 0, "every answer from the server parses: {v:#}");
+    assert_eq!(v["from_cache"], 0);
+    assert_eq!(report["code_sent_to"], serde_json::json!([server.base()]));
+    let all: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(report.get("refuted").and_then(Value::as_array).into_iter().flatten())
+        .collect();
+    assert_eq!(all.len(), 3);
+    for f in &all {
+        assert_eq!(f["verification"]["model"], "team-verifier");
+        assert!(f["verification"]["votes"][0]["status"].is_string(), "{f:#}");
+    }
+
+    let (out, again) = review(&repo, &models, &[], &[]);
+    let again = again.unwrap_or_else(|| panic!("{}", text(&out.stderr)));
+    assert_eq!(again["verification"]["from_cache"], 3);
+    assert_eq!(again["code_sent_to"], serde_json::json!([server.base()]));
+    let verdicts = |r: &Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(r.get("refuted").and_then(Value::as_array).into_iter().flatten())
+            .map(|f| f["verification"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(&again), verdicts(&report));
+}
