@@ -617,8 +617,11 @@ impl<'r> Run<'r> {
         }
         // `auto` trusts no demonstration model to remove a finding.
         let ranked: Vec<Candidate> = if mode == VerifyMode::Auto {
-            let capable: Vec<Candidate> =
-                ranked.iter().filter(|c| !c.demonstration).cloned().collect();
+            let capable: Vec<Candidate> = ranked
+                .iter()
+                .filter(|c| !c.demonstration)
+                .cloned()
+                .collect();
             if capable.is_empty() {
                 let names: Vec<&str> = ranked.iter().map(|c| c.model.as_str()).collect();
                 return Some(unverified(format!(

@@ -56,7 +56,10 @@ fn verify_answer(prompt: &str) -> String {
     } else if code.contains(UNSURE_MARKER) {
         ("uncertain", "The code shown carries the unsure marker.")
     } else {
-        ("confirmed", "The stand-in confirms every finding without a marker.")
+        (
+            "confirmed",
+            "The stand-in confirms every finding without a marker.",
+        )
     };
     serde_json::json!({"verdict": verdict, "reason": reason}).to_string()
 }

@@ -123,8 +123,16 @@ fn two_reviews_at_once_make_each_answer_once_and_agree() {
         (passes, passes - v["from_cache"].as_u64().unwrap())
     };
     let ((passes, made_va), (_, made_vb)) = (verified(&ra), verified(&rb));
-    assert!(passes >= 1, "the planted finding was verified: {}", ra["verification"]);
-    assert_eq!(made_va + made_vb, passes, "a verifier answer was made twice");
+    assert!(
+        passes >= 1,
+        "the planted finding was verified: {}",
+        ra["verification"]
+    );
+    assert_eq!(
+        made_va + made_vb,
+        passes,
+        "a verifier answer was made twice"
+    );
     assert_eq!(
         log_lines(&log).len() as u64,
         answers as u64 + passes,

@@ -770,19 +770,30 @@ fn real_verifier_answers_in_its_grammar_and_the_report_shows_it() {
     assert!(summary.get("skipped").is_none(), "{summary}");
     assert_eq!(summary["models"], serde_json::json!(["smollm2-135m"]));
     assert_eq!(summary["checked"], 1);
-    assert_eq!(summary["failed"], 0, "the grammar keeps the answer parsable: {summary}");
+    assert_eq!(
+        summary["failed"], 0,
+        "the grammar keeps the answer parsable: {summary}"
+    );
     assert!(summary["generated_tokens"].as_u64().unwrap() > 0);
     assert!(r["engine"]["weights_loaded"].as_u64().unwrap() >= 1);
     let all: Vec<&Value> = r["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .chain(r.get("refuted").and_then(Value::as_array).into_iter().flatten())
+        .chain(
+            r.get("refuted")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        )
         .collect();
     assert_eq!(all.len(), 1, "{r}");
     let v = &all[0]["verification"];
     let status = v["status"].as_str().unwrap();
-    assert!(["confirmed", "refuted", "uncertain"].contains(&status), "{v}");
+    assert!(
+        ["confirmed", "refuted", "uncertain"].contains(&status),
+        "{v}"
+    );
     assert_eq!(v["votes"][0]["status"], status, "{v}");
     assert!(v["reason"].as_str().unwrap().len() <= 300);
     assert_eq!(
@@ -797,7 +808,12 @@ fn real_verifier_answers_in_its_grammar_and_the_report_shows_it() {
             .as_array()
             .unwrap()
             .iter()
-            .chain(r.get("refuted").and_then(Value::as_array).into_iter().flatten())
+            .chain(
+                r.get("refuted")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            )
             .map(|f| f["verification"].clone())
             .collect::<Vec<_>>()
     };
@@ -806,9 +822,17 @@ fn real_verifier_answers_in_its_grammar_and_the_report_shows_it() {
     let md_path = repo.scratch().join("verified.md");
     let out = review_offline(
         &repo,
-        &[&["HEAD~1..HEAD", "--quiet", "-o", md_path.to_str().unwrap()][..], &args[..4]].concat(),
+        &[
+            &["HEAD~1..HEAD", "--quiet", "-o", md_path.to_str().unwrap()][..],
+            &args[..4],
+        ]
+        .concat(),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let md = std::fs::read_to_string(&md_path).unwrap();
     assert!(
         md.contains("| **Verification** | 1 finding checked by smollm2-135m:"),

@@ -349,17 +349,44 @@ fn verified(mut f: ConsolidatedFinding, status: VerifyStatus, failed: bool) -> C
 fn verification_decides_which_agreed_findings_count() {
     use VerifyStatus::*;
     let f = facts(vec![
-        verified(finding("confirmed one", Severity::Critical, 2), Confirmed, false),
-        verified(finding("unsure one", Severity::Critical, 2), Uncertain, false),
-        verified(finding("failed check", Severity::Critical, 2), Uncertain, true),
+        verified(
+            finding("confirmed one", Severity::Critical, 2),
+            Confirmed,
+            false,
+        ),
+        verified(
+            finding("unsure one", Severity::Critical, 2),
+            Uncertain,
+            false,
+        ),
+        verified(
+            finding("failed check", Severity::Critical, 2),
+            Uncertain,
+            true,
+        ),
         finding("never verified", Severity::Critical, 2),
     ]);
     let d = push(&GatePolicy::default(), &f);
     let titles = |v: &[ConsolidatedFinding]| v.iter().map(|f| f.title.clone()).collect::<Vec<_>>();
     assert!(d.block);
-    assert_eq!(titles(&d.blocking).len(), 4, "uncertain counts by default: {}", d.message);
-    assert!(d.message.contains("confirmed by checker: the verifier says confirmed"), "{}", d.message);
-    assert!(d.message.contains("failed check (2 reviewers; verification failed)"), "{}", d.message);
+    assert_eq!(
+        titles(&d.blocking).len(),
+        4,
+        "uncertain counts by default: {}",
+        d.message
+    );
+    assert!(
+        d.message
+            .contains("confirmed by checker: the verifier says confirmed"),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message
+            .contains("failed check (2 reviewers; verification failed)"),
+        "{}",
+        d.message
+    );
 
     let lenient = GatePolicy {
         count_uncertain: false,
@@ -372,14 +399,27 @@ fn verification_decides_which_agreed_findings_count() {
     let mut warned = titles(&d.warnings);
     warned.sort();
     assert_eq!(warned, ["failed check", "unsure one"]);
-    assert!(d.message.contains("could not confirm, not counted"), "{}", d.message);
+    assert!(
+        d.message.contains("could not confirm, not counted"),
+        "{}",
+        d.message
+    );
 
     // Refuted findings are never counted, and are named.
     let mut only_refuted = facts(Vec::new());
-    only_refuted.refuted = vec![verified(finding("wrong claim", Severity::Critical, 3), Refuted, false)];
+    only_refuted.refuted = vec![verified(
+        finding("wrong claim", Severity::Critical, 3),
+        Refuted,
+        false,
+    )];
     let d = push(&GatePolicy::default(), &only_refuted);
     assert!(!d.block, "{}", d.message);
-    assert!(d.message.contains("1 critical finding refuted on verification"), "{}", d.message);
+    assert!(
+        d.message
+            .contains("1 critical finding refuted on verification"),
+        "{}",
+        d.message
+    );
     assert!(d.message.contains("wrong claim"), "{}", d.message);
     assert!(!GatePolicy::default().blocks(&only_refuted.refuted[0], 3));
 }

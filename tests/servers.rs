@@ -852,7 +852,10 @@ fn a_verifier_on_a_real_llama_server_checks_every_finding() {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
     repo.commit_files("three planted", &refs);
     let server = LlamaServer::start(&common::models::dir().join(SMOL_FILE), 2);
     let models = models_dir(
@@ -879,7 +882,13 @@ fn a_verifier_on_a_real_llama_server_checks_every_finding() {
         .as_array()
         .unwrap()
         .iter()
-        .chain(report.get("refuted").and_then(Value::as_array).into_iter().flatten())
+        .chain(
+            report
+                .get("refuted")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        )
         .collect();
     assert_eq!(all.len(), 3);
     for f in &all {
@@ -896,7 +905,12 @@ fn a_verifier_on_a_real_llama_server_checks_every_finding() {
             .as_array()
             .unwrap()
             .iter()
-            .chain(r.get("refuted").and_then(Value::as_array).into_iter().flatten())
+            .chain(
+                r.get("refuted")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            )
             .map(|f| f["verification"].clone())
             .collect::<Vec<_>>()
     };

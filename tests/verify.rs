@@ -79,12 +79,16 @@ fn a_refuted_critical_does_not_block_a_push_and_stays_in_the_report() {
 
     // Refuted: the push goes through; the hook names the refuted finding
     // and the report keeps it, with the verifier's reason.
-    let refuted = s
-        .work
-        .commit_files("planted, refuted", &[("src/bad.rs", &planted("DEEP-REVIEW-REFUTE"))]);
+    let refuted = s.work.commit_files(
+        "planted, refuted",
+        &[("src/bad.rs", &planted("DEEP-REVIEW-REFUTE"))],
+    );
     let out = s.push(&["origin", "main"], &[("DEEP_REVIEW", "")]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "a refuted critical does not block: {err}");
+    assert!(
+        out.status.success(),
+        "a refuted critical does not block: {err}"
+    );
     assert_eq!(s.tip("main"), refuted);
     assert!(
         err.contains("refuted on verification") && err.contains("src/bad.rs:2"),
@@ -121,16 +125,27 @@ fn refuted_findings_leave_the_verdict_and_count_as_false_positives() {
     assert!(r["timings"]["verify_ms"].as_u64().unwrap() >= 1);
     // And the gate by hand allows it.
     let out = run(&repo, &["--gate", "-o", "-", "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn uncertain_findings_block_unless_count_uncertain_is_off() {
     let repo = repo_with(TWO_MARKERS, &planted("DEEP-REVIEW-UNSURE"));
     let r = json(&repo, &[]);
-    assert_eq!(r["findings"][0]["verification"]["status"], "uncertain", "{r}");
+    assert_eq!(
+        r["findings"][0]["verification"]["status"], "uncertain",
+        "{r}"
+    );
     let out = run(&repo, &["--gate", "-o", "-"]);
-    assert_eq!(out.status.code(), Some(1), "uncertain counts by default (fail closed)");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "uncertain counts by default (fail closed)"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("uncertain by standin:marker"), "{err}");
 
@@ -138,7 +153,10 @@ fn uncertain_findings_block_unless_count_uncertain_is_off() {
     let out = run(&repo, &["--gate", "-o", "-"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("the verifier could not confirm, not counted"), "{err}");
+    assert!(
+        err.contains("the verifier could not confirm, not counted"),
+        "{err}"
+    );
     assert!(err.contains("src/a.rs:2"), "{err}");
 }
 
@@ -148,7 +166,10 @@ fn a_verifier_that_fails_or_answers_garbage_never_removes_a_finding() {
     let r = json(&repo, &[]);
     let v = &r["findings"][0]["verification"];
     assert_eq!(v["status"], "uncertain", "{r}");
-    assert!(v["failed"].as_str().unwrap().contains("not the JSON"), "{v}");
+    assert!(
+        v["failed"].as_str().unwrap().contains("not the JSON"),
+        "{v}"
+    );
     assert_eq!(r["verification"]["failed"], 1);
 
     let repo = repo_with(TWO_MARKERS, &planted(""));
@@ -159,7 +180,11 @@ fn a_verifier_that_fails_or_answers_garbage_never_removes_a_finding() {
     );
     assert!(md.contains("The finding stays, uncertain."), "{md}");
     let out = run(&repo, &["--verifier", "standin:fail", "--gate", "-o", "-"]);
-    assert_eq!(out.status.code(), Some(1), "a failed verification still blocks");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed verification still blocks"
+    );
 }
 
 #[test]
@@ -176,7 +201,10 @@ fn verification_is_cached_like_a_review() {
             .output()
             .unwrap();
         let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let lines = std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+        let lines = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count();
         (r, lines)
     };
     let (first, made) = answers(&[]);
@@ -210,7 +238,10 @@ fn verify_off_adds_nothing_and_on_adds_only_its_own_fields() {
     let repo = repo_with(TWO_MARKERS, &planted(""));
     let off = json(&repo, &["--verify", "off", "--no-cache"]);
     let text = off.to_string();
-    assert!(!text.contains("verif") && !text.contains("refuted"), "{text}");
+    assert!(
+        !text.contains("verif") && !text.contains("refuted"),
+        "{text}"
+    );
     let md = markdown(&repo, &["--verify", "off", "--no-cache"]);
     assert!(!md.contains("Verif") && !md.contains("Refuted"), "{md}");
 
@@ -235,7 +266,10 @@ fn a_lone_finding_goes_to_another_model_and_a_named_verifier_takes_all() {
         r["findings"][0]["verification"]["model"], "standin:empty",
         "the only reviewer's model does not check its own claim"
     );
-    assert_eq!(r["verification"]["models"], serde_json::json!(["standin:empty"]));
+    assert_eq!(
+        r["verification"]["models"],
+        serde_json::json!(["standin:empty"])
+    );
     let r = json(&repo, &["--verifier", "standin:marker"]);
     assert_eq!(r["findings"][0]["verification"]["model"], "standin:marker");
 }
@@ -250,7 +284,10 @@ fn three_votes_each_see_the_code_and_the_majority_decides() {
     assert_eq!(v["status"], "confirmed");
     assert_eq!(r["verification"]["votes"], 3);
     let md = markdown(&repo, &[]);
-    assert!(md.contains("confirmed by standin:marker, 3 of 3 passes"), "{md}");
+    assert!(
+        md.contains("confirmed by standin:marker, 3 of 3 passes"),
+        "{md}"
+    );
     assert!(md.contains("(3 passes each)"), "{md}");
 }
 
@@ -273,10 +310,20 @@ fn auto_leaves_demonstration_models_out_and_says_so() {
     let r: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let skipped = r["verification"]["skipped"].as_str().unwrap();
-    assert!(skipped.contains("demonstration model (smollm2-135m)"), "{skipped}");
-    assert_eq!(r["findings"].as_array().unwrap().len(), 1, "nothing removed");
+    assert!(
+        skipped.contains("demonstration model (smollm2-135m)"),
+        "{skipped}"
+    );
+    assert_eq!(
+        r["findings"].as_array().unwrap().len(),
+        1,
+        "nothing removed"
+    );
     assert!(r["findings"][0].get("verification").is_none());
-    assert_eq!(r["engine"]["weights_loaded"], 0, "the verifier was not loaded");
+    assert_eq!(
+        r["engine"]["weights_loaded"], 0,
+        "the verifier was not loaded"
+    );
 }
 
 #[test]
@@ -288,7 +335,10 @@ fn verify_settings_are_checked_and_show_where_they_came_from() {
         .lines()
         .find(|l| l.starts_with("verify ="))
         .unwrap_or_else(|| panic!("{shown}"));
-    assert!(line.contains("\"on\"") && line.contains("deep-review.verify"), "{line}");
+    assert!(
+        line.contains("\"on\"") && line.contains("deep-review.verify"),
+        "{line}"
+    );
     let out = run(&repo, &["--verify", "maybe"]);
     assert_eq!(out.status.code(), Some(2));
     repo.git(&["config", "deep-review.verifyVotes", "0"]);

@@ -100,7 +100,10 @@ impl Checked {
 
 /// The verdict on `consolidated` given which reviewers ran (a review by
 /// demonstration models alone says so).
-fn verdict_of(reviewers: &[CheckedReviewer], consolidated: &[ConsolidatedFinding]) -> VerdictDecision {
+fn verdict_of(
+    reviewers: &[CheckedReviewer],
+    consolidated: &[ConsolidatedFinding],
+) -> VerdictDecision {
     let ran = reviewers.iter().filter(|r| r.ran()).count();
     let verdict = decide(consolidated, ran, reviewers.len());
     let demo = reviewers

@@ -54,8 +54,7 @@ pub(super) fn apply_cli(
             Given::Int(i) => Raw::Int(i),
             Given::Text(t) => Raw::Str(t),
         };
-        keys::apply(key, raw, s, cx)
-            .map_err(|m| Error::Usage(format!("{flag} {n}: {m}")))?;
+        keys::apply(key, raw, s, cx).map_err(|m| Error::Usage(format!("{flag} {n}: {m}")))?;
         prov.values.insert(key.toml, Source::Cli);
     }
     Ok(())

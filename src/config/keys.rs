@@ -6,15 +6,15 @@
 //! Reviewers (`[[reviewer]]` tables) are a list, not a key, and are read by
 //! the file layer only.
 
+use super::settings::VerifyMode;
 use super::settings::{
     check_model, resolve_path, Ctx, FailurePolicy, OnTimeout, Settings, KEY_BATCH_DECODE,
     KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT, KEY_CONTEXT_LINES,
-    KEY_CONTEXT_TOKENS, KEY_COUNT_UNRESOLVED, KEY_GATE, KEY_IGNORE, KEY_INSTRUCTIONS_MAX_BYTES,
-    KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT, KEY_OFFLINE,
-    KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS, KEY_TIME_BUDGET,
-    KEY_UNREVIEWABLE, KEY_COUNT_UNCERTAIN, KEY_VERIFIER, KEY_VERIFY, KEY_VERIFY_VOTES, LEAD_NONE,
+    KEY_CONTEXT_TOKENS, KEY_COUNT_UNCERTAIN, KEY_COUNT_UNRESOLVED, KEY_GATE, KEY_IGNORE,
+    KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT,
+    KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS,
+    KEY_TIME_BUDGET, KEY_UNREVIEWABLE, KEY_VERIFIER, KEY_VERIFY, KEY_VERIFY_VOTES, LEAD_NONE,
 };
-use super::settings::VerifyMode;
 use super::trust;
 use crate::severity::parse_severity;
 
@@ -590,7 +590,8 @@ pub(crate) fn apply(
             if t == "auto" {
                 s.verifier = None;
             } else {
-                check_model(t, cx).map_err(|m| format!("{m} (or \"auto\" for the largest reviewer model)"))?;
+                check_model(t, cx)
+                    .map_err(|m| format!("{m} (or \"auto\" for the largest reviewer model)"))?;
                 s.verifier = Some(t.to_string());
             }
         }

@@ -94,28 +94,28 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         .map(|f| (f.path.as_str(), f.language.clone()))
         .collect();
     let to_report = |f: &crate::check::consolidate::ConsolidatedFinding| {
-            let text = input
-                .contents
-                .get(&f.file)
-                .map(String::as_str)
-                .unwrap_or("");
-            let span = (f.line_end - f.line_start + 1) as usize;
-            let ex = excerpt(text, f.line_start, f.line_end, MAX_EXCERPT_LINES);
-            let shown = if ex.is_empty() {
-                0
-            } else {
-                ex.lines().count().max(1)
-            };
-            let file_lines = text
-                .lines()
-                .count()
-                .saturating_sub((f.line_start as usize).saturating_sub(1));
-            ReportFinding {
-                excerpt_omitted_lines: span.min(file_lines).saturating_sub(shown) as u32,
-                language: languages.get(f.file.as_str()).cloned().flatten(),
-                excerpt: ex,
-                finding: f.clone(),
-            }
+        let text = input
+            .contents
+            .get(&f.file)
+            .map(String::as_str)
+            .unwrap_or("");
+        let span = (f.line_end - f.line_start + 1) as usize;
+        let ex = excerpt(text, f.line_start, f.line_end, MAX_EXCERPT_LINES);
+        let shown = if ex.is_empty() {
+            0
+        } else {
+            ex.lines().count().max(1)
+        };
+        let file_lines = text
+            .lines()
+            .count()
+            .saturating_sub((f.line_start as usize).saturating_sub(1));
+        ReportFinding {
+            excerpt_omitted_lines: span.min(file_lines).saturating_sub(shown) as u32,
+            language: languages.get(f.file.as_str()).cloned().flatten(),
+            excerpt: ex,
+            finding: f.clone(),
+        }
     };
     let findings: Vec<ReportFinding> = checked.consolidated.iter().map(to_report).collect();
     let refuted: Vec<ReportFinding> = checked.refuted.iter().map(to_report).collect();

@@ -105,7 +105,11 @@ fn finding(out: &mut String, n: usize, f: &ReportFinding) {
 fn verification_line(v: &crate::verify::model::Verification) -> String {
     use crate::verify::model::VerifyStatus;
     let passes = if v.votes.len() > 1 {
-        let agree = v.votes.iter().filter(|x| x.status == Some(v.status)).count();
+        let agree = v
+            .votes
+            .iter()
+            .filter(|x| x.status == Some(v.status))
+            .count();
         format!(", {agree} of {} passes", v.votes.len())
     } else {
         String::new()
@@ -143,7 +147,11 @@ fn verification_cell(v: &crate::verify::model::VerificationSummary) -> String {
         "{} finding{} checked by {}",
         v.checked,
         if v.checked == 1 { "" } else { "s" },
-        v.models.iter().map(|m| cell(m)).collect::<Vec<_>>().join(", ")
+        v.models
+            .iter()
+            .map(|m| cell(m))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if v.votes > 1 {
         let _ = write!(s, " ({} passes each)", v.votes);

@@ -296,7 +296,12 @@ pub fn parse(text: &str) -> Result<(VerifyStatus, String), String> {
     let verdict = v["verdict"].as_str().and_then(VerifyStatus::parse);
     let reason = v["reason"].as_str().unwrap_or_default();
     let verdict = verdict.ok_or("the answer has no verdict")?;
-    Ok((verdict, sanitize_text(reason, REASON_CHARS, false).trim().to_string()))
+    Ok((
+        verdict,
+        sanitize_text(reason, REASON_CHARS, false)
+            .trim()
+            .to_string(),
+    ))
 }
 
 #[cfg(test)]

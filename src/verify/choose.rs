@@ -65,9 +65,17 @@ mod tests {
         let names: Vec<&str> = ranked.iter().map(|c| c.model.as_str()).collect();
         assert_eq!(names, ["big", "small"]);
         assert_eq!(choose(&ranked, false, &["small".into()]), 0);
-        assert_eq!(choose(&ranked, false, &["big".into()]), 1, "another model checks big's lone claim");
+        assert_eq!(
+            choose(&ranked, false, &["big".into()]),
+            1,
+            "another model checks big's lone claim"
+        );
         assert_eq!(choose(&ranked, false, &["big".into(), "small".into()]), 0);
-        assert_eq!(choose(&ranked, true, &["big".into()]), 0, "a named verifier verifies all");
+        assert_eq!(
+            choose(&ranked, true, &["big".into()]),
+            0,
+            "a named verifier verifies all"
+        );
         let served = rank(vec![c("local", 9_000, false), c("team", 0, true)]);
         assert_eq!(served[0].model, "team");
     }

@@ -171,7 +171,14 @@ pub fn run(
                     .collect::<Vec<_>>()
             })
             .collect();
-        for (pass, vote) in passes.iter().zip(ask_model(verifier, &passes, inputs, backend, store, &mut summary)) {
+        for (pass, vote) in passes.iter().zip(ask_model(
+            verifier,
+            &passes,
+            inputs,
+            backend,
+            store,
+            &mut summary,
+        )) {
             results[pass.finding].push(vote);
         }
     }
@@ -245,9 +252,8 @@ fn ask_model(
     let shared = store.shared();
     let mut lock_parts: Vec<Vec<u8>> = vec![b"verify lock".to_vec()];
     lock_parts.extend(todo.iter().map(|&i| keys[i].hex().into_bytes()));
-    let lock_key = crate::cache::CacheKey::new(
-        &lock_parts.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-    );
+    let lock_key =
+        crate::cache::CacheKey::new(&lock_parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
     let _lock = if todo.is_empty() {
         None
     } else {
@@ -257,7 +263,12 @@ fn ask_model(
                 pid.map_or("?".to_string(), |p| p.to_string())
             ))
         };
-        match crate::review::reviewers::wait_for(shared.as_deref(), &lock_key, inputs.deadline, &say) {
+        match crate::review::reviewers::wait_for(
+            shared.as_deref(),
+            &lock_key,
+            inputs.deadline,
+            &say,
+        ) {
             Some(crate::review::reviewers::Claimed::Mine(lock)) => lock,
             _ => None,
         }
@@ -305,7 +316,9 @@ fn ask_model(
                     .into_iter()
                     .map(|h| {
                         h.join().unwrap_or_else(|_| {
-                            Err(crate::error::Error::Model("the verifier's request panicked".into()))
+                            Err(crate::error::Error::Model(
+                                "the verifier's request panicked".into(),
+                            ))
                         })
                     })
                     .collect()
@@ -487,8 +500,11 @@ mod tests {
         ];
         let (v, calls) = verify_with("standin:marker", all, None, &mut Memory::default());
         assert_eq!(calls, 1, "one batch for the model");
-        let kept: Vec<(&str, (VerifyStatus, bool))> =
-            v.kept.iter().map(|f| (f.file.as_str(), status(f))).collect();
+        let kept: Vec<(&str, (VerifyStatus, bool))> = v
+            .kept
+            .iter()
+            .map(|f| (f.file.as_str(), status(f)))
+            .collect();
         assert_eq!(
             kept,
             [
@@ -499,8 +515,19 @@ mod tests {
         );
         assert_eq!(v.refuted.len(), 1);
         assert_eq!(v.refuted[0].file, "refute.rs");
-        assert!(v.refuted[0].verification.as_ref().unwrap().reason.contains("refute marker"));
-        let failed = v.kept[2].verification.as_ref().unwrap().failed.clone().unwrap();
+        assert!(v.refuted[0]
+            .verification
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("refute marker"));
+        let failed = v.kept[2]
+            .verification
+            .as_ref()
+            .unwrap()
+            .failed
+            .clone()
+            .unwrap();
         assert!(failed.contains("not the JSON"), "{failed}");
         let s = &v.summary;
         assert_eq!(
@@ -511,7 +538,12 @@ mod tests {
 
     #[test]
     fn a_failing_or_late_verifier_leaves_every_finding_uncertain() {
-        let two = || vec![finding("plain.rs", 1, &["a"]), finding("refute.rs", 1, &["a"])];
+        let two = || {
+            vec![
+                finding("plain.rs", 1, &["a"]),
+                finding("refute.rs", 1, &["a"]),
+            ]
+        };
         let (v, _) = verify_with("standin:fail", two(), None, &mut Memory::default());
         assert!(v.refuted.is_empty());
         assert_eq!(v.kept.len(), 2);
@@ -533,7 +565,12 @@ mod tests {
     #[test]
     fn answers_are_cached_and_only_usable_ones() {
         let mut store = Memory::default();
-        let two = || vec![finding("plain.rs", 1, &["a"]), finding("garble.rs", 1, &["a"])];
+        let two = || {
+            vec![
+                finding("plain.rs", 1, &["a"]),
+                finding("garble.rs", 1, &["a"]),
+            ]
+        };
         let (first, calls) = verify_with("standin:marker", two(), None, &mut store);
         assert_eq!((calls, first.summary.from_cache), (1, 0));
         assert_eq!(store.0.len(), 1, "the invalid answer is not kept");
@@ -541,7 +578,12 @@ mod tests {
         assert_eq!(calls, 1, "the invalid one is asked again");
         assert_eq!(again.summary.from_cache, 1);
         assert_eq!(again.kept, first.kept, "a cached answer reads as the first");
-        let (_, calls) = verify_with("standin:marker", vec![finding("plain.rs", 1, &["a"])], None, &mut store);
+        let (_, calls) = verify_with(
+            "standin:marker",
+            vec![finding("plain.rs", 1, &["a"])],
+            None,
+            &mut store,
+        );
         assert_eq!(calls, 0, "all cached: no model asked");
     }
 }

@@ -81,15 +81,12 @@ impl Verification {
             .into_iter()
             .find(|&s| 2 * count(s) > n)
             .unwrap_or(VerifyStatus::Uncertain);
-        let failed = votes
-            .iter()
-            .all(|v| v.status.is_none())
-            .then(|| {
-                votes
-                    .iter()
-                    .find_map(|v| v.error.clone())
-                    .unwrap_or_else(|| "no pass ran".to_string())
-            });
+        let failed = votes.iter().all(|v| v.status.is_none()).then(|| {
+            votes
+                .iter()
+                .find_map(|v| v.error.clone())
+                .unwrap_or_else(|| "no pass ran".to_string())
+        });
         let reason = votes
             .iter()
             .find(|v| v.status == Some(status))
@@ -140,7 +137,9 @@ mod tests {
     fn vote(s: Option<VerifyStatus>) -> Vote {
         Vote {
             status: s,
-            reason: s.map(|s| format!("because {}", s.as_str())).unwrap_or_default(),
+            reason: s
+                .map(|s| format!("because {}", s.as_str()))
+                .unwrap_or_default(),
             error: s.is_none().then(|| "timed out".to_string()),
         }
     }
@@ -153,8 +152,14 @@ mod tests {
         };
         assert_eq!(t(&[Some(Refuted)]).status, Refuted);
         assert_eq!(t(&[Some(Confirmed)]).status, Confirmed);
-        assert_eq!(t(&[Some(Refuted), Some(Refuted), Some(Confirmed)]).status, Refuted);
-        assert_eq!(t(&[Some(Refuted), Some(Confirmed), Some(Uncertain)]).status, Uncertain);
+        assert_eq!(
+            t(&[Some(Refuted), Some(Refuted), Some(Confirmed)]).status,
+            Refuted
+        );
+        assert_eq!(
+            t(&[Some(Refuted), Some(Confirmed), Some(Uncertain)]).status,
+            Uncertain
+        );
         // A failed pass is no vote to refute: one refutation of three is not enough.
         assert_eq!(t(&[Some(Refuted), None, None]).status, Uncertain);
         let all_failed = t(&[None]);
