@@ -120,7 +120,13 @@ fn write_code_destinations(
     let named = settings
         .reviewers
         .iter()
-        .map(|r| (format!("reviewer {}", r.name), r.model.as_str()));
+        .map(|r| (format!("reviewer {}", r.name), r.model.as_str()))
+        .chain(
+            settings
+                .verifier
+                .as_deref()
+                .map(|v| ("the verifier".to_string(), v)),
+        );
     let servers: Vec<String> =
         crate::engine::reviewer_models::on_servers(named, settings.lead.as_deref(), manifest)
             .into_iter()

@@ -127,7 +127,12 @@ impl<'r> Run<'r> {
         let root = root_of(repo);
         let reviewers = resolve_reviewers(settings, &opts.only, &root, manifest.as_ref().ok())?;
         if settings.offline {
-            refuse_servers(&reviewers, settings.lead.as_deref(), manifest.as_ref().ok())?;
+            refuse_servers(
+                &reviewers,
+                settings.lead.as_deref(),
+                settings.verifier.as_deref(),
+                manifest.as_ref().ok(),
+            )?;
         }
         let store: Box<dyn GenerationStore> = if opts.use_cache {
             match Cache::open(
@@ -471,8 +476,10 @@ impl<'r> Run<'r> {
             engine,
             &failed_models,
         ) {
+            if verified.summary.skipped.is_none() {
+                timings.verify_ms = ms(t.elapsed()).max(1);
+            }
             checked.apply_verification(verified);
-            timings.verify_ms = ms(t.elapsed()).max(1);
         }
         let why_not = if result.interrupted {
             "interrupted (Ctrl-C)".to_string()
@@ -905,11 +912,13 @@ fn code_sent_to(engine: &Engine, report: &ReviewReport) -> Vec<String> {
 pub fn refuse_servers(
     reviewers: &[Reviewer],
     lead: Option<&str>,
+    verifier: Option<&str>,
     manifest: Option<&Manifest>,
 ) -> Result<()> {
     let named = reviewers
         .iter()
-        .map(|r| (format!("reviewer {}", r.spec.name), r.spec.model.as_str()));
+        .map(|r| (format!("reviewer {}", r.spec.name), r.spec.model.as_str()))
+        .chain(verifier.map(|v| (format!("the verifier {v}"), v)));
     let refused: Vec<String> = on_servers(named, lead, manifest)
         .into_iter()
         .map(|(who, _, on)| format!("{who} ({on})"))
@@ -919,7 +928,7 @@ pub fn refuse_servers(
     }
     Err(Error::Usage(format!(
         "offline (--offline or deep-review.offline): refusing to send code to an inference server: {}; \
-         run without --offline, or choose local models (--model, --reviewer, or review.lead = \"none\")",
+         run without --offline, or choose local models (--model, --reviewer, --verifier, or review.lead = \"none\")",
         refused.join("; ")
     )))
 }

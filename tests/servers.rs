@@ -450,6 +450,27 @@ fn offline_refuses_every_server_before_reading_anything() {
         "{shown}"
     );
     assert!(shown.contains("offline is on"), "{shown}");
+
+    // A verifier on a server is refused like a reviewer on one.
+    configure(
+        &repo,
+        &[("local", "standin:empty")],
+        "verifier = \"team\"\n",
+    );
+    let mut cmd = repo.deep_review(&["no-such-rev..HEAD", "--offline"]);
+    cmd.env("GIT_DEEP_REVIEW_MODELS_DIR", &models);
+    let out = cmd.output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the verifier team"), "{stderr}");
+    let mut cmd = repo.deep_review(&["config"]);
+    cmd.env("GIT_DEEP_REVIEW_MODELS_DIR", &models);
+    let shown = text(&cmd.output().unwrap().stdout);
+    assert!(shown.contains("the verifier (team)"), "{shown}");
+    assert!(
+        fault.requests().is_empty(),
+        "the server was never contacted"
+    );
 }
 
 #[test]

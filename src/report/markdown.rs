@@ -140,6 +140,9 @@ fn verification_line(v: &crate::verify::model::Verification) -> String {
 
 /// The verify stage in one table cell.
 fn verification_cell(v: &crate::verify::model::VerificationSummary) -> String {
+    if v.checked == 0 {
+        return "no finding to verify".to_string();
+    }
     if let Some(why) = &v.skipped {
         return format!("not verified: {}", cell(why));
     }
