@@ -346,7 +346,7 @@ pub fn executive_summary(r: &ReviewReport) -> String {
     let counts = r.counts();
     let unconfirmed = r.findings.iter().filter(|f| f.finding.unconfirmed).count();
     let names: Vec<&str> = r.reviewers.iter().map(|x| x.name.as_str()).collect();
-    let ungrounded: usize = r.retro.iter().map(|x| x.false_positives).sum();
+    let ungrounded: usize = r.retro.iter().map(|x| x.ungrounded + x.rejected).sum();
     let mut out = format!(
         "{} reviewer(s) ({}) reviewed {} commit(s) in {}. After grounding and consolidation: {} critical{}, {} important, {} suggestion(s); {} finding(s) were dropped as ungrounded or invalid.",
         r.reviewers.len(),
@@ -378,6 +378,15 @@ pub fn executive_summary(r: &ReviewReport) -> String {
         .collect();
     if !top.is_empty() {
         out.push_str(&format!(" Most significant: {}.", top.join("; ")));
+    }
+    if let Some(v) = r.verification.as_ref().filter(|v| v.skipped.is_none()) {
+        out.push_str(&format!(
+            " Verification ({}) confirmed {}, refuted {} (listed under Refuted on Verification) and could not decide {}.",
+            v.models.join(", "),
+            v.confirmed,
+            v.refuted,
+            v.uncertain
+        ));
     }
     let failed: Vec<String> = r
         .retro
