@@ -8,11 +8,13 @@
 #
 #   benches/verify.sh
 #
-# The change: a ~200-line Python file with N lines carrying
-# DEEP-REVIEW-PLANT:important (N = 5, then 20; each 8 lines from the next,
-# so no two are consolidated into one). The reviewers: one on the GGUF (the
-# review whose time the verifier adds to; its random answers are almost
-# never grounded) and the test suite's stand-in `standin:marker` (enabled
+# The change: a new 140-line Python file (20 functions, one chunk) in which
+# N return lines carry DEEP-REVIEW-PLANT:important (N = 5, then 20; 7 lines
+# apart, so no two are consolidated into one). The same diff for every N, so
+# the review costs the same and only the verifier's work grows. The
+# reviewers: the default three personas on the GGUF (the review whose time
+# the verifier adds to; their random answers are almost never grounded,
+# and run to max_tokens) and the test suite's stand-in `standin:marker` (enabled
 # with GIT_DEEP_REVIEW_TEST_BACKENDS=1, as the tests do), which reports
 # exactly the N planted lines, so the verifier checks exactly N findings
 # whatever the random model writes. The verifier: the GGUF
@@ -31,7 +33,10 @@
 #   VERIFY_BENCH_MODEL      GGUF [benches/make_models.sh 1.5b makes one]
 #   VERIFY_BENCH_FINDINGS   finding counts, space-separated ["5 20"]
 #   VERIFY_BENCH_REPS       runs per setting [2]
-#   VERIFY_BENCH_MAX_TOKENS max_tokens of the GGUF reviewer [256]
+#   VERIFY_BENCH_REVIEWERS  reviewers on the GGUF, 1..3 [3, as configured by default]
+#   VERIFY_BENCH_MAX_TOKENS max_tokens of each GGUF reviewer [512: random
+#                           weights never stop early, a real model's answer
+#                           with a few findings is about this long]
 #   VERIFY_BENCH_N_CTX      n_ctx of the model [8192]
 #   VERIFY_BENCH_THREADS    threads [the binary's default, which follows the load]
 #   VERIFY_BENCH_KEEP       1: keep the temporary directory and say where
@@ -55,7 +60,8 @@ bin_src=${VERIFY_BENCH_BIN:-$target/release/git-deep-review}
 model=${VERIFY_BENCH_MODEL:-}
 counts=${VERIFY_BENCH_FINDINGS:-5 20}
 reps=${VERIFY_BENCH_REPS:-2}
-max_tokens=${VERIFY_BENCH_MAX_TOKENS:-256}
+max_tokens=${VERIFY_BENCH_MAX_TOKENS:-512}
+n_reviewers=${VERIFY_BENCH_REVIEWERS:-3}
 n_ctx=${VERIFY_BENCH_N_CTX:-8192}
 threads=${VERIFY_BENCH_THREADS:-}
 
@@ -64,6 +70,8 @@ is_count() { case "$2" in ''|*[!0-9]*) die "$1 must be a positive integer, not '
 for n in $counts; do is_count VERIFY_BENCH_FINDINGS "$n"; done
 is_count VERIFY_BENCH_REPS "$reps"
 is_count VERIFY_BENCH_MAX_TOKENS "$max_tokens"
+is_count VERIFY_BENCH_REVIEWERS "$n_reviewers"
+[ "$n_reviewers" -le 3 ] || die "VERIFY_BENCH_REVIEWERS is 1..3 (one per built-in prompt)"
 is_count VERIFY_BENCH_N_CTX "$n_ctx"
 [ -z "$threads" ] || is_count VERIFY_BENCH_THREADS "$threads"
 [ -x "$bin_src" ] || die "$bin_src is missing: cargo build --release (or set VERIFY_BENCH_BIN)"
@@ -102,7 +110,7 @@ export GIT_DEEP_REVIEW_MODELS_DIR="$work/models"
 export GIT_DEEP_REVIEW_TEST_BACKENDS=1
 
 echo "verify.sh: $version ($bin_src), $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "model $model (n_ctx $n_ctx); reviewer max_tokens $max_tokens; threads ${threads:-default (follows the load)}; $reps runs per setting, interleaved"
+echo "model $model (n_ctx $n_ctx); $n_reviewers reviewers on it, max_tokens $max_tokens; threads ${threads:-default (follows the load)}; $reps runs per setting, interleaved"
 
 : >"$work/runs.tsv"
 for n in $counts; do
@@ -118,13 +126,12 @@ for n in $counts; do
     python3 - "$n" <<'PY' >inventory.py
 import sys
 n = int(sys.argv[1])
-for i in range(max(n, 25)):
+for i in range(max(n, 20)):
     mark = "  # DEEP-REVIEW-PLANT:important" if i < n else ""
     print(f"def stock_{i}(items, sku):")
-    print(f"    \"\"\"Units of sku in items (batch {i}).\"\"\"")
     print(f"    found = [x for x in items if x.sku == sku]")
-    print(f"    total = sum(x.units for x in found)")
-    print(f"    return total - {i}{mark}")
+    print(f"    return sum(x.units for x in found) - {i}{mark}")
+    print()
     print()
     print()
     print()
@@ -138,17 +145,24 @@ lead = "none"
 time_budget = "2h"
 
 [[reviewer]]
-name = "correctness"
-model = "bench-model"
-prompt = "correctness.md"
-max_tokens = $max_tokens
-think = "off"
-
-[[reviewer]]
 name = "planter"
 model = "standin:marker"
 prompt = "robustness.md"
 TOML
+        k=0
+        for name in correctness robustness tests-design; do
+            [ $k -lt "$n_reviewers" ] || break
+            k=$((k + 1))
+            cat <<TOML
+
+[[reviewer]]
+name = "$name"
+model = "bench-model"
+prompt = "$name.md"
+max_tokens = $max_tokens
+think = "off"
+TOML
+        done
     } >.deep-review.toml
     echo ".deep-review.toml" >>.git/info/exclude
     "$bin" config >"$work/config-$n.txt" 2>&1 || { cat "$work/config-$n.txt" >&2; die "the configuration is refused (see above)"; }

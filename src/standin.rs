@@ -152,6 +152,11 @@ pub fn planted_findings(text: &str) -> Vec<RawFinding> {
 /// `=== path (status, +a -d) ===` → path. The path is everything before the
 /// last ` (` so paths with spaces or parentheses survive.
 fn parse_header(line: &str) -> Option<String> {
+    // A chunk holding part of a file says which hunks after the header.
+    let line = match line.rfind(" === [part: ") {
+        Some(at) if line.ends_with(']') => &line[..at + 4],
+        _ => line,
+    };
     let inner = line.strip_prefix("=== ")?.strip_suffix(" ===")?;
     let cut = inner.rfind(" (")?;
     let path = &inner[..cut];
@@ -365,6 +370,26 @@ mod tests {
         let second: RawReview = serde_json::from_str(&out[1].as_ref().unwrap().text).unwrap();
         assert!(second.findings.is_empty());
         assert!(out[0].as_ref().unwrap().shared_tokens > 0);
+    }
+
+    #[test]
+    fn marker_reads_a_chunk_that_holds_part_of_a_file() {
+        let part = "=== big (x).rs (added, +900 -0) === [part: hunks 2-3 of 4]\n\
++ 401 |     let z = 0; // DEEP-REVIEW-PLANT:important\n";
+        let mut b = StandinBackend::new();
+        let out = b.generate("standin:marker", &[req(part)]);
+        let r: RawReview = serde_json::from_str(&out[0].as_ref().unwrap().text).unwrap();
+        let got: Vec<(&str, i64)> = r
+            .findings
+            .iter()
+            .map(|f| (f.file.as_str(), f.line))
+            .collect();
+        assert_eq!(got, [("big (x).rs", 401)]);
+        // Only the part marker goes: a name ending in `]` stays whole.
+        assert_eq!(
+            parse_header("=== a [b] (added, +1 -0) ===").as_deref(),
+            Some("a [b]")
+        );
     }
 
     #[test]

@@ -57,15 +57,19 @@ pub fn evidence(
     }
     for (path, lo, hi) in &places {
         if let Some(file) = plan.files.iter().find(|d| d.path == *path) {
-            let hunks: Vec<usize> = file
+            // Only the part of each hunk around the finding: a new file is
+            // one hunk, and a finding is about a few of its lines.
+            let (wlo, whi) = (lo.saturating_sub(AROUND_LINES), hi + AROUND_LINES);
+            let mut near = file.clone();
+            near.hunks = file
                 .hunks
                 .iter()
-                .enumerate()
-                .filter(|(_, h)| h.new_start <= *hi && h.new_start + h.new_lines.max(1) > *lo)
-                .map(|(i, _)| i)
+                .filter(|h| h.new_start <= *hi && h.new_start + h.new_lines.max(1) > *lo)
+                .map(|h| around(h, wlo, whi))
                 .collect();
-            if !hunks.is_empty() {
-                let text = crate::plan::render_file_hunks(file, &hunks);
+            if !near.hunks.is_empty() {
+                let all: Vec<usize> = (0..near.hunks.len()).collect();
+                let text = crate::plan::render_file_hunks(&near, &all);
                 if !blocks.iter().any(|b: &Block| b.text == text) {
                     blocks.push(Block {
                         title: format!("The change in {path}"),
@@ -142,6 +146,28 @@ pub fn evidence(
         kept.push(b);
     }
     kept
+}
+
+/// The lines of `hunk` from the first to the last whose new-side number
+/// is within `lo..=hi`, with the removed lines right before and after
+/// them (what was replaced there).
+fn around(hunk: &crate::git::diff::Hunk, lo: u32, hi: u32) -> crate::git::diff::Hunk {
+    let inside = |l: &crate::git::diff::DiffLine| l.new_line.is_some_and(|n| n >= lo && n <= hi);
+    let (Some(mut first), Some(mut last)) = (
+        hunk.lines.iter().position(inside),
+        hunk.lines.iter().rposition(inside),
+    ) else {
+        return hunk.clone();
+    };
+    while first > 0 && hunk.lines[first - 1].new_line.is_none() {
+        first -= 1;
+    }
+    while last + 1 < hunk.lines.len() && hunk.lines[last + 1].new_line.is_none() {
+        last += 1;
+    }
+    let mut out = hunk.clone();
+    out.lines = hunk.lines[first..=last].to_vec();
+    out
 }
 
 /// `blocks` in the order pass `pass` shows them: as given for pass 0, else
@@ -330,6 +356,105 @@ mod tests {
         }
         let long = format!(r#"{{"verdict":"refuted","reason":"{}"}}"#, "a".repeat(400));
         assert!(parse(&long).is_err(), "a reason over the bound is refused");
+    }
+
+    fn new_file(lines: u32) -> (ReviewPlan, HashMap<String, String>) {
+        use crate::git::diff::{DiffLine, FileDiff, FileStatus, Hunk, LineKind};
+        let text: Vec<String> = (1..=lines).map(|n| format!("line_{n} = {n}")).collect();
+        let hunk = Hunk {
+            old_start: 0,
+            old_lines: 0,
+            new_start: 1,
+            new_lines: lines,
+            lines: text
+                .iter()
+                .enumerate()
+                .map(|(i, t)| DiffLine {
+                    kind: LineKind::Added,
+                    old_line: None,
+                    new_line: Some(i as u32 + 1),
+                    text: t.clone(),
+                })
+                .collect(),
+            enclosing: None,
+        };
+        let plan = ReviewPlan {
+            range: crate::git::range::ReviewRange {
+                spec: "t".into(),
+                base: None,
+                head: gix::ObjectId::null(gix::hash::Kind::Sha1),
+                branch: None,
+                commits: Vec::new(),
+            },
+            files: vec![FileDiff {
+                path: "big.py".into(),
+                status: FileStatus::Added,
+                binary: false,
+                additions: lines,
+                deletions: 0,
+                hunks: vec![hunk],
+                language: Some("python".into()),
+            }],
+            skipped: Vec::new(),
+            unfit: Vec::new(),
+            chunks: Vec::new(),
+        };
+        let contents = HashMap::from([("big.py".to_string(), text.join("\n") + "\n")]);
+        (plan, contents)
+    }
+
+    #[test]
+    fn a_finding_is_shown_with_the_change_around_it_not_the_whole_file() {
+        let (plan, contents) = new_file(400);
+        let f = ConsolidatedFinding {
+            issue: crate::check::findings::Issue {
+                severity: crate::check::findings::Severity::Important,
+                kind: crate::check::findings::Kind::Gap,
+                file: "big.py".into(),
+                line_start: 200,
+                line_end: 201,
+                title: "t".into(),
+                explanation: String::new(),
+                fix: String::new(),
+                quote: String::new(),
+                cause: None,
+            },
+            unconfirmed: false,
+            reviewers: vec!["r".into()],
+            agreement: 1,
+            members: Vec::new(),
+            verification: None,
+        };
+        let context = ContextPlan::off(&plan);
+        let blocks = evidence(&f, &plan, &context, &contents, CODE_CHARS);
+        let change = &blocks[0];
+        assert_eq!(change.title, "The change in big.py");
+        let shown: Vec<&str> = change.text.lines().filter(|l| l.starts_with('+')).collect();
+        assert!(
+            shown.first().unwrap().contains("line_185 "),
+            "{}",
+            change.text
+        );
+        assert!(
+            shown.last().unwrap().contains("line_216 "),
+            "{}",
+            change.text
+        );
+        assert_eq!(shown.len(), 32);
+        // The head's lines around it, when no context item covers them.
+        assert!(
+            blocks[1].title.starts_with("big.py lines 188-213"),
+            "{}",
+            blocks[1].title
+        );
+        // A small window shows less, never more than its bound.
+        let small = evidence(&f, &plan, &context, &contents, 600);
+        let chars: usize = small.iter().map(|b| b.text.len()).sum();
+        assert!(chars <= 600 + 20, "{chars}");
+        assert!(
+            small[0].text.contains("line_200 "),
+            "the finding's own lines come first"
+        );
     }
 
     #[test]
