@@ -252,6 +252,7 @@ Examples:
   git deep-review eval --from-history v1.0..HEAD --max-cases 10
   git deep-review eval --cases bugs.toml --format json > scores.json
   git deep-review eval --mutants 20 --seed 7 --model ollama:qwen2.5-coder:7b
+  git deep-review eval --mutants 10 --decoys 10 --verify on
   git deep-review eval --context --budgets 0,2048,4096 --format json
 
 A cases file (TOML):
@@ -290,9 +291,17 @@ pub struct EvalArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_cases: usize,
 
-    /// Plant N known defects in hunks of recent commits of HEAD.
+    /// Plant N known defects in hunks of recent commits of HEAD (and as
+    /// many decoys, unless --decoys says otherwise).
     #[arg(long, value_name = "N")]
     pub mutants: Option<usize>,
+
+    /// Plant M decoys: edits that keep the behaviour (a renamed local,
+    /// two independent statements swapped, a returned expression bound to
+    /// a local, an equivalent comparison), so that every finding on them
+    /// is a false positive (default: as many as --mutants; 0: none).
+    #[arg(long, value_name = "M")]
+    pub decoys: Option<usize>,
 
     /// Seed for choosing the mutants (same seed, same mutants).
     #[arg(long, value_name = "S", default_value_t = 1)]
@@ -336,6 +345,16 @@ pub struct EvalArgs {
     /// Run every reviewer on this model instead of the configured ones.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
+
+    /// Verify findings as a review would (`review.verify`): the scores
+    /// come with and without verification from the same run. auto skips
+    /// a demonstration-model verifier (the table says so).
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "on", "off"])]
+    pub verify: Option<String>,
+
+    /// The model that verifies findings (default: the largest reviewer model).
+    #[arg(long, value_name = "MODEL")]
+    pub verifier: Option<String>,
 
     /// Evaluate only these reviewers (by name; repeat or comma-separate).
     #[arg(long = "reviewer", value_name = "NAME", value_delimiter = ',')]

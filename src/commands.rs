@@ -542,6 +542,8 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
         threads: args.threads,
         offline: args.offline,
         no_cache: args.no_cache,
+        verify: args.verify.clone(),
+        verifier: args.verifier.clone(),
         ..Default::default()
     };
     let (mut settings, _, manifest) = settings_for(&repo, &review_args)?;
@@ -563,6 +565,8 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
         fix_pattern: args.fix_pattern.clone(),
         max_history_cases: args.max_cases,
         mutants: args.mutants,
+        // As many decoys as mutants unless said otherwise.
+        decoys: args.decoys.or(args.mutants),
         seed: args.seed,
     };
     // Cases are gathered and checked before any model loads.

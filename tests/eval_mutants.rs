@@ -7,10 +7,9 @@
 
 use git_deep_review::eval::mutants::{self, MutantCase, MutantOptions, Mutation, Operator, Site};
 use git_deep_review::eval::Source;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 mod common;
+use common::parse::parses;
 use common::repo::TestRepo;
 
 // ---------------------------------------------------------------------------
@@ -25,72 +24,6 @@ fn sites_of(text: &str, lang: &str, op: Operator) -> Vec<Site> {
         .into_iter()
         .filter(|s| s.operator == op)
         .collect()
-}
-
-/// Whether `text` parses as `lang`; `Err` carries the parser's complaint.
-fn parses(lang: &str, text: &str) -> Result<(), String> {
-    match lang {
-        "rust" => syn::parse_file(text).map(|_| ()).map_err(|e| e.to_string()),
-        "python" => run_with_stdin(
-            Command::new("python3").args(["-c", "import ast,sys; ast.parse(sys.stdin.read())"]),
-            text,
-        ),
-        "javascript" => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let file = dir.path().join("mutant.js");
-            std::fs::write(&file, text).expect("write the mutant");
-            let out = Command::new("node")
-                .arg("--check")
-                .arg(&file)
-                .output()
-                .expect("run node --check (node must be installed)");
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(String::from_utf8_lossy(&out.stderr).into_owned())
-            }
-        }
-        "go" => {
-            let found = Command::new("gofmt")
-                .arg("-h")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok();
-            if !found {
-                // `./install.sh --test` installs it; CI must not skip silently.
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "gofmt is not on PATH (apt-get install golang-go)"
-                );
-                println!("note: gofmt is not on PATH; the Go mutant was not parsed");
-                return Ok(());
-            }
-            run_with_stdin(Command::new("gofmt").arg("-e"), text)
-        }
-        other => panic!("no parser for {other}"),
-    }
-}
-
-fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<(), String> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the parser");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("feed the parser");
-    let out = child.wait_with_output().expect("wait for the parser");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
 }
 
 /// The lines outside the reported region are the original's, byte for

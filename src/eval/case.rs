@@ -15,6 +15,9 @@ pub enum Source {
     History,
     /// A planted bug (`--mutants`).
     Mutant,
+    /// A planted edit that keeps the behaviour (`--decoys`): no defect,
+    /// so every finding on it is a false positive.
+    Decoy,
 }
 
 /// One known defect of a case: lines of `file` as it is at the case's head
@@ -42,7 +45,7 @@ pub struct Case {
     pub head: ObjectId,
     pub defects: Vec<Defect>,
     /// Where the labels come from, for a human: the fix commit(s), the
-    /// mutation operator and site, or the cases file.
+    /// mutation operator or decoy kind and site, or the cases file.
     pub provenance: String,
 }
 

@@ -1,11 +1,13 @@
 //! `git deep-review eval`: scores the configured reviewers (and the
 //! consolidated review) on labelled defects. The data flow is the module
 //! list: cases come from a cases file ([`cases`]), from the repository's
-//! own history ([`history`], the SZZ approach) or from planted bugs
-//! ([`mutants`]); each case is reviewed by the normal pipeline ([`run`]);
-//! [`score`] compares the findings with the known defects and [`table`]
-//! shows the result. Only the object database is read (mutants are written
-//! as new objects, never as refs or work-tree changes).
+//! own history ([`history`], the SZZ approach) or from planted bugs and
+//! decoys ([`mutants`]); each case is reviewed by the normal pipeline
+//! ([`run`]); [`score`] compares the findings with the known defects (and
+//! counts those on decoys as false positives, with and without
+//! verification) and [`table`] shows the result. Only the object database
+//! is read (mutants and decoys are written as new objects, never as refs
+//! or work-tree changes).
 
 pub mod case;
 pub mod cases;
@@ -30,6 +32,8 @@ pub struct CaseSources {
     pub fix_pattern: Option<String>,
     pub max_history_cases: usize,
     pub mutants: Option<usize>,
+    /// Decoys: edits that keep the behaviour (no defect to find).
+    pub decoys: Option<usize>,
     pub seed: u64,
 }
 
@@ -37,7 +41,11 @@ pub struct CaseSources {
 /// mutants), checked before any model runs. `say` hears what was found
 /// and skipped. No source giving any case is a usage error saying why.
 pub fn gather(repo: &gix::Repository, src: &CaseSources, say: &dyn Fn(&str)) -> Result<Vec<Case>> {
-    if src.cases_file.is_none() && src.history.is_none() && src.mutants.is_none() {
+    if src.cases_file.is_none()
+        && src.history.is_none()
+        && src.mutants.is_none()
+        && src.decoys.is_none()
+    {
         return Err(Error::Usage(
             "eval needs cases: --cases FILE, --from-history [RANGE] and/or --mutants N \
              (see `git deep-review eval --help`)"
@@ -105,6 +113,27 @@ pub fn gather(repo: &gix::Repository, src: &CaseSources, say: &dyn Fn(&str)) -> 
             );
         }
         out.extend(planted.into_iter().map(|m| m.case));
+    }
+    if let Some(count) = src.decoys.filter(|&n| n > 0) {
+        let head = crate::git::range::resolve(repo, Some("HEAD"))?.head;
+        let opts = mutants::MutantOptions {
+            count,
+            seed: src.seed,
+            ..mutants::MutantOptions::default()
+        };
+        let planted = mutants::plant_decoys(repo, head, &opts)?;
+        say(&format!(
+            "{} decoy(s) planted (edits that keep the behaviour; seed {})",
+            planted.len(),
+            src.seed
+        ));
+        if planted.is_empty() {
+            why_none.push(
+                "no recent commit changes Rust, Python, Go, JavaScript or TypeScript code a decoy applies to"
+                    .into(),
+            );
+        }
+        out.extend(planted.into_iter().map(|d| d.case));
     }
     if out.is_empty() {
         return Err(Error::Usage(format!(

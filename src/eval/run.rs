@@ -64,6 +64,7 @@ pub fn review_cases(
                 not_reviewed: Some(why),
                 reviewers: Vec::new(),
                 consolidated: Vec::new(),
+                verification: None,
                 reviewers_ran: 0,
                 wall_ms: 0,
             });
@@ -91,8 +92,17 @@ pub fn review_cases(
 }
 
 /// What scoring needs from one case's report: each reviewer's grounded
-/// findings and cost, the consolidated findings.
+/// findings and cost, the consolidated findings — those the verifier
+/// refuted too, marked by their verification, so that one review gives
+/// the scores with and without verification — and the verify stage's
+/// summary. A reviewer's finding is refuted when the consolidated finding
+/// it is a member of was.
 pub fn outcome_of(case: &Case, report: &ReviewReport) -> CaseOutcome {
+    let refuted: Vec<&crate::check::findings::Finding> = report
+        .refuted
+        .iter()
+        .flat_map(|f| &f.finding.members)
+        .collect();
     let reviewers = report
         .retro
         .iter()
@@ -110,6 +120,7 @@ pub fn outcome_of(case: &Case, report: &ReviewReport) -> CaseOutcome {
                             line_start: l.finding.line_start,
                             line_end: l.finding.line_end,
                             severity: l.finding.severity,
+                            refuted: refuted.contains(&&l.finding),
                         })
                         .collect()
                 })
@@ -132,7 +143,13 @@ pub fn outcome_of(case: &Case, report: &ReviewReport) -> CaseOutcome {
         not_reviewed: None,
         reviewers_ran: reviewers.iter().filter(|r| r.ran).count(),
         reviewers,
-        consolidated: report.findings.iter().map(|f| f.finding.clone()).collect(),
+        consolidated: report
+            .findings
+            .iter()
+            .chain(&report.refuted)
+            .map(|f| f.finding.clone())
+            .collect(),
+        verification: report.verification.clone(),
         wall_ms: report.wall_clock_ms,
     }
 }

@@ -3,13 +3,24 @@
 //!
 //! A finding *finds* a defect when it names the same file and its lines
 //! come within `tolerance` lines of the defect's. A finding that finds no
-//! defect is *unconfirmed*, not a false positive: history and mutants label
-//! some defects, never all of them.
+//! defect is *unconfirmed*: a history case labels the lines a later fix
+//! changed, never every defect, so it is not called wrong.
+//!
+//! Precision needs cases whose labels are complete: on a mutant (one
+//! planted defect in a commit taken as correct) a finding that finds the
+//! defect is a true positive and any other a false positive; on a decoy
+//! (an edit that keeps the behaviour, no defect) every finding is a false
+//! positive. Precision is counted on those cases only; recall on every
+//! known defect. Both come twice ([`Precision`]): without verification
+//! (every finding the reviewers made) and with it (less the findings the
+//! verifier refuted — one review gives both, since verification only
+//! removes findings).
 
 use super::case::{Case, Defect, Source};
 use crate::check::consolidate::ConsolidatedFinding;
 use crate::check::findings::Severity;
 use crate::gate::GatePolicy;
+use crate::verify::model::{VerificationSummary, VerifyStatus};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -24,6 +35,9 @@ pub struct Hit {
     pub line_start: u32,
     pub line_end: u32,
     pub severity: Severity,
+    /// The consolidated finding it belongs to was refuted on verification.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refuted: bool,
 }
 
 /// What one reviewer did on one case.
@@ -33,7 +47,7 @@ pub struct ReviewerOutcome {
     /// It produced a usable review of at least one chunk.
     pub ran: bool,
     pub error: Option<String>,
-    /// Its grounded findings (those the report shows).
+    /// Its grounded findings (those the report shows, refuted or not).
     pub findings: Vec<Hit>,
     pub duration_ms: u64,
     pub prompt_tokens: usize,
@@ -50,9 +64,20 @@ pub struct CaseOutcome {
     /// it is left out of every score and listed.
     pub not_reviewed: Option<String>,
     pub reviewers: Vec<ReviewerOutcome>,
+    /// Every consolidated finding: those kept, then those the verifier
+    /// refuted (their `verification` says so).
     pub consolidated: Vec<ConsolidatedFinding>,
+    /// The verify stage of the review (`None`: verification off).
+    pub verification: Option<VerificationSummary>,
     pub reviewers_ran: usize,
     pub wall_ms: u64,
+}
+
+/// The verifier refuted this consolidated finding.
+pub fn is_refuted(f: &ConsolidatedFinding) -> bool {
+    f.verification
+        .as_ref()
+        .is_some_and(|v| v.status == VerifyStatus::Refuted)
 }
 
 /// `found` of `total` defects.
@@ -85,8 +110,8 @@ impl Serialize for Recall {
     }
 }
 
-/// A recall (0..=1) as JSON shows it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A recall or precision (0..=1) as JSON shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Recall(pub f64);
 
 /// Summed cost over the reviewed cases.
@@ -97,6 +122,55 @@ pub struct Cost {
     pub generated_tokens: usize,
     pub chunks: usize,
     pub chunks_from_cache: usize,
+}
+
+/// True and false positives of one set of findings on the cases whose
+/// labels are complete (mutants and decoys), and recall on every known
+/// defect.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Precision {
+    /// Findings on a mutant that find its planted defect.
+    pub true_positives: usize,
+    /// Findings on a decoy, or on a mutant that find no planted defect.
+    pub false_positives: usize,
+    /// ... of which on decoys.
+    pub false_positives_on_decoys: usize,
+    /// `true_positives / (true_positives + false_positives)`; `null` when
+    /// there is no finding on a mutant or decoy.
+    pub precision: Option<Recall>,
+    /// Known defects found (every source).
+    pub defects: Tally,
+    pub recall: Recall,
+}
+
+impl Precision {
+    fn count(&mut self, hits: &[&Hit], case: &Case, tol: u32) {
+        match case.source {
+            Source::Mutant => {
+                for h in hits {
+                    if case.defects.iter().any(|d| finds(h, d, tol)) {
+                        self.true_positives += 1;
+                    } else {
+                        self.false_positives += 1;
+                    }
+                }
+            }
+            Source::Decoy => {
+                self.false_positives += hits.len();
+                self.false_positives_on_decoys += hits.len();
+            }
+            Source::File | Source::History => {}
+        }
+        for d in &case.defects {
+            self.defects.add(hits.iter().any(|h| finds(h, d, tol)));
+        }
+    }
+
+    fn finish(&mut self) {
+        let judged = self.true_positives + self.false_positives;
+        self.precision = (judged > 0).then(|| Recall(self.true_positives as f64 / judged as f64));
+        self.recall = Recall(self.defects.recall());
+    }
 }
 
 /// One reviewer's (or the consolidated review's) scores.
@@ -115,6 +189,13 @@ pub struct Scorecard {
     /// Cases where it produced no usable review (its defects count as missed).
     pub failed_cases: usize,
     pub cost: Cost,
+    /// Precision and recall of every finding it made.
+    pub without_verification: Precision,
+    /// ... less those the verifier refuted (a reviewer's finding is
+    /// refuted with the consolidated finding it is part of); `null` when
+    /// verification was off or skipped on every case that had a finding
+    /// (see [`Scores::verification`]).
+    pub with_verification: Option<Precision>,
 }
 
 impl Scorecard {
@@ -130,6 +211,25 @@ impl Scorecard {
             unconfirmed: 0,
             failed_cases: 0,
             cost: Cost::default(),
+            without_verification: Precision::default(),
+            with_verification: Some(Precision::default()),
+        }
+    }
+
+    /// Counts the findings of one reviewed case, with and without those
+    /// refuted.
+    fn count_precision<'h>(
+        &mut self,
+        hits: impl IntoIterator<Item = (&'h Hit, bool)>,
+        case: &Case,
+        tol: u32,
+    ) {
+        let all: Vec<(&Hit, bool)> = hits.into_iter().collect();
+        let every: Vec<&Hit> = all.iter().map(|(h, _)| *h).collect();
+        let kept: Vec<&Hit> = all.iter().filter(|(_, r)| !r).map(|(h, _)| *h).collect();
+        self.without_verification.count(&every, case, tol);
+        if let Some(w) = self.with_verification.as_mut() {
+            w.count(&kept, case, tol);
         }
     }
 
@@ -165,6 +265,8 @@ pub struct GateRow {
     pub blocked: usize,
     /// ... of which a blocking finding found a known defect.
     pub blocked_on_defect: usize,
+    /// ... and decoys blocked (every one a false block).
+    pub blocked_on_decoy: usize,
 }
 
 /// One defect of one case and who found it.
@@ -191,9 +293,70 @@ pub struct CaseResult {
     pub defects: Vec<DefectResult>,
     /// Per reviewer: its findings on this case and how many found nothing known.
     pub reviewers: Vec<ReviewerOutcome>,
+    /// Consolidated findings, refuted ones included.
     pub consolidated_findings: usize,
     pub consolidated_unconfirmed: usize,
+    /// ... of which the verifier refuted.
+    pub consolidated_refuted: usize,
+    /// The verify stage of the case's review (`null`: off).
+    pub verification: Option<VerificationSummary>,
     pub wall_ms: u64,
+}
+
+/// The verify stage over every reviewed case: whether it ran, why not,
+/// and what it cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VerificationTotals {
+    /// Reviewed cases where it checked at least one finding.
+    pub cases_verified: usize,
+    /// Reviewed cases where it did not run, by reason (`review.verify is
+    /// off`, or why the stage was skipped). A case with no finding to
+    /// verify is in neither.
+    pub not_run: BTreeMap<String, usize>,
+    pub checked: usize,
+    pub confirmed: usize,
+    pub refuted: usize,
+    pub uncertain: usize,
+    /// Verifications that failed (counted among `uncertain`).
+    pub failed: usize,
+    /// Passes answered from the cache.
+    pub from_cache: usize,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub duration_ms: u64,
+    /// Wall-clock time of the reviews it ran in, less its own.
+    pub review_ms: u64,
+    /// `duration_ms / review_ms`: what it adds to the review it checks.
+    pub added_time: Option<Recall>,
+}
+
+impl VerificationTotals {
+    fn count(&mut self, o: &CaseOutcome) {
+        let Some(v) = &o.verification else {
+            *self
+                .not_run
+                .entry("review.verify is off".to_string())
+                .or_insert(0) += 1;
+            return;
+        };
+        if let Some(why) = &v.skipped {
+            if v.checked > 0 {
+                *self.not_run.entry(why.clone()).or_insert(0) += 1;
+            }
+            return;
+        }
+        self.cases_verified += 1;
+        self.checked += v.checked;
+        self.confirmed += v.confirmed;
+        self.refuted += v.refuted;
+        self.uncertain += v.uncertain;
+        self.failed += v.failed;
+        self.from_cache += v.from_cache;
+        self.prompt_tokens += v.prompt_tokens;
+        self.generated_tokens += v.generated_tokens;
+        self.duration_ms += v.duration_ms;
+        self.review_ms += o.wall_ms.saturating_sub(v.duration_ms);
+    }
 }
 
 /// Everything `eval` measured.
@@ -215,6 +378,8 @@ pub struct Scores {
     pub union_gain: Recall,
     /// The consolidated review (what the report lists).
     pub consolidated: Scorecard,
+    /// The verify stage over the reviewed cases.
+    pub verification: VerificationTotals,
     /// Every `block_on` × `min_agreement` up to the number of reviewers.
     pub gate: Vec<GateRow>,
     pub per_case: Vec<CaseResult>,
@@ -233,6 +398,7 @@ fn hit_of(f: &ConsolidatedFinding) -> Hit {
         line_start: f.line_start,
         line_end: f.line_end,
         severity: f.severity,
+        refuted: is_refuted(f),
     }
 }
 
@@ -263,9 +429,11 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
                 min_agreement: k,
                 blocked: 0,
                 blocked_on_defect: 0,
+                blocked_on_decoy: 0,
             });
         }
     }
+    let mut verification = VerificationTotals::default();
     let mut per_case = Vec::with_capacity(outcomes.len());
     let mut reviewed = 0;
     let mut defects_total = 0;
@@ -283,6 +451,8 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
             reviewers: o.reviewers.clone(),
             consolidated_findings: o.consolidated.len(),
             consolidated_unconfirmed: 0,
+            consolidated_refuted: o.consolidated.iter().filter(|f| is_refuted(f)).count(),
+            verification: o.verification.clone(),
             wall_ms: o.wall_ms,
         };
         if o.not_reviewed.is_some() {
@@ -291,6 +461,7 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
         }
         reviewed += 1;
         defects_total += case.defects.len();
+        verification.count(o);
         let consolidated_hits: Vec<Hit> = o.consolidated.iter().map(hit_of).collect();
         for d in &case.defects {
             let found_by: Vec<String> = names
@@ -320,6 +491,7 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
             match o.reviewers.iter().find(|r| r.name == card.name) {
                 Some(r) => {
                     card.count_findings(&r.findings, &case.defects, tol);
+                    card.count_precision(r.findings.iter().map(|h| (h, h.refuted)), case, tol);
                     card.failed_cases += usize::from(!r.ran);
                     card.cost.wall_ms += r.duration_ms;
                     card.cost.prompt_tokens += r.prompt_tokens;
@@ -329,11 +501,15 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
                 }
                 // Not configured for this case (`--reviewer` changed
                 // between runs cannot happen within one eval): a miss.
-                None => card.failed_cases += 1,
+                None => {
+                    card.failed_cases += 1;
+                    card.count_precision([], case, tol);
+                }
             }
         }
         let before = consolidated.unconfirmed;
         consolidated.count_findings(&consolidated_hits, &case.defects, tol);
+        consolidated.count_precision(consolidated_hits.iter().map(|h| (h, h.refuted)), case, tol);
         result.consolidated_unconfirmed = consolidated.unconfirmed - before;
         consolidated.cost.wall_ms += o.wall_ms;
         for r in &o.reviewers {
@@ -362,13 +538,27 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
                     .iter()
                     .any(|f| case.defects.iter().any(|d| finds(&hit_of(f), d, tol)));
                 row.blocked_on_defect += usize::from(on_defect);
+                row.blocked_on_decoy += usize::from(case.source == Source::Decoy);
             }
         }
         per_case.push(result);
     }
+    // With no case verified, the numbers "with verification" exist only
+    // when nothing kept it from running (no case had a finding to check).
+    let verified = verification.cases_verified > 0 || verification.not_run.is_empty();
     for c in cards.iter_mut().chain(std::iter::once(&mut consolidated)) {
         c.recall = Recall(c.defects.recall());
+        c.without_verification.finish();
+        if verified {
+            if let Some(w) = c.with_verification.as_mut() {
+                w.finish();
+            }
+        } else {
+            c.with_verification = None;
+        }
     }
+    verification.added_time = (verification.review_ms > 0)
+        .then(|| Recall(verification.duration_ms as f64 / verification.review_ms as f64));
     let best = cards.iter().fold(None::<&Scorecard>, |best, c| match best {
         Some(b) if b.defects.found >= c.defects.found => Some(b),
         _ => Some(c),
@@ -386,6 +576,7 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
         union,
         reviewers: cards,
         consolidated,
+        verification,
         gate,
         per_case,
     }

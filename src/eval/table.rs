@@ -1,7 +1,7 @@
 //! The scores as a terminal table (`--format json` is [`Scores`] itself).
 
 use super::case::{Case, Source};
-use super::score::{Scorecard, Scores, Tally};
+use super::score::{Precision, Recall, Scorecard, Scores, Tally};
 use crate::check::findings::Severity;
 use std::fmt::Write;
 
@@ -57,6 +57,7 @@ fn recall_columns(s: &Scores) -> Vec<Column> {
         (Source::File, "file"),
         (Source::History, "history"),
         (Source::Mutant, "mutant"),
+        (Source::Decoy, "decoy"),
     ] {
         if s.consolidated
             .by_source
@@ -134,6 +135,7 @@ pub fn render(s: &Scores) -> String {
                 Source::File => "from the cases file",
                 Source::History => "from history",
                 Source::Mutant => "mutants",
+                Source::Decoy => "decoys",
             };
             format!("{n} {name}")
         })
@@ -176,6 +178,7 @@ pub fn render(s: &Scores) -> String {
         out,
         "\"unconfirmed\": findings on lines with no known defect (not necessarily wrong: the labels are incomplete)."
     );
+    render_precision(&mut out, s);
 
     let _ = writeln!(
         out,
@@ -194,12 +197,40 @@ pub fn render(s: &Scores) -> String {
     .to_vec()];
     crows.extend(s.reviewers.iter().map(|c| cost_row(c, s.reviewed_cases)));
     crows.push(cost_row(&s.consolidated, s.reviewed_cases));
+    let v = &s.verification;
+    if v.cases_verified > 0 {
+        crows.push(vec![
+            "verification".into(),
+            secs(v.duration_ms),
+            secs(v.duration_ms / v.cases_verified as u64),
+            v.prompt_tokens.to_string(),
+            v.generated_tokens.to_string(),
+            "-".into(),
+        ]);
+    }
     render_rows(&mut out, &crows);
+    if v.cases_verified > 0 {
+        let _ = writeln!(
+            out,
+            "(the consolidated time includes verification; \"verification\" is per case verified)"
+        );
+    }
 
+    let decoys = s.cases_by_source.get(&Source::Decoy).copied().unwrap_or(0) > 0;
     let _ = writeln!(
         out,
-        "\nGate: cases blocked (blocked on a known defect) of {} reviewed, by gate.block_on and gate.min_agreement:",
-        s.reviewed_cases
+        "\nGate: cases blocked ({}) of {} reviewed, by gate.block_on and gate.min_agreement{}:",
+        if decoys {
+            "on a known defect / on a decoy"
+        } else {
+            "blocked on a known defect"
+        },
+        s.reviewed_cases,
+        if s.verification.cases_verified > 0 {
+            ", after verification"
+        } else {
+            ""
+        }
     );
     let max_k = s.gate.iter().map(|g| g.min_agreement).max().unwrap_or(1);
     let mut grows = vec![std::iter::once("block_on".to_string())
@@ -217,7 +248,14 @@ pub fn render(s: &Scores) -> String {
                 .iter()
                 .find(|g| g.block_on == sev && g.min_agreement == k)
                 .map_or("-".into(), |g| {
-                    format!("{} ({})", g.blocked, g.blocked_on_defect)
+                    if decoys {
+                        format!(
+                            "{} ({}/{})",
+                            g.blocked, g.blocked_on_defect, g.blocked_on_decoy
+                        )
+                    } else {
+                        format!("{} ({})", g.blocked, g.blocked_on_defect)
+                    }
                 });
             r.push(cell);
         }
@@ -237,6 +275,106 @@ pub fn render(s: &Scores) -> String {
         }
     }
     out
+}
+
+fn ratio(r: Option<Recall>) -> String {
+    r.map_or("-".into(), |r| format!("{:.0}%", r.0 * 100.0))
+}
+
+fn precision_cells(p: &Precision) -> Vec<String> {
+    vec![
+        p.true_positives.to_string(),
+        p.false_positives.to_string(),
+        p.false_positives_on_decoys.to_string(),
+        ratio(p.precision),
+        format!("{}/{}", p.defects.found, p.defects.total),
+        pct(&p.defects),
+    ]
+}
+
+/// Precision and recall, without and with verification (one row each),
+/// and what verification did and cost; or why it did not run.
+fn render_precision(out: &mut String, s: &Scores) {
+    let judged = |src: Source| {
+        s.per_case
+            .iter()
+            .filter(|c| c.source == src && c.not_reviewed.is_none())
+            .count()
+    };
+    let (mutants, decoys) = (judged(Source::Mutant), judged(Source::Decoy));
+    if mutants + decoys == 0 {
+        let _ = writeln!(
+            out,
+            "\nPrecision: no mutant or decoy case was reviewed (it needs labels that are complete: --mutants, --decoys)."
+        );
+        return;
+    }
+    let v = &s.verification;
+    let verified = s.consolidated.with_verification.is_some();
+    let _ = writeln!(
+        out,
+        "\nPrecision on {mutants} mutant and {decoys} decoy case(s): a finding on a decoy, or on a mutant away from its defect, is a false positive (FP); recall is on every known defect:"
+    );
+    let mut head = vec!["reviewer".to_string()];
+    if verified {
+        head.push("verification".into());
+    }
+    head.extend(["TP", "FP", "on decoys", "precision", "found", "recall"].map(String::from));
+    let mut rows = vec![head];
+    for c in s.reviewers.iter().chain(std::iter::once(&s.consolidated)) {
+        if verified {
+            let mut r = vec![c.name.clone(), "without".into()];
+            r.extend(precision_cells(&c.without_verification));
+            rows.push(r);
+            if let Some(w) = &c.with_verification {
+                let mut r = vec![String::new(), "with".into()];
+                r.extend(precision_cells(w));
+                rows.push(r);
+            }
+        } else {
+            let mut r = vec![c.name.clone()];
+            r.extend(precision_cells(&c.without_verification));
+            rows.push(r);
+        }
+    }
+    render_rows(out, &rows);
+    let not_run: Vec<String> = v
+        .not_run
+        .iter()
+        .map(|(why, n)| format!("{why} ({n} case(s))"))
+        .collect();
+    if v.cases_verified > 0 {
+        let _ = writeln!(
+            out,
+            "Verification ran on {} case(s): {} finding(s) checked, {} confirmed, {} refuted, {} uncertain ({} failed); it took {} s beside {} s of review ({}), {} prompt and {} generated tokens.",
+            v.cases_verified,
+            v.checked,
+            v.confirmed,
+            v.refuted,
+            v.uncertain,
+            v.failed,
+            secs(v.duration_ms),
+            secs(v.review_ms),
+            v.added_time
+                .map_or("-".into(), |r| format!("+{:.0}%", r.0 * 100.0)),
+            v.prompt_tokens,
+            v.generated_tokens
+        );
+        if !not_run.is_empty() {
+            let _ = writeln!(out, "It did not run on: {}.", not_run.join("; "));
+        }
+    } else if !not_run.is_empty() {
+        let _ = writeln!(
+            out,
+            "Verification did not run, so there are no numbers with it: {}. `--verify on` runs it.",
+            not_run.join("; ")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Verification had nothing to check (no consolidated finding): the numbers with it are those without."
+        );
+    }
 }
 
 /// The cases `--list` shows: one line per case, one per known defect.

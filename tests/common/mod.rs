@@ -5,5 +5,6 @@
 
 pub mod fault_server;
 pub mod models;
+pub mod parse;
 pub mod repo;
 pub mod stores;

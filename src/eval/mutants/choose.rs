@@ -1,11 +1,9 @@
-//! Choosing which sites become mutants: a seeded generator
-//! ([`SplitMix64`]) and a choice that spreads over operators and places
-//! ([`choose`]), so a seed always gives the same mutants.
+//! Choosing which sites become mutants (and decoys): a seeded generator
+//! ([`SplitMix64`]) and a choice that spreads over kinds and places
+//! ([`choose`]), so a seed always gives the same cases.
 
 use std::collections::HashSet;
 use std::hash::Hash;
-
-use super::types::Operator;
 
 /// splitmix64: a small, fast, well-mixed generator; enough to choose sites
 /// reproducibly for a seed (not for anything secret).
@@ -27,19 +25,21 @@ impl SplitMix64 {
     }
 }
 
-/// Indices of up to `count` of `items` (an operator and the place it is,
-/// e.g. file and line), chosen for `seed`: the operators that have items
-/// take turns (in a seeded order), each turn taking a random item of that
-/// operator whose place is not taken yet; `accept` may still refuse an
-/// item (then another is drawn). Same input and seed, same choice.
-pub(super) fn choose<K: Eq + Hash + Clone>(
-    items: &[(Operator, K)],
+/// Indices of up to `count` of `items` (a kind — an operator, a decoy
+/// kind — and the place it is, e.g. file and line), chosen for `seed`:
+/// the kinds that have items take turns (in a seeded order starting from
+/// the order of `kinds`), each turn taking a random item of that kind
+/// whose place is not taken yet; `accept` may still refuse an item (then
+/// another is drawn). Same input and seed, same choice.
+pub(super) fn choose<O: PartialEq, K: Eq + Hash + Clone>(
+    kinds: &[O],
+    items: &[(O, K)],
     count: usize,
     seed: u64,
     mut accept: impl FnMut(usize) -> bool,
 ) -> Vec<usize> {
     let mut rng = SplitMix64(seed);
-    let mut pools: Vec<Vec<usize>> = Operator::ALL
+    let mut pools: Vec<Vec<usize>> = kinds
         .iter()
         .map(|op| {
             (0..items.len())
@@ -79,6 +79,16 @@ pub(super) fn choose<K: Eq + Hash + Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::mutants::types::Operator;
+
+    fn choose<K: Eq + Hash + Clone>(
+        items: &[(Operator, K)],
+        count: usize,
+        seed: u64,
+        accept: impl FnMut(usize) -> bool,
+    ) -> Vec<usize> {
+        super::choose(&Operator::ALL, items, count, seed, accept)
+    }
 
     #[test]
     fn splitmix64_is_the_reference_generator_and_deterministic() {

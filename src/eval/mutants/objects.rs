@@ -1,6 +1,7 @@
 //! The object layer: finding sites in the hunks recent first-parent
-//! commits added and writing each chosen mutant as blob, tree and commit
-//! objects ([`plant`]), never a ref, the index or a work-tree file.
+//! commits added and writing each chosen mutant ([`plant`]) or decoy
+//! ([`plant_decoys`]) as blob, tree and commit objects, never a ref, the
+//! index or a work-tree file.
 
 use gix::bstr::ByteSlice;
 use gix::objs::tree::EntryKind;
@@ -8,6 +9,7 @@ use gix::ObjectId;
 use serde::Serialize;
 
 use super::choose::choose;
+use super::decoys::{self, Decoy, DecoyKind, DecoySite};
 use super::lex::Lang;
 use super::text::{apply, sites};
 use super::types::{Mutation, Operator, Site};
@@ -26,6 +28,23 @@ pub struct MutantCase {
     pub case: Case,
     pub operator: Operator,
 }
+
+/// A planted decoy (a change that keeps the behaviour), as an eval case
+/// with no defect: any finding on it is a false positive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecoyCase {
+    pub case: Case,
+    pub kind: DecoyKind,
+    /// The file and the lines of the case's head the edit covers.
+    pub file: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    pub description: String,
+}
+
+/// Added to the seed for decoys, so that they are not chosen in step
+/// with the mutants of the same seed.
+const DECOY_SEED: u64 = 0x00DE_C0DE_5EED;
 
 /// What [`plant`] does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,13 +102,80 @@ pub fn plant(
     if opts.count == 0 {
         return Ok(Vec::new());
     }
+    let (targets, candidates) = scan(repo, head, opts, sites)?;
+    let keys: Vec<(Operator, (usize, u32))> = candidates
+        .iter()
+        .map(|(t, site)| (site.operator, (*t, site.line)))
+        .collect();
+    let mut mutations: Vec<Option<Mutation>> = vec![None; candidates.len()];
+    let chosen = choose(&Operator::ALL, &keys, opts.count, opts.seed, |i| {
+        let (t, site) = &candidates[i];
+        let target = &targets[*t];
+        mutations[i] = apply(&target.text, &target.language, site);
+        mutations[i].is_some()
+    });
+    let mut out = Vec::with_capacity(chosen.len());
+    for (n, i) in chosen.into_iter().enumerate() {
+        let (t, site) = &candidates[i];
+        let mutation = mutations[i].take().expect("a chosen site was applied");
+        out.push(write_mutant(repo, n + 1, &targets[*t], site, mutation)?);
+    }
+    Ok(out)
+}
+
+/// Plants up to `opts.count` decoys — edits that keep the behaviour (see
+/// [`DecoyKind`]) — in hunks that recent first-parent commits of `head`
+/// added, deterministically for a seed (not in step with the mutants of
+/// the same seed). Each is written like a mutant (the file's real change
+/// plus the edit on the parent's tree, the message prefixed "decoy: "),
+/// and is a case with no defect.
+pub fn plant_decoys(
+    repo: &gix::Repository,
+    head: ObjectId,
+    opts: &MutantOptions,
+) -> Result<Vec<DecoyCase>> {
+    if opts.count == 0 {
+        return Ok(Vec::new());
+    }
+    let (targets, candidates) = scan(repo, head, opts, decoys::sites)?;
+    let keys: Vec<(DecoyKind, (usize, u32))> = candidates
+        .iter()
+        .map(|(t, site)| (site.kind, (*t, site.line)))
+        .collect();
+    let mut edits: Vec<Option<Decoy>> = vec![None; candidates.len()];
+    let seed = opts.seed.wrapping_add(DECOY_SEED);
+    let chosen = choose(&DecoyKind::ALL, &keys, opts.count, seed, |i| {
+        let (t, site) = &candidates[i];
+        let target = &targets[*t];
+        edits[i] = decoys::apply(&target.text, &target.language, site);
+        edits[i].is_some()
+    });
+    let mut out = Vec::with_capacity(chosen.len());
+    for (n, i) in chosen.into_iter().enumerate() {
+        let (t, site) = &candidates[i];
+        let decoy = edits[i].take().expect("a chosen site was applied");
+        out.push(write_decoy(repo, n + 1, &targets[*t], site, decoy)?);
+    }
+    Ok(out)
+}
+
+/// The files that recent first-parent commits of `head` changed (not
+/// tests, not too large, in a language with operators) and the sites
+/// `find` gives on the lines each commit added: the files, and each site
+/// with the index of its file.
+fn scan<S>(
+    repo: &gix::Repository,
+    head: ObjectId,
+    opts: &MutantOptions,
+    find: impl Fn(&str, &str, &[u32]) -> Vec<S>,
+) -> Result<(Vec<Target>, Vec<(usize, S)>)> {
     let diff_opts = DiffOptions {
         context_lines: 0,
         enclosing: false,
         ..Default::default()
     };
     let mut targets: Vec<Target> = Vec::new();
-    let mut candidates: Vec<(usize, Site)> = Vec::new();
+    let mut candidates: Vec<(usize, S)> = Vec::new();
     for (commit, parent) in candidate_commits(repo, head, opts.recent_commits)? {
         for file in crate::git::diff::diff_range(repo, Some(parent), commit, &diff_opts)? {
             if file.binary
@@ -138,7 +224,7 @@ pub fn plant(
             let Ok(text) = String::from_utf8(bytes) else {
                 continue;
             };
-            let found = sites(&text, language, &added);
+            let found = find(&text, language, &added);
             if found.is_empty() {
                 continue;
             }
@@ -159,24 +245,7 @@ pub fn plant(
             });
         }
     }
-    let keys: Vec<(Operator, (usize, u32))> = candidates
-        .iter()
-        .map(|(t, site)| (site.operator, (*t, site.line)))
-        .collect();
-    let mut mutations: Vec<Option<Mutation>> = vec![None; candidates.len()];
-    let chosen = choose(&keys, opts.count, opts.seed, |i| {
-        let (t, site) = &candidates[i];
-        let target = &targets[*t];
-        mutations[i] = apply(&target.text, &target.language, site);
-        mutations[i].is_some()
-    });
-    let mut out = Vec::with_capacity(chosen.len());
-    for (n, i) in chosen.into_iter().enumerate() {
-        let (t, site) = &candidates[i];
-        let mutation = mutations[i].take().expect("a chosen site was applied");
-        out.push(write_mutant(repo, n + 1, &targets[*t], site, mutation)?);
-    }
-    Ok(out)
+    Ok((targets, candidates))
 }
 
 /// Test code by the usual conventions: a `test`/`tests`/`__tests__`/
@@ -239,25 +308,28 @@ fn entry_kind(repo: &gix::Repository, commit: ObjectId, path: &str) -> Result<Op
     Ok(entry.map(|e| e.mode().kind()))
 }
 
-/// Writes the mutated blob, the tree with it and the mutant commit.
-fn write_mutant(
+/// The commit a case reviews: the target's parent with the target file
+/// replaced by `text`, as the parent's child, by the original's author
+/// and committer, its message prefixed by `prefix` (so ids are
+/// deterministic). Returns the commit, the original's short id and its
+/// message.
+fn write_commit(
     repo: &gix::Repository,
-    n: usize,
     target: &Target,
-    site: &Site,
-    mutation: Mutation,
-) -> Result<MutantCase> {
+    text: &str,
+    prefix: &str,
+) -> Result<(ObjectId, String, String)> {
     let (id, path) = (target.commit, target.path.as_str());
     let commit = repo
         .find_commit(id)
         .map_err(|e| git_err(format!("cannot read commit {id}"), e))?;
     let blob = repo
-        .write_blob(mutation.text.as_bytes())
-        .map_err(|e| git_err(format!("cannot write the mutated `{path}` of {id}"), e))?
+        .write_blob(text.as_bytes())
+        .map_err(|e| git_err(format!("cannot write the {prefix} `{path}` of {id}"), e))?
         .detach();
     // The case is this one file's change (its real hunks plus the planted
-    // defect) on the parent's tree: a review of the whole commit would
-    // cost as much as the commit is large and bury the one known defect
+    // edit) on the parent's tree: a review of the whole commit would
+    // cost as much as the commit is large and bury the one known edit
     // among changes nobody labelled.
     let parent = repo
         .find_commit(target.parent)
@@ -275,13 +347,13 @@ fn write_mutant(
     }
     editor.upsert(path, target.kind, blob).map_err(|e| {
         git_err(
-            format!("cannot put the mutated `{path}` in the tree of {id}"),
+            format!("cannot put the {prefix} `{path}` in the tree of {id}"),
             e,
         )
     })?;
     let tree = editor
         .write()
-        .map_err(|e| git_err(format!("cannot write the mutated tree of {id}"), e))?
+        .map_err(|e| git_err(format!("cannot write the {prefix} tree of {id}"), e))?
         .detach();
     let author = commit
         .author()
@@ -290,12 +362,25 @@ fn write_mutant(
         .committer()
         .map_err(|e| git_err(format!("cannot read the committer of {id}"), e))?;
     let raw = commit.message_raw_sloppy().to_str_lossy().into_owned();
-    let message = format!("mutant: {raw}");
-    let mutant = repo
+    let message = format!("{prefix}: {raw}");
+    let written = repo
         .new_commit_as(committer, author, message, tree, [target.parent])
-        .map_err(|e| git_err(format!("cannot write the mutant commit of {id}"), e))?
+        .map_err(|e| git_err(format!("cannot write the {prefix} commit of {id}"), e))?
         .id;
     let short = commit.id().shorten_or_id().to_string();
+    Ok((written, short, raw))
+}
+
+/// Writes the mutated blob, the tree with it and the mutant commit.
+fn write_mutant(
+    repo: &gix::Repository,
+    n: usize,
+    target: &Target,
+    site: &Site,
+    mutation: Mutation,
+) -> Result<MutantCase> {
+    let (mutant, short, raw) = write_commit(repo, target, &mutation.text, "mutant")?;
+    let path = target.path.as_str();
     let operator = site.operator;
     Ok(MutantCase {
         case: Case {
@@ -317,6 +402,39 @@ fn write_mutant(
             ),
         },
         operator,
+    })
+}
+
+/// Writes the edited blob, the tree with it and the decoy commit.
+fn write_decoy(
+    repo: &gix::Repository,
+    n: usize,
+    target: &Target,
+    site: &DecoySite,
+    decoy: Decoy,
+) -> Result<DecoyCase> {
+    let (head, short, raw) = write_commit(repo, target, &decoy.text, "decoy")?;
+    let path = target.path.as_str();
+    let kind = site.kind;
+    Ok(DecoyCase {
+        case: Case {
+            id: format!("decoy-{n}-{kind}"),
+            source: Source::Decoy,
+            base: Some(target.parent),
+            head,
+            defects: Vec::new(),
+            provenance: format!(
+                "{kind} at {path}:{} of {short} ({}): {}",
+                site.line,
+                subject(&raw),
+                decoy.description
+            ),
+        },
+        kind,
+        file: target.path.clone(),
+        line_start: decoy.line_start,
+        line_end: decoy.line_end,
+        description: decoy.description,
     })
 }
 
