@@ -352,3 +352,162 @@ fn cases_larger_than_max_chunks_are_listed_not_reviewed() {
     assert!(why.contains("more than --max-chunks 2"), "{why}");
     assert_eq!(card(&s, "marker")["defects"]["found"], 1);
 }
+
+/// A repository whose one commit gives mutants only (`check.py`: the
+/// marked line is found by `standin:marker`, near every mutant) and whose
+/// other gives decoys only (`pick.py`: a marked line too, and the refute
+/// marker, so a stand-in verifier refutes every finding there).
+fn precision_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.commit_files("Add the readme", &[("README.md", "# tools\n")]);
+    repo.commit_files(
+        "Add check()",
+        &[(
+            "check.py",
+            "def check(x, limit):\n    if x + 1 > limit:  # DEEP-REVIEW-PLANT:important\n        raise ValueError(limit)\n",
+        )],
+    );
+    repo.commit_files(
+        "Add pick()",
+        &[(
+            "pick.py",
+            "def pick(xs):\n    n = len(xs)  # DEEP-REVIEW-PLANT:important DEEP-REVIEW-REFUTE\n    return n\n",
+        )],
+    );
+    repo.write(".deep-review.toml", TWO_REVIEWERS);
+    repo
+}
+
+fn precision<'a>(card: &'a Value, with: bool) -> &'a Value {
+    &card[if with {
+        "with_verification"
+    } else {
+        "without_verification"
+    }]
+}
+
+#[test]
+fn precision_with_verification_leaves_out_refuted_findings_on_decoys() {
+    let repo = precision_repo();
+    let s = eval_json(
+        &repo,
+        &["--mutants", "5", "--decoys", "5", "--verify", "on"],
+    );
+    assert_eq!(s["cases_by_source"]["mutant"], 2, "{s}");
+    assert_eq!(s["cases_by_source"]["decoy"], 2, "{s}");
+    for c in s["per_case"].as_array().unwrap() {
+        if c["source"] == "decoy" {
+            assert!(c["defects"].as_array().unwrap().is_empty());
+            assert!(c["id"].as_str().unwrap().starts_with("decoy-"));
+            assert_eq!(c["consolidated_refuted"], 1, "{c}");
+            assert_eq!(c["reviewers"][0]["findings"][0]["refuted"], true, "{c}");
+        } else {
+            assert_eq!(c["consolidated_refuted"], 0, "{c}");
+            assert!(c["reviewers"][0]["findings"][0].get("refuted").is_none());
+        }
+    }
+    for name in ["marker", "consolidated"] {
+        let card = if name == "consolidated" {
+            &s["consolidated"]
+        } else {
+            card(&s, name)
+        };
+        let without = precision(card, false);
+        assert_eq!(without["true_positives"], 2, "{name}: {without}");
+        assert_eq!(without["false_positives"], 2);
+        assert_eq!(without["false_positives_on_decoys"], 2);
+        assert_eq!(without["precision"], 0.5);
+        assert_eq!(without["recall"], 1.0);
+        let with = precision(card, true);
+        assert_eq!(with["true_positives"], 2, "{name}: {with}");
+        assert_eq!(with["false_positives"], 0);
+        assert_eq!(with["false_positives_on_decoys"], 0);
+        assert_eq!(with["precision"], 1.0);
+        assert_eq!(with["recall"], 1.0);
+    }
+    let silent = precision(card(&s, "silent"), true);
+    assert_eq!(silent["true_positives"], 0);
+    assert!(
+        silent["precision"].is_null(),
+        "no finding, no precision: {silent}"
+    );
+    let v = &s["verification"];
+    assert_eq!(v["cases_verified"], 4, "{v}");
+    assert_eq!(v["checked"], 4);
+    assert_eq!(v["confirmed"], 2);
+    assert_eq!(v["refuted"], 2);
+    assert!(v["not_run"].as_object().unwrap().is_empty());
+    // The gate sees what verification left: no decoy is blocked.
+    let row = s["gate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["block_on"] == "important" && g["min_agreement"] == 1)
+        .unwrap();
+    assert_eq!(
+        (&row["blocked"], &row["blocked_on_decoy"]),
+        (&2.into(), &0.into()),
+        "{row}"
+    );
+
+    // The table: a row without and a row with verification.
+    let out = repo
+        .deep_review(&["eval", "--mutants", "5", "--decoys", "5", "--verify", "on"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Precision on 2 mutant and 2 decoy case(s)"))
+        .skip(2)
+        .take(6)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["marker", "without", "2", "2", "2", "50%", "2/2", "100%"],
+        "{text}"
+    );
+    assert_eq!(
+        rows[1],
+        ["with", "2", "0", "0", "100%", "2/2", "100%"],
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Verification ran on 4 case(s): 4 finding(s) checked, 2 confirmed, 2 refuted"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("4 case(s) (2 mutants, 2 decoys)"), "{text}");
+}
+
+#[test]
+fn without_verification_the_scores_say_it_did_not_run() {
+    let repo = precision_repo();
+    let s = eval_json(&repo, &["--mutants", "5", "--verify", "off"]);
+    assert!(card(&s, "marker")["with_verification"].is_null(), "{s}");
+    assert!(s["consolidated"]["with_verification"].is_null());
+    assert_eq!(precision(card(&s, "marker"), false)["precision"], 0.5);
+    assert_eq!(s["verification"]["cases_verified"], 0);
+    assert_eq!(
+        s["verification"]["not_run"]["review.verify is off"], 4,
+        "{s}"
+    );
+    let out = repo
+        .deep_review(&["eval", "--mutants", "5", "--verify", "off"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Verification did not run, so there are no numbers with it: review.verify is off (4 case(s))"),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("with")),
+        "no row with verification:\n{text}"
+    );
+}

@@ -206,3 +206,133 @@ fn eval_runs_the_real_engine_on_history_and_mutants() {
         "?? .deep-review.toml"
     );
 }
+
+fn ratio(v: &Value) -> Option<f64> {
+    (!v.is_null()).then(|| v.as_f64().unwrap_or_else(|| panic!("not a ratio: {v}")))
+}
+
+/// One precision record agrees with itself.
+fn assert_precision(p: &Value, what: &str) {
+    let (tp, fp) = (n(&p["true_positives"]), n(&p["false_positives"]));
+    assert!(n(&p["false_positives_on_decoys"]) <= fp, "{what}: {p}");
+    match ratio(&p["precision"]) {
+        Some(r) => assert!(
+            (r - tp as f64 / (tp + fp) as f64).abs() < 1e-3,
+            "{what}: {p}"
+        ),
+        None => assert_eq!(tp + fp, 0, "{what}: {p}"),
+    }
+    let (found, total) = (n(&p["defects"]["found"]), n(&p["defects"]["total"]));
+    assert!((ratio(&p["recall"]).unwrap() - found as f64 / total.max(1) as f64).abs() < 1e-3);
+}
+
+#[test]
+fn eval_with_decoys_and_verification_on_the_real_engine() {
+    let repo = history_repo();
+    let out = TestRepo::with_models(&mut repo.deep_review_offline(&[
+        "eval",
+        "--mutants",
+        "2",
+        "--decoys",
+        "2",
+        "--seed",
+        "3",
+        "--verify",
+        "on",
+        "--format",
+        "json",
+        "--quiet",
+    ]))
+    .output()
+    .expect("unshare runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(n(&s["cases_by_source"]["mutant"]), 2, "{s}");
+    assert_eq!(n(&s["cases_by_source"]["decoy"]), 2, "{s}");
+    assert_consistent(&s);
+    let cases = s["per_case"].as_array().unwrap();
+    let on_decoys = |name: &str| -> u64 {
+        cases
+            .iter()
+            .filter(|c| c["source"] == "decoy")
+            .flat_map(|c| c["reviewers"].as_array().unwrap())
+            .filter(|r| r["name"] == name)
+            .map(|r| r["findings"].as_array().unwrap().len() as u64)
+            .sum()
+    };
+    for c in cases.iter().filter(|c| c["source"] == "decoy") {
+        assert!(c["defects"].as_array().unwrap().is_empty(), "{c}");
+        assert!(c["not_reviewed"].is_null(), "{c}");
+    }
+    // Verification ran (`--verify on`), so every scorecard has both.
+    for card in s["reviewers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&s["consolidated"]])
+    {
+        let name = card["name"].as_str().unwrap();
+        let (without, with) = (&card["without_verification"], &card["with_verification"]);
+        assert!(
+            with.is_object(),
+            "{name}: no numbers with verification: {card}"
+        );
+        assert_precision(without, name);
+        assert_precision(with, name);
+        for k in [
+            "true_positives",
+            "false_positives",
+            "false_positives_on_decoys",
+        ] {
+            assert!(
+                n(&with[k]) <= n(&without[k]),
+                "{name} {k}: verification only removes"
+            );
+        }
+        if name != "consolidated" {
+            assert_eq!(
+                n(&without["false_positives_on_decoys"]),
+                on_decoys(name),
+                "{name}"
+            );
+            let refuted: u64 = cases
+                .iter()
+                .filter(|c| c["source"] == "decoy" || c["source"] == "mutant")
+                .flat_map(|c| c["reviewers"].as_array().unwrap())
+                .filter(|r| r["name"] == name)
+                .flat_map(|r| r["findings"].as_array().unwrap())
+                .filter(|f| f["refuted"] == true)
+                .count() as u64;
+            let judged = |p: &Value| n(&p["true_positives"]) + n(&p["false_positives"]);
+            assert_eq!(judged(without) - judged(with), refuted, "{name}");
+        }
+    }
+    let v = &s["verification"];
+    assert_eq!(
+        n(&v["checked"]),
+        n(&v["confirmed"]) + n(&v["refuted"]) + n(&v["uncertain"]),
+        "{v}"
+    );
+    let refuted: u64 = cases.iter().map(|c| n(&c["consolidated_refuted"])).sum();
+    assert_eq!(n(&v["refuted"]), refuted);
+    assert!(v["not_run"].as_object().unwrap().is_empty(), "{v}");
+    assert!(n(&v["cases_verified"]) <= n(&s["reviewed_cases"]));
+    if n(&v["checked"]) > v["from_cache"].as_u64().unwrap_or(0) {
+        assert!(
+            n(&v["prompt_tokens"]) > 0,
+            "a verifier that ran read a prompt: {v}"
+        );
+    }
+    for g in s["gate"].as_array().unwrap() {
+        assert!(n(&g["blocked_on_decoy"]) <= 2);
+    }
+    println!(
+        "consolidated without / with verification: {} / {}; verification: {v}",
+        s["consolidated"]["without_verification"], s["consolidated"]["with_verification"]
+    );
+}

@@ -581,3 +581,137 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
         per_case,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(id: &str, source: Source, defects: &[u32]) -> Case {
+        Case {
+            id: id.into(),
+            source,
+            base: None,
+            head: gix::ObjectId::null(gix::hash::Kind::Sha1),
+            defects: defects
+                .iter()
+                .map(|&l| Defect {
+                    file: "a.rs".into(),
+                    line_start: l,
+                    line_end: l,
+                    severity: Severity::Important,
+                    description: String::new(),
+                })
+                .collect(),
+            provenance: String::new(),
+        }
+    }
+
+    fn outcome(case: Case, hits: &[(u32, bool)], verified: bool) -> CaseOutcome {
+        CaseOutcome {
+            case,
+            not_reviewed: None,
+            reviewers: vec![ReviewerOutcome {
+                name: "r".into(),
+                ran: true,
+                findings: hits
+                    .iter()
+                    .map(|&(line, refuted)| Hit {
+                        file: "a.rs".into(),
+                        line_start: line,
+                        line_end: line,
+                        severity: Severity::Important,
+                        refuted,
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            consolidated: Vec::new(),
+            verification: verified.then(|| VerificationSummary {
+                checked: hits.len(),
+                refuted: hits.iter().filter(|h| h.1).count(),
+                duration_ms: 100,
+                ..Default::default()
+            }),
+            reviewers_ran: 1,
+            wall_ms: 1100,
+        }
+    }
+
+    #[test]
+    fn precision_counts_mutants_and_decoys_with_and_without_refuted_findings() {
+        let outcomes = [
+            // On the defect (true), far from it (false, refuted).
+            outcome(
+                case("m", Source::Mutant, &[10]),
+                &[(10, false), (40, true)],
+                true,
+            ),
+            // Every finding on a decoy is false; one refuted.
+            outcome(
+                case("d", Source::Decoy, &[]),
+                &[(5, false), (6, true)],
+                true,
+            ),
+            // History labels are incomplete: in no precision.
+            outcome(case("h", Source::History, &[90]), &[(1, false)], true),
+        ];
+        let s = score(&outcomes, 3);
+        let r = &s.reviewers[0];
+        let without = &r.without_verification;
+        assert_eq!(
+            (
+                without.true_positives,
+                without.false_positives,
+                without.false_positives_on_decoys
+            ),
+            (1, 3, 2)
+        );
+        assert_eq!(without.precision, Some(Recall(0.25)));
+        assert_eq!((without.defects.found, without.defects.total), (1, 2));
+        let with = r.with_verification.as_ref().expect("verification ran");
+        assert_eq!(
+            (
+                with.true_positives,
+                with.false_positives,
+                with.false_positives_on_decoys
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(with.precision, Some(Recall(0.5)));
+        assert_eq!(
+            r.unconfirmed, 4,
+            "the recall table counts every unmatched finding"
+        );
+        assert_eq!(s.verification.cases_verified, 3);
+        assert_eq!(s.verification.review_ms, 3000);
+        assert_eq!(s.verification.added_time, Some(Recall(0.1)));
+    }
+
+    #[test]
+    fn verification_off_or_skipped_gives_no_numbers_with_it() {
+        let off = [outcome(
+            case("m", Source::Mutant, &[10]),
+            &[(10, false)],
+            false,
+        )];
+        let s = score(&off, 3);
+        assert!(s.reviewers[0].with_verification.is_none());
+        assert!(s.consolidated.with_verification.is_none());
+        assert_eq!(s.verification.not_run.get("review.verify is off"), Some(&1));
+        let mut skipped = outcome(case("m", Source::Mutant, &[10]), &[(10, false)], true);
+        skipped.verification.as_mut().unwrap().skipped = Some("a demonstration model".into());
+        let s = score(&[skipped.clone()], 3);
+        assert!(s.reviewers[0].with_verification.is_none());
+        assert_eq!(
+            s.verification.not_run.get("a demonstration model"),
+            Some(&1)
+        );
+        // Skipped for want of findings: nothing kept it from running.
+        let mut nothing = outcome(case("d", Source::Decoy, &[]), &[], true);
+        nothing.verification.as_mut().unwrap().skipped = Some("no finding to verify".into());
+        let s = score(&[nothing], 3);
+        assert!(s.verification.not_run.is_empty());
+        assert!(s.reviewers[0].with_verification.is_some());
+        assert_eq!(s.reviewers[0].without_verification.precision, None);
+    }
+}

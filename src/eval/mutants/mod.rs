@@ -1,5 +1,7 @@
 //! Planted bugs (`eval --mutants N`): one known defect written into a real
-//! change. Two layers:
+//! change; and decoys (`eval --decoys M`): one edit that keeps the
+//! behaviour, so that any finding on it is a false positive (the kinds and
+//! their rules are in the `decoys` module). Two layers:
 //!
 //! 1. **Text** ([`sites`], [`apply`]): where a mutation [`Operator`] applies
 //!    in one file, and the file with exactly one site changed (every other
@@ -76,10 +78,11 @@
 //! `types` (the operators, sites and mutations every part shares), `lex`
 //! (classifying bytes as code, comment or string), `ctx` (one file,
 //! scanned, and the queries the operators use), `operators` (the seven
-//! operators), `text` (the text layer: [`sites`], [`apply`]), `choose`
-//! (the seeded choice of sites) and `objects` (the object layer:
-//! [`plant`]). This file only declares them and re-exports the public
-//! items.
+//! operators), `text` (the text layer: [`sites`], [`apply`]), `decoys`
+//! (the four decoy kinds and their text layer: [`decoy_sites`],
+//! [`apply_decoy`]), `choose` (the seeded choice of sites) and `objects`
+//! (the object layer: [`plant`], [`plant_decoys`]). This file only
+//! declares them and re-exports the public items.
 
 mod choose;
 mod ctx;

@@ -159,16 +159,18 @@ pub fn plant_decoys(
     Ok(out)
 }
 
+/// What [`scan`] finds: the files, and each site with its file's index.
+type Scanned<S> = (Vec<Target>, Vec<(usize, S)>);
+
 /// The files that recent first-parent commits of `head` changed (not
 /// tests, not too large, in a language with operators) and the sites
-/// `find` gives on the lines each commit added: the files, and each site
-/// with the index of its file.
+/// `find` gives on the lines each commit added.
 fn scan<S>(
     repo: &gix::Repository,
     head: ObjectId,
     opts: &MutantOptions,
     find: impl Fn(&str, &str, &[u32]) -> Vec<S>,
-) -> Result<(Vec<Target>, Vec<(usize, S)>)> {
+) -> Result<Scanned<S>> {
     let diff_opts = DiffOptions {
         context_lines: 0,
         enclosing: false,
