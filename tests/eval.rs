@@ -378,7 +378,7 @@ fn precision_repo() -> TestRepo {
     repo
 }
 
-fn precision<'a>(card: &'a Value, with: bool) -> &'a Value {
+fn precision(card: &Value, with: bool) -> &Value {
     &card[if with {
         "with_verification"
     } else {
