@@ -265,6 +265,15 @@ fn rename_local_skips_what_could_be_something_else() {
         "javascript",
         "function f(o) {\n  const x = 1;\n  return o.x + x;\n}\n",
     );
+    // A private field, a method of an object literal.
+    none(
+        "javascript",
+        "class C {\n  #x = 0;\n  get() {\n    const x = 1;\n    return this.#x + x;\n  }\n}\n",
+    );
+    none(
+        "javascript",
+        "function f() {\n  const x = 1;\n  return { x() { return 2; }, y: x };\n}\n",
+    );
     // Go: a keyed field.
     none(
         "go",
@@ -375,6 +384,11 @@ fn swap_statements_skips_dependent_or_effectful_pairs() {
         "go",
         "package p\n\nvar a, b int\n\nfunc f(x, y int) {\n\ta = x\n\tb = y\n}\n",
     );
+    // Go: the second statement goes on after its line.
+    none(
+        "go",
+        "package p\n\nfunc f(x, y int) int {\n\ta := x * 2\n\tb := y +\n\t\t1\n\treturn a + b\n}\n",
+    );
     none("rust", "fn f(p: u32, q: u32) -> u32 {\n    #[allow(unused)]\n    let a = p + 1;\n    let b = q + 1;\n    a + b\n}\n");
 }
 
@@ -472,6 +486,11 @@ fn extract_binding_skips_what_would_not_compile_or_differ() {
         "package p\n\nfunc f() (int, error) {\n\treturn 1, nil\n}\n",
     );
     none("go", "package p\n\nfunc f() float64 {\n\treturn 0\n}\n");
+    // Go: the expression goes on after the line.
+    none(
+        "go",
+        "package p\n\nfunc f(xs []int) int {\n\treturn len(xs) +\n\t\tlen(xs)\n}\n",
+    );
     // A bare return; a Rust closure (its types come from the return type).
     none("rust", "fn f() {\n    return;\n}\n");
     none(
@@ -1033,6 +1052,39 @@ fn decoys_are_cases_without_defects_that_differ_only_at_the_edit() {
         };
         let text = repo.git(&["show", &format!("{head}:{}", d.file)]);
         parses(lang, &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+}
+
+#[test]
+fn a_decoy_never_undoes_its_commit() {
+    // The commit turned `b > a` into `a < b`: the decoy that turns it back
+    // would give the parent's file, a case with nothing to review.
+    let repo = TestRepo::new();
+    repo.commit_files("Start", &[("README.md", "hello\n")]);
+    let before = "def f(a, b):\n    return b > a\n";
+    repo.commit_files("Add f()", &[("f.py", before)]);
+    repo.commit_files(
+        "Compare the usual way",
+        &[("f.py", "def f(a, b):\n    return a < b\n")],
+    );
+    for seed in 0..8 {
+        let all = plant(&repo, 10, seed);
+        assert!(!all.is_empty());
+        for d in &all {
+            let (base, head) = (d.case.base.unwrap().to_string(), d.case.head.to_string());
+            let tree = |c: &str| repo.git(&["rev-parse", &format!("{c}^{{tree}}")]);
+            assert_ne!(
+                tree(&base),
+                tree(&head),
+                "seed {seed}: {}",
+                d.case.provenance
+            );
+        }
+        // The second commit's comparison has no decoy (its return has).
+        assert!(!all
+            .iter()
+            .any(|d| d.case.provenance.contains("Compare the usual way")
+                && d.kind == DecoyKind::EquivalentCondition));
     }
 }
 

@@ -940,6 +940,38 @@ fn no_sites_or_no_count_gives_no_mutants() {
 }
 
 #[test]
+fn a_mutant_never_undoes_its_commit() {
+    // The fix added `+ 1`; removing it again would give the parent's file,
+    // a case with nothing to review. Another file of the fix has a site.
+    let repo = TestRepo::new();
+    repo.commit_files("Start", &[("README.md", "hello\n")]);
+    repo.commit_files(
+        "Add window()",
+        &[(
+            "window.py",
+            "def window(xs, n):\n    return range(len(xs) - n)\n",
+        )],
+    );
+    repo.commit_files(
+        "Fix window()",
+        &[
+            (
+                "window.py",
+                "def window(xs, n):\n    return range(len(xs) - n + 1)\n",
+            ),
+            ("small.py", "def small(a, b):\n    return a < b\n"),
+        ],
+    );
+    for seed in 0..8 {
+        let cases = plant(&repo, 10, seed);
+        assert!(!cases.is_empty(), "seed {seed}");
+        for c in cases {
+            assert_eq!(c.case.defects[0].file, "small.py", "seed {seed}: {c:#?}");
+        }
+    }
+}
+
+#[test]
 fn merges_side_branches_and_old_commits_are_not_candidates() {
     let repo = TestRepo::new();
     repo.commit_files("Root", &[("a.py", "def f(x):\n    return x\n")]);

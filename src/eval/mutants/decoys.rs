@@ -796,7 +796,8 @@ impl Ctx<'_> {
     fn plain_mention(&self, fs: usize, pos: usize, len: usize, decl: bool) -> bool {
         let (before, after) = (self.before(pos), self.after(pos + len));
         let prev = before.last().copied();
-        let field = prev == Some(b'.') && before != b"..";
+        // A field or method (`.x`; `..x` is a range), a JS private `#x`.
+        let field = prev == Some(b'.') && before != b".." || prev == Some(b'#');
         if field {
             return false;
         }
@@ -840,10 +841,12 @@ impl Ctx<'_> {
                 if colon && !decl {
                     return false; // a key, a field, a label
                 }
-                // `{ x }`, `{ x, y }`; JS `{ x = 1 } = o` too.
+                // `{ x }`, `{ x, y }`, a method `{ x() {…} }`; JS
+                // `{ x = 1 } = o` too.
                 let shorthand = open == Some(b'{')
                     && matches!(prev, Some(b'{' | b','))
-                    && (matches!(next, Some(b'}' | b',')) || assign && self.lang == Lang::Js);
+                    && (matches!(next, Some(b'}' | b',' | b'('))
+                        || assign && self.lang == Lang::Js);
                 !shorthand
             }
         }
@@ -1079,6 +1082,15 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// Go: the line's last token ends a statement there (a name, a
+    /// literal, a closing bracket), so the next line does not continue it.
+    fn go_line_ends(&self, toks: &[Tok]) -> bool {
+        self.lang != Lang::Go
+            || toks
+                .last()
+                .is_some_and(|t| matches!(t.kind, Tk::Ident | Tk::Num | Tk::Str | Tk::Close))
+    }
+
     fn swap_statements(&self, li: usize, out: &mut Vec<DecoySite>) {
         let lj = li + 1;
         if lj >= self.lines.len() || self.blank(lj) || self.indent(li) != self.indent(lj) {
@@ -1120,6 +1132,9 @@ impl Ctx<'_> {
         else {
             return;
         };
+        if !self.go_line_ends(&t1) || !self.go_line_ends(&t2) {
+            return;
+        }
         let (n1, n2) = (self.names(&t1), self.names(&t2));
         if !n1.is_disjoint(&n2) {
             return;
@@ -1186,6 +1201,9 @@ impl Ctx<'_> {
             return;
         }
         if self.lang == Lang::Js && self.braceless_body(li) {
+            return;
+        }
+        if !self.go_line_ends(&toks) {
             return;
         }
         let semi = matches!(self.lang, Lang::Rust | Lang::Js);

@@ -111,7 +111,8 @@ pub fn plant(
     let chosen = choose(&Operator::ALL, &keys, opts.count, opts.seed, |i| {
         let (t, site) = &candidates[i];
         let target = &targets[*t];
-        mutations[i] = apply(&target.text, &target.language, site);
+        mutations[i] = apply(&target.text, &target.language, site)
+            .filter(|m| !target.undone_by(repo, &m.text));
         mutations[i].is_some()
     });
     let mut out = Vec::with_capacity(chosen.len());
@@ -147,7 +148,8 @@ pub fn plant_decoys(
     let chosen = choose(&DecoyKind::ALL, &keys, opts.count, seed, |i| {
         let (t, site) = &candidates[i];
         let target = &targets[*t];
-        edits[i] = decoys::apply(&target.text, &target.language, site);
+        edits[i] = decoys::apply(&target.text, &target.language, site)
+            .filter(|d| !target.undone_by(repo, &d.text));
         edits[i].is_some()
     });
     let mut out = Vec::with_capacity(chosen.len());
@@ -248,6 +250,20 @@ fn scan<S>(
         }
     }
     Ok((targets, candidates))
+}
+
+impl Target {
+    /// The file edited to `text` is the parent's file: the edit undoes the
+    /// commit's own change (a mutant removing the `+ 1` the commit added,
+    /// a decoy swapping back what it swapped), and the case would have
+    /// nothing to review.
+    fn undone_by(&self, repo: &gix::Repository, text: &str) -> bool {
+        self.from.is_none()
+            && matches!(
+                crate::git::range::read_file_at(repo, self.parent, &self.path),
+                Ok(Some(before)) if before == text.as_bytes()
+            )
+    }
 }
 
 /// Test code by the usual conventions: a `test`/`tests`/`__tests__`/
