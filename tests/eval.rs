@@ -481,6 +481,10 @@ fn precision_with_verification_leaves_out_refuted_findings_on_decoys() {
         "{text}"
     );
     assert!(text.contains("4 case(s) (2 mutants, 2 decoys)"), "{text}");
+    assert!(
+        text.contains("These counts include the 2 finding(s) the verifier refuted"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -178,6 +178,13 @@ pub fn render(s: &Scores) -> String {
         out,
         "\"unconfirmed\": findings on lines with no known defect (not necessarily wrong: the labels are incomplete)."
     );
+    if s.verification.refuted > 0 {
+        let _ = writeln!(
+            out,
+            "These counts include the {} finding(s) the verifier refuted; the precision table has both.",
+            s.verification.refuted
+        );
+    }
     render_precision(&mut out, s);
 
     let _ = writeln!(
