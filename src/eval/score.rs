@@ -326,7 +326,11 @@ pub struct VerificationTotals {
     pub duration_ms: u64,
     /// Wall-clock time of the reviews it ran in, less its own.
     pub review_ms: u64,
-    /// `duration_ms / review_ms`: what it adds to the review it checks.
+    /// Of those reviews, chunks answered from the review cache (then
+    /// `review_ms` is not what the reviews cost).
+    pub review_chunks_from_cache: usize,
+    /// `duration_ms / review_ms`: what it adds to the review it checks;
+    /// `null` when some of those reviews came from the cache.
     pub added_time: Option<Recall>,
 }
 
@@ -356,6 +360,11 @@ impl VerificationTotals {
         self.generated_tokens += v.generated_tokens;
         self.duration_ms += v.duration_ms;
         self.review_ms += o.wall_ms.saturating_sub(v.duration_ms);
+        self.review_chunks_from_cache += o
+            .reviewers
+            .iter()
+            .map(|r| r.chunks_from_cache)
+            .sum::<usize>();
     }
 }
 
@@ -557,7 +566,8 @@ pub fn score(outcomes: &[CaseOutcome], tol: u32) -> Scores {
             c.with_verification = None;
         }
     }
-    verification.added_time = (verification.review_ms > 0)
+    verification.added_time = (verification.review_ms > 0
+        && verification.review_chunks_from_cache == 0)
         .then(|| Recall(verification.duration_ms as f64 / verification.review_ms as f64));
     let best = cards.iter().fold(None::<&Scorecard>, |best, c| match best {
         Some(b) if b.defects.found >= c.defects.found => Some(b),
@@ -685,6 +695,10 @@ mod tests {
         assert_eq!(s.verification.cases_verified, 3);
         assert_eq!(s.verification.review_ms, 3000);
         assert_eq!(s.verification.added_time, Some(Recall(0.1)));
+        // A review answered from the cache says nothing of its cost.
+        let mut cached = outcomes.to_vec();
+        cached[0].reviewers[0].chunks_from_cache = 1;
+        assert_eq!(score(&cached, 3).verification.added_time, None);
     }
 
     #[test]

@@ -362,8 +362,13 @@ fn render_precision(out: &mut String, s: &Scores) {
             v.failed,
             secs(v.duration_ms),
             secs(v.review_ms),
-            v.added_time
-                .map_or("-".into(), |r| format!("+{:.0}%", r.0 * 100.0)),
+            match v.added_time {
+                Some(r) => format!("+{:.0}%", r.0 * 100.0),
+                None if v.review_chunks_from_cache > 0 => {
+                    "no ratio: reviews came from the cache".into()
+                }
+                None => "-".into(),
+            },
             v.prompt_tokens,
             v.generated_tokens
         );
