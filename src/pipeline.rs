@@ -14,7 +14,7 @@
 //! | context | `context` | plan + head tree → a ranked context pack per chunk |
 //! | reviewers | `review::reviewers` | plan + models → `ReviewerRun`s (raw answers) |
 //! | findings, grounding, consolidation, verdict | `check` | runs + head contents → `Checked` |
-//! | *verify* (next) | `verify` | `Checked` + models → findings confirmed / refuted / uncertain |
+//! | verify | `verify` | consolidated findings + code + verifier models → `Verified` (confirmed / uncertain kept, refuted aside) |
 //! | earlier feedback | `feedback` | earlier JSON reports + range → `Feedback` (unresolved / resolved / gone) |
 //! | report | `report` | `ReportInput` → `ReviewReport` → Markdown / JSON / SARIF |
 //! | gate | `gate` | `ReviewFacts` + policy → `GateDecision` |
