@@ -251,7 +251,9 @@ fn verify_off_adds_nothing_and_on_adds_only_its_own_fields() {
     o.remove("verification");
     // The executive summary says what verification decided, in one sentence.
     let summary = o["executive_summary"]["text"].as_str().unwrap().to_string();
-    let at = summary.find(" Verification (").expect("the summary names the verification");
+    let at = summary
+        .find(" Verification (")
+        .expect("the summary names the verification");
     let end = at + summary[at..].find("could not decide ").unwrap();
     let end = end + summary[end..].find('.').unwrap() + 1;
     let without = format!("{}{}", &summary[..at], &summary[end..]);

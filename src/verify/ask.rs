@@ -28,9 +28,11 @@ pub const REASON_CHARS: usize = 300;
 /// tokens): room for a hunk, its function and a few context items in the
 /// smallest window a reviewer runs with.
 pub const CODE_CHARS: usize = 6_000;
-/// Lines around the finding shown from the head when no context item
-/// covers them.
-pub const AROUND_LINES: u32 = 12;
+/// Lines around the finding shown of its hunk, or from the head when
+/// neither the change nor a context item covers them: a function's worth
+/// around a claim about a few lines. Each line is prompt the verifier
+/// prefills once per finding, so no more.
+pub const AROUND_LINES: u32 = 8;
 
 /// One block of code shown to the verifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +57,18 @@ pub fn evidence(
     if let Some(c) = &f.cause {
         places.push((c.file.as_str(), c.line, c.line));
     }
+    // Whether the finding's own lines are already shown (then the head's
+    // lines around it would only repeat them).
+    let mut covered = false;
     for (path, lo, hi) in &places {
         if let Some(file) = plan.files.iter().find(|d| d.path == *path) {
+            covered |= *path == f.file
+                && file.hunks.iter().any(|h| {
+                    h.lines.iter().any(|l| {
+                        l.new_line
+                            .is_some_and(|n| n >= f.line_start && n <= f.line_end)
+                    })
+                });
             // Only the part of each hunk around the finding: a new file is
             // one hunk, and a finding is about a few of its lines.
             let (wlo, whi) = (lo.saturating_sub(AROUND_LINES), hi + AROUND_LINES);
@@ -95,7 +107,6 @@ pub fn evidence(
         (!encloses, i.end - i.start, i.start)
     });
     items.dedup_by_key(|i| (i.start, i.end));
-    let mut covered = false;
     for i in items {
         covered |= i.start <= f.line_start && i.end >= f.line_end;
         blocks.push(Block {
@@ -431,21 +442,30 @@ mod tests {
         assert_eq!(change.title, "The change in big.py");
         let shown: Vec<&str> = change.text.lines().filter(|l| l.starts_with('+')).collect();
         assert!(
-            shown.first().unwrap().contains("line_185 "),
+            shown.first().unwrap().contains("line_189 "),
             "{}",
             change.text
         );
         assert!(
-            shown.last().unwrap().contains("line_216 "),
+            shown.last().unwrap().contains("line_212 "),
             "{}",
             change.text
         );
-        assert_eq!(shown.len(), 32);
-        // The head's lines around it, when no context item covers them.
+        assert_eq!(shown.len(), 24);
+        // The change shows the finding's lines: the head's would repeat them.
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
+        // A finding outside the change (a consequence on context code) is
+        // shown the head's lines around it.
+        let mut elsewhere = f.clone();
+        elsewhere.issue.file = "other.py".into();
+        let mut contents2 = contents.clone();
+        contents2.insert("other.py".into(), "a = 1\n".repeat(300));
+        let other = evidence(&elsewhere, &plan, &context, &contents2, CODE_CHARS);
+        assert_eq!(other.len(), 1, "{other:?}");
         assert!(
-            blocks[1].title.starts_with("big.py lines 188-213"),
+            other[0].title.starts_with("other.py lines 192-209"),
             "{}",
-            blocks[1].title
+            other[0].title
         );
         // A small window shows less, never more than its bound.
         let small = evidence(&f, &plan, &context, &contents, 600);
