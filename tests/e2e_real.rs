@@ -577,10 +577,16 @@ fn injected_instructions_do_not_change_the_gate_or_the_report_structure() {
     // Same headings, in the same order, with and without the injection.
     let structure = headings(&md);
     assert_eq!(structure, headings(&clean_md), "{md}");
+    // The stand-in reviewers are no demonstration models, so `auto`
+    // verifies with them: the refuted section is there (empty) too.
     assert_eq!(
         structure.iter().filter(|(l, _)| *l <= 2).count(),
-        5,
-        "title, consolidated review, retro, recommendations, appendix: {structure:?}"
+        6,
+        "title, consolidated review, retro, recommendations, refuted on verification, appendix: {structure:?}"
+    );
+    assert!(
+        structure.contains(&(2, "Refuted on Verification".to_string())),
+        "{structure:?}"
     );
 }
 
