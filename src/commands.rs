@@ -18,11 +18,61 @@ fn open(global: &GlobalArgs) -> Result<gix::Repository> {
     range::open_repo(&dir)
 }
 
+/// Which commit's repository configuration a command reads (when the user
+/// does not trust the work tree's, see `config::repo_files`).
+enum ConfigAt<'a> {
+    /// The base of this range (`None`: the default range).
+    Range(Option<&'a str>),
+    /// This base (`None`: the range starts at the root), of a range named `spec`.
+    Base(Option<gix::ObjectId>, String),
+    /// The default range's base when there is one, else `HEAD`: for
+    /// commands that review nothing (`config`, `cache`, `eval`).
+    Default,
+}
+
+/// Where this run reads `.deep-review.toml`, the instruction files and the
+/// prompt files the repository file names.
+fn repo_files(repo: &gix::Repository, at: ConfigAt<'_>) -> Result<config::repo_files::RepoFiles> {
+    use config::repo_files::RepoFiles;
+    // Absolute, so paths the files name (a report directory) do not
+    // depend on the directory the command was started in.
+    let root = pipeline::root_of(repo);
+    let root = root.canonicalize().unwrap_or(root);
+    if config::repo_config_trusted(&repo.config_snapshot()) {
+        return Ok(RepoFiles::work_tree(&root));
+    }
+    let short = |id: gix::ObjectId| id.to_hex().to_string()[..7].to_string();
+    let based = |base: Option<gix::ObjectId>, spec: &str| match base {
+        Some(id) => RepoFiles::at_commit(repo, &root, id, format!("{}, the base of {spec}", short(id))),
+        None => RepoFiles::nothing(
+            &root,
+            format!("{spec} starts at the root commit, so there is no accepted code to read the repository's configuration from"),
+        ),
+    };
+    let head = || match repo.head_id() {
+        Ok(id) => RepoFiles::at_commit(repo, &root, id.detach(), format!("HEAD ({})", short(id.detach()))),
+        Err(_) => RepoFiles::nothing(&root, "the repository has no commit yet"),
+    };
+    Ok(match at {
+        ConfigAt::Base(base, spec) => based(base, &spec),
+        ConfigAt::Range(Some(spec)) => {
+            let r = range::resolve(repo, Some(spec))?;
+            based(r.base, &r.spec)
+        }
+        ConfigAt::Range(None) | ConfigAt::Default => match range::resolve(repo, None) {
+            Ok(r) => based(r.base, &r.spec),
+            Err(e) if matches!(at, ConfigAt::Range(None)) => return Err(e),
+            Err(_) => head(),
+        },
+    })
+}
+
 /// The layered configuration for `repo` with the command-line overrides,
 /// and the models manifest it was checked against (read once per run).
 fn settings_for(
     repo: &gix::Repository,
     args: &ReviewArgs,
+    at: ConfigAt<'_>,
 ) -> Result<(
     config::Settings,
     config::Provenance,
@@ -52,8 +102,9 @@ fn settings_for(
             || engine::remote::is_endpoint_url(name)
     };
     let snapshot = repo.config_snapshot();
+    let files = repo_files(repo, at)?;
     let (settings, prov) = config::load(
-        &pipeline::root_of(repo),
+        &files,
         Some(&snapshot),
         &overrides,
         &exists,
@@ -101,7 +152,7 @@ fn settings_for(
 /// `git deep-review config`: the effective configuration and its sources.
 pub fn show_config(global: &GlobalArgs) -> Result<i32> {
     let repo = open(global)?;
-    let (settings, prov, manifest) = settings_for(&repo, &ReviewArgs::default())?;
+    let (settings, prov, manifest) = settings_for(&repo, &ReviewArgs::default(), ConfigAt::Default)?;
     let mut out = std::io::stdout().lock();
     config::write_effective(&settings, &prov, &mut out)
         .map_err(|e| Error::io("writing the configuration", e))?;
@@ -326,7 +377,7 @@ fn model_path_base(model: &str, global: &GlobalArgs) -> Result<PathBuf> {
 /// `git deep-review cache clear|stats`.
 pub fn cache(cmd: CacheCommand, global: &GlobalArgs) -> Result<i32> {
     let repo = open(global)?;
-    let (settings, _, _) = settings_for(&repo, &ReviewArgs::default())?;
+    let (settings, _, _) = settings_for(&repo, &ReviewArgs::default(), ConfigAt::Default)?;
     let cache = cache::Cache::open(
         &cache::default_dir(repo.git_dir()),
         settings.cache_max_bytes,
@@ -373,9 +424,10 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
         return Ok(error::EXIT_OK);
     }
     let repo = open(global)?;
-    let (settings, _, manifest) = settings_for(&repo, &ReviewArgs::default())?;
     let (remote, lines) =
         hook::read_input(remote, &mut std::io::stdin(), &|k| std::env::var(k).ok())?;
+    let at = hook::config_base(&repo, &remote, &lines)?;
+    let (settings, _, manifest) = settings_for(&repo, &ReviewArgs::default(), at.map_or(ConfigAt::Default, |(base, spec)| ConfigAt::Base(base, spec)))?;
     let opts = RunOptions {
         use_cache: true,
         index_cache: true,
@@ -429,7 +481,8 @@ fn engine_options(
 pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     let t0 = Instant::now();
     let repo = open(global)?;
-    let (settings, _, manifest) = settings_for(&repo, args)?;
+    let (settings, _, manifest) =
+        settings_for(&repo, args, ConfigAt::Range(args.range.as_deref()))?;
     let format = match args.format {
         _ if args.plan => None,
         None | Some(Format::Markdown) => Some(report::Format::Markdown),
@@ -546,7 +599,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
         verifier: args.verifier.clone(),
         ..Default::default()
     };
-    let (mut settings, _, manifest) = settings_for(&repo, &review_args)?;
+    let (mut settings, _, manifest) = settings_for(&repo, &review_args, ConfigAt::Default)?;
     settings.lead = None;
     let say = |msg: &str| {
         if !global.quiet {

@@ -72,6 +72,9 @@ pub struct ReviewFacts {
     /// Findings the verifier refuted (never counted; named so nobody
     /// wonders where they went).
     pub refuted: Vec<ConsolidatedFinding>,
+    /// What the repository's own configuration did to this review (see
+    /// `ReviewReport::configuration`), said with the decision.
+    pub configuration: Vec<String>,
 }
 
 /// Where the gate speaks: in the pre-push hook, or for `--gate` by hand.
@@ -325,6 +328,13 @@ pub fn evaluate(
         }
     }
     warnings.extend(uncounted);
+    for c in &facts.configuration {
+        let _ = write!(
+            message,
+            "\ndeep-review: note: {}",
+            crate::text::escape_control(c)
+        );
+    }
     if let Some(report) = &facts.report {
         let _ = write!(message, "\nFull report: {}", report.display());
     }

@@ -163,7 +163,7 @@ impl<'r> Run<'r> {
             repo,
             settings,
             tags_cache,
-            instructions: crate::config::repo_instructions(&root, settings.instructions_max_bytes),
+            instructions: settings.instructions.clone(),
             manifest,
             reviewers,
             store,
@@ -508,6 +508,7 @@ impl<'r> Run<'r> {
         });
 
         report.context = crate::report::ContextShown::of(&context);
+        report.configuration = configuration_notes(self.settings, plan);
 
         // Earlier reviews of this change: what they found that is still in
         // the code (from git, not from a model), and what the review's data
@@ -972,7 +973,13 @@ pub fn resolve_reviewers(
             let mut spec = spec.clone();
             spec.sampling.max_tokens = model.max_tokens;
             Ok(Reviewer {
-                persona: crate::prompts::load(&spec.prompt, root)?,
+                // A prompt the repository's file names was read with it
+                // (from the base of the range): the change's version of
+                // the file does not instruct the reviewers.
+                persona: match settings.repo_prompts.get(&spec.prompt) {
+                    Some(text) => text.clone(),
+                    None => crate::prompts::load(&spec.prompt, root)?,
+                },
                 model_file: model.file,
                 demonstration: model.demonstration,
                 endpoints: model.endpoints,
@@ -980,6 +987,27 @@ pub fn resolve_reviewers(
             })
         })
         .collect()
+}
+
+/// What the report says about the repository's own configuration: what
+/// it did to the gate, and each of its files this range changes (reviewed
+/// as code; read from the base, so in force only once merged).
+fn configuration_notes(settings: &Settings, plan: &ReviewPlan) -> Vec<String> {
+    let mut notes = settings.repo_notes.clone();
+    let configures = |path: &str| {
+        path == crate::config::REPO_FILE
+            || crate::config::INSTRUCTION_FILES.contains(&path)
+            || settings.repo_prompts.contains_key(path)
+    };
+    let from_base = settings.repo_files_from_base;
+    for f in plan.files.iter().filter(|f| from_base && configures(&f.path)) {
+        notes.push(format!(
+            "this range changes `{}`: reviewed as code; it takes effect after it is merged \
+             (the review reads the repository's configuration from the base of the range)",
+            f.path
+        ));
+    }
+    notes
 }
 
 /// Stages 2–3 for an already resolved range.

@@ -66,9 +66,21 @@ fn user_file(r: &TestRepo, text: &str) -> PathBuf {
     p
 }
 
-/// Writes the repository file (not committed: tests read the work tree).
+/// Writes the repository file (not committed: read from the work tree, as
+/// for a user who trusts the repository; see [`committed_repo_file`]).
 fn repo_file(r: &TestRepo, text: &str) {
     r.write(config::REPO_FILE, text);
+}
+
+/// Commits the repository file as the user's default (untrusted) reads
+/// it: from `HEAD` when no range is given. Returns how messages name it
+/// (`.deep-review.toml@abc1234`).
+fn committed_repo_file(r: &TestRepo, text: &str) -> String {
+    r.distrust();
+    r.write(config::REPO_FILE, text);
+    r.git(&["add", "-f", config::REPO_FILE]);
+    r.git(&["commit", "-q", "--allow-empty", "-m", "configure"]);
+    format!("{}@{}", config::REPO_FILE, &r.rev("HEAD")[..7])
 }
 
 /// Runs `git deep-review ARGS` in the repository with no configuration but
@@ -125,6 +137,7 @@ const ONE_STANDIN: &str = "[[reviewer]]\nname = \"correctness\"\nmodel = \"stand
 #[test]
 fn defaults_are_shown_with_every_key_doc_and_source() {
     let r = TestRepo::new();
+    r.distrust();
     let out = show(&r);
     let text = out.ok();
     for key in REGISTRY {
@@ -177,7 +190,7 @@ fn layers_override_in_order_and_record_their_source() {
     let r = TestRepo::new();
     let user = user_file(
         &r,
-        "[gate]\nblock_on = \"important\"\nmin_agreement = 3\n\n[review]\ntime_budget = \"5m\"\nignore = [\"a/**\"]\ncontext_lines = 7\n",
+        "[gate]\nblock_on = \"important\"\nmin_agreement = 2\n\n[review]\ntime_budget = \"5m\"\nignore = [\"a/**\"]\ncontext_lines = 7\n",
     );
     repo_file(
         &r,
@@ -188,15 +201,24 @@ fn layers_override_in_order_and_record_their_source() {
     r.git(&["config", "deep-review.unreviewable", "allow"]);
     let out = show(&r);
     out.ok();
-    let repo = PathBuf::from(".").join(config::REPO_FILE);
+    let repo = r.path.canonicalize().unwrap().join(config::REPO_FILE);
     assert_eq!(
         out.line("block_on"),
         format!("block_on = \"important\"  # user file {}:2", user.display())
     );
     assert_eq!(
         out.line("min_agreement"),
-        format!("min_agreement = 1  # repository file {}:18", repo.display()),
-        "the repository file beats the user file"
+        format!("min_agreement = 2  # user file {}:3", user.display()),
+        "the user's file beats the repository's"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "#   overridden: repository file {}:18 (by user file {}:3)\nmin_agreement = 2",
+            repo.display(),
+            user.display()
+        )),
+        "{}",
+        out.stdout
     );
     assert_eq!(
         out.line("time_budget"),
@@ -225,11 +247,11 @@ fn layers_override_in_order_and_record_their_source() {
         .take(3)
         .collect();
     assert!(
-        ignore[0].starts_with("  \"a/**\",  # user file"),
+        ignore[0].starts_with("  \"b/**\",  # repository file"),
         "{ignore:?}"
     );
     assert!(
-        ignore[1].starts_with("  \"b/**\",  # repository file"),
+        ignore[1].starts_with("  \"a/**\",  # user file"),
         "{ignore:?}"
     );
     assert_eq!(ignore[2], "  \"c/**\",  # git config deep-review.ignore");
@@ -262,14 +284,15 @@ fn the_command_line_beats_every_layer_and_records_it() {
         ..CliOverrides::default()
     };
     let known = |m: &str| m == "smollm2-135m" || m == "gemma3-270m";
-    let (s, prov) = config::load(&r.path, Some(&snapshot), &cli, &known).unwrap();
+    let files = config::repo_files::RepoFiles::work_tree(&r.path);
+    let (s, prov) = config::load(&files, Some(&snapshot), &cli, &known).unwrap();
     assert_eq!((s.chunk_tokens, s.context_lines), (1024, 0));
     assert_eq!(prov.source("review.chunk_tokens"), Source::Cli);
     let zero = CliOverrides {
         chunk_tokens: Some(0),
         ..CliOverrides::default()
     };
-    let err = config::load(&r.path, Some(&snapshot), &zero, &known).unwrap_err();
+    let err = config::load(&files, Some(&snapshot), &zero, &known).unwrap_err();
     assert!(err.to_string().starts_with("--chunk-tokens 0:"), "{err}");
 }
 
@@ -402,10 +425,10 @@ fn file_errors_name_file_key_and_line() {
     ];
     for (text, expected) in cases {
         let r = TestRepo::new();
-        repo_file(&r, text);
+        let name = committed_repo_file(&r, text);
         let m = show(&r).config_error().to_string();
         assert!(
-            m.contains(&format!(".deep-review.toml{expected}")),
+            m.contains(&format!("{name}{expected}")),
             "for {text:?} expected {expected:?} in: {m}"
         );
     }
@@ -469,18 +492,15 @@ mod confinement {
     use super::*;
 
     fn refused(r: &TestRepo, text: &str, key: &str, line: usize) -> String {
-        repo_file(r, text);
+        let name = committed_repo_file(r, text);
         let m = show(r).config_error().to_string();
+        assert!(m.contains(&format!("{name}:{line}: key `{key}`:")), "{m}");
         assert!(
-            m.contains(&format!(".deep-review.toml:{line}: key `{key}`:")),
-            "{m}"
+            m.contains("deep-review.trustRepoConfig") || m.contains("base of the range"),
+            "says how to trust or where it looked: {m}"
         );
-        assert!(
-            m.contains("deep-review.trustRepoConfig"),
-            "says how to trust: {m}"
-        );
-        // `--plan` refuses it the same way.
-        assert_eq!(run(r, &["HEAD~1..HEAD", "--plan"], &[]).code, 2);
+        // `--plan` of a range based on that commit refuses it the same way.
+        assert_eq!(run(r, &["HEAD..HEAD", "--plan"], &[]).code, 2);
         m
     }
 
@@ -489,34 +509,43 @@ mod confinement {
     }
 
     #[test]
-    fn prompt_files_outside_the_repository_are_refused() {
+    fn prompt_files_must_be_regular_files_committed_at_the_base() {
         let r = repo_with_change();
-        for p in ["/etc/shadow", "/etc/passwd", "../../../../etc/passwd"] {
+        // Read from a commit, a prompt path can name nothing outside it.
+        for p in ["/etc/shadow", "/etc/passwd", "../../../../etc/passwd", "nope.md"] {
             let m = refused(&r, &prompt(p), "reviewer.prompt", 4);
-            assert!(m.contains("outside the repository"), "{p}: {m}");
+            assert!(m.contains("does not exist"), "{p}: {m}");
         }
-        // A symlink inside the repository to a file outside is followed and refused.
+        // A committed symlink is not followed, out of the repository or not.
         std::fs::write(r.scratch().join("secret.md"), "secret").unwrap();
         std::os::unix::fs::symlink(r.scratch().join("secret.md"), r.path.join("persona.md"))
             .unwrap();
+        r.git(&["add", "persona.md"]);
         let m = refused(&r, &prompt("persona.md"), "reviewer.prompt", 4);
-        assert!(m.contains("outside the repository"), "{m}");
-        // A missing file is refused too (nothing to check it against).
-        refused(&r, &prompt("nope.md"), "reviewer.prompt", 4);
+        assert!(m.contains("does not exist"), "{m}");
         // Without `prompt`, the name names the file (`<name>.md`): checked alike.
-        std::fs::write(r.scratch().join("outside.md"), "secret").unwrap();
         let m = refused(
             &r,
             "[[reviewer]]\nname = \"../outside\"\nmodel = \"gemma3-270m\"\n",
             "reviewer.prompt",
             2,
         );
-        assert!(m.contains("outside the repository"), "{m}");
-        // A file inside is fine, and so is a symlink to one inside.
+        assert!(m.contains("does not exist"), "{m}");
+        // A file committed inside is read, and the work tree's copy is not.
         r.write("prompts/mine.md", "Look for bugs.");
-        repo_file(&r, &prompt("prompts/mine.md"));
+        r.git(&["add", "prompts/mine.md"]);
+        committed_repo_file(&r, &prompt("prompts/mine.md"));
+        std::fs::remove_file(r.path.join("prompts/mine.md")).unwrap();
         show(&r).ok();
-        std::os::unix::fs::symlink("prompts/mine.md", r.path.join("link.md")).unwrap();
+        run(&r, &["HEAD..HEAD", "--plan"], &[]).ok();
+    }
+
+    #[test]
+    fn trusted_prompt_files_are_read_from_the_work_tree_wherever_they_point() {
+        let r = repo_with_change();
+        std::fs::write(r.scratch().join("outside.md"), "secret").unwrap();
+        std::os::unix::fs::symlink(r.scratch().join("outside.md"), r.path.join("link.md"))
+            .unwrap();
         repo_file(&r, &prompt("link.md"));
         show(&r).ok();
         run(&r, &["HEAD~1..HEAD", "--plan"], &[]).ok();
@@ -557,10 +586,10 @@ mod confinement {
             "review.report_dir",
             2,
         );
-        repo_file(&r, "[review]\nreport_dir = \"docs/reviews\"\n");
+        committed_repo_file(&r, "[review]\nreport_dir = \"docs/reviews\"\n");
         show(&r).ok();
         // The user's own configuration may put reports anywhere.
-        repo_file(&r, "");
+        committed_repo_file(&r, "");
         user_file(&r, &text);
         assert!(show(&r).ok().contains(&outside.display().to_string()));
     }
@@ -575,7 +604,7 @@ mod confinement {
             outside.display().to_string()
         );
         // The repository file cannot trust itself.
-        repo_file(&r, "trustRepoConfig = true\n");
+        committed_repo_file(&r, "trustRepoConfig = true\n");
         assert!(show(&r)
             .config_error()
             .contains("not a configuration table"));

@@ -55,7 +55,7 @@ pub(super) fn apply_cli(
             Given::Text(t) => Raw::Str(t),
         };
         keys::apply(key, raw, s, cx).map_err(|m| Error::Usage(format!("{flag} {n}: {m}")))?;
-        prov.values.insert(key.toml, Source::Cli);
+        prov.set(key.toml, Source::Cli);
     }
     Ok(())
 }

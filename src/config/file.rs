@@ -5,7 +5,9 @@
 use super::keys::{self, Raw, SECTIONS};
 use super::settings::{check_model, Ctx, Provenance, Settings, Source};
 use super::trust;
+use crate::config::repo_files::RepoFiles;
 use crate::config::reviewer::ReviewerSpec;
+use crate::config::settings::REPO_FILE;
 use crate::config::sampling::Sampling;
 use crate::error::{Error, Result};
 use std::fmt;
@@ -50,6 +52,34 @@ pub(super) fn apply_file(
         text: &text,
         path,
         layer,
+    };
+    apply_text(&f, s, prov, cx)
+}
+
+/// Reads the repository's `.deep-review.toml` from where `files` says (the
+/// base of the range, or the work tree when trusted) on top of `s`.
+pub(super) fn apply_repo_file(
+    files: &RepoFiles,
+    s: &mut Settings,
+    prov: &mut Provenance,
+    cx: &Ctx<'_>,
+) -> Result<()> {
+    let name = files.name(REPO_FILE);
+    let bytes = files
+        .read(REPO_FILE)
+        .map_err(|e| Error::Config(format!("reading configuration {}: {e}", name.display())))?;
+    let Some(bytes) = bytes else { return Ok(()) };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::Config(format!(
+            "{}: not valid UTF-8 (TOML files must be UTF-8)",
+            name.display()
+        ))
+    })?;
+    prov.files.push(name.clone());
+    let f = FileCtx {
+        text: &text,
+        path: &name,
+        layer: Layer::Repo,
     };
     apply_text(&f, s, prov, cx)
 }
@@ -171,7 +201,7 @@ fn apply_key(
         return Ok(());
     }
     keys::apply(key, raw(v.get_ref()), s, cx).map_err(|m| f.error(at, key.toml, m))?;
-    prov.values.insert(key.toml, f.source(at));
+    prov.set(key.toml, f.source(at));
     Ok(())
 }
 
@@ -190,11 +220,12 @@ fn reviewers(
         return Err(f.error(list_at, "reviewer", "at least one reviewer is needed"));
     }
     let mut out: Vec<ReviewerSpec> = Vec::with_capacity(list.len());
+    s.repo_prompts.clear();
     for item in list.iter() {
         let Some(table) = item.get_ref().as_table() else {
             return Err(f.error(item.span().start, "reviewer", "expected a table"));
         };
-        let (spec, name_at) = reviewer(f, item.span().start, table, cx)?;
+        let (spec, name_at) = reviewer(f, item.span().start, table, s, cx)?;
         if out.iter().any(|o| o.name == spec.name) {
             return Err(f.error(
                 name_at,
@@ -205,7 +236,7 @@ fn reviewers(
         out.push(spec);
     }
     s.reviewers = out;
-    prov.values.insert("reviewer", f.source(list_at));
+    prov.set("reviewer", f.source(list_at));
     Ok(())
 }
 
@@ -228,6 +259,7 @@ fn reviewer(
     f: &FileCtx<'_>,
     table_at: usize,
     table: &DeTable<'_>,
+    s: &mut Settings,
     cx: &Ctx<'_>,
 ) -> Result<(ReviewerSpec, usize)> {
     let text = |field: &str| -> Result<Option<(String, usize)>> {
@@ -261,7 +293,11 @@ fn reviewer(
     // Without a prompt the reviewer's name names it, so a name is checked
     // like a path too.
     let (prompt, prompt_at) = text("prompt")?.unwrap_or_else(|| (format!("{name}.md"), name_at));
-    check_prompt(&prompt, cx).map_err(|m| f.error(prompt_at, "reviewer.prompt", m))?;
+    if let Some(text) =
+        check_prompt(&prompt, cx).map_err(|m| f.error(prompt_at, "reviewer.prompt", m))?
+    {
+        s.repo_prompts.insert(prompt.clone(), text);
+    }
     let mut sampling = Sampling {
         max_tokens: crate::config::sampling::AUTO_MAX_TOKENS,
         ..Sampling::default()
@@ -332,10 +368,24 @@ fn reviewer(
 }
 
 /// A prompt that is not built in is a file; from the repository file it
-/// must lie inside the repository.
-fn check_prompt(prompt: &str, cx: &Ctx<'_>) -> std::result::Result<(), String> {
+/// must lie inside the repository. Read from a commit (the base of the
+/// range), its text is returned, so the change under review cannot
+/// rewrite a reviewer's instructions.
+fn check_prompt(prompt: &str, cx: &Ctx<'_>) -> std::result::Result<Option<String>, String> {
     if crate::prompts::builtin_names().any(|n| n == prompt) {
-        return Ok(());
+        return Ok(None);
+    }
+    if let Some(files) = cx.files.filter(|f| !f.is_work_tree()) {
+        let name = files.name(prompt);
+        let bytes = files.read(prompt)?.ok_or_else(|| {
+            format!(
+                "prompt file {} does not exist (the repository's file and the prompts it names are read from the base of the range)",
+                name.display()
+            )
+        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("prompt file {} is not UTF-8 text", name.display()))?;
+        return Ok(Some(text));
     }
     let path = cx.repo_root.join(prompt);
     if cx.confined {
@@ -350,7 +400,7 @@ fn check_prompt(prompt: &str, cx: &Ctx<'_>) -> std::result::Result<(), String> {
                 .join(", ")
         ));
     }
-    Ok(())
+    Ok(None)
 }
 
 fn int_in(v: &DeValue<'_>, lo: i64, hi: i64) -> std::result::Result<i64, String> {

@@ -58,7 +58,7 @@ pub(super) fn apply_git_config(
                 keys::apply(key, Raw::Text(&v), s, cx).map_err(|m| bad(&v, m))?;
             }
         }
-        prov.values.insert(key.toml, Source::GitConfig(key.git));
+        prov.set(key.toml, Source::GitConfig(key.git));
     }
     prov.warnings.extend(unknown_keys(cfg));
     Ok(())

@@ -5,6 +5,7 @@
 //! a file outside the repository (`AGENTS.md -> ~/.ssh/id_rsa`) is skipped
 //! with a warning, so nothing outside the repository reaches a prompt.
 
+use super::repo_files::RepoFiles;
 use super::trust;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,35 @@ pub fn repo_instructions(repo_root: &Path, max_bytes: usize) -> Option<(PathBuf,
         eprintln!("git-deep-review: warning: {w}");
     }
     found.found
+}
+
+/// The review rules as this run reads them: from the work tree when the
+/// user trusts the repository (see [`find_instructions`]), else from the
+/// base of the range, so a change cannot rewrite the rules it is reviewed
+/// by.
+pub fn from_files(files: &RepoFiles, max_bytes: usize) -> Instructions {
+    if files.is_work_tree() {
+        return find_instructions(files.root(), max_bytes);
+    }
+    let mut out = Instructions::default();
+    for name in INSTRUCTION_FILES {
+        let bytes = match files.read(name) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(e) => {
+                out.warnings.push(format!("{name} is not read: {e}"));
+                continue;
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        out.found = Some((PathBuf::from(name), bounded(name, text, max_bytes)));
+        break;
+    }
+    out
 }
 
 /// Like [`repo_instructions`], with the skipped files as warnings.

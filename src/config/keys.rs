@@ -749,6 +749,7 @@ mod tests {
             repo_root: root,
             model_exists: &|m| m == crate::config::settings::DEFAULT_LEAD,
             confined: false,
+            files: None,
         }
     }
 

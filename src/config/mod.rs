@@ -32,6 +32,7 @@ mod show;
 mod trust;
 
 pub mod model_ref;
+pub mod repo_files;
 pub mod policy;
 pub mod reviewer;
 pub mod sampling;
@@ -43,9 +44,15 @@ pub use settings::*;
 pub use show::write_effective;
 
 use crate::error::{Error, Result};
-use std::path::Path;
+use repo_files::RepoFiles;
 
-/// Loads the effective settings for the repository at `repo_root`.
+/// Loads the effective settings for the repository at `files.root()`.
+///
+/// Layers, lowest first: built-in defaults, the repository's
+/// `.deep-review.toml` (read where `files` says: the base of the reviewed
+/// range unless the user trusts the repository), the user's file, git
+/// config `deep-review.*` (every scope, `git -c` included), the command
+/// line. The user's own settings always win over the repository's.
 ///
 /// `git_config` is the repository's config snapshot (`repo.config_snapshot()`),
 /// which already includes global and system git config. `model_exists` says
@@ -54,45 +61,94 @@ use std::path::Path;
 /// [`model_ref::TEST_BACKENDS_ENV`]). Warnings for the user
 /// are returned in [`Provenance::warnings`].
 pub fn load(
-    repo_root: &Path,
+    files: &RepoFiles,
     git_config: Option<&gix::config::Snapshot<'_>>,
     overrides: &CliOverrides,
     model_exists: &dyn Fn(&str) -> bool,
 ) -> Result<(Settings, Provenance)> {
+    let repo_root = files.root();
     let mut settings = Settings::default();
     let mut prov = Provenance::default();
     let git = git_config.map(|s| s.plumbing());
     prov.repo_trusted = git.is_some_and(trust::repo_config_trusted);
-    let cx = |confined: bool| Ctx {
+    prov.repo_from = files.describe();
+    let cx = |confined: bool, with_files: bool| Ctx {
         repo_root,
         model_exists,
         confined,
+        files: with_files.then_some(files),
     };
 
+    let confined = !prov.repo_trusted;
+    file::apply_repo_file(files, &mut settings, &mut prov, &cx(confined, true))?;
     if let Some(path) = user_config_path() {
         file::apply_file(
             &path,
             file::Layer::User,
             &mut settings,
             &mut prov,
-            &cx(false),
+            &cx(false, false),
         )?;
     }
-    let repo_file = repo_root.join(REPO_FILE);
-    let confined = !prov.repo_trusted;
-    file::apply_file(
-        &repo_file,
-        file::Layer::Repo,
-        &mut settings,
-        &mut prov,
-        &cx(confined),
-    )?;
     if let Some(cfg) = git {
-        git::apply_git_config(cfg, &mut settings, &mut prov, &cx(false))?;
+        git::apply_git_config(cfg, &mut settings, &mut prov, &cx(false, false))?;
     }
-    cli::apply_cli(overrides, &mut settings, &mut prov, &cx(false))?;
+    cli::apply_cli(overrides, &mut settings, &mut prov, &cx(false, false))?;
     settle_agreement(&mut settings, &prov)?;
+    let found = instructions::from_files(files, settings.instructions_max_bytes);
+    prov.warnings.extend(found.warnings);
+    settings.instructions = found.found;
+    settings.repo_notes = repo_notes(&settings, &prov);
+    settings.repo_files_from_base = !files.is_work_tree();
     Ok((settings, prov))
+}
+
+/// Whether the user's own git configuration trusts the repository's file
+/// (`deep-review.trustRepoConfig`): then it is read from the work tree as
+/// it stands, paths outside the repository and servers included.
+pub fn repo_config_trusted(snapshot: &gix::config::Snapshot<'_>) -> bool {
+    trust::repo_config_trusted(snapshot.plumbing())
+}
+
+/// What the repository's own file did to the gate, one sentence each
+/// naming where: a team reading the hook's message or the report must be
+/// able to tell that the repository, not they, switched it off or ignored
+/// files.
+fn repo_notes(s: &Settings, prov: &Provenance) -> Vec<String> {
+    let from_repo = |key: &str| match prov.source(key) {
+        src @ Source::RepoFile { .. } => Some(src),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    if !s.gate.enabled {
+        if let Some(src) = from_repo("gate.enabled") {
+            notes.push(format!("the repository's file switches the gate off ({src})"));
+        }
+    }
+    for (glob, src) in s.ignore.iter().zip(&prov.ignore) {
+        if matches!(src, Source::RepoFile { .. }) {
+            notes.push(format!("the repository's file ignores `{glob}` ({src})"));
+        }
+    }
+    let allows = [
+        ("gate.on_reviewer_failure", s.gate_on_reviewer_failure),
+        ("gate.unreviewable", s.gate_unreviewable),
+        ("review.on_timeout", s.on_timeout),
+    ];
+    for (key, policy) in allows {
+        if policy == FailurePolicy::Allow {
+            if let Some(src) = from_repo(key) {
+                notes.push(format!("the repository's file sets {key} = allow ({src})"));
+            }
+        }
+    }
+    if let Some(src) = from_repo("review.time_budget") {
+        notes.push(format!(
+            "the repository's file sets the time budget to {} s ({src})",
+            s.time_budget_secs
+        ));
+    }
+    notes
 }
 
 /// The default agreement follows the reviewers configured (a single

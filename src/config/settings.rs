@@ -167,6 +167,19 @@ pub struct Settings {
     pub verifier: Option<String>,
     /// Verifier passes per finding; the majority decides (`review.verify_votes`).
     pub verify_votes: usize,
+    /// Prompt files the repository file names, read where the repository
+    /// file was (the base of the range, see `repo_files`): path → text.
+    pub repo_prompts: BTreeMap<String, String>,
+    /// The repository's own review rules (path, text), read from the same
+    /// place; `None` when there are none.
+    pub instructions: Option<(PathBuf, String)>,
+    /// What the repository's file did that loosens or narrows the gate
+    /// (switched it off, ignored files, allowed failures), one sentence
+    /// each with its source, for the report and the hook's message.
+    pub repo_notes: Vec<String>,
+    /// The repository's files were read from the base of the range (not
+    /// the work tree): a change to them in the range is not yet in force.
+    pub repo_files_from_base: bool,
 }
 
 /// `review.verify`: whether each consolidated finding goes to a verifier.
@@ -241,6 +254,10 @@ impl Default for Settings {
             instructions_max_bytes: DEFAULT_INSTRUCTIONS_MAX_BYTES,
             max_memory: None,
             offline: false,
+            repo_prompts: BTreeMap::new(),
+            instructions: None,
+            repo_notes: Vec::new(),
+            repo_files_from_base: false,
             verify: VerifyMode::Auto,
             verifier: None,
             verify_votes: 1,
@@ -324,9 +341,21 @@ pub struct Provenance {
     /// Things the user should know that do not stop the run (an unknown
     /// git config key); the caller prints them, one per line.
     pub warnings: Vec<String>,
+    /// Where the repository's file was read from (see `repo_files`).
+    pub repo_from: String,
+    /// Values a later layer replaced: key → the sources it overrode, so
+    /// `config` can show which layers lost and why.
+    pub overridden: BTreeMap<&'static str, Vec<Source>>,
 }
 
 impl Provenance {
+    /// Records that `source` set `key`, keeping what it overrode.
+    pub(crate) fn set(&mut self, key: &'static str, source: Source) {
+        if let Some(old) = self.values.insert(key, source) {
+            self.overridden.entry(key).or_default().push(old);
+        }
+    }
+
     /// Source of a value (`Default` when nothing overrode it).
     pub fn source(&self, key: &str) -> Source {
         self.values.get(key).cloned().unwrap_or(Source::Default)
@@ -356,6 +385,9 @@ pub(crate) struct Ctx<'a> {
     /// The value comes from the untrusted repository file: the paths it
     /// names must stay inside the repository.
     pub confined: bool,
+    /// Where the repository's files are read from, when this layer is the
+    /// repository file (its prompt files are read from the same place).
+    pub files: Option<&'a crate::config::repo_files::RepoFiles>,
 }
 
 /// Checks a model name a layer names for a reviewer or the lead: a
@@ -381,6 +413,16 @@ pub(crate) fn check_model(name: &str, cx: &Ctx<'_>) -> std::result::Result<(), S
             "the repository's own configuration names the server {name:?}: refused, it would send \
              the code there; name servers in your own configuration or models manifest (if you \
              trust this repository's configuration: git config {KEY_TRUST_REPO_CONFIG} true)"
+        ));
+    }
+    // Nor run a model from another tool's store that the user did not
+    // choose: the repository names manifest entries (the user's own).
+    if cx.confined && crate::config::model_ref::is_store_reference(name) {
+        return Err(format!(
+            "the repository's own configuration names the store model {name:?}: refused, it would \
+             run a model you did not choose; name it in your own configuration or add it with \
+             `git deep-review models add` (if you trust this repository's configuration: git \
+             config {KEY_TRUST_REPO_CONFIG} true)"
         ));
     }
     if cx.confined && crate::config::model_ref::is_model_path(name) {

@@ -24,7 +24,17 @@ pub fn write_effective(
         "# repository file trusted with paths outside the repository: {} (git config {KEY_TRUST_REPO_CONFIG})",
         if prov.repo_trusted { "yes" } else { "no" }
     )?;
+    if !prov.repo_from.is_empty() {
+        writeln!(w, "# repository file read from: {}", prov.repo_from)?;
+    }
+    writeln!(
+        w,
+        "# precedence, lowest first: defaults, repository file, user file, git config, command line"
+    )?;
     writeln!(w, "# reviewers from: {}", prov.source("reviewer"))?;
+    for lost in prov.overridden.get("reviewer").into_iter().flatten() {
+        writeln!(w, "#   overridden: reviewers from {lost}")?;
+    }
     for r in &settings.reviewers {
         writeln!(w, "\n[[reviewer]]")?;
         writeln!(w, "name = {}", toml_str(&r.name))?;
@@ -71,6 +81,9 @@ fn write_key(
         return writeln!(w, "]");
     }
     let src = prov.source(key.toml);
+    for lost in prov.overridden.get(key.toml).into_iter().flatten() {
+        writeln!(w, "#   overridden: {lost} (by {src})")?;
+    }
     match keys::show(key, s) {
         Some(v) => writeln!(w, "{} = {v}  # {src}", key.name()),
         None => writeln!(w, "# {} = ({})  # {src}", key.name(), key.unset),

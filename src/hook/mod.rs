@@ -4,8 +4,10 @@
 //! chained hook and then runs `git-deep-review hook run <remote> <url>`,
 //! which calls [`protocol::pre_push`]).
 
+mod config_base;
 pub mod protocol;
 pub mod setup;
 
+pub use config_base::config_base;
 pub use protocol::*;
 pub use setup::*;

@@ -106,9 +106,22 @@ pub fn pre_push(
         let _ = writeln!(log, "{msg}");
     };
     if !settings.gate.enabled {
+        // Say who switched it off: a repository's own file may (read from
+        // code the remote already has), but the team must be able to see it.
+        let by = settings
+            .repo_notes
+            .iter()
+            .find(|n| n.contains("switches the gate off"))
+            .map(|n| {
+                format!(
+                    "{}; your own setting wins: `git config deep-review.gate on`",
+                    crate::text::escape_control(n)
+                )
+            })
+            .unwrap_or_else(|| "deep-review.gate".to_string());
         say(
             log,
-            "deep-review: gate is off (deep-review.gate); push allowed without review.",
+            &format!("deep-review: gate is off ({by}); push allowed without review."),
         );
         return Ok(EXIT_OK);
     }
@@ -183,6 +196,12 @@ pub fn pre_push(
                             u.remote_ref, req.spec
                         ),
                     );
+                    for n in settings.repo_notes.iter().filter(|n| n.contains(" ignores ")) {
+                        say(
+                            log,
+                            &format!("deep-review: note: {}", crate::text::escape_control(n)),
+                        );
+                    }
                     continue;
                 }
                 Err(Error::Interrupted) => {

@@ -221,6 +221,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         recommendations: Vec::new(),
         verification: checked.verification.clone(),
         refuted,
+        configuration: Vec::new(),
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

@@ -223,6 +223,10 @@ fn header(out: &mut String, r: &ReviewReport) {
     }
     out.push_str("| | |\n|---|---|\n");
     let _ = writeln!(out, "| **Date** | {} |", cell(&r.date));
+    if !r.configuration.is_empty() {
+        let lines: Vec<String> = r.configuration.iter().map(|c| cell(c)).collect();
+        let _ = writeln!(out, "| **Configuration** | {} |", lines.join("<br>"));
+    }
     let authors: Vec<String> = r
         .authors
         .iter()

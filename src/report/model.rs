@@ -265,6 +265,11 @@ pub struct ReviewReport {
     /// `findings`, never counted by the gate, kept here to be seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refuted: Vec<ReportFinding>,
+    /// What the repository's own configuration did to this review (switched
+    /// the gate off, ignored files) and changes to it inside the range,
+    /// which take effect only once merged. Empty: nothing to say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configuration: Vec<String>,
 }
 
 /// What context each chunk's reviewers read, as the report records it.
@@ -437,6 +442,7 @@ impl ReviewReport {
                 .cloned()
                 .collect(),
             refuted: self.refuted.iter().map(|f| f.finding.clone()).collect(),
+            configuration: self.configuration.clone(),
         }
     }
 }

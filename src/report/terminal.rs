@@ -96,6 +96,17 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
             )
         ));
     }
+    for c in &report.configuration {
+        out.push_str(&format!(
+            "{}\n",
+            paint(
+                &format!("Configuration: {}", plain(c, 200)),
+                Some(Severity::Important),
+                false,
+                color
+            )
+        ));
+    }
     if !report.code_sent_to.is_empty() {
         let to: Vec<String> = report.code_sent_to.iter().map(|e| plain(e, 120)).collect();
         out.push_str(&format!("Code sent to: {}\n", to.join(", ")));

@@ -47,7 +47,26 @@ impl TestRepo {
         let mut args = vec!["init", "-q", "-b", "main"];
         args.extend_from_slice(extra);
         repo.git(&args);
+        repo.trust_repo_config();
         repo
+    }
+
+    /// Sets `deep-review.trustRepoConfig` in the repository's own git
+    /// config. The suites write the test's configuration to the work tree's
+    /// `.deep-review.toml` (uncommitted, excluded) and mean it to be read,
+    /// which only a user who trusts the repository gets; the untrusted
+    /// default (the file read from the base of the range) is tested in
+    /// tests/repo_config.rs and tests/config.rs, which call [`Self::distrust`].
+    pub fn trust_repo_config(&self) {
+        self.git(&["config", "deep-review.trustRepoConfig", "true"]);
+    }
+
+    /// Removes `deep-review.trustRepoConfig`: the default a user has.
+    pub fn distrust(&self) {
+        // Exit 5 when it is not set: already the default.
+        let _ = self
+            .command(&["config", "--unset-all", "deep-review.trustRepoConfig"])
+            .output();
     }
 
     /// A clone of `url` (`git clone -q EXTRA URL`) in a fresh temporary
@@ -75,6 +94,9 @@ impl TestRepo {
             "git {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if !args.contains(&"--bare") && !args.contains(&"--mirror") {
+            repo.trust_repo_config();
+        }
         repo
     }
 
