@@ -1,6 +1,7 @@
-//! Layered configuration: built-in defaults < user file < repository file <
-//! git config `deep-review.*` < command-line flags, with the source of every
-//! effective value recorded for `git deep-review config`.
+//! Layered configuration: built-in defaults < repository file < user file <
+//! git config `deep-review.*` < command-line flags (the user's own settings
+//! win over the repository's), with the source of every effective value,
+//! and what it overrode, recorded for `git deep-review config`.
 //!
 //! Every key is one entry of [`keys::REGISTRY`]: its TOML path, git config
 //! key, command-line flag, parser with range check, default and doc line.
@@ -13,10 +14,11 @@
 //! from what the team reviewed and committed, so unknown keys, wrong types
 //! and unknown models are errors naming the file, the key and the line.
 //!
-//! The repository file arrives with whatever branch is checked out, so it is
-//! untrusted: the files it names must lie inside the repository, unless the
-//! user trusts it with git config `deep-review.trustRepoConfig` (module
-//! `trust`).
+//! The repository file is untrusted: it is read from the base of the
+//! reviewed range, so a change cannot loosen its own review (module
+//! `repo_files`), and the files it names must lie inside the repository,
+//! unless the user trusts it with git config `deep-review.trustRepoConfig`
+//! (module `trust`), which reads it from the work tree as it stands.
 //!
 //! Where things are: [`settings`] (the settings, keys' names, defaults and
 //! provenance), [`sampling`], [`policy`], [`reviewer`] and [`model_ref`]
