@@ -42,15 +42,22 @@ fn repo_files(repo: &gix::Repository, at: ConfigAt<'_>) -> Result<config::repo_f
         return Ok(RepoFiles::work_tree(&root));
     }
     let short = |id: gix::ObjectId| id.to_hex().to_string()[..7].to_string();
-    let based = |base: Option<gix::ObjectId>, spec: &str| match base {
+    let based = |base: Option<gix::ObjectId>, spec: &str| {
+        match base {
         Some(id) => RepoFiles::at_commit(repo, &root, id, format!("{}, the base of {spec}", short(id))),
         None => RepoFiles::nothing(
             &root,
             format!("{spec} starts at the root commit, so there is no accepted code to read the repository's configuration from"),
         ),
+    }
     };
     let head = || match repo.head_id() {
-        Ok(id) => RepoFiles::at_commit(repo, &root, id.detach(), format!("HEAD ({})", short(id.detach()))),
+        Ok(id) => RepoFiles::at_commit(
+            repo,
+            &root,
+            id.detach(),
+            format!("HEAD ({})", short(id.detach())),
+        ),
         Err(_) => RepoFiles::nothing(&root, "the repository has no commit yet"),
     };
     Ok(match at {
@@ -103,12 +110,7 @@ fn settings_for(
     };
     let snapshot = repo.config_snapshot();
     let files = repo_files(repo, at)?;
-    let (settings, prov) = config::load(
-        &files,
-        Some(&snapshot),
-        &overrides,
-        &exists,
-    )?;
+    let (settings, prov) = config::load(&files, Some(&snapshot), &overrides, &exists)?;
     for w in &prov.warnings {
         eprintln!("git-deep-review: warning: {w}");
     }
@@ -152,7 +154,8 @@ fn settings_for(
 /// `git deep-review config`: the effective configuration and its sources.
 pub fn show_config(global: &GlobalArgs) -> Result<i32> {
     let repo = open(global)?;
-    let (settings, prov, manifest) = settings_for(&repo, &ReviewArgs::default(), ConfigAt::Default)?;
+    let (settings, prov, manifest) =
+        settings_for(&repo, &ReviewArgs::default(), ConfigAt::Default)?;
     let mut out = std::io::stdout().lock();
     config::write_effective(&settings, &prov, &mut out)
         .map_err(|e| Error::io("writing the configuration", e))?;
@@ -427,7 +430,11 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
     let (remote, lines) =
         hook::read_input(remote, &mut std::io::stdin(), &|k| std::env::var(k).ok())?;
     let at = hook::config_base(&repo, &remote, &lines)?;
-    let (settings, _, manifest) = settings_for(&repo, &ReviewArgs::default(), at.map_or(ConfigAt::Default, |(base, spec)| ConfigAt::Base(base, spec)))?;
+    let (settings, _, manifest) = settings_for(
+        &repo,
+        &ReviewArgs::default(),
+        at.map_or(ConfigAt::Default, |(base, spec)| ConfigAt::Base(base, spec)),
+    )?;
     let opts = RunOptions {
         use_cache: true,
         index_cache: true,

@@ -1000,7 +1000,11 @@ fn configuration_notes(settings: &Settings, plan: &ReviewPlan) -> Vec<String> {
             || settings.repo_prompts.contains_key(path)
     };
     let from_base = settings.repo_files_from_base;
-    for f in plan.files.iter().filter(|f| from_base && configures(&f.path)) {
+    for f in plan
+        .files
+        .iter()
+        .filter(|f| from_base && configures(&f.path))
+    {
         notes.push(format!(
             "this range changes `{}`: reviewed as code; it takes effect after it is merged \
              (the review reads the repository's configuration from the base of the range)",

@@ -512,7 +512,12 @@ mod confinement {
     fn prompt_files_must_be_regular_files_committed_at_the_base() {
         let r = repo_with_change();
         // Read from a commit, a prompt path can name nothing outside it.
-        for p in ["/etc/shadow", "/etc/passwd", "../../../../etc/passwd", "nope.md"] {
+        for p in [
+            "/etc/shadow",
+            "/etc/passwd",
+            "../../../../etc/passwd",
+            "nope.md",
+        ] {
             let m = refused(&r, &prompt(p), "reviewer.prompt", 4);
             assert!(m.contains("does not exist"), "{p}: {m}");
         }
@@ -544,8 +549,7 @@ mod confinement {
     fn trusted_prompt_files_are_read_from_the_work_tree_wherever_they_point() {
         let r = repo_with_change();
         std::fs::write(r.scratch().join("outside.md"), "secret").unwrap();
-        std::os::unix::fs::symlink(r.scratch().join("outside.md"), r.path.join("link.md"))
-            .unwrap();
+        std::os::unix::fs::symlink(r.scratch().join("outside.md"), r.path.join("link.md")).unwrap();
         repo_file(&r, &prompt("link.md"));
         show(&r).ok();
         run(&r, &["HEAD~1..HEAD", "--plan"], &[]).ok();

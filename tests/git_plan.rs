@@ -235,8 +235,15 @@ fn a_hunk_bigger_than_the_budget_is_cut_into_exact_windows() {
     }
     assert_eq!(next, 601);
     assert!(plan.chunks.iter().all(|c| c.est_tokens <= 800));
-    // A line longer than a chunk is cut, visibly, rather than dropped.
-    assert!(plan.unfit.is_empty(), "{:?}", plan.unfit);
+    // A line longer than a chunk is cut, visibly, rather than dropped,
+    // and what was cut is listed as not reviewed.
+    assert_eq!(plan.unfit.len(), 1, "{:?}", plan.unfit);
+    assert_eq!(plan.unfit[0].path, "long.txt");
+    assert!(
+        plan.unfit[0].reason.starts_with("line 1 was cut"),
+        "{:?}",
+        plan.unfit
+    );
     let long = plan.files.iter().find(|f| f.path == "long.txt").unwrap();
     let text = &long.hunks[0].lines[0].text;
     assert!(

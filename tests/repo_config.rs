@@ -25,7 +25,8 @@ const PLANTED: &str = "fn f() -> i32 {\n    let x = 1; // DEEP-REVIEW-PLANT:crit
 fn remote_with(config: &str) -> Remote {
     let s = Remote::new();
     s.work.distrust();
-    s.work.commit_files("configure", &[(".deep-review.toml", config)]);
+    s.work
+        .commit_files("configure", &[(".deep-review.toml", config)]);
     s.work.git(&["push", "-q", "origin", "main"]);
     ok(&s.work.deep_review(&["hook", "install"]).output().unwrap());
     s
@@ -72,7 +73,8 @@ fn a_change_cannot_switch_off_or_blind_the_gate_that_reviews_it() {
     );
     let report = report_of(&err);
     assert!(
-        report.contains("| **Configuration** |") && report.contains("takes effect after it is merged"),
+        report.contains("| **Configuration** |")
+            && report.contains("takes effect after it is merged"),
         "{report}"
     );
     // The work tree's file (the change's) is not what `config` shows either.
@@ -85,10 +87,12 @@ fn a_change_cannot_switch_off_or_blind_the_gate_that_reviews_it() {
 
     // Once merged (on the remote), the file is accepted code and applies.
     ok(&s.push(&["--no-verify", "origin", "main"], &[("DEEP_REVIEW", "")]));
-    s.work
-        .commit_files("another", &[("src/worse.rs", PLANTED)]);
+    s.work.commit_files("another", &[("src/worse.rs", PLANTED)]);
     let (out, err) = push(&s);
-    assert!(out.status.success(), "the accepted file switches the gate off: {err}");
+    assert!(
+        out.status.success(),
+        "the accepted file switches the gate off: {err}"
+    );
     assert!(
         err.contains("gate is off (the repository's file switches the gate off (repository file .deep-review.toml@"),
         "the message names the repository's file as the source: {err}"
@@ -97,8 +101,13 @@ fn a_change_cannot_switch_off_or_blind_the_gate_that_reviews_it() {
 
 #[test]
 fn the_users_own_settings_win_over_the_repositorys_file() {
-    let s = remote_with(&format!("{REVIEWERS}\n[gate]\nenabled = false\non_reviewer_failure = \"allow\"\n"));
-    user_file(&s.work, "[gate]\nenabled = true\non_reviewer_failure = \"block\"\n");
+    let s = remote_with(&format!(
+        "{REVIEWERS}\n[gate]\nenabled = false\non_reviewer_failure = \"allow\"\n"
+    ));
+    user_file(
+        &s.work,
+        "[gate]\nenabled = true\non_reviewer_failure = \"block\"\n",
+    );
     s.work.commit_files("planted", &[("src/bad.rs", PLANTED)]);
     let (out, err) = push(&s);
     assert!(!out.status.success(), "the user's gate holds: {err}");
@@ -107,7 +116,10 @@ fn the_users_own_settings_win_over_the_repositorys_file() {
         .lines()
         .find(|l| l.starts_with("enabled = "))
         .unwrap_or_else(|| panic!("{cfg}"));
-    assert!(line.contains("true") && line.contains("user file"), "{line}");
+    assert!(
+        line.contains("true") && line.contains("user file"),
+        "{line}"
+    );
     assert!(
         cfg.contains("#   overridden: repository file .deep-review.toml@"),
         "config shows the layer that lost: {cfg}"
@@ -126,7 +138,9 @@ fn files_the_repository_ignores_are_named_where_the_user_is() {
     let (out, err) = push(&s);
     assert!(out.status.success(), "everything is ignored: {err}");
     assert!(
-        err.contains("note: the repository's file ignores `src/**` (repository file .deep-review.toml@"),
+        err.contains(
+            "note: the repository's file ignores `src/**` (repository file .deep-review.toml@"
+        ),
         "{err}"
     );
     // In a review with something left to read, the report says it too.
@@ -144,7 +158,10 @@ fn files_the_repository_ignores_are_named_where_the_user_is() {
 
 #[test]
 fn prompt_and_instruction_files_come_from_the_base_too() {
-    let config = REVIEWERS.replace("prompt = \"robustness.md\"", "prompt = \"review/persona.md\"");
+    let config = REVIEWERS.replace(
+        "prompt = \"robustness.md\"",
+        "prompt = \"review/persona.md\"",
+    );
     let s = Remote::new();
     s.work.distrust();
     s.work.commit_files(
@@ -170,10 +187,17 @@ fn prompt_and_instruction_files_come_from_the_base_too() {
     // A prompt the base does not have is refused, naming where it looked.
     let s = remote_with(&REVIEWERS.replace("prompt = \"robustness.md\"", "prompt = \"nope.md\""));
     s.work.write("nope.md", "in the work tree only\n");
-    let out = s.work.deep_review(&["origin/main..HEAD", "--plan"]).output().unwrap();
+    let out = s
+        .work
+        .deep_review(&["origin/main..HEAD", "--plan"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("nope.md@") && err.contains("base of the range"), "{err}");
+    assert!(
+        err.contains("nope.md@") && err.contains("base of the range"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -198,11 +222,20 @@ fn trust_reads_the_work_tree_as_it_stands() {
     let r = TestRepo::new();
     r.distrust();
     r.commit_files("configure", &[(".deep-review.toml", REVIEWERS)]);
-    r.write(".deep-review.toml", &format!("{REVIEWERS}\n[gate]\nblock_on = \"important\"\n"));
+    r.write(
+        ".deep-review.toml",
+        &format!("{REVIEWERS}\n[gate]\nblock_on = \"important\"\n"),
+    );
     let cfg = ok(&r.deep_review(&["config"]).output().unwrap());
-    assert!(cfg.contains("block_on = \"critical\""), "uncommitted edits are not read: {cfg}");
+    assert!(
+        cfg.contains("block_on = \"critical\""),
+        "uncommitted edits are not read: {cfg}"
+    );
     r.trust_repo_config();
     let cfg = ok(&r.deep_review(&["config"]).output().unwrap());
     assert!(cfg.contains("block_on = \"important\""), "{cfg}");
-    assert!(cfg.contains("# repository file read from: the work tree"), "{cfg}");
+    assert!(
+        cfg.contains("# repository file read from: the work tree"),
+        "{cfg}"
+    );
 }

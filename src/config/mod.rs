@@ -34,8 +34,8 @@ mod show;
 mod trust;
 
 pub mod model_ref;
-pub mod repo_files;
 pub mod policy;
+pub mod repo_files;
 pub mod reviewer;
 pub mod sampling;
 pub mod settings;
@@ -124,7 +124,9 @@ fn repo_notes(s: &Settings, prov: &Provenance) -> Vec<String> {
     let mut notes = Vec::new();
     if !s.gate.enabled {
         if let Some(src) = from_repo("gate.enabled") {
-            notes.push(format!("the repository's file switches the gate off ({src})"));
+            notes.push(format!(
+                "the repository's file switches the gate off ({src})"
+            ));
         }
     }
     for (glob, src) in s.ignore.iter().zip(&prov.ignore) {

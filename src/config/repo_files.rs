@@ -85,7 +85,9 @@ impl RepoFiles {
     /// One line for `config` and the report: where the files come from.
     pub fn describe(&self) -> String {
         match &self.from {
-            RepoFrom::WorkTree => "the work tree, as it stands (git config deep-review.trustRepoConfig)".into(),
+            RepoFrom::WorkTree => {
+                "the work tree, as it stands (git config deep-review.trustRepoConfig)".into()
+            }
             RepoFrom::Commit { label, .. } => format!(
                 "commit {label}: code already accepted, so a change cannot loosen its own review"
             ),
@@ -103,10 +105,16 @@ impl RepoFiles {
                 Ok(b) => Ok(Some(b)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
-                Err(e) => Err(format!("{} cannot be read ({e})", self.root.join(rel).display())),
+                Err(e) => Err(format!(
+                    "{} cannot be read ({e})",
+                    self.root.join(rel).display()
+                )),
             },
             RepoFrom::Commit { id, .. } => {
-                let repo = self.repo.as_ref().expect("a commit source holds its repository");
+                let repo = self
+                    .repo
+                    .as_ref()
+                    .expect("a commit source holds its repository");
                 blob_at(repo, *id, rel)
             }
         }

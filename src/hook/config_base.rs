@@ -15,7 +15,10 @@ pub fn config_base(
     lines: &[String],
 ) -> Result<Option<(Option<gix::ObjectId>, String)>> {
     for u in parse_push_lines(lines)? {
-        if u.is_delete() || u.local_ref.starts_with("refs/tags/") || u.remote_ref.starts_with("refs/tags/") {
+        if u.is_delete()
+            || u.local_ref.starts_with("refs/tags/")
+            || u.remote_ref.starts_with("refs/tags/")
+        {
             continue;
         }
         if let Some(p) = pushed_range(repo, remote, &u)? {

@@ -196,7 +196,11 @@ pub fn pre_push(
                             u.remote_ref, req.spec
                         ),
                     );
-                    for n in settings.repo_notes.iter().filter(|n| n.contains(" ignores ")) {
+                    for n in settings
+                        .repo_notes
+                        .iter()
+                        .filter(|n| n.contains(" ignores "))
+                    {
                         say(
                             log,
                             &format!("deep-review: note: {}", crate::text::escape_control(n)),

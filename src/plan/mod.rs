@@ -168,13 +168,13 @@ pub fn build(
 /// (hunks too big for a chunk become windows, or are listed as unfit).
 fn cut(plan: &mut ReviewPlan, chunk_tokens: usize, count: &dyn Fn(&str) -> usize) {
     let budget = chunk_tokens.max(1);
-    let mut unfit = Vec::new();
+    let mut unfit = std::mem::take(&mut plan.unfit);
     let costs: Vec<Vec<usize>> = plan
         .files
         .iter_mut()
         .map(|file| fit_hunks(file, budget, count, &mut unfit))
         .collect();
-    plan.unfit.extend(unfit);
+    plan.unfit = unfit;
     plan.chunks = pack_chunks(plan, &costs, budget, count);
 }
 
@@ -318,7 +318,18 @@ fn fit_hunks(
             continue;
         }
         let room = budget.saturating_sub(header);
-        cut_long_lines(&mut hunk, room, width, count);
+        for (at, chars) in cut_long_lines(&mut hunk, room, width, count) {
+            // Cut again when the plan is recounted: one entry per line.
+            let prefix = format!("{at} was cut");
+            unfit.retain(|u| !(u.path == file.path && u.reason.starts_with(&prefix)));
+            unfit.push(Unfit {
+                path: file.path.clone(),
+                reason: format!(
+                    "{prefix}: the reviewers saw its start, {chars} characters were not \
+                     reviewed (longer than a chunk of {budget} tokens allows)"
+                ),
+            });
+        }
         match split_hunk(&hunk, room, width, count) {
             Some(windows) => {
                 costs.extend(windows.iter().map(|w| count(&render_hunk(w, width)) + 1));
@@ -342,9 +353,20 @@ fn fit_hunks(
 /// the rest of the hunk is then still reviewed, and the cut line says how
 /// much of it the model does not see. A line that cannot be cut short
 /// enough is left whole (the hunk is then unfit).
-fn cut_long_lines(hunk: &mut Hunk, room: usize, width: usize, count: &dyn Fn(&str) -> usize) {
+///
+/// Returns what was cut of the change itself (added and removed lines):
+/// `(where, characters cut)`. Those lines were not reviewed in full, so the
+/// plan lists them as not reviewed and `gate.unreviewable` decides; a cut
+/// context line is only less context.
+fn cut_long_lines(
+    hunk: &mut Hunk,
+    room: usize,
+    width: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> Vec<(String, usize)> {
     let heading = count(&hunk_heading(hunk)) + 1;
     let target = room.saturating_sub(heading) / 2;
+    let mut cut = Vec::new();
     for line in &mut hunk.lines {
         // +1 as everywhere: a token may straddle the join of two pieces.
         let cost = count(&render_line(line, width)) + 1;
@@ -353,8 +375,17 @@ fn cut_long_lines(hunk: &mut Hunk, room: usize, width: usize, count: &dyn Fn(&st
         }
         if let Some(text) = cut_line(line, target, width, count) {
             line.text = text;
+            let at = match line.kind {
+                LineKind::Added => line.new_line.map(|n| format!("line {n}")),
+                LineKind::Removed => line.old_line.map(|n| format!("removed line {n}")),
+                LineKind::Context => None,
+            };
+            if let Some(at) = at {
+                cut.push((at, split_cut_marker(&line.text).1));
+            }
         }
     }
+    cut
 }
 
 /// Marker that replaces the end of a cut line: `…[cut 5210 chars]`.
@@ -950,7 +981,16 @@ mod tests {
         let long = format!("blob = \"{}\"", "q".repeat(7000));
         let file = added("app.py", &[&long, "import os", "os.system(input())"]);
         let plan = build(range("s"), vec![file], &opts(2048), &estimate_tokens);
-        assert!(plan.unfit.is_empty(), "{:?}", plan.unfit);
+        // What the reviewers did not see of it is listed, once, by line.
+        assert_eq!(plan.unfit.len(), 1, "{:?}", plan.unfit);
+        assert_eq!(plan.unfit[0].path, "app.py");
+        assert!(
+            plan.unfit[0].reason.starts_with("line 1 was cut"),
+            "{:?}",
+            plan.unfit
+        );
+        let again = recount(&plan, 1024, &estimate_tokens);
+        assert_eq!(again.unfit.len(), 1, "{:?}", again.unfit);
         assert_eq!(plan.chunks.len(), 1);
         assert!(plan.chunks[0].est_tokens <= 2048);
         let text = render_chunk(&plan, &plan.chunks[0]);
@@ -970,7 +1010,7 @@ mod tests {
         // Cut again with a stricter tokenizer: both cuts are counted.
         let strict = |t: &str| t.chars().count();
         let again = recount(&plan, 2048, &strict);
-        assert!(again.unfit.is_empty(), "{:?}", again.unfit);
+        assert_eq!(again.unfit.len(), 1, "{:?}", again.unfit);
         let (head2, n2) = split_cut_marker(&again.files[0].hunks[0].lines[0].text);
         assert!(head2.len() < head.len());
         assert_eq!(head2.chars().count() + n2, long.chars().count());
