@@ -4,6 +4,7 @@
 //! untrusted: bodies are size-bounded, parsed defensively, and no error
 //! message carries the API key.
 
+use super::redact::Redactor;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
@@ -62,6 +63,8 @@ impl Fault {
 pub struct Client {
     agent: ureq::Agent,
     key: Option<String>,
+    /// The key's forms, blanked out of every message built from a reply.
+    redactor: Redactor,
     timeout: Duration,
 }
 
@@ -105,19 +108,18 @@ impl Client {
             .tls_config(tls)
             .user_agent(concat!("git-deep-review/", env!("CARGO_PKG_VERSION")))
             .build();
+        let key = key.filter(|k| !k.is_empty());
         Ok(Client {
             agent: ureq::Agent::new_with_config(config),
-            key: key.filter(|k| !k.is_empty()),
+            redactor: Redactor::new(key.as_deref()),
+            key,
             timeout,
         })
     }
 
     /// `text` with the key blanked out (a server may echo what it got).
     pub fn redact(&self, text: &str) -> String {
-        match &self.key {
-            Some(k) if k.len() >= 4 => text.replace(k.as_str(), "[api key]"),
-            _ => text.to_string(),
-        }
+        self.redactor.redact(text)
     }
 
     fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
