@@ -395,14 +395,14 @@ fn handshake(
         }
     }
     lock(&shared.handshakes).push(Ok(()));
-    Some(Wire::Tls(RefCell::new(tls)))
+    Some(Wire::Tls(Box::new(RefCell::new(tls))))
 }
 
 /// One connection, plain or TLS. Reads and writes take turns on one
 /// thread, so the TLS stream can sit behind a `RefCell`.
 enum Wire {
     Plain(TcpStream),
-    Tls(RefCell<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    Tls(Box<RefCell<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>>),
 }
 
 impl Read for &Wire {
