@@ -51,10 +51,12 @@ ldconfig -p 2>/dev/null | grep -q 'libclang' || ls /usr/lib/llvm-*/lib/libclang*
 if [ -z "$models_from" ] || [ "$mode" = test ]; then
   python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 fi
-# (--test: the eval mutant tests parse planted JavaScript and Go with node and gofmt.)
+# (--test: the eval mutant tests parse planted JavaScript and Go with node and gofmt;
+# tests/tls.rs makes its throw-away certificate authority with openssl.)
 if [ "$mode" = test ]; then
   command -v node >/dev/null || need_apt+=(nodejs)
   command -v gofmt >/dev/null || need_apt+=(golang-go)
+  command -v openssl >/dev/null || need_apt+=(openssl)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

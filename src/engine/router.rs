@@ -68,7 +68,17 @@ impl Engine {
             return Some(Ok(r.clone()));
         }
         let spec = self.remote_specs.get(model)?;
-        Some(remote::RemoteModel::new(model, spec).map(|r| {
+        // Every configured entry's key, not only this one's: entries on one
+        // server share what it has seen.
+        let keys: Vec<String> = self
+            .remote_specs
+            .values()
+            .filter_map(|s| s.api_key_env.as_deref())
+            .filter_map(|var| std::env::var(var).ok())
+            .map(|k| k.trim().to_string())
+            .collect();
+        Some(remote::RemoteModel::new(model, spec).map(|mut r| {
+            r.redact_also(keys.iter().map(String::as_str));
             let r = std::sync::Arc::new(r);
             r.set_deadline(self.deadline);
             self.remote.insert(model.to_string(), r.clone());

@@ -1,16 +1,20 @@
 //! A loopback stand-in for an OpenAI-compatible inference server that
 //! produces, on demand, the faults a real server cannot be made to produce:
 //! error statuses, rate limiting, slow and broken streams, huge bodies,
-//! hanging and closed connections, and a hostile 401 that echoes the
-//! `Authorization` header it got.
+//! hanging and closed connections, a hostile 401 that echoes the
+//! `Authorization` header it got, and answers that echo the key inside a
+//! review. [`FaultServer::start_tls`] serves the same over https with a
+//! certificate the test made, and logs every handshake.
 //!
-//! Std only: a hand-written HTTP/1.1 server (request line, headers,
+//! A hand-written HTTP/1.1 server (request line, headers,
 //! `Content-Length` and chunked request bodies, keep-alive), one thread per
 //! connection. Streaming replies use `Transfer-Encoding: chunked`, one SSE
 //! event per HTTP chunk, each written (and so sent, `TCP_NODELAY` is on) on
-//! its own. A write error ends that connection's thread quietly.
+//! its own. A write error ends that connection's thread quietly. TLS is
+//! rustls (already linked for the client).
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -66,6 +70,13 @@ pub enum Reply {
     Hang,
     /// Closes the connection right after reading the request.
     Close,
+    /// Like `Answer`, streamed, with the key of the request's
+    /// `Authorization: Bearer KEY` pasted into `content` and `thinking`
+    /// (sent as `reasoning_content`) wherever they say `{auth}` (the whole
+    /// header value), `{key}`, `{key_json}` (JSON with an escaped solidus,
+    /// `\/`), `{key_url}` (percent-encoded), `{key_b64}` or `{basic_b64}`
+    /// (base64 of `user:KEY`, as HTTP Basic sends it).
+    Echo { content: String, thinking: String },
 }
 
 /// One request as the server received it.
@@ -114,6 +125,10 @@ struct Shared {
     /// Open connections (clones), so drop can shut them down.
     conns: Mutex<HashMap<u64, TcpStream>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    /// Serves https with this configuration (None: plain http).
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Every TLS handshake: Ok, or why it failed (as the server saw it).
+    handshakes: Mutex<Vec<Result<(), String>>>,
 }
 
 impl Shared {
@@ -165,6 +180,29 @@ impl FaultServer {
     /// `POST .../chat/completions` are taken in order from `script`; when it
     /// runs out the last reply repeats (an empty script answers 500).
     pub fn start(script: Vec<Reply>) -> FaultServer {
+        FaultServer::serve(script, None)
+    }
+
+    /// Like [`FaultServer::start`], over https: `cert_pem` is the server's
+    /// certificate chain (leaf first) and `key_pem` its private key.
+    pub fn start_tls(script: Vec<Reply>, cert_pem: &[u8], key_pem: &[u8]) -> FaultServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<_, _>>()
+            .expect("fault server: the certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(key_pem).expect("fault server: the key PEM");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("fault server: TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("fault server: certificate and key");
+        FaultServer::serve(script, Some(Arc::new(config)))
+    }
+
+    fn serve(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("fault server: bind 127.0.0.1:0");
         let port = listener
             .local_addr()
@@ -188,6 +226,8 @@ impl FaultServer {
             stop: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             workers: Mutex::new(Vec::new()),
+            tls,
+            handshakes: Mutex::new(Vec::new()),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -203,9 +243,24 @@ impl FaultServer {
         }
     }
 
-    /// `http://127.0.0.1:PORT/v1`
+    /// `http://127.0.0.1:PORT/v1` (`https://…` when serving TLS)
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
+        self.url_for("127.0.0.1")
+    }
+
+    /// The base URL naming the server by `host` (which must reach 127.0.0.1).
+    pub fn url_for(&self, host: &str) -> String {
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}:{}/v1", self.port)
+    }
+
+    /// Every TLS handshake so far: Ok, or the server's reason it failed.
+    pub fn handshakes(&self) -> Vec<Result<(), String>> {
+        lock(&self.shared.handshakes).clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -303,10 +358,76 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 fn serve_connection(stream: TcpStream, shared: &Shared, id: u64) {
-    let _ = serve_requests(&stream, shared);
+    let Ok(tcp) = stream.try_clone() else {
+        lock(&shared.conns).remove(&id);
+        return;
+    };
+    let wire = match &shared.tls {
+        None => Some(Wire::Plain(stream)),
+        Some(config) => handshake(stream, config, shared),
+    };
+    if let Some(wire) = wire {
+        let _ = serve_requests(&wire, shared);
+    }
     // Explicit: the clone in `conns` would otherwise keep the socket open.
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = tcp.shutdown(Shutdown::Both);
     lock(&shared.conns).remove(&id);
+}
+
+/// The TLS handshake, logged; None when it failed.
+fn handshake(
+    stream: TcpStream,
+    config: &Arc<rustls::ServerConfig>,
+    shared: &Shared,
+) -> Option<Wire> {
+    let conn = match rustls::ServerConnection::new(Arc::clone(config)) {
+        Ok(c) => c,
+        Err(e) => {
+            lock(&shared.handshakes).push(Err(e.to_string()));
+            return None;
+        }
+    };
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    while tls.conn.is_handshaking() {
+        if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+            lock(&shared.handshakes).push(Err(e.to_string()));
+            return None;
+        }
+    }
+    lock(&shared.handshakes).push(Ok(()));
+    Some(Wire::Tls(Box::new(RefCell::new(tls))))
+}
+
+/// One connection, plain or TLS. Reads and writes take turns on one
+/// thread, so the TLS stream can sit behind a `RefCell`.
+enum Wire {
+    Plain(TcpStream),
+    Tls(Box<RefCell<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>>),
+}
+
+impl Read for &Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match *self {
+            Wire::Plain(s) => (&*s).read(buf),
+            Wire::Tls(t) => t.borrow_mut().read(buf),
+        }
+    }
+}
+
+impl Write for &Wire {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match *self {
+            Wire::Plain(s) => (&*s).write(buf),
+            Wire::Tls(t) => t.borrow_mut().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match *self {
+            Wire::Plain(s) => (&*s).flush(),
+            Wire::Tls(t) => t.borrow_mut().flush(),
+        }
+    }
 }
 
 /// What to do with the connection after a response.
@@ -315,7 +436,7 @@ enum Next {
     Close,
 }
 
-fn serve_requests(stream: &TcpStream, shared: &Shared) -> io::Result<()> {
+fn serve_requests(stream: &Wire, shared: &Shared) -> io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
         if shared.stopped() {
@@ -400,7 +521,7 @@ fn read_line<R: BufRead>(r: &mut R) -> Result<Option<String>, ReadError> {
     Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
 }
 
-fn read_request<R: BufRead>(r: &mut R, w: &TcpStream) -> Result<Option<Request>, ReadError> {
+fn read_request<R: BufRead>(r: &mut R, w: &Wire) -> Result<Option<Request>, ReadError> {
     // Empty lines before a request line are to be ignored (RFC 9112 2.2).
     let line = loop {
         match read_line(r)? {
@@ -518,7 +639,7 @@ fn read_chunked<R: BufRead>(r: &mut R) -> Result<Vec<u8>, ReadError> {
 
 /// Where a response goes, and whether the connection stays open after it.
 struct Out<'a> {
-    w: &'a TcpStream,
+    w: &'a Wire,
     shared: &'a Shared,
     keep: bool,
 }
@@ -825,7 +946,73 @@ fn answer(req: &Request, out: &Out) -> io::Result<Next> {
             Ok(Next::Close)
         }
         Reply::Close => Ok(Next::Close),
+        Reply::Echo { content, thinking } => {
+            let auth = req.recorded.header("authorization").unwrap_or("");
+            let content = echo(&content, auth);
+            let thinking = echo(&thinking, auth);
+            out.event_stream_head()?;
+            if !thinking.is_empty() {
+                let event = json!({
+                    "id": c.id, "object": "chat.completion.chunk", "created": CREATED,
+                    "model": c.model,
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": thinking}, "finish_reason": null}],
+                });
+                out.event(&event.to_string())?;
+            }
+            let pieces = pieces(&content);
+            for (i, piece) in pieces.iter().enumerate() {
+                out.event(&c.delta_chunk(i == 0 && thinking.is_empty(), piece))?;
+            }
+            c.finish(out, pieces.len())?;
+            Ok(Next::KeepOpen)
+        }
     }
+}
+
+/// `template` with the placeholders of [`Reply::Echo`] filled in from the
+/// `Authorization` header `auth`.
+fn echo(template: &str, auth: &str) -> String {
+    let key = auth.strip_prefix("Bearer ").unwrap_or(auth);
+    template
+        .replace("{auth}", auth)
+        .replace("{key_json}", &key.replace('/', "\\/"))
+        .replace("{key_url}", &percent_encode(key))
+        .replace("{key_b64}", &base64(key.as_bytes()))
+        .replace("{basic_b64}", &base64(format!("user:{key}").as_bytes()))
+        .replace("{key}", key)
+}
+
+/// Percent-encoding of everything but RFC 3986's unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            s.push(if i <= chunk.len() {
+                ABC[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    s
 }
 
 /// An SSE completion: deltas of `content`, each after `delay` if given;

@@ -12,11 +12,13 @@
 //! Nothing here runs unless the user configured an endpoint, and
 //! `--offline` refuses them all before the diff is read.
 
+pub mod redact;
 pub mod spec;
 pub mod wire;
 
 use crate::engine::backend::{Generation, Request, StopReason};
 use crate::error::{Error, Result};
+use redact::Redactor;
 use serde_json::{json, Value};
 pub use spec::{is_endpoint_url, parse_endpoint, Endpoint, RemoteSpec};
 use std::collections::BTreeSet;
@@ -100,6 +102,9 @@ pub struct RemoteModel {
     /// Endpoints that were sent code (prompts), for the report.
     contacted: Mutex<BTreeSet<String>>,
     deadline: Mutex<Option<Instant>>,
+    /// Every configured key's forms: blanked out of all a server sends
+    /// back (answers, thinking, messages) before anyone else sees it.
+    redactor: Redactor,
 }
 
 /// A label for progress and errors: `name → endpoint`.
@@ -149,6 +154,7 @@ impl RemoteModel {
                 ))
             })?),
         };
+        let redactor = Redactor::new(key.as_deref());
         let client = Client::new(key, Duration::from_secs(spec.timeout_secs), ca.as_deref())
             .map_err(|e| Error::Model(format!("model `{name}`: {e}")))?;
         Ok(RemoteModel {
@@ -159,7 +165,25 @@ impl RemoteModel {
             probed: OnceLock::new(),
             contacted: Mutex::new(BTreeSet::new()),
             deadline: Mutex::new(None),
+            redactor,
         })
+    }
+
+    /// Also blanks out these keys (those of the other configured entries:
+    /// a server shared by two entries has seen both keys).
+    pub fn redact_also<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        self.redactor.extend(keys);
+    }
+
+    /// `e` with every configured key blanked out of its message.
+    fn redacted(&self, e: Error) -> Error {
+        match e {
+            Error::Model(m) => Error::Model(self.redactor.redact(&m)),
+            Error::Config(m) => Error::Config(self.redactor.redact(&m)),
+            Error::Usage(m) => Error::Usage(self.redactor.redact(&m)),
+            Error::Git(m) => Error::Git(self.redactor.redact(&m)),
+            other => other,
+        }
     }
 
     /// The configured base URLs.
@@ -190,8 +214,17 @@ impl RemoteModel {
     /// per run). Endpoints that do not answer are skipped with a warning
     /// (`warn`) while one answers; every endpoint must serve the same model.
     pub fn probe(&self, warn: &dyn Fn(&str)) -> Result<ServerInfo> {
+        let warn = |w: &str| warn(&self.redactor.redact(w));
         self.probed
-            .get_or_init(|| self.probe_all(warn).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                self.probe_all(&warn)
+                    .map(|mut info| {
+                        // The identity goes into cache keys and reports.
+                        self.redactor.scrub(&mut info.identity);
+                        info
+                    })
+                    .map_err(|e| self.redactor.redact(&e.to_string()))
+            })
             .clone()
             .map_err(Error::Model)
     }
@@ -581,8 +614,36 @@ fn stopped(stop: StopReason) -> Generation {
 
 impl crate::engine::backend::Concurrent for RemoteModel {
     /// Runs one request on the pool (retries and failover included);
-    /// `say` gets progress lines.
+    /// `say` gets progress lines. Every configured key is blanked out of
+    /// the answer, its thinking, the progress lines and the error, before
+    /// any of it is cached, reported or printed.
     fn generate_one(
+        &self,
+        request: &Request,
+        label: &str,
+        say: &(dyn Fn(&str) + Sync),
+    ) -> Result<Generation> {
+        let say = |m: &str| say(&self.redactor.redact(m));
+        match self.generate_unredacted(request, label, &say) {
+            Ok(mut g) => {
+                self.redactor.scrub(&mut g.text);
+                self.redactor.scrub(&mut g.thinking);
+                Ok(g)
+            }
+            Err(e) => Err(self.redacted(e)),
+        }
+    }
+
+    /// Requests this entry may have in flight.
+    fn max_concurrency(&self) -> usize {
+        self.spec.max_concurrency.max(1)
+    }
+}
+
+impl RemoteModel {
+    /// [`Concurrent::generate_one`](crate::engine::backend::Concurrent::generate_one)
+    /// before redaction.
+    fn generate_unredacted(
         &self,
         request: &Request,
         label: &str,
@@ -680,10 +741,5 @@ impl crate::engine::backend::Concurrent for RemoteModel {
             self.endpoint_urls().join(", "),
             uniq.join("; ")
         )))
-    }
-
-    /// Requests this entry may have in flight.
-    fn max_concurrency(&self) -> usize {
-        self.spec.max_concurrency.max(1)
     }
 }

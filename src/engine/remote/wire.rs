@@ -4,6 +4,7 @@
 //! untrusted: bodies are size-bounded, parsed defensively, and no error
 //! message carries the API key.
 
+use super::redact::Redactor;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
@@ -62,7 +63,11 @@ impl Fault {
 pub struct Client {
     agent: ureq::Agent,
     key: Option<String>,
+    /// The key's forms, blanked out of every message built from a reply.
+    redactor: Redactor,
     timeout: Duration,
+    /// A `ca_file` is trusted beside the system roots.
+    private_ca: bool,
 }
 
 impl Client {
@@ -105,19 +110,19 @@ impl Client {
             .tls_config(tls)
             .user_agent(concat!("git-deep-review/", env!("CARGO_PKG_VERSION")))
             .build();
+        let key = key.filter(|k| !k.is_empty());
         Ok(Client {
             agent: ureq::Agent::new_with_config(config),
-            key: key.filter(|k| !k.is_empty()),
+            redactor: Redactor::new(key.as_deref()),
+            key,
             timeout,
+            private_ca: ca_pem.is_some(),
         })
     }
 
     /// `text` with the key blanked out (a server may echo what it got).
     pub fn redact(&self, text: &str) -> String {
-        match &self.key {
-            Some(k) if k.len() >= 4 => text.replace(k.as_str(), "[api key]"),
-            _ => text.to_string(),
-        }
+        self.redactor.redact(text)
     }
 
     fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
@@ -285,6 +290,9 @@ impl Client {
     }
 
     fn transport(&self, url: &str, e: ureq::Error) -> Fault {
+        if let Some(tls) = tls_error(&e) {
+            return tls_fault(url, tls, self.private_ca);
+        }
         match e {
             ureq::Error::BodyExceedsLimit(n) => Fault {
                 kind: FaultKind::Endpoint,
@@ -344,6 +352,88 @@ impl Client {
         };
         Fault { kind, message }
     }
+}
+
+/// The TLS failure behind a transport error, if that is what it is.
+fn tls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(t) => Some(t),
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
+}
+
+/// A refused TLS handshake: the server's certificate cannot be trusted, so
+/// nothing (no request, no key, no code) was sent. Retrying the same
+/// server cannot help; another member of a pool may have a good
+/// certificate. The message says what to change (`private_ca`: a
+/// `ca_file` was trusted too).
+fn tls_fault(url: &str, e: &rustls::Error, private_ca: bool) -> Fault {
+    use rustls::CertificateError as C;
+    let why = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer if private_ca => "the server's certificate is signed by a \
+                 certificate authority that is neither in ca_file nor among this machine's roots; \
+                 set ca_file to the PEM certificate of the CA that signed it"
+                .to_string(),
+            C::UnknownIssuer => "the server's certificate is signed by a certificate authority \
+                 this machine does not trust; if the server uses a private CA, set ca_file in its \
+                 model entry to that CA's PEM certificate"
+                .to_string(),
+            C::ExpiredContext { time, not_after } => format!(
+                "the server's certificate expired on {} (it is {} here); renew the certificate \
+                 on the server (or fix this machine's clock if it is wrong)",
+                day(not_after.as_secs()),
+                day(time.as_secs())
+            ),
+            C::Expired => "the server's certificate has expired; renew the certificate on the \
+                 server (or fix this machine's clock if it is wrong)"
+                .to_string(),
+            C::NotValidYet | C::NotValidYetContext { .. } => format!(
+                "the server's certificate is not valid yet ({e}); check the clocks of this \
+                 machine and the server"
+            ),
+            C::NotValidForNameContext {
+                expected,
+                presented,
+            } => format!(
+                "the server's certificate is not valid for the host name {:?} (it names {}); use \
+                 a host name the certificate names in the endpoint URL, or reissue the \
+                 certificate with this name",
+                expected.to_str(),
+                if presented.is_empty() {
+                    "no host".to_string()
+                } else {
+                    // webpki lists them as `DnsName("host")`.
+                    let bare = |p: &String| {
+                        p.split_once('(')
+                            .and_then(|(_, r)| r.strip_suffix(')'))
+                            .map_or(p.clone(), |r| r.trim_matches('"').to_string())
+                    };
+                    presented.iter().map(bare).collect::<Vec<_>>().join(", ")
+                }
+            ),
+            C::NotValidForName => "the server's certificate is not valid for the endpoint's host \
+                 name; use a host name the certificate names in the endpoint URL, or reissue the \
+                 certificate with this name"
+                .to_string(),
+            _ => format!("the server's certificate was refused ({e})"),
+        },
+        other => format!("the TLS handshake failed ({other})"),
+    };
+    Fault {
+        kind: FaultKind::Endpoint,
+        message: format!("{url}: TLS refused, nothing was sent: {why}"),
+    }
+}
+
+/// A Unix time as a UTC day (`2020-01-02`).
+fn day(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| format!("{secs} s after 1970"))
 }
 
 /// An `error` value as text (`{"message": …}` or a string).
