@@ -615,8 +615,7 @@ pub fn add(req: &AddRequest, env: &StoreEnv, say: &mut dyn FnMut(&str)) -> Resul
     };
     if let Err(why) = manifest::check_model_name(&name) {
         return Err(Error::Usage(format!(
-            "{why}: a model name is a name, not a path; choose another with --name \
-             (letters, digits, `.`, `-`, `_`, `:`)"
+            "{why}; choose another with --name (a plain name such as `coder-7b`)"
         )));
     }
     if let Some(r) = m.rejected(&name) {
