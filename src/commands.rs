@@ -444,9 +444,10 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
     match unwritten {
         Some(e) => {
             eprintln!(
-                "git-deep-review: error: could not write the review's report: {e}; its summary is \
-                 above. Set review.report_dir to a writable directory (or push with \
-                 DEEP_REVIEW=skip to bypass the review)"
+                "git-deep-review: error: could not write the review's report: {e}; so the push is \
+                 refused, whatever the gate said above (the review's summary is above). Set \
+                 review.report_dir to a writable directory, or push with DEEP_REVIEW=skip to \
+                 bypass the review"
             );
             Ok(error::EXIT_IO)
         }

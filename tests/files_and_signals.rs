@@ -402,43 +402,50 @@ fn read_only_way(r: &TestRepo) -> Option<ReadOnly> {
 
 /// Our binary with `args` on `r` with its `.git` read-only.
 fn run_read_only(r: &TestRepo, how: &ReadOnly, args: &[&str]) -> Output {
-    let out = match how {
+    read_only_run(&r.path, how, &r.deep_review(args))
+}
+
+/// Runs `cmd` (in the work tree `work`) with `work/.git` read-only.
+fn read_only_run(work: &Path, how: &ReadOnly, cmd: &Command) -> Output {
+    let mut wrapped = match how {
         ReadOnly::Chmod => {
-            let git = r.path.join(".git");
-            let chmod = |m: &str| {
-                assert!(Command::new("chmod")
-                    .args(["-R", m])
-                    .arg(&git)
-                    .status()
-                    .unwrap()
-                    .success())
-            };
-            chmod("a-w");
-            let out = run_within(&mut r.deep_review(args), 120);
-            chmod("u+w");
-            out
+            let mut c = Command::new(cmd.get_program());
+            c.args(cmd.get_args());
+            c
         }
         ReadOnly::BindMount => {
-            let cmd = r.deep_review(&[]);
-            let bin = cmd.get_program().to_owned();
-            let mut wrapped = Command::new("unshare");
-            wrapped
-                .env_clear()
-                .args(["-rm", "sh", "-c"])
+            let mut c = Command::new("unshare");
+            c.args(["-rm", "sh", "-c"])
                 .arg("mount --bind .git .git && mount -o remount,bind,ro .git && exec \"$@\"")
                 .arg("sh")
-                .arg(bin)
-                .args(args);
-            for (k, v) in cmd.get_envs() {
-                match v {
-                    Some(v) => wrapped.env(k, v),
-                    None => wrapped.env_remove(k),
-                };
-            }
-            wrapped.current_dir(&r.path);
-            run_within(&mut wrapped, 120)
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            c
         }
     };
+    wrapped.env_clear().current_dir(work);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    let git = work.join(".git");
+    let chmod = |m: &str| {
+        assert!(Command::new("chmod")
+            .args(["-R", m])
+            .arg(&git)
+            .status()
+            .unwrap()
+            .success())
+    };
+    if let ReadOnly::Chmod = how {
+        chmod("a-w");
+    }
+    let out = run_within(&mut wrapped, 120);
+    if let ReadOnly::Chmod = how {
+        chmod("u+w");
+    }
     out
 }
 
@@ -503,4 +510,48 @@ fn a_read_only_git_dir_still_prints_the_review_and_says_what_was_not_written() {
     assert!(std::fs::read_to_string(&report)
         .unwrap()
         .contains("# Deep Review"));
+}
+
+#[test]
+fn a_read_only_git_dir_in_the_hook_shows_the_review_then_refuses_the_push() {
+    use git_deep_review::hook::install_in;
+    let s = common::repo::Remote::new();
+    let Some(how) = read_only_way(&s.work) else {
+        println!(
+            "skipped: running as root and no read-only bind mount is possible here \
+             (unshare -rm failed), so .git cannot be made read-only"
+        );
+        return;
+    };
+    user_config(&s.work, "standin:marker");
+    install_in(
+        &s.work.path.join(".git/hooks"),
+        Path::new(common::repo::BIN),
+        false,
+        false,
+    )
+    .unwrap();
+    let tip = s.tip("main");
+    s.work.commit_files(
+        "two",
+        &[("src/lib.rs", "pub fn two() -> u32 {\n    2\n}\n")],
+    );
+    let out = read_only_run(
+        &s.work.path,
+        &how,
+        &s.work.command(&["push", "-q", "origin", "main"]),
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "the push is refused: {err}");
+    assert_eq!(s.tip("main"), tip, "nothing was pushed");
+    assert!(
+        err.contains("critical,") && err.contains("suggestion"),
+        "the review's summary is shown: {err}"
+    );
+    assert!(
+        err.contains("could not write the review's report") && err.contains("deep-review/reports"),
+        "{err}"
+    );
+    assert!(err.contains("review cache"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
