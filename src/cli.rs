@@ -178,13 +178,14 @@ pub enum Command {
     /// and the lead on it, with a few comment lines saying why. With no
     /// capable model it writes the bundled demonstration models and says
     /// plainly that they cannot review code. Never overwrites a file
-    /// without --force (the old one is then kept as .bak).
+    /// without --force (the old one is then kept as .bak, or .bak.N:
+    /// an earlier backup is never replaced).
     Init {
         /// Write your user configuration (~/.config/git-deep-review/config.toml)
         /// instead of the repository's .deep-review.toml.
         #[arg(long)]
         global: bool,
-        /// Replace an existing file (kept as <file>.bak).
+        /// Replace an existing file (kept as <file>.bak, or .bak.N when taken).
         #[arg(long)]
         force: bool,
         /// Print the configuration instead of writing it.

@@ -104,6 +104,9 @@ fn settings_for(
         (crate::config::model_ref::is_standin(name)
             && crate::config::model_ref::test_backends_enabled())
             || known.is_some_and(|m| m.get(name).is_some())
+            // Left out of the manifest: named here so the check below
+            // says why, instead of "not in the model manifest".
+            || known.is_some_and(|m| m.rejected(name).is_some())
             || engine::stores::is_reference(name)
             || engine::manifest::is_model_path(name)
             || engine::remote::is_endpoint_url(name)
@@ -142,6 +145,17 @@ fn settings_for(
             .collect();
         used.extend(settings.lead.as_deref());
         used.extend(settings.verifier.as_deref());
+        // A model the user's manifest names but that was left out says
+        // why here, where the user is, not only in `git deep-review models`.
+        if let Some(r) = used
+            .iter()
+            .find_map(|name| m.get(name).is_none().then(|| m.rejected(name)).flatten())
+        {
+            return Err(Error::Config(format!(
+                "model `{}` cannot be used: its entry is left out of the models manifest: {}",
+                r.name, r.message
+            )));
+        }
         m.add_references(
             &used,
             &engine::stores::StoreEnv::from_process(),
@@ -222,7 +236,11 @@ pub fn init(global_file: bool, force: bool, stdout: bool, global: &GlobalArgs) -
     } else {
         pipeline::root_of(&open(global)?).join(config::REPO_FILE)
     };
-    crate::init::write_new(&path, &text, force)?;
+    let kept = crate::init::write_new(&path, &text, force)?;
+    // Where the old file went is said even with --quiet: it is the user's.
+    if let Some(bak) = &kept {
+        eprintln!("kept the old {} as {}", path.display(), bak.display());
+    }
     if !global.quiet {
         for line in &choice.explanation {
             eprintln!("{line}");
@@ -445,6 +463,7 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
     let mut run = Run::prepare(&repo, &settings, manifest, &opts)?;
     let mut engine = run.engine(engine_options(&settings, global, None));
     let dir = pipeline::report_dir(&repo, &settings);
+    let mut unwritten: Option<Error> = None;
     let mut review = |req: &hook::ReviewRequest| -> Result<Option<ReviewFacts>> {
         let plan = pipeline::plan_range(&repo, req.resolve(&repo)?, &settings)?;
         if plan.range.commits.is_empty() || (plan.chunks.is_empty() && plan.unfit.is_empty()) {
@@ -455,18 +474,44 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
         if outcome.interrupted {
             return Err(Error::Interrupted);
         }
+        // A report that cannot be written does not hide the review: its
+        // summary is shown here, the gate decides as usual, and the push is
+        // refused afterwards for the report (below).
         let path =
-            pipeline::write_report(&mut outcome.report, report::Format::Markdown, None, &dir)?;
+            match pipeline::write_report(&mut outcome.report, report::Format::Markdown, None, &dir)
+            {
+                Ok(path) => path,
+                Err(e) => {
+                    eprint!(
+                        "{}",
+                        report::terminal::summary(&outcome.report, None, false)
+                    );
+                    unwritten.get_or_insert(e);
+                    None
+                }
+            };
         Ok(Some(outcome.report.gate_facts(path.as_deref())))
     };
-    hook::pre_push(
+    let code = hook::pre_push(
         &repo,
         &remote,
         &lines,
         &settings,
         &mut review,
         &mut std::io::stderr(),
-    )
+    )?;
+    match unwritten {
+        Some(e) => {
+            eprintln!(
+                "git-deep-review: error: could not write the review's report: {e}; so the push is \
+                 refused, whatever the gate said above (the review's summary is above). Set \
+                 review.report_dir to a writable directory, or push with DEEP_REVIEW=skip to \
+                 bypass the review"
+            );
+            Ok(error::EXIT_IO)
+        }
+        None => Ok(code),
+    }
 }
 
 fn engine_options(
@@ -552,7 +597,47 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     }
     outcome.report.timings.plan_ms = plan_ms;
     let dir = pipeline::report_dir(&repo, &settings);
-    let path = pipeline::write_report(&mut outcome.report, format, args.output.as_deref(), &dir)?;
+    // A report that cannot be written (a read-only .git, a full disk) does
+    // not lose the review: it is printed on stdout instead, the summary
+    // and the gate follow as usual, and only then is it an error (exit 5).
+    let (path, unwritten) =
+        match pipeline::write_report(&mut outcome.report, format, args.output.as_deref(), &dir) {
+            Ok(path) => (path, None),
+            Err(e) => {
+                let text = report::render(&outcome.report, format);
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+                (None, Some(e))
+            }
+        };
+    let code = review_outcome(args, global, &settings, &run, &outcome, path.as_deref())?;
+    match unwritten {
+        Some(e) => {
+            eprintln!(
+                "git-deep-review: error: could not write the report: {e}; the review is printed \
+                 above (on stdout) instead. Set review.report_dir or pass -o FILE to write it elsewhere"
+            );
+            Ok(error::EXIT_IO)
+        }
+        None => Ok(code),
+    }
+}
+
+/// What a review prints after its report is written (the time budget
+/// note, the terminal summary, the gate's decision) and its exit code.
+fn review_outcome(
+    args: &ReviewArgs,
+    global: &GlobalArgs,
+    settings: &config::Settings,
+    run: &Run<'_>,
+    outcome: &pipeline::Outcome,
+    path: Option<&std::path::Path>,
+) -> Result<i32> {
+    let say = |msg: String| {
+        if !global.quiet {
+            eprintln!("{msg}");
+        }
+    };
     if outcome.timed_out {
         say(format!(
             "git-deep-review: warning: the time budget ({} s) ran out; the report covers what was reviewed.",
@@ -565,7 +650,7 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
             cli::Color::Always => report::terminal::ColorChoice::Always,
             cli::Color::Never => report::terminal::ColorChoice::Never,
         };
-        let summary = report::terminal::summary(&outcome.report, path.as_deref(), color.enabled());
+        let summary = report::terminal::summary(&outcome.report, path, color.enabled());
         // With the report on stdout, the summary must not mix into it.
         if path.is_none() {
             eprint!("{summary}");
@@ -576,7 +661,7 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         }
     }
     if args.gate {
-        let decision = run.gate(&outcome, path.as_deref(), Context::Manual);
+        let decision = run.gate(outcome, path, Context::Manual);
         if decision.block {
             eprintln!("{}", decision.message);
             return Ok(error::EXIT_BLOCKED);

@@ -8,7 +8,7 @@
 
 use crate::engine::memory::human;
 use crate::error::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One model the machine has, as `init` weighs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,31 +211,83 @@ fn toml_string(s: &str) -> String {
 }
 
 /// Writes `text` to `path` as a new file. An existing file is an error
-/// (exit 2) unless `force`, and even then it is first kept as `<path>.bak`.
-/// The text goes to a temporary file beside `path` that is renamed into
-/// place, so an interrupted write never leaves half a configuration.
-pub fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
+/// (exit 2) unless `force`, and even then it is first kept under a free
+/// backup name (`<path>.bak`, else `<path>.bak.1`, `.bak.2`…: an earlier
+/// backup is never replaced), which is returned. The text goes to a
+/// temporary file beside `path` that is renamed into place, so an
+/// interrupted write never leaves half a configuration.
+pub fn write_new(path: &Path, text: &str, force: bool) -> Result<Option<PathBuf>> {
     let exists = path.symlink_metadata().is_ok();
     if exists && !force {
         return Err(Error::Usage(format!(
             "{} already exists; not overwriting it. Compare with `git deep-review init --stdout`, \
-             or replace it with `git deep-review init --force` (the old file is kept as {}.bak)",
+             or replace it with `git deep-review init --force` (the old file is kept as {}.bak, \
+             or .bak.N when that is taken)",
             path.display(),
             path.display()
         )));
     }
-    if exists {
-        let bak = path.with_file_name(format!(
-            "{}.bak",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ));
-        std::fs::copy(path, &bak)
-            .map_err(|e| Error::io(format!("keeping the old file as {}", bak.display()), e))?;
-    }
+    let kept = if exists {
+        Some(keep_backup(path)?)
+    } else {
+        None
+    };
     crate::engine::catalog::write_atomic(path, text)?;
-    Ok(())
+    Ok(kept)
+}
+
+/// Keeps the file at `path` under the first free name of `<path>.bak`,
+/// `<path>.bak.1`… and returns it. The backup is a hard link to the old
+/// file (the new one is renamed over `path`, so the link keeps the old
+/// bytes and mode); a link, unlike a copy or a rename, fails instead of
+/// replacing a backup that appeared since the name was chosen. File
+/// systems without hard links get a copy made with `create_new`, which
+/// fails the same way.
+fn keep_backup(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for n in 0..1000 {
+        let bak = path.with_file_name(match n {
+            0 => format!("{name}.bak"),
+            n => format!("{name}.bak.{n}"),
+        });
+        if bak.symlink_metadata().is_ok() {
+            continue;
+        }
+        let kept = match std::fs::hard_link(path, &bak) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => copy_new(path, &bak),
+        };
+        match kept {
+            Ok(()) => return Ok(bak),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::io(
+                    format!("keeping the old file as {}", bak.display()),
+                    e,
+                ))
+            }
+        }
+    }
+    Err(Error::Usage(format!(
+        "{p}.bak .. {p}.bak.999 are all taken; move some of them away, then run init --force again",
+        p = path.display()
+    )))
+}
+
+/// Copies `from` to `to`, which must not exist yet, with its permissions.
+fn copy_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut src = std::fs::File::open(from)?;
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)?;
+    std::io::copy(&mut src, &mut dst)?;
+    dst.set_permissions(src.metadata()?.permissions())?;
+    dst.sync_all()
 }
 
 #[cfg(test)]
@@ -327,9 +379,14 @@ mod tests {
         let err = write_new(&p, "new\n", false).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::EXIT_USAGE, "{err}");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "# mine\n");
-        write_new(&p, "new\n", true).unwrap();
+        let bak = write_new(&p, "new\n", true).unwrap().unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
-        let bak = dir.path().join(".deep-review.toml.bak");
-        assert_eq!(std::fs::read_to_string(bak).unwrap(), "# mine\n");
+        assert_eq!(bak, dir.path().join(".deep-review.toml.bak"));
+        assert_eq!(std::fs::read_to_string(&bak).unwrap(), "# mine\n");
+        // A second --force keeps the first backup and numbers the next.
+        let bak1 = write_new(&p, "newer\n", true).unwrap().unwrap();
+        assert_eq!(bak1, dir.path().join(".deep-review.toml.bak.1"));
+        assert_eq!(std::fs::read_to_string(&bak).unwrap(), "# mine\n");
+        assert_eq!(std::fs::read_to_string(&bak1).unwrap(), "new\n");
     }
 }

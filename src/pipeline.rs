@@ -101,17 +101,32 @@ pub fn root_of(repo: &gix::Repository) -> PathBuf {
 }
 
 /// The review cache as the reviewer stage sees it; failures to write the
-/// cache never fail a review (the result is still correct, only slower next time).
-struct CacheStore(std::sync::Arc<Cache>);
+/// cache never fail a review (the result is still correct, only slower next
+/// time), but the first one is said: a read-only `.git` must not look like
+/// a cache that works.
+struct CacheStore {
+    cache: std::sync::Arc<Cache>,
+    quiet: bool,
+    warned: bool,
+}
 impl GenerationStore for CacheStore {
     fn get(&mut self, key: &CacheKey) -> Option<String> {
-        self.0.get(key)
+        self.cache.get(key)
     }
     fn put(&mut self, key: &CacheKey, text: &str) {
-        let _ = self.0.put(key, text);
+        if let Err(e) = self.cache.put(key, text) {
+            if !self.warned && !self.quiet {
+                eprintln!(
+                    "git-deep-review: warning: could not write to the review cache in {} ({e}); \
+                     this review's answers are not cached, so the next review asks the models again",
+                    self.cache.dir().display()
+                );
+            }
+            self.warned = true;
+        }
     }
     fn shared(&self) -> Option<std::sync::Arc<Cache>> {
-        Some(self.0.clone())
+        Some(self.cache.clone())
     }
 }
 
@@ -139,10 +154,14 @@ impl<'r> Run<'r> {
                 &crate::cache::default_dir(repo.git_dir()),
                 settings.cache_max_bytes,
             ) {
-                Ok(c) => Box::new(CacheStore(std::sync::Arc::new(c))),
+                Ok(c) => Box::new(CacheStore {
+                    cache: std::sync::Arc::new(c),
+                    quiet: opts.quiet,
+                    warned: false,
+                }),
                 Err(e) => {
                     if !opts.quiet {
-                        eprintln!("git-deep-review: warning: review cache unavailable ({e}); reviewing without it");
+                        eprintln!("git-deep-review: warning: could not write to the review cache ({e}); reviewing without it");
                     }
                     Box::new(NoStore)
                 }
@@ -1102,12 +1121,19 @@ pub fn write_report(
     // A report kept in the report directory leaves its JSON beside it (same
     // name), so the next review of this change can follow its findings
     // (`crate::feedback`) whatever format the user reads.
+    // Without it the review is still whole (the report was written), so
+    // a failure is said, not made the review's exit code.
     if let (None, Some(p)) = (output, &path) {
         if format != report::Format::Json {
             let stem = p.file_stem().unwrap_or_default().to_string_lossy();
             let dir = p.parent().unwrap_or(default_dir);
             let json = report::render(report, report::Format::Json);
-            report::write::to_new_file(dir, &stem, "json", json.as_bytes())?;
+            if let Err(e) = report::write::to_new_file(dir, &stem, "json", json.as_bytes()) {
+                eprintln!(
+                    "git-deep-review: warning: could not write the report's JSON beside it ({e}); \
+                     the next review of this change will not follow its findings"
+                );
+            }
         }
     }
     Ok(path)

@@ -447,6 +447,7 @@ fn a_template_llama_cpp_cannot_render_fails_before_any_work_naming_the_setting()
     let manifest = Manifest {
         models: entries,
         dir: models.clone(),
+        rejected: Vec::new(),
     };
     let mut l = LlamaBackend::with_manifest(manifest, EngineOptions::default()).unwrap();
     for (i, (t, ok)) in cases.iter().enumerate() {

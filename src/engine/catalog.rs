@@ -592,6 +592,7 @@ pub fn add(req: &AddRequest, env: &StoreEnv, say: &mut dyn FnMut(&str)) -> Resul
                 .map_err(|e| Error::io("reading the current directory", e))?
                 .join(p)
         };
+        super::entry::check_regular_file(&abs)?;
         if !abs.is_file() {
             return Err(Error::Model(format!(
                 "{} is not a file; name a GGUF file or a store reference (`git deep-review models` lists them)",
@@ -612,9 +613,16 @@ pub fn add(req: &AddRequest, env: &StoreEnv, say: &mut dyn FnMut(&str)) -> Resul
         Some(n) => n.trim().to_string(),
         None => default_name(&req.model),
     };
-    if name.is_empty() || name.contains(['"', '\n', '\\']) {
+    if let Err(why) = manifest::check_model_name(&name) {
         return Err(Error::Usage(format!(
-            "{name:?} cannot name a model; choose another with --name"
+            "{why}; choose another with --name (a plain name such as `coder-7b`)"
+        )));
+    }
+    if let Some(r) = m.rejected(&name) {
+        return Err(Error::Usage(format!(
+            "a model named `{name}` is already in the manifest, left out because it is wrong ({}); \
+             fix it, or choose another name with --name",
+            r.message
         )));
     }
     if m.get(&name).is_some() {
@@ -708,7 +716,7 @@ fn append_entry(path: &Path, e: &ModelEntry) -> Result<()> {
         text.push('\n');
     }
     text.push_str(&entry_block(e));
-    Manifest::parse(&text, &path.display().to_string())?;
+    no_new_problems(&old, &text, path)?;
     write_atomic(path, &text)
 }
 
@@ -733,9 +741,22 @@ pub fn remove(name: &str) -> Result<PathBuf> {
             )
         }));
     }
-    Manifest::parse(&kept, &path.display().to_string())?;
+    no_new_problems(&text, &kept, &path)?;
     write_atomic(&path, &kept)?;
     Ok(path)
+}
+
+/// An edit of the user manifest must leave it a manifest with no entry
+/// wrong that was not wrong before: entries already wrong (reported as
+/// warnings) do not block editing the others.
+fn no_new_problems(before: &str, after: &str, path: &Path) -> Result<()> {
+    let origin = path.display().to_string();
+    let (_, was) = Manifest::parse_lenient(before, &origin).unwrap_or_default();
+    let (_, now) = Manifest::parse_lenient(after, &origin)?;
+    match now.into_iter().find(|r| !was.contains(r)) {
+        Some(r) => Err(Error::Config(r.message)),
+        None => Ok(()),
+    }
 }
 
 /// `text` without the `[[model]]` table named `name`, and whether it was
@@ -793,16 +814,34 @@ fn read_or_empty(path: &Path) -> Result<String> {
 }
 
 /// Writes through a temporary file renamed into place: an interrupted
-/// write never leaves half a manifest.
+/// write never leaves half a manifest. The new file keeps the mode, owner
+/// and group of the one it replaces (a temporary file is made 0600, and a
+/// manifest or configuration that was 0644 must not become unreadable to
+/// whoever read it before); a new file gets the usual 0666 less the umask.
+/// The owner is kept where the process may set it (root), the group where
+/// it is one of the process's groups; otherwise they are the process's, as
+/// for any file it writes.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    let old = std::fs::metadata(path).ok().filter(|m| m.is_file());
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
         .map_err(|e| Error::io(format!("writing in {}", dir.display()), e))?;
+    if let Some(old) = &old {
+        // Best effort: the group may not be ours to give, the owner only root's.
+        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(old.uid()), Some(old.gid()));
+        let _ = std::os::unix::fs::fchown(tmp.as_file(), None, Some(old.gid()));
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))
+            .map_err(|e| Error::io(format!("keeping the mode of {}", path.display()), e))?;
+    }
     tmp.write_all(text.as_bytes())
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;

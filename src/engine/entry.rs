@@ -68,3 +68,40 @@ pub(crate) fn home() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
 }
+
+/// Fails (exit 4) when `path`, after following symlinks, exists but is not
+/// a regular file, saying what it is. Checked before a model file is
+/// opened or hashed: opening a FIFO waits for a writer forever, and
+/// reading a device such as `/dev/zero` never ends. A path that cannot be
+/// read at all passes, so the caller's own "missing file" message (which
+/// says how to get the file) still speaks.
+pub(crate) fn check_regular_file(path: &Path) -> crate::error::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(md) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let t = md.file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    let via = match std::fs::canonicalize(path) {
+        Ok(target) if target != path => format!(" (it resolves to {})", target.display()),
+        _ => String::new(),
+    };
+    Err(crate::error::Error::Model(format!(
+        "model file {} is {what}{via}, not a regular file; name a GGUF file",
+        path.display()
+    )))
+}

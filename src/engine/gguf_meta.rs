@@ -254,6 +254,7 @@ fn file_type_name(ft: i128) -> Option<&'static str> {
 /// Reads and validates the GGUF header of `path`: magic, version, metadata,
 /// tensor table, and that every tensor's data lies inside the file.
 pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
+    super::entry::check_regular_file(path)?;
     let file = File::open(path)
         .map_err(|e| Error::Model(format!("cannot open model file {}: {e}", path.display())))?;
     let size = file

@@ -27,6 +27,40 @@ pub struct Manifest {
     pub models: Vec<ModelEntry>,
     /// Directory the model files live in.
     pub dir: PathBuf,
+    /// Entries of the user manifest that were left out, and why: one bad
+    /// entry must not take the others (or `models remove`) with it.
+    pub rejected: Vec<Rejected>,
+}
+
+/// A `[[model]]` entry of the user manifest that was left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    /// Its `name` (`#N`, its position, when it has none).
+    pub name: String,
+    /// Why, naming the manifest file and the entry.
+    pub message: String,
+}
+
+/// Checks a model's name: a name, not a path or an option. Names end up
+/// in file names, command lines and reports, so `/`, `\`, `..`, control
+/// characters and a leading `-` are refused, as is an empty name.
+pub fn check_model_name(name: &str) -> std::result::Result<(), String> {
+    let why = if name.trim().is_empty() {
+        "is empty"
+    } else if name.contains(['/', '\\']) {
+        "holds a path separator (a name is not a path)"
+    } else if name.contains("..") {
+        "holds `..` (a name is not a path)"
+    } else if name.chars().any(char::is_control) {
+        "holds a control character"
+    } else if name.starts_with('-') {
+        "starts with `-` (it would read as an option)"
+    } else if name.contains('"') {
+        "holds a double quote"
+    } else {
+        return Ok(());
+    };
+    Err(format!("the model name {name:?} {why}"))
 }
 
 impl Manifest {
@@ -110,12 +144,60 @@ impl Manifest {
         self.models.iter().map(|m| m.name.as_str()).collect()
     }
 
-    /// Parses manifest text; `origin` names it in errors.
+    /// Parses manifest text; `origin` names it in errors. Every entry
+    /// must be valid (the built-in manifest, and text about to be written).
     pub fn parse(text: &str, origin: &str) -> Result<Vec<ModelEntry>> {
-        let raw: RawManifest = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{origin}: invalid model manifest: {e}")))?;
+        let (entries, rejected) = Manifest::parse_lenient(text, origin)?;
+        match rejected.into_iter().next() {
+            Some(r) => Err(Error::Config(r.message)),
+            None => Ok(entries),
+        }
+    }
+
+    /// Parses manifest text, leaving out (and returning) the entries that
+    /// are wrong. Only text that is not a manifest at all (bad TOML,
+    /// something other than `[[model]]` tables) is an error.
+    pub fn parse_lenient(text: &str, origin: &str) -> Result<(Vec<ModelEntry>, Vec<Rejected>)> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            Error::Config(format!("{origin}: invalid model manifest: {e}"))
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(&e))?;
+        if let Some(k) = table.keys().find(|k| *k != "model") {
+            return Err(invalid(&format!(
+                "unknown key `{k}` (a manifest holds [[model]] tables)"
+            )));
+        }
+        let list = match table.get("model") {
+            None => Vec::new(),
+            Some(toml::Value::Array(a)) => a.clone(),
+            Some(_) => return Err(invalid(&"`model` must be [[model]] tables")),
+        };
         let mut out = Vec::new();
-        for m in raw.model {
+        let mut rejected = Vec::new();
+        for (i, v) in list.into_iter().enumerate() {
+            let name = v
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("#{}", i + 1));
+            let entry = v
+                .try_into::<RawEntry>()
+                .map_err(|e| Error::Config(format!("{origin}: model `{name}`: {e}")))
+                .and_then(|raw| Manifest::entry(raw, origin));
+            match entry {
+                Ok(e) => out.push(e),
+                Err(e) => rejected.push(Rejected {
+                    name,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Ok((out, rejected))
+    }
+
+    /// One entry, checked.
+    fn entry(m: RawEntry, origin: &str) -> Result<ModelEntry> {
+        {
             let bad = |what: &str| Error::Config(format!("{origin}: model `{}`: {what}", m.name));
             if m.name.trim().is_empty() {
                 return Err(Error::Config(format!(
@@ -126,6 +208,9 @@ impl Manifest {
                 return Err(bad(
                     "names starting with `standin:` are reserved for the test stand-in",
                 ));
+            }
+            if let Err(why) = check_model_name(&m.name) {
+                return Err(Error::Config(format!("{origin}: {why}")));
             }
             let remote = remote_spec(&m).map_err(|e| bad(&e))?;
             let file = m.file.clone().unwrap_or_default();
@@ -160,7 +245,7 @@ impl Manifest {
             if m.n_ctx.is_some() && n_ctx < 256 {
                 return Err(bad("`n_ctx` must be at least 256"));
             }
-            out.push(ModelEntry {
+            Ok(ModelEntry {
                 chat_template: ChatTemplate::parse(m.chat_template.as_deref()),
                 name: m.name,
                 file,
@@ -171,9 +256,13 @@ impl Manifest {
                 n_ctx,
                 demonstration: m.demonstration.unwrap_or(false),
                 remote,
-            });
+            })
         }
-        Ok(out)
+    }
+
+    /// The user manifest's entry `name` if it was left out.
+    pub fn rejected(&self, name: &str) -> Option<&Rejected> {
+        self.rejected.iter().find(|r| r.name == name)
     }
 
     /// The embedded defaults overlaid with `extra` entries (same name = replaced).
@@ -185,7 +274,11 @@ impl Manifest {
                 None => models.push(e),
             }
         }
-        Ok(Manifest { models, dir })
+        Ok(Manifest {
+            models,
+            dir,
+            rejected: Vec::new(),
+        })
     }
 }
 
@@ -248,6 +341,7 @@ fn path_entry(name: &str, base: &Path) -> Result<ModelEntry> {
     // "."): a relative `file` would later be taken from the models
     // directory instead.
     let abs = std::path::absolute(&joined).unwrap_or(joined);
+    super::entry::check_regular_file(&abs)?;
     let md = std::fs::metadata(&abs).map_err(|e| {
         Error::Model(format!(
             "model {name:?}: cannot read {}: {e}; name a GGUF file that exists, a store reference \
@@ -273,8 +367,10 @@ fn path_entry(name: &str, base: &Path) -> Result<ModelEntry> {
 /// The entry for a model named by an endpoint URL: the one model that
 /// server serves, with the defaults of a `[[model]]` endpoint entry.
 fn url_entry(url: &str) -> Result<ModelEntry> {
-    let ep = super::remote::parse_endpoint(url)
-        .map_err(|e| Error::Config(format!("model {url:?}: {e}")))?;
+    // The error names the URL only as parse_endpoint shows it: a URL
+    // with a password in it is never echoed.
+    let ep =
+        super::remote::parse_endpoint(url).map_err(|e| Error::Config(format!("model: {e}")))?;
     Ok(ModelEntry {
         name: url.to_string(),
         file: String::new(),
@@ -355,13 +451,6 @@ fn remote_spec(m: &RawEntry) -> std::result::Result<Option<super::remote::Remote
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawManifest {
-    #[serde(default)]
-    model: Vec<RawEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawEntry {
     name: String,
     file: Option<String>,
@@ -413,12 +502,31 @@ pub fn load_manifest() -> Result<Manifest> {
 pub fn load_manifest_from(dir: &Path) -> Result<Manifest> {
     check_models_dir(dir)?;
     let user = dir.join("manifest.toml");
-    let extra = match std::fs::read_to_string(&user) {
-        Ok(text) => Manifest::parse(&text, &user.display().to_string())?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+    let (extra, rejected) = match std::fs::read_to_string(&user) {
+        Ok(text) => Manifest::parse_lenient(&text, &user.display().to_string())?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
         Err(e) => return Err(Error::io(format!("reading {}", user.display()), e)),
     };
-    Manifest::merged(dir.to_path_buf(), extra)
+    for r in &rejected {
+        warn_once(&format!(
+            "{}; the entry is left out, the others are used (fix or remove it there)",
+            r.message
+        ));
+    }
+    let mut m = Manifest::merged(dir.to_path_buf(), extra)?;
+    m.rejected = rejected;
+    Ok(m)
+}
+
+/// Prints a warning once per process: the manifest is read by several
+/// stages of one run.
+fn warn_once(msg: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if !seen.iter().any(|s| s == msg) {
+        eprintln!("git-deep-review: warning: {msg}");
+        seen.push(msg.to_string());
+    }
 }
 
 /// A models directory that exists but is not a directory is a model
@@ -614,22 +722,51 @@ n_ctx = 16384
     }
 
     #[test]
-    fn bad_user_manifest_is_a_config_error_naming_the_file() {
+    fn a_bad_user_entry_is_left_out_with_why_and_the_rest_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("manifest.toml");
-        std::fs::write(
-            &f,
-            "[[model]]\nname = \"x\"\nfile = \"x.gguf\"\nsha256 = \"zz\"\n",
-        )
-        .unwrap();
+        let good = "[[model]]\nname = \"good\"\nfile = \"good.gguf\"\n";
+        for (bad, says) in [
+            ("name = \"x\"\nfile = \"x.gguf\"\nsha256 = \"zz\"", "sha256"),
+            ("name = \"x\"\nfil = \"x.gguf\"", "fil"),
+            ("name = \"../x\"\nfile = \"x.gguf\"", "path"),
+            ("name = \"-x\"\nfile = \"x.gguf\"", "option"),
+        ] {
+            std::fs::write(&f, format!("[[model]]\n{bad}\n\n{good}")).unwrap();
+            let m = load_manifest_from(dir.path()).unwrap();
+            assert!(m.get("good").is_some(), "{bad}");
+            let r = &m.rejected[0];
+            assert!(
+                r.message.contains("manifest.toml") && r.message.contains(says),
+                "{bad}: {}",
+                r.message
+            );
+            assert!(Manifest::parse(&std::fs::read_to_string(&f).unwrap(), "m").is_err());
+        }
+        // Text that is no manifest at all is still an error naming the file.
+        std::fs::write(&f, "[[model]\n").unwrap();
         let err = load_manifest_from(dir.path()).unwrap_err();
         assert!(matches!(err, Error::Config(_)));
-        let msg = err.to_string();
-        assert!(
-            msg.contains("manifest.toml") && msg.contains("sha256"),
-            "{msg}"
-        );
-        std::fs::write(&f, "[[model]]\nname = \"x\"\nfil = \"x.gguf\"\n").unwrap();
-        assert!(load_manifest_from(dir.path()).is_err());
+        assert!(err.to_string().contains("manifest.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_model_name_is_a_name() {
+        for ok in ["qwen2.5-coder-7b", "ollama-ish:7b", "a_b", "x.y"] {
+            assert!(check_model_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            " ",
+            "../../evil",
+            "a/b",
+            "a\\b",
+            "..",
+            "-rf",
+            "a\tb",
+            "a\u{1b}b",
+        ] {
+            assert!(check_model_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -65,6 +65,7 @@ pub fn missing_model_error(entry: &ModelEntry, path: &Path) -> Error {
 
 /// Hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String> {
+    super::entry::check_regular_file(path)?;
     let mut f = std::fs::File::open(path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let mut h = Sha256::new();

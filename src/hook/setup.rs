@@ -265,10 +265,17 @@ fn is_pristine(path: &Path) -> bool {
 /// Moves an edited hook of ours out of the way to a free
 /// `EDITED_NAME[.N]`, never replacing an existing file, and returns where.
 fn keep_edited(dir: &Path, hook: &Path) -> Result<PathBuf> {
+    move_to_free_name(dir, hook, EDITED_NAME)
+}
+
+/// Moves `hook` to the first free name of `base`, `base.1`… in `dir`,
+/// never replacing an existing file (a backup is never destroyed), and
+/// returns where.
+fn move_to_free_name(dir: &Path, hook: &Path, base: &str) -> Result<PathBuf> {
     for n in 0..1000 {
         let name = match n {
-            0 => EDITED_NAME.to_string(),
-            n => format!("{EDITED_NAME}.{n}"),
+            0 => base.to_string(),
+            n => format!("{base}.{n}"),
         };
         let target = dir.join(name);
         if exists(&target) {
@@ -290,8 +297,7 @@ fn keep_edited(dir: &Path, hook: &Path) -> Result<PathBuf> {
         return Ok(target);
     }
     Err(Error::Usage(format!(
-        "{} has been edited and {dir}/{EDITED_NAME} .. .999 are all taken; \
-         move {} away yourself",
+        "{dir}/{base} .. .999 are all taken, so {} cannot be kept; move {} away yourself",
         hook.display(),
         hook.display(),
         dir = dir.display()
@@ -376,14 +382,14 @@ pub fn install_in(dir: &Path, exe: &Path, global: bool, force: bool) -> Result<I
                     HOOK_NAME
                 )));
             }
+            // Two installs in the same second get the same stamp: the
+            // second backup is numbered, never renamed over the first.
             let stamp = jiff::Timestamp::now().as_second();
-            let backup = dir.join(format!("{HOOK_NAME}.deep-review-backup-{stamp}"));
-            std::fs::rename(&hook, &backup).map_err(|e| {
-                Error::io(
-                    format!("moving {} to {}", hook.display(), backup.display()),
-                    e,
-                )
-            })?;
+            let backup = move_to_free_name(
+                dir,
+                &hook,
+                &format!("{HOOK_NAME}.deep-review-backup-{stamp}"),
+            )?;
             notes.push(format!(
                 "kept the previous hook as {} (NOT run; restore it by hand)",
                 backup.display()

@@ -69,6 +69,22 @@ pub fn parse_endpoint(url: &str) -> std::result::Result<Endpoint, String> {
         .split_once("://")
         .ok_or_else(|| format!("{url:?} is not a URL (expected http://HOST:PORT/v1)"))?;
     let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    // First, before any message that quotes the URL.
+    if let Some((_, host)) = authority.rsplit_once('@') {
+        // The host is named so the user knows which URL; the user name and
+        // password never are (nor a query, which may hold a token too).
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let host = host.split(['?', '#']).next().unwrap_or_default();
+        return Err(format!(
+            "the endpoint URL {scheme}://…@{host}{path} holds credentials, so it is refused and \
+             nothing is sent to it; remove them from the URL and put the key in an environment \
+             variable named by the entry's api_key_env (it is then never written anywhere)"
+        ));
+    }
     if scheme != "http" && scheme != "https" {
         return Err(format!(
             "{url:?}: only http and https endpoints are supported"
@@ -76,16 +92,6 @@ pub fn parse_endpoint(url: &str) -> std::result::Result<Endpoint, String> {
     }
     if rest.contains(['?', '#']) {
         return Err(format!("{url:?}: an endpoint has no query or fragment"));
-    }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if authority.contains('@') {
-        return Err(format!(
-            "the endpoint URL holds credentials; remove them and put the key in an environment \
-             variable named by api_key_env (it is then never written anywhere) [{scheme}://…@…]"
-        ));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (h, after) = v6
@@ -220,11 +226,17 @@ mod tests {
         let e = parse_endpoint("http://[::1]:8080/v1").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("::1", 8080));
         assert_eq!(e.base, "http://[::1]:8080/v1");
-        let err = parse_endpoint("http://me:s3cret@host:8080/v1").unwrap_err();
-        assert!(
-            err.contains("api_key_env") && !err.contains("s3cret"),
-            "{err}"
-        );
+        for url in [
+            "http://me:s3cret@host:8080/v1",
+            "http://me:s3cret@host:8080/v1?x=1",
+            "ftp://me:s3cret@host:8080/v1",
+        ] {
+            let err = parse_endpoint(url).unwrap_err();
+            assert!(
+                err.contains("api_key_env") && err.contains("host:8080") && !err.contains("s3cret"),
+                "{err}"
+            );
+        }
         for bad in [
             "ftp://h/v1",
             "host:8080",

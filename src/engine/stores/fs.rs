@@ -96,6 +96,8 @@ pub(super) fn dangling(path: &Path) -> String {
 
 /// At most `max` bytes of a file, or a problem naming it.
 pub(super) fn read_capped(path: &Path, max: u64) -> std::result::Result<Vec<u8>, String> {
+    // A FIFO would wait for a writer forever, a device never end.
+    crate::engine::entry::check_regular_file(path).map_err(|e| e.to_string())?;
     let f =
         std::fs::File::open(path).map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
     let mut buf = Vec::new();
