@@ -289,6 +289,10 @@ pub enum Source {
     },
     /// A `deep-review.*` git config key.
     GitConfig(&'static str),
+    /// A `deep-review.*` key given as `git -c KEY=VALUE`.
+    GitCommandLine(&'static str),
+    /// A `deep-review.*` key given in `GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_<n>`.
+    GitEnvironment(&'static str),
     /// A command-line flag.
     Cli,
 }
@@ -302,6 +306,8 @@ impl fmt::Display for Source {
                 write!(f, "repository file {}:{line}", path.display())
             }
             Source::GitConfig(key) => write!(f, "git config {key}"),
+            Source::GitCommandLine(key) => write!(f, "git -c {key}"),
+            Source::GitEnvironment(key) => write!(f, "GIT_CONFIG_COUNT {key}"),
             Source::Cli => write!(f, "command line"),
         }
     }
