@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::repo::{TestRepo, BIN};
+use common::repo::{Remote, TestRepo, BIN};
 use std::process::{Command, Output};
 
 /// A directory holding `git-deep-review` (a link to the binary cargo built),
@@ -337,4 +337,140 @@ fn ctrl_c_during_git_deep_review_is_reported_by_git_as_an_interrupt() {
     assert!(!stderr.contains("waitpid"), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_nothing_half_written(&r);
+}
+
+// ---------------------------------------------------------------------------
+// The pre-push hook's messages, and tags
+
+/// A remote and its clone with the hook installed, reviewed by the
+/// stand-in reviewer (one configured in `.deep-review.toml`, not committed).
+fn hooked(config: &str) -> Remote {
+    let s = Remote::new();
+    s.work.write(".deep-review.toml", config);
+    s.work.write(".git/info/exclude", ".deep-review.toml\n");
+    let out = s.work.deep_review(&["hook", "install"]).output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    s
+}
+
+/// `git push ARGS` through the hook: (pushed?, stderr).
+fn push(s: &Remote, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let out = s.push(args, envs);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PLANTED: &str = "fn f() -> i32 {\n    let x = 1; // DEEP-REVIEW-PLANT:critical\n    x\n}\n";
+
+#[test]
+fn a_pushed_tag_is_reviewed_for_what_it_adds_or_allowed_by_policy() {
+    let s = hooked(STANDIN);
+    let remote_has_tag = |t: &str| {
+        s.remote
+            .command(&["rev-parse", "-q", "--verify", &format!("refs/tags/{t}")])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    // A tag on a commit no branch push sent through the gate: its
+    // planted critical blocks the push, and the message names the tag.
+    let planted = s.work.commit_files("planted", &[("src/bad.rs", PLANTED)]);
+    s.work
+        .git(&["tag", "-a", "-m", "release", "v1.0", &planted]);
+    s.work.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let (pushed, err) = push(&s, &["origin", "v1.0"], &[]);
+    assert!(!pushed, "{err}");
+    assert!(
+        err.contains("refs/tags/v1.0") && err.contains("src/bad.rs") && err.contains("tag:"),
+        "{err}"
+    );
+    assert!(!remote_has_tag("v1.0"));
+
+    // A tag on a commit the remote already has adds nothing to review.
+    s.work.git(&["tag", "v0.9", "main"]);
+    let (pushed, err) = push(&s, &["origin", "v0.9"], &[]);
+    assert!(pushed, "{err}");
+    assert!(err.contains("refs/tags/v0.9: no new commits"), "{err}");
+
+    // `allow` pushes tags unreviewed, saying so.
+    s.work.git(&["config", "deep-review.tags", "allow"]);
+    let (pushed, err) = push(&s, &["origin", "v1.0"], &[]);
+    assert!(pushed, "{err}");
+    assert!(
+        err.contains("refs/tags/v1.0: tag, pushed without review")
+            && err.contains("deep-review.tags"),
+        "{err}"
+    );
+    assert!(remote_has_tag("v1.0"));
+}
+
+#[test]
+fn the_hook_report_names_the_pushed_branch_and_the_report_line_is_escaped() {
+    let s = hooked(STANDIN);
+    // A report directory whose name holds a newline (inside the repository).
+    s.work
+        .git(&["config", "deep-review.reportDir", "odd\nreports"]);
+    s.work.git(&["checkout", "-q", "-b", "topic"]);
+    s.work.commit_files("planted", &[("src/bad.rs", PLANTED)]);
+    let (pushed, err) = push(&s, &["origin", "topic"], &[]);
+    assert!(!pushed, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("Full report: "))
+        .unwrap_or_else(|| panic!("no report line: {err}"));
+    assert!(line.contains("odd\\nreports/"), "escaped: {err}");
+    assert!(
+        !err.lines().any(|l| l.starts_with("reports/")),
+        "no raw newline in the report line: {err}"
+    );
+    let dir = s.work.path.join("odd\nreports");
+    let report = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "md"))
+        .expect("the hook wrote a report");
+    let md = std::fs::read_to_string(report).unwrap();
+    assert!(md.contains("| **Branch** | `topic` |"), "{md}");
+    assert!(!md.contains("detached HEAD"), "{md}");
+}
+
+/// The bundled models are demonstration models: a push reviewed by them
+/// alone must not read as reviewed, in the hook's message or the report.
+#[test]
+fn a_push_reviewed_by_demonstration_models_says_it_was_not_reviewed() {
+    let s = hooked(
+        "[review]\nlead = \"none\"\nverify = \"off\"\n\n[[reviewer]]\nname = \"correctness\"\nmodel = \"smollm2-135m\"\nprompt = \"correctness.md\"\nmax_tokens = 64\n",
+    );
+    s.work.commit_files(
+        "add",
+        &[(
+            "src/add.rs",
+            "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
+        )],
+    );
+    let models = common::models::dir();
+    let (_, err) = push(
+        &s,
+        &["origin", "main"],
+        &[("GIT_DEEP_REVIEW_MODELS_DIR", models.to_str().unwrap())],
+    );
+    assert!(
+        err.contains("Not a review: demonstration models only"),
+        "the hook says so: {err}"
+    );
+    let path = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Full report: "))
+        .unwrap_or_else(|| panic!("no report: {err}"));
+    let md = std::fs::read_to_string(path.trim()).unwrap();
+    assert!(md.contains("| **Branch** | `main` |"), "{md}");
+    assert!(
+        md.contains("| **Verdict** | **Not a review: demonstration models only** —"),
+        "{md}"
+    );
+    assert!(!md.contains("**Merge as-is**"), "{md}");
 }

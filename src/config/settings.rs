@@ -30,6 +30,8 @@ pub const KEY_ON_REVIEWER_FAILURE: &str = "deep-review.onReviewerFailure";
 /// git config key: `block` or `allow` a push when part of it cannot be
 /// reviewed at all. Default: block.
 pub const KEY_UNREVIEWABLE: &str = "deep-review.unreviewable";
+/// git config key: `review` or `allow` pushed tags. Default: review.
+pub const KEY_TAGS: &str = "deep-review.tags";
 /// git config key: time budget (`600`, `90s`, `10m`). Default: 600 seconds.
 pub const KEY_TIME_BUDGET: &str = "deep-review.timeBudget";
 /// git config key: `allow` or `block` when the time budget runs out. Default: allow.
@@ -141,6 +143,8 @@ pub struct Settings {
     pub gate_on_reviewer_failure: FailurePolicy,
     /// What the gate does when part of the change cannot be reviewed.
     pub gate_unreviewable: FailurePolicy,
+    /// What the hook does with a pushed tag.
+    pub gate_tags: crate::config::policy::TagPolicy,
     /// Time budget of a review, in seconds.
     pub time_budget_secs: u64,
     /// What the hook does when the time budget runs out.
@@ -232,6 +236,7 @@ impl Default for Settings {
             },
             gate_on_reviewer_failure: FailurePolicy::Block,
             gate_unreviewable: FailurePolicy::Block,
+            gate_tags: crate::config::policy::TagPolicy::Review,
             time_budget_secs: DEFAULT_TIME_BUDGET_SECS,
             on_timeout: OnTimeout::Allow,
             report_dir: None,

@@ -391,6 +391,16 @@ pub enum Format {
 }
 
 impl ReviewReport {
+    /// The verdict as the report shows it: a demonstration is never
+    /// labelled as a review's verdict ("Merge as-is" from a 135M model).
+    pub fn verdict_label(&self) -> &'static str {
+        if self.demonstration_only {
+            crate::check::verdict::DEMONSTRATION_LABEL
+        } else {
+            self.verdict.verdict.label()
+        }
+    }
+
     /// Consolidated findings per severity, most severe first.
     pub fn counts(&self) -> BTreeMap<Severity, usize> {
         let mut m = BTreeMap::from([
@@ -437,6 +447,7 @@ impl ReviewReport {
                 .cloned()
                 .collect(),
             refuted: self.refuted.iter().map(|f| f.finding.clone()).collect(),
+            demonstration_only: self.demonstration_only,
         }
     }
 }
