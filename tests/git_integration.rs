@@ -52,6 +52,15 @@ fn line<'a>(stdout: &'a str, name: &str) -> &'a str {
 /// `DEEP-REVIEW-PLANT:<severity>`.
 const STANDIN: &str = "[review]\nlead = \"none\"\n\n[[reviewer]]\nname = \"one\"\nmodel = \"standin:marker\"\nprompt = \"correctness.md\"\n";
 
+/// Writes `.deep-review.toml` in the work tree, uncommitted (not part of
+/// the reviewed change), and trusts it as it stands there: the tests are
+/// about git, not about where the repository's configuration is read from.
+fn configure(r: &TestRepo, toml: &str) {
+    r.write(".deep-review.toml", toml);
+    r.write(".git/info/exclude", ".deep-review.toml\n");
+    r.git(&["config", "deep-review.trustRepoConfig", "true"]);
+}
+
 // ---------------------------------------------------------------------------
 // `git -c deep-review.*`
 
@@ -137,8 +146,7 @@ fn git_dash_c_settings_reach_the_subcommand_and_name_the_command_line() {
 fn git_dash_c_gate_off_lets_a_blocked_review_pass() {
     let r = TestRepo::new();
     r.commit_files("first", &[("src/a.rs", "fn a() {}\n")]);
-    r.write(".deep-review.toml", STANDIN);
-    r.write(".git/info/exclude", ".deep-review.toml\n");
+    configure(&r, STANDIN);
     r.commit_files(
         "plant",
         &[(
@@ -177,8 +185,7 @@ fn a_sha256_repository_is_planned_and_reviewed() {
     assert!(out.status.success(), "{:?}", text(&out));
     let s = TestRepo::at(&dir);
     s.commit_files("first", &[("src/a.rs", "fn a() {}\n")]);
-    s.write(".deep-review.toml", STANDIN);
-    s.write(".git/info/exclude", ".deep-review.toml\n");
+    configure(&s, STANDIN);
     let head = s.commit_files(
         "second",
         &[(
@@ -237,11 +244,10 @@ fn slow_repo() -> TestRepo {
             ("c.py", &body("c")),
         ],
     );
-    r.write(
-        ".deep-review.toml",
-        STANDIN.replace("lead = \"none\"\n", "lead = \"none\"\nchunk_tokens = 128\n"),
+    configure(
+        &r,
+        &STANDIN.replace("lead = \"none\"\n", "lead = \"none\"\nchunk_tokens = 128\n"),
     );
-    r.write(".git/info/exclude", ".deep-review.toml\n");
     r
 }
 
@@ -346,8 +352,7 @@ fn ctrl_c_during_git_deep_review_is_reported_by_git_as_an_interrupt() {
 /// stand-in reviewer (one configured in `.deep-review.toml`, not committed).
 fn hooked(config: &str) -> Remote {
     let s = Remote::new();
-    s.work.write(".deep-review.toml", config);
-    s.work.write(".git/info/exclude", ".deep-review.toml\n");
+    configure(&s.work, config);
     let out = s.work.deep_review(&["hook", "install"]).output().unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
     s
