@@ -8,23 +8,61 @@
 //! (the caller sees 130 for SIGINT, 143 for SIGTERM) instead of a strange
 //! exit code.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The last signal received (0: none).
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 
+/// When the first signal arrived, in nanoseconds after [`START`] (0: none).
+static FIRST_AT: AtomicU64 = AtomicU64::new(0);
+
+/// The time [`FIRST_AT`] counts from, set before any handler is installed.
+static START: OnceLock<Instant> = OnceLock::new();
+
 /// The signals that interrupt a run.
 const SIGNALS: [i32; 2] = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+
+/// Signals this close to the first count as the same interrupt. Ctrl-C on
+/// `git deep-review` reaches us twice: from the terminal (the whole
+/// foreground group gets it) and from git, which passes it on to its
+/// subcommand at once; that must not count as the second Ctrl-C that ends
+/// the process before it cleans up.
+const SAME_INTERRUPT: Duration = Duration::from_millis(250);
 
 /// Installs the handler (once, at start-up). Without it a review started in
 /// the background from a script could not be stopped with SIGINT at all:
 /// llama.cpp's threads would keep the process busy until the review ends.
 pub fn install() {
-    // Grace count 1: the second signal takes the default action (the
-    // process ends), for a user who really wants out now.
-    let _ = gix::interrupt::init_handler_default(1);
+    let start = *START.get_or_init(Instant::now);
+    // gix's handler only raises the flag the run checks; the second
+    // interrupt is ours to judge (below).
+    let _ = gix::interrupt::init_handler_default(usize::MAX);
     for sig in SIGNALS {
-        let _ = signal_hook::flag::register_usize(sig, &RECEIVED, sig as usize);
+        // SAFETY: the action only touches atomics, reads the monotonic
+        // clock and, for a second interrupt, restores the default action
+        // and raises the signal: all async-signal-safe.
+        let _ = unsafe {
+            signal_hook::low_level::register(sig, move || {
+                let now = u64::try_from(start.elapsed().as_nanos())
+                    .unwrap_or(u64::MAX)
+                    .max(1);
+                let first =
+                    match FIRST_AT.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
+                        Ok(_) => now,
+                        Err(first) => first,
+                    };
+                if RECEIVED.load(Ordering::SeqCst) == 0 {
+                    RECEIVED.store(sig as usize, Ordering::SeqCst);
+                }
+                // A second interrupt, for a user who really wants out now:
+                // the process ends at once, by the signal.
+                if now.saturating_sub(first) > SAME_INTERRUPT.as_nanos() as u64 {
+                    let _ = signal_hook::low_level::emulate_default_handler(sig);
+                }
+            })
+        };
     }
 }
 
@@ -33,7 +71,7 @@ pub fn is_triggered() -> bool {
     gix::interrupt::is_triggered()
 }
 
-/// The interrupting signal received, if any.
+/// The interrupting signal received (the first), if any.
 pub fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
