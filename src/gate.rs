@@ -75,6 +75,9 @@ pub struct ReviewFacts {
     /// What the repository's own configuration did to this review (see
     /// `ReviewReport::configuration`), said with the decision.
     pub configuration: Vec<String>,
+    /// Every reviewer that ran is a bundled demonstration model: whatever
+    /// the gate decides, the message must not read as a review.
+    pub demonstration_only: bool,
 }
 
 /// Where the gate speaks: in the pre-push hook, or for `--gate` by hand.
@@ -273,6 +276,15 @@ pub fn evaluate(
     }
 
     let mut message = String::new();
+    if facts.demonstration_only {
+        let _ = writeln!(
+            message,
+            "deep-review: {}: every reviewer ran on a bundled demonstration model, far too \
+             small to review code; its silence means nothing. {}.",
+            crate::check::verdict::DEMONSTRATION_LABEL,
+            crate::check::verdict::DEMONSTRATION_HINT
+        );
+    }
     if reasons.is_empty() {
         let _ = write!(message, "deep-review: no finding is {bar}; {allowed}.");
     } else {
@@ -336,7 +348,9 @@ pub fn evaluate(
         );
     }
     if let Some(report) = &facts.report {
-        let _ = write!(message, "\nFull report: {}", report.display());
+        // A file or branch name can carry a newline or an escape sequence.
+        let shown = crate::text::escape_control(&report.to_string_lossy()).into_owned();
+        let _ = write!(message, "\nFull report: {shown}");
     }
     if !reasons.is_empty() && context == Context::Push {
         let _ = write!(message, "\n{BYPASS_HELP}");

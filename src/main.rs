@@ -22,6 +22,13 @@ fn main() {
             }
         }
     };
+    // Interrupted and cleaned up: end by the signal, as git and shells
+    // expect (git reports 128 + the signal's number, and no error of its own).
+    if code == git_deep_review::error::EXIT_INTERRUPTED {
+        if let Some(sig) = git_deep_review::interrupt::received() {
+            git_deep_review::interrupt::exit_by_signal(sig);
+        }
+    }
     std::process::exit(code);
 }
 

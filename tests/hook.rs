@@ -1028,10 +1028,11 @@ fn real_push_new_branch_deletion_and_tags() {
     let (pushed, err) = real_push(&s, &["origin", "--delete", "feature"], &[]);
     assert!(pushed, "{err}");
 
-    // Tags are not reviewed.
+    // A tag is reviewed for what it adds over the remote's refs: this one
+    // publishes the planted commit (the branch that had it is gone).
     s.work.git(&["tag", "v1", &planted]);
     let (pushed, err) = real_push(&s, &["origin", "v1"], &[]);
-    assert!(pushed, "{err}");
+    assert!(!pushed && err.contains("src/bad.rs"), "{err}");
 }
 
 /// Two real models (one reviewer each, short outputs to keep CI time sane).

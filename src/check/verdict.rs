@@ -89,6 +89,10 @@ pub fn demonstration_only(mut d: VerdictDecision, findings: usize) -> VerdictDec
     d
 }
 
+/// What the verdict row says in place of the verdict's label when every
+/// reviewer that ran is a demonstration model (report, summary, hook).
+pub const DEMONSTRATION_LABEL: &str = "Not a review: demonstration models only";
+
 /// How to leave demonstration models behind (verdict, summary, `models`).
 pub const DEMONSTRATION_HINT: &str = "Bring a capable model: git deep-review init";
 

@@ -1,9 +1,11 @@
 //! The git config layer: `deep-review.*` keys from the repository's config
-//! snapshot (which includes the global and system files).
+//! snapshot (which includes the global and system files, `GIT_CONFIG_COUNT`
+//! and `git -c`, which `src/git/parameters.rs` hands to gitoxide).
 
 use super::keys::{self, Kind, Raw, REGISTRY};
 use super::settings::{Ctx, Provenance, Settings, Source, KEY_TRUST_REPO_CONFIG};
 use crate::error::{Error, Result};
+use gix::config::Source as ConfigSource;
 
 /// The git config section of every key.
 const SECTION: &str = "deep-review";
@@ -26,10 +28,25 @@ pub(super) fn apply_git_config(
         };
         match key.kind {
             Kind::Globs => {
-                for v in cfg.strings(key.git).unwrap_or_default() {
+                let all = cfg.strings(key.git).unwrap_or_default();
+                // Command-line values come last (git reads them last), and
+                // the environment's just before them.
+                let count = |src| {
+                    cfg.strings_filter(key.git, |m| m.source == src)
+                        .map_or(0, |v| v.len())
+                };
+                let (cli, env) = (count(ConfigSource::Cli), count(ConfigSource::Env));
+                for (i, v) in all.iter().enumerate() {
                     let v = v.to_string();
                     keys::apply(key, Raw::Text(&v), s, cx).map_err(|m| bad(&v, m))?;
-                    prov.ignore.push(Source::GitConfig(key.git));
+                    let from_end = all.len() - i;
+                    prov.ignore.push(if from_end <= cli {
+                        Source::GitCommandLine(key.git)
+                    } else if from_end <= cli + env {
+                        Source::GitEnvironment(key.git)
+                    } else {
+                        Source::GitConfig(key.git)
+                    });
                 }
                 continue;
             }
@@ -58,10 +75,27 @@ pub(super) fn apply_git_config(
                 keys::apply(key, Raw::Text(&v), s, cx).map_err(|m| bad(&v, m))?;
             }
         }
-        prov.set(key.toml, Source::GitConfig(key.git));
+        prov.set(key.toml, source_of(cfg, key.git));
     }
     prov.warnings.extend(unknown_keys(cfg));
     Ok(())
+}
+
+/// Where the value of `key` in effect came from: `git -c` and
+/// `GIT_CONFIG_COUNT` are read after every file, so a value from either
+/// wins (the command line last).
+fn source_of(cfg: &gix::config::File, key: &'static str) -> Source {
+    let from = |src| {
+        cfg.string_implicit_filter(key, |m| m.source == src)
+            .is_some()
+    };
+    if from(ConfigSource::Cli) {
+        Source::GitCommandLine(key)
+    } else if from(ConfigSource::Env) {
+        Source::GitEnvironment(key)
+    } else {
+        Source::GitConfig(key)
+    }
 }
 
 /// One warning per `deep-review.*` name that is not a key, with the

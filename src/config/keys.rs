@@ -12,7 +12,7 @@ use super::settings::{
     KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT, KEY_CONTEXT_LINES,
     KEY_CONTEXT_TOKENS, KEY_COUNT_UNCERTAIN, KEY_COUNT_UNRESOLVED, KEY_GATE, KEY_IGNORE,
     KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT,
-    KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_THREADS,
+    KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_TAGS, KEY_THREADS,
     KEY_TIME_BUDGET, KEY_UNREVIEWABLE, KEY_VERIFIER, KEY_VERIFY, KEY_VERIFY_VOTES, LEAD_NONE,
 };
 use super::trust;
@@ -441,6 +441,23 @@ pub static REGISTRY: &[Key] = &[
         default: Some("block"),
         unset: "",
         doc: "what the gate does when part of the change cannot be reviewed at all",
+    },
+    Key {
+        toml: "gate.tags",
+        git: KEY_TAGS,
+        flag: None,
+        kind: Kind::Choice {
+            values: &["review", "allow"],
+            get: |s| s.gate_tags.as_str(),
+            set: |s, v| {
+                crate::config::policy::TagPolicy::parse(v)
+                    .map(|p| s.gate_tags = p)
+                    .is_some()
+            },
+        },
+        default: Some("review"),
+        unset: "",
+        doc: "pushed tags: review the commits a tag adds over the remote's known refs, or allow them unreviewed (named)",
     },
     Key {
         toml: "cache.max_size",

@@ -48,6 +48,37 @@ pub enum FailurePolicy {
     Allow,
 }
 
+/// What the pre-push gate does with a pushed tag (`gate.tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum TagPolicy {
+    /// Review the commits the tag adds over the remote's known refs, as
+    /// for a new branch (fail closed: a tag can publish commits no branch
+    /// push sent through the gate).
+    #[default]
+    Review,
+    /// Push tags unreviewed, saying so for each.
+    Allow,
+}
+
+impl TagPolicy {
+    /// Parses `review` / `allow` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "review" => Some(TagPolicy::Review),
+            "allow" => Some(TagPolicy::Allow),
+            _ => None,
+        }
+    }
+
+    /// The word used in configuration (`review`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagPolicy::Review => "review",
+            TagPolicy::Allow => "allow",
+        }
+    }
+}
+
 impl FailurePolicy {
     /// Parses `block` / `allow` (case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {

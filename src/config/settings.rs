@@ -30,6 +30,8 @@ pub const KEY_ON_REVIEWER_FAILURE: &str = "deep-review.onReviewerFailure";
 /// git config key: `block` or `allow` a push when part of it cannot be
 /// reviewed at all. Default: block.
 pub const KEY_UNREVIEWABLE: &str = "deep-review.unreviewable";
+/// git config key: `review` or `allow` pushed tags. Default: review.
+pub const KEY_TAGS: &str = "deep-review.tags";
 /// git config key: time budget (`600`, `90s`, `10m`). Default: 600 seconds.
 pub const KEY_TIME_BUDGET: &str = "deep-review.timeBudget";
 /// git config key: `allow` or `block` when the time budget runs out. Default: allow.
@@ -141,6 +143,8 @@ pub struct Settings {
     pub gate_on_reviewer_failure: FailurePolicy,
     /// What the gate does when part of the change cannot be reviewed.
     pub gate_unreviewable: FailurePolicy,
+    /// What the hook does with a pushed tag.
+    pub gate_tags: crate::config::policy::TagPolicy,
     /// Time budget of a review, in seconds.
     pub time_budget_secs: u64,
     /// What the hook does when the time budget runs out.
@@ -245,6 +249,7 @@ impl Default for Settings {
             },
             gate_on_reviewer_failure: FailurePolicy::Block,
             gate_unreviewable: FailurePolicy::Block,
+            gate_tags: crate::config::policy::TagPolicy::Review,
             time_budget_secs: DEFAULT_TIME_BUDGET_SECS,
             on_timeout: OnTimeout::Allow,
             report_dir: None,
@@ -306,6 +311,10 @@ pub enum Source {
     },
     /// A `deep-review.*` git config key.
     GitConfig(&'static str),
+    /// A `deep-review.*` key given as `git -c KEY=VALUE`.
+    GitCommandLine(&'static str),
+    /// A `deep-review.*` key given in `GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_<n>`.
+    GitEnvironment(&'static str),
     /// A command-line flag.
     Cli,
 }
@@ -319,6 +328,8 @@ impl fmt::Display for Source {
                 write!(f, "repository file {}:{line}", path.display())
             }
             Source::GitConfig(key) => write!(f, "git config {key}"),
+            Source::GitCommandLine(key) => write!(f, "git -c {key}"),
+            Source::GitEnvironment(key) => write!(f, "GIT_CONFIG_COUNT {key}"),
             Source::Cli => write!(f, "command line"),
         }
     }

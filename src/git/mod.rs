@@ -4,5 +4,6 @@
 
 pub mod diff;
 pub mod lang;
+pub mod parameters;
 pub mod push;
 pub mod range;

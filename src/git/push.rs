@@ -131,41 +131,63 @@ pub fn pushed_range(
             }
         }
     }
-    let base_opt: Option<ObjectId>;
     if let Some(b) = base {
         if b == head {
             return Ok(None);
         }
-        base_opt = Some(b);
-    } else {
-        // No remote default branch in common: review the commits that are on
-        // no remote-tracking ref.
-        let hidden = remote_tips(repo)?;
-        let walk = repo
-            .rev_walk([head])
-            .with_hidden(hidden)
-            .all()
-            .map_err(git_err("walking the pushed commits"))?;
-        let mut ids = Vec::new();
-        let mut parents = Vec::new();
-        for info in walk {
-            let info = info.map_err(|e| Error::Git(format!("walking the pushed commits: {e}")))?;
-            ids.push(info.id);
-            parents.push(info.parent_ids.to_vec());
-        }
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        // The base is the first parent outside the set (the boundary); a
-        // history with no such parent is reviewed from the empty tree.
-        let boundary = parents.iter().flatten().find(|p| !ids.contains(p)).copied();
-        base_opt = boundary;
-        why = format!("{} commit(s) not on any remote-tracking branch", ids.len());
+        return Ok(Some(PushedRange {
+            base: Some(b),
+            head,
+            why,
+        }));
     }
+    // No remote default branch in common: review the commits that are on
+    // no remote-tracking ref.
+    beyond_remote_refs(repo, head)
+}
+
+/// What a pushed tag adds: the commits of the commit it names (an
+/// annotated tag is peeled) that no remote-tracking ref has, like a new
+/// branch; `None` when it names no commit or adds no commit.
+pub fn tag_range(repo: &gix::Repository, tag: ObjectId) -> Result<Option<PushedRange>> {
+    let Ok(object) = repo.find_object(tag) else {
+        return Ok(None);
+    };
+    let Ok(commit) = object.peel_to_commit() else {
+        // A tag of a tree or blob: nothing a code review applies to.
+        return Ok(None);
+    };
+    Ok(beyond_remote_refs(repo, commit.id)?.map(|mut r| {
+        r.why = format!("tag: {}", r.why);
+        r
+    }))
+}
+
+/// The commits of `head` on no remote-tracking ref, from their boundary
+/// (a history with none there is reviewed from the empty tree).
+fn beyond_remote_refs(repo: &gix::Repository, head: ObjectId) -> Result<Option<PushedRange>> {
+    let hidden = remote_tips(repo)?;
+    let walk = repo
+        .rev_walk([head])
+        .with_hidden(hidden)
+        .all()
+        .map_err(git_err("walking the pushed commits"))?;
+    let mut ids = Vec::new();
+    let mut parents = Vec::new();
+    for info in walk {
+        let info = info.map_err(|e| Error::Git(format!("walking the pushed commits: {e}")))?;
+        ids.push(info.id);
+        parents.push(info.parent_ids.to_vec());
+    }
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    // The base is the first parent outside the set (the boundary).
+    let boundary = parents.iter().flatten().find(|p| !ids.contains(p)).copied();
     Ok(Some(PushedRange {
-        base: base_opt,
+        base: boundary,
         head,
-        why,
+        why: format!("{} commit(s) not on any remote-tracking branch", ids.len()),
     }))
 }
 

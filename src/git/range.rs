@@ -123,7 +123,9 @@ fn check_start_dir(path: &Path) -> Result<()> {
 /// start directory). Like git, the directory is taken as it is: no `.git`
 /// is appended and no parent searched.
 fn open_git_dir(dir: &Path) -> Result<gix::Repository> {
-    let options = gix::open::Options::default().open_path_as_is(true);
+    let options = gix::open::Options::default()
+        .open_path_as_is(true)
+        .cli_overrides(super::parameters::from_env()?);
     gix::open_opts(dir, options).map_err(|e| {
         Error::Git(format!(
             "GIT_DIR={}: not a git repository ({e}); point GIT_DIR (or `git --git-dir`) \
@@ -135,12 +137,13 @@ fn open_git_dir(dir: &Path) -> Result<gix::Repository> {
 
 /// Discovery upwards from `path` with git's environment limits.
 fn discover(path: &Path) -> Result<gix::Repository> {
-    discover_from(path)
+    let cli = super::parameters::from_env()?;
+    discover_from(path, &cli)
         .or_else(|first| {
             // Started inside a `.git` directory as ".", gix looks for
             // "./.git/objects"; from the absolute path it sees the git dir.
             match std::path::absolute(path) {
-                Ok(abs) if abs != path => discover_from(&abs).map_err(|_| first),
+                Ok(abs) if abs != path => discover_from(&abs, &cli).map_err(|_| first),
                 _ => Err(first),
             }
         })
@@ -163,8 +166,8 @@ fn discover(path: &Path) -> Result<gix::Repository> {
 /// Discovery from `path`, refusing a repository found in a
 /// `GIT_CEILING_DIRECTORIES` entry itself: git never enters a ceiling
 /// directory above the start, where gix still probes the ceiling.
-fn discover_from(path: &Path) -> std::result::Result<gix::Repository, ()> {
-    let repo = discover_with_gix(path).map_err(|_| ())?;
+fn discover_from(path: &Path, cli: &[String]) -> std::result::Result<gix::Repository, ()> {
+    let repo = discover_with_gix(path, cli).map_err(|_| ())?;
     if found_in_a_ceiling(path, &repo) {
         return Err(());
     }
@@ -192,19 +195,22 @@ fn found_in_a_ceiling(start: &Path, repo: &gix::Repository) -> bool {
         .any(|c| c == found && start != c)
 }
 
-fn discover_with_gix(path: &Path) -> std::result::Result<gix::Repository, gix::Error> {
+/// `cli` is what `git -c` passed on (see [`super::parameters`]).
+fn discover_with_gix(
+    path: &Path,
+    cli: &[String],
+) -> std::result::Result<gix::Repository, gix::Error> {
     // Like git, a GIT_CEILING_DIRECTORIES entry that does not contain `path`
     // is simply not a limit, not an error.
     let options = gix::discover::upwards::Options {
         match_ceiling_dir_or_error: false,
         ..Default::default()
     };
-    gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
-        path,
-        options,
-        Default::default(),
-    )
-    .map(gix::Repository::from)
+    let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
+    trust.full = trust.full.cli_overrides(cli.to_vec());
+    trust.reduced = trust.reduced.cli_overrides(cli.to_vec());
+    gix::ThreadSafeRepository::discover_with_environment_overrides_opts(path, options, trust)
+        .map(gix::Repository::from)
 }
 
 /// Resolves a revision range as users write it for `git log`/`git diff`.

@@ -2,6 +2,7 @@
 //! pre-commit framework's environment), one review per pushed ref, the gate
 //! on each, and a watchdog that holds the time budget.
 
+use crate::config::policy::TagPolicy;
 use crate::config::{OnTimeout, Settings};
 use crate::error::{Error, Result, EXIT_BLOCKED, EXIT_INTERRUPTED, EXIT_OK};
 use crate::gate::{evaluate, Context, ReviewFacts, BYPASS_HELP};
@@ -82,7 +83,20 @@ impl ReviewRequest {
     /// commit on any remote yet is reviewed from the empty tree, which no
     /// range syntax expresses).
     pub fn resolve(&self, repo: &gix::Repository) -> Result<crate::git::range::ReviewRange> {
-        crate::git::range::between(repo, self.base, self.head, self.spec.clone())
+        let mut range = crate::git::range::between(repo, self.base, self.head, self.spec.clone())?;
+        // The report names what is pushed, not the work tree's HEAD.
+        range.branch = Some(self.pushed_name());
+        Ok(range)
+    }
+
+    /// How the report names the pushed ref: the local branch (`main`), else
+    /// the remote branch it goes to (`git push origin HEAD:topic`), else
+    /// the ref in full (`refs/tags/v1.0`).
+    pub fn pushed_name(&self) -> String {
+        let branch = |r: &str| r.strip_prefix("refs/heads/").map(String::from);
+        branch(&self.local_ref)
+            .or_else(|| branch(&self.remote_ref))
+            .unwrap_or_else(|| self.local_ref.clone())
     }
 }
 
@@ -92,7 +106,8 @@ impl ReviewRequest {
 /// exit code (0 allow, 1 block). Messages for the developer go to `log`
 /// (stderr).
 ///
-/// Deletions and tags are not reviewed. One deadline,
+/// Deletions are not reviewed; a tag is reviewed for the commits it adds
+/// over the remote's known refs, or allowed as `gate.tags` says. One deadline,
 /// `settings.time_budget_secs` from now, is shared by all refs.
 pub fn pre_push(
     repo: &gix::Repository,
@@ -146,14 +161,23 @@ pub fn pre_push(
             );
             continue;
         }
-        if u.local_ref.starts_with("refs/tags/") || u.remote_ref.starts_with("refs/tags/") {
+        let tag = u.local_ref.starts_with("refs/tags/") || u.remote_ref.starts_with("refs/tags/");
+        if tag && settings.gate_tags == TagPolicy::Allow {
             say(
                 log,
-                &format!("deep-review: {}: tag, not reviewed.", u.remote_ref),
+                &format!(
+                    "deep-review: {}: tag, pushed without review (gate.tags / deep-review.tags = \"allow\").",
+                    crate::text::escape_control(&u.remote_ref)
+                ),
             );
             continue;
         }
-        let Some(pushed) = crate::git::push::pushed_range(repo, remote, u)? else {
+        let pushed = if tag {
+            crate::git::push::tag_range(repo, u.local_sha)?
+        } else {
+            crate::git::push::pushed_range(repo, remote, u)?
+        };
+        let Some(pushed) = pushed else {
             say(
                 log,
                 &format!("deep-review: {}: no new commits to review.", u.remote_ref),

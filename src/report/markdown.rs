@@ -316,7 +316,7 @@ fn header(out: &mut String, r: &ReviewReport) {
     let _ = writeln!(
         out,
         "| **Verdict** | **{}** — {} |",
-        r.verdict.verdict.label(),
+        r.verdict_label(),
         cell(&r.verdict.reason)
     );
     if let Some(v) = &r.verification {

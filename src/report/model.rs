@@ -396,6 +396,16 @@ pub enum Format {
 }
 
 impl ReviewReport {
+    /// The verdict as the report shows it: a demonstration is never
+    /// labelled as a review's verdict ("Merge as-is" from a 135M model).
+    pub fn verdict_label(&self) -> &'static str {
+        if self.demonstration_only {
+            crate::check::verdict::DEMONSTRATION_LABEL
+        } else {
+            self.verdict.verdict.label()
+        }
+    }
+
     /// Consolidated findings per severity, most severe first.
     pub fn counts(&self) -> BTreeMap<Severity, usize> {
         let mut m = BTreeMap::from([
@@ -443,6 +453,7 @@ impl ReviewReport {
                 .collect(),
             refuted: self.refuted.iter().map(|f| f.finding.clone()).collect(),
             configuration: self.configuration.clone(),
+            demonstration_only: self.demonstration_only,
         }
     }
 }

@@ -101,7 +101,7 @@ pub fn render(report: &ReviewReport) -> String {
             }},
             "automationDetails": { "id": report.id },
             "properties": {
-                "verdict": report.verdict.verdict.label(),
+                "verdict": report.verdict_label(),
                 "verdictReason": report.verdict.reason,
                 "range": report.range,
                 "head": report.head,

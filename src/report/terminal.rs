@@ -82,7 +82,7 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
     };
     let mut out = format!(
         "{} — {}\n",
-        paint(report.verdict.verdict.label(), verdict_sev, true, color),
+        paint(report.verdict_label(), verdict_sev, true, color),
         plain(&report.verdict.reason, 160)
     );
     if report.demonstration_only {
