@@ -536,6 +536,17 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
 pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     let json = args.format == crate::cli::EvalFormat::Json;
     let repo = open(global)?;
+    // Planted mutants and decoys are objects no ref will ever reach: they
+    // go to a scratch object store (reading the repository's through
+    // alternates) that is removed with `_scratch`, so the repository's
+    // `objects/` is left exactly as it was.
+    let (repo, _scratch) =
+        if args.mutants.is_some_and(|n| n > 0) || args.decoys.is_some_and(|n| n > 0) {
+            let (repo, scratch) = crate::eval::mutants::with_scratch_objects(repo)?;
+            (repo, Some(scratch))
+        } else {
+            (repo, None)
+        };
     let review_args = ReviewArgs {
         model: args.model.clone(),
         reviewers: args.reviewers.clone(),
