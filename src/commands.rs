@@ -33,7 +33,7 @@ fn settings_for(
         context_lines: args.context,
         chunk_tokens: args.chunk_tokens,
         context_tokens: args.context_tokens,
-        time_budget_secs: args.time_budget,
+        time_budget: args.time_budget.clone(),
         threads: args.threads,
         verify: args.verify.clone(),
         verifier: args.verifier.clone(),

@@ -221,6 +221,8 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         recommendations: Vec::new(),
         verification: checked.verification.clone(),
         refuted,
+        time_budget_secs: 0,
+        incomplete: None,
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

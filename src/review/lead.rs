@@ -201,6 +201,7 @@ pub fn write(
     identity: &str,
     facts: &str,
     seed: u32,
+    deadline: Option<std::time::Instant>,
 ) -> LeadAnswer {
     let sampling = Sampling {
         max_tokens: max_tokens(),
@@ -226,7 +227,8 @@ pub fn write(
     // A second review of the same change (the hook beside a manual one)
     // waits for this answer rather than writing it again.
     let shared = store.shared();
-    let _lock = match crate::review::reviewers::wait_for(shared.as_deref(), &key, None, &|_| {}) {
+    let _lock = match crate::review::reviewers::wait_for(shared.as_deref(), &key, deadline, &|_| {})
+    {
         Some(crate::review::reviewers::Claimed::Answered(text)) => {
             return LeadAnswer {
                 prose: parse(&text),
@@ -234,12 +236,29 @@ pub fn write(
             }
         }
         Some(crate::review::reviewers::Claimed::Mine(lock)) => lock,
+        // The budget ran out while another review was writing it.
+        None if deadline.is_some_and(|d| std::time::Instant::now() >= d) => {
+            return LeadAnswer {
+                prose: Err(
+                    "the time budget ran out while waiting for another review's lead".into(),
+                ),
+                from_cache: false,
+            }
+        }
         // Ctrl-C while waiting: nothing to wait for any more.
         _ => None,
     };
     backend.set_progress_labels("lead", &[format!("lead ({model})")]);
     let mut results = backend.generate(model, std::slice::from_ref(&request));
     let prose = match results.pop() {
+        // Half an answer is no prose (and is not cached).
+        Some(Ok(g)) if g.stop.cut_short() => {
+            Err(if g.stop == crate::engine::StopReason::Deadline {
+                "the time budget ran out while the lead was writing".to_string()
+            } else {
+                "interrupted (Ctrl-C) while the lead was writing".to_string()
+            })
+        }
         Some(Ok(g)) => {
             let parsed = parse(&g.text);
             // Only an answer that parses is worth keeping: a failure is
