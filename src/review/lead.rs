@@ -412,9 +412,25 @@ mod tests {
     fn the_lead_answer_is_cached_per_facts_and_model() {
         let mut backend = crate::standin::StandinBackend::new();
         let mut store = MemStore::default();
-        let first = write(&mut backend, &mut store, "standin:lead", "m1", "facts", 42);
+        let first = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert!(first.prose.is_ok(), "{:?}", first.prose);
-        let again = write(&mut backend, &mut store, "standin:lead", "m1", "facts", 42);
+        let again = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert_eq!(
             backend.calls, 1,
             "the second answer must come from the cache"
@@ -422,8 +438,24 @@ mod tests {
         assert!(again.from_cache && !first.from_cache);
         assert_eq!(first.prose, again.prose);
         // Other facts or another model identity are other answers.
-        let _ = write(&mut backend, &mut store, "standin:lead", "m1", "other", 42);
-        let _ = write(&mut backend, &mut store, "standin:lead", "m2", "facts", 42);
+        let _ = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m1",
+            "other",
+            42,
+            None,
+        );
+        let _ = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m2",
+            "facts",
+            42,
+            None,
+        );
         assert_eq!(backend.calls, 3);
     }
 
@@ -431,9 +463,25 @@ mod tests {
     fn a_failed_answer_is_not_cached() {
         let mut backend = crate::standin::StandinBackend::new();
         let mut store = MemStore::default();
-        let a = write(&mut backend, &mut store, "standin:fail", "m1", "facts", 42);
+        let a = write(
+            &mut backend,
+            &mut store,
+            "standin:fail",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert!(a.prose.is_err());
-        let _ = write(&mut backend, &mut store, "standin:fail", "m1", "facts", 42);
+        let _ = write(
+            &mut backend,
+            &mut store,
+            "standin:fail",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert_eq!(backend.calls, 2);
     }
 

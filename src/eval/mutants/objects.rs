@@ -463,34 +463,6 @@ fn subject(message: &str) -> String {
     first.lines().map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_code_is_recognised_by_path() {
-        for yes in [
-            "tests/eval.rs",
-            "crate/tests/common/mod.rs",
-            "pkg/__tests__/a.js",
-            "test_util.py",
-            "lib/util_test.go",
-            "web/a.test.ts",
-            "web/a.spec.js",
-        ] {
-            assert!(is_test_path(yes), "{yes}");
-        }
-        for no in [
-            "src/eval/mutants.rs",
-            "src/contest.rs",
-            "attest/a.py",
-            "latest.js",
-        ] {
-            assert!(!is_test_path(no), "{no}");
-        }
-    }
-}
-
 /// Where planted objects go: a temporary object directory that reads the
 /// repository's own objects through `info/alternates`, so the mutants and
 /// decoys can be reviewed like any commit while the repository's
@@ -549,4 +521,32 @@ pub fn with_scratch_objects(
     repo.objects =
         gix::odb::memory::Proxy::new(handle, repo.object_hash()).with_write_passthrough();
     Ok((repo, ScratchObjects { dir }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_code_is_recognised_by_path() {
+        for yes in [
+            "tests/eval.rs",
+            "crate/tests/common/mod.rs",
+            "pkg/__tests__/a.js",
+            "test_util.py",
+            "lib/util_test.go",
+            "web/a.test.ts",
+            "web/a.spec.js",
+        ] {
+            assert!(is_test_path(yes), "{yes}");
+        }
+        for no in [
+            "src/eval/mutants.rs",
+            "src/contest.rs",
+            "attest/a.py",
+            "latest.js",
+        ] {
+            assert!(!is_test_path(no), "{no}");
+        }
+    }
 }
