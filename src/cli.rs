@@ -125,9 +125,11 @@ pub struct ReviewArgs {
     #[arg(long, value_name = "MODEL")]
     pub verifier: Option<String>,
 
-    /// Stop reviewing after this many seconds and report what was reviewed.
-    #[arg(long, value_name = "SECS")]
-    pub time_budget: Option<u64>,
+    /// Time budget of the whole run: seconds, or 90s, 10m, 1h, 1h30m (as
+    /// `review.time_budget`). When it runs out the review stops and the
+    /// report of what was done is written, marked incomplete.
+    #[arg(long, value_name = "DURATION")]
+    pub time_budget: Option<String>,
 
     /// Do not read or write the review cache.
     #[arg(long)]

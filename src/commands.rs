@@ -90,7 +90,7 @@ fn settings_for(
         context_lines: args.context,
         chunk_tokens: args.chunk_tokens,
         context_tokens: args.context_tokens,
-        time_budget_secs: args.time_budget,
+        time_budget: args.time_budget.clone(),
         threads: args.threads,
         verify: args.verify.clone(),
         verifier: args.verifier.clone(),
@@ -681,6 +681,17 @@ fn review_outcome(
 pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     let json = args.format == crate::cli::EvalFormat::Json;
     let repo = open(global)?;
+    // Planted mutants and decoys are objects no ref will ever reach: they
+    // go to a scratch object store (reading the repository's through
+    // alternates) that is removed with `_scratch`, so the repository's
+    // `objects/` is left exactly as it was.
+    let (repo, _scratch) =
+        if args.mutants.is_some_and(|n| n > 0) || args.decoys.is_some_and(|n| n > 0) {
+            let (repo, scratch) = crate::eval::mutants::with_scratch_objects(repo)?;
+            (repo, Some(scratch))
+        } else {
+            (repo, None)
+        };
     let review_args = ReviewArgs {
         model: args.model.clone(),
         reviewers: args.reviewers.clone(),

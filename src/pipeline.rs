@@ -404,6 +404,9 @@ impl<'r> Run<'r> {
         // checked or loaded: a retried push costs what git costs.
         let (failed_models, plan) = match self.answered_from_cache(plan, engine) {
             Some(cut) => (HashMap::new(), cut),
+            // The budget ran out before a model was needed (a slow plan):
+            // nothing will be reviewed, so none is loaded.
+            None if past(deadline) => (HashMap::new(), plan.clone()),
             None => {
                 let failed = engine.preflight(
                     self.manifest.as_ref().map_err(String::as_str),
@@ -421,7 +424,12 @@ impl<'r> Run<'r> {
         // gate's policy for failed reviewers decides what that means.
         let ready = self.ready_reviewers(&failed_models, engine);
         let t = Instant::now();
-        let context = self.review_context(plan, &ready, engine, &failed_models)?;
+        // Context is for reviewers that will run: none will past the deadline.
+        let context = if past(deadline) {
+            ContextPlan::off(plan)
+        } else {
+            self.review_context(plan, &ready, engine, &failed_models)?
+        };
         if context.enabled && self.progress {
             eprintln!(
                 "deep-review: context: {} items in {} chunks ({} ms)",
@@ -500,6 +508,11 @@ impl<'r> Run<'r> {
             }
             checked.apply_verification(verified);
         }
+        // Findings the budget left unverified stay, uncertain; the report
+        // says the stage was cut.
+        let verify_cut = past(deadline)
+            .then(|| checked.verification.as_ref().map_or(0, |v| v.failed))
+            .filter(|&n| n > 0);
         let why_not = if result.interrupted {
             "interrupted (Ctrl-C)".to_string()
         } else {
@@ -574,9 +587,19 @@ impl<'r> Run<'r> {
             report.code_sent_to.sort();
             report.code_sent_to.dedup();
         }
+        report.time_budget_secs = self.settings.time_budget_secs;
+        let timed_out = !result.not_reviewed.is_empty() && !interrupted;
+        if !interrupted {
+            mark_incomplete(
+                &mut report,
+                self.settings.time_budget_secs,
+                (result.not_reviewed.len(), plan.chunks.len()),
+                verify_cut,
+            );
+        }
         report.wall_clock_ms = ms(started.elapsed());
         Ok(Outcome {
-            timed_out: !result.not_reviewed.is_empty() && !interrupted,
+            timed_out,
             interrupted,
             report,
         })
@@ -874,6 +897,7 @@ impl<'r> Run<'r> {
             &identity,
             &facts,
             crate::config::sampling::Sampling::default().seed,
+            deadline,
         );
         status.from_cache = answer.from_cache;
         status.duration_ms = ms(t.elapsed());
@@ -905,6 +929,71 @@ impl<'r> Run<'r> {
             context,
         )
     }
+}
+
+/// How far past its time budget a run may end: max(1 s, 10 % of the
+/// budget), counted from the start of the process. The clock starts before
+/// anything is read; past the deadline no stage starts work (no model is
+/// loaded, no context built, no chunk, finding or lead begun), a generation
+/// stops at its next token or prefill batch, and what is left is writing
+/// the report of what was done. Not interrupted: the load of one model
+/// that is under way when the deadline passes (the hook's watchdog ends
+/// the process as a last resort, see `hook::protocol::hard_stop_grace`).
+pub fn budget_tolerance(budget_secs: u64) -> Duration {
+    Duration::from_secs(budget_secs / 10).max(Duration::from_secs(1))
+}
+
+/// The deadline has passed.
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Marks a report whose run the time budget cut short: chunks no reviewer
+/// saw (`(not reviewed, of all)`), findings left unverified, a lead that
+/// did not run or was cut off. The verdict's reason says so too, so no
+/// reader takes "Merge as-is" on part of a change for a clean review;
+/// the gate decides with `review.on_timeout`.
+fn mark_incomplete(
+    report: &mut ReviewReport,
+    budget_secs: u64,
+    (not_reviewed, chunks): (usize, usize),
+    verify_cut: Option<usize>,
+) {
+    let mut stages = Vec::new();
+    if let Some(n) = verify_cut {
+        stages.push(format!(
+            "verification: {n} finding{} left unverified (kept, uncertain)",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(why) = report
+        .lead
+        .as_ref()
+        .and_then(|l| l.reason.as_deref())
+        .filter(|r| r.contains("time budget"))
+    {
+        stages.push(format!("lead: {why}"));
+    }
+    if not_reviewed == 0 && stages.is_empty() {
+        return;
+    }
+    let reason = format!("the time budget ({budget_secs} s) ran out");
+    let verdict = &mut report.verdict;
+    if not_reviewed > 0 && not_reviewed == chunks && report.retro.iter().all(|r| r.error.is_none())
+    {
+        // No reviewer failed: none had the time to start.
+        verdict.reason = format!("{reason} before any chunk was reviewed, so nothing was reviewed");
+    } else if not_reviewed > 0 {
+        verdict.reason.push_str(&format!(
+            " (incomplete: {not_reviewed} of {chunks} chunks not reviewed)"
+        ));
+    }
+    report.incomplete = Some(crate::report::Incomplete {
+        reason,
+        chunks_not_reviewed: not_reviewed,
+        chunks,
+        stages,
+    });
 }
 
 /// Every server that was sent this change's code: those contacted in this

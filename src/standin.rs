@@ -19,7 +19,8 @@
 //! Two variables let tests watch stand-ins across processes (they are read
 //! only here, so only by the test suite): `GIT_DEEP_REVIEW_STANDIN_DELAY_MS`
 //! makes every `generate` call take that long (a slow model, to hold a
-//! chunk lock), and `GIT_DEEP_REVIEW_STANDIN_LOG` names a file to which each
+//! chunk lock); like the real engines, it stops at the run's deadline or
+//! Ctrl-C with a cut-short answer; and `GIT_DEEP_REVIEW_STANDIN_LOG` names a file to which each
 //! generated answer appends a line `pid model` (how many answers were made).
 //!
 //! The diff is read in the layout the git layer renders chunks in:
@@ -69,6 +70,8 @@ fn verify_answer(prompt: &str) -> String {
 pub struct StandinBackend {
     /// `generate` calls so far (tests check models are batched as expected).
     pub calls: usize,
+    /// The run's deadline (see [`Backend::set_deadline`]).
+    deadline: Option<std::time::Instant>,
 }
 
 impl StandinBackend {
@@ -208,12 +211,28 @@ fn lead_answer(model: &str, prompt: &str) -> Result<Generation> {
 }
 
 /// The test suite's view of stand-in calls (see the module comment).
-fn watch(model: &str, answers: usize) {
+/// Returns how the delay ended when the deadline or Ctrl-C cut it short.
+fn watch(model: &str, answers: usize, deadline: Option<std::time::Instant>) -> Option<StopReason> {
+    use std::time::{Duration, Instant};
     if let Some(ms) = std::env::var("GIT_DEEP_REVIEW_STANDIN_DELAY_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
     {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
+        // A slow model that, like the real engines, stops between tokens.
+        let until = Instant::now() + Duration::from_millis(ms);
+        while Instant::now() < until {
+            if crate::interrupt::is_triggered() {
+                return Some(StopReason::Interrupted);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Some(StopReason::Deadline);
+            }
+            std::thread::sleep(
+                until
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(10)),
+            );
+        }
     }
     if let Some(path) = std::env::var_os("GIT_DEEP_REVIEW_STANDIN_LOG") {
         use std::io::Write;
@@ -226,6 +245,7 @@ fn watch(model: &str, answers: usize) {
             let _ = f.write_all(line.as_bytes());
         }
     }
+    None
 }
 
 fn tokens(text: &str) -> usize {
@@ -235,7 +255,27 @@ fn tokens(text: &str) -> usize {
 impl Backend for StandinBackend {
     fn generate(&mut self, model: &str, requests: &[Request]) -> Vec<Result<Generation>> {
         self.calls += 1;
-        watch(model, requests.len());
+        if let Some(stop) = watch(model, requests.len(), self.deadline) {
+            return requests
+                .iter()
+                .map(|r| {
+                    Ok(Generation {
+                        text: String::new(),
+                        prompt_tokens: tokens(&r.prompt.user),
+                        shared_tokens: 0,
+                        generated_tokens: 0,
+                        prefill_ms: 0,
+                        generate_ms: 0,
+                        stop,
+                        thinking: String::new(),
+                        thinking_tokens: 0,
+                        endpoint: String::new(),
+                        threads: 0,
+                        together: 0,
+                    })
+                })
+                .collect();
+        }
         let texts: Vec<String> = requests
             .iter()
             .map(|r| format!("{}\n\n{}", r.prompt.system, r.prompt.user))
@@ -305,6 +345,10 @@ impl Backend for StandinBackend {
                 })
             })
             .collect()
+    }
+
+    fn set_deadline(&mut self, at: Option<std::time::Instant>) {
+        self.deadline = at;
     }
 
     fn count_tokens(&mut self, model: &str, text: &str) -> Result<usize> {

@@ -708,3 +708,91 @@ fn sizes_and_durations_parse() {
     assert_eq!(parse_duration_secs("0"), None);
     assert_eq!(parse_duration_secs("5 minutes"), None);
 }
+
+/// `--time-budget`, `deep-review.timeBudget` and `review.time_budget` are
+/// read by one parser: the same values mean the same budget (as the
+/// report records it), and the same bad values are refused with the same
+/// reason (exit 2), wherever they are written.
+#[test]
+fn the_time_budget_parses_alike_on_the_command_line_in_git_config_and_in_files() {
+    let r = repo_with_change();
+    let base = format!("[review]\nlead = \"none\"\n\n{ONE_STANDIN}");
+    // The user's file with `time_budget = LITERAL` (a TOML literal).
+    let with_budget = |literal: &str| {
+        base.replace(
+            "lead = \"none\"\n",
+            &format!("lead = \"none\"\ntime_budget = {literal}\n"),
+        )
+    };
+    let test_backends = [(TEST_BACKENDS_ENV, "1")];
+    let review = |extra: &[&str]| {
+        let mut args = vec!["HEAD~1..HEAD", "--no-cache", "--format", "json", "-o", "-"];
+        args.extend_from_slice(extra);
+        run(&r, &args, &test_backends)
+    };
+    let budget_of = |run: &Run| -> u64 {
+        let json: serde_json::Value = serde_json::from_str(run.ok()).unwrap();
+        json["time_budget_secs"].as_u64().unwrap()
+    };
+    let good = [
+        ("2s", 2),
+        ("90s", 90),
+        ("2m", 120),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("120", 120),
+    ];
+    for (value, secs) in good {
+        user_file(&r, &base);
+        let flag = budget_of(&review(&["--time-budget", value]));
+        r.git(&["config", "deep-review.timeBudget", value]);
+        let git = budget_of(&review(&[]));
+        r.git(&["config", "--unset", "deep-review.timeBudget"]);
+        user_file(&r, &with_budget(&format!("{value:?}")));
+        let file = budget_of(&review(&[]));
+        assert_eq!((flag, git, file), (secs, secs, secs), "{value}");
+    }
+    // A bare number in a file may also be a TOML integer.
+    user_file(&r, &with_budget("120"));
+    assert_eq!(budget_of(&review(&[])), 120);
+
+    for value in ["0", "2x", "1.5h", "-5", "", "10d", "99999999h"] {
+        user_file(&r, &base);
+        let flag = review(&[&format!("--time-budget={value}")]);
+        let flag = flag.config_error();
+        let prefix = format!("--time-budget {value}: ");
+        let why = flag
+            .lines()
+            .find_map(|l| l.split_once(&prefix).map(|(_, why)| why.to_string()))
+            .unwrap_or_else(|| panic!("{value:?}: no `{prefix}` in {flag}"));
+        assert!(why.starts_with(&format!("{value:?} ")), "{why}");
+        r.git(&["config", "deep-review.timeBudget", value]);
+        let git = review(&[]);
+        assert!(
+            git.config_error()
+                .contains(&format!("deep-review.timeBudget = {value:?}: {why}")),
+            "{value:?}: {}",
+            git.stderr
+        );
+        r.git(&["config", "--unset", "deep-review.timeBudget"]);
+        user_file(&r, &with_budget(&format!("{value:?}")));
+        let file = review(&[]);
+        assert!(
+            file.config_error()
+                .contains(&format!("key `review.time_budget`: {why}")),
+            "{value:?}: {}",
+            file.stderr
+        );
+    }
+    // An integer in a file gets the same reason as its text.
+    for (value, text) in [("0", "\"0\""), ("-5", "\"-5\"")] {
+        user_file(&r, &with_budget(value));
+        let file = review(&[]);
+        assert!(
+            file.config_error()
+                .contains(&format!("key `review.time_budget`: {text} ")),
+            "{value}: {}",
+            file.stderr
+        );
+    }
+}

@@ -1202,3 +1202,65 @@ fn a_comparison_after_a_cast_is_not_flipped_into_generic_arguments() {
         syn::parse_file(&m.text).unwrap_or_else(|e| panic!("{s:?}: {e}"));
     }
 }
+
+/// Every file under the repository's object directory (loose objects,
+/// packs, their indexes), with its size.
+fn object_files(repo: &TestRepo) -> Vec<(String, u64)> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<(String, u64)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, root, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                out.push((rel, std::fs::metadata(&p).unwrap().len()));
+            }
+        }
+    }
+    let root = repo.path.join(".git/objects");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn eval_mutants_leaves_the_object_store_exactly_as_it_was() {
+    let repo = polyglot_repo();
+    // Packed history and loose objects both: neither may change.
+    repo.git(&["gc", "-q"]);
+    repo.commit_files(
+        "Tune",
+        &[("stats.py", "def total(xs):\n    return sum(xs) + 0\n")],
+    );
+    let count = |r: &TestRepo| r.git(&["count-objects", "-v"]);
+    let (files, counted) = (object_files(&repo), count(&repo));
+    let tmp = repo.scratch().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = repo
+        .deep_review(&[
+            "eval",
+            "--mutants",
+            "4",
+            "--model",
+            "standin:marker",
+            "--format",
+            "json",
+        ])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("4 mutant(s) planted"), "{err}");
+    let scores: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The mutants were reviewed: read from where they were written.
+    let card = &scores["reviewers"][0];
+    assert_eq!(card["failed_cases"], 0, "{scores}");
+    assert!(card["cost"]["chunks"].as_u64().unwrap() >= 4, "{scores}");
+    assert_eq!(count(&repo), counted, "git count-objects -v changed");
+    assert_eq!(object_files(&repo), files, ".git/objects changed");
+    // The scratch object directory went with the run.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

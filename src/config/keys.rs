@@ -566,12 +566,11 @@ pub(crate) fn apply(
             set(s, n);
         }
         Kind::Duration { set, .. } => {
+            // One parser for every layer: a TOML integer is read as the
+            // same text a flag or git config gives (`120` = `"120"`).
             let secs = match (&raw, raw.text()) {
-                (Raw::Int(n), _) if *n > 0 => *n as u64,
-                (Raw::Int(n), _) => return Err(format!("{n} must be positive (seconds)")),
-                (_, Some(t)) => parse_duration_secs(t).ok_or_else(|| {
-                    format!("{t:?} is not a duration (e.g. 600, \"90s\", \"10m\", \"1h\")")
-                })?,
+                (Raw::Int(n), _) => duration_secs(&n.to_string())?,
+                (_, Some(t)) => duration_secs(t)?,
                 _ => return Err(wrong("a duration such as 600 or \"10m\"")),
             };
             set(s, secs);
@@ -691,36 +690,60 @@ pub fn parse_byte_size(s: &str) -> Option<u64> {
     (v.is_finite() && (0.0..1.8e19).contains(&v)).then_some(v as u64)
 }
 
-/// Parses `600`, `90s`, `10m`, `1h`, `1h30m` into seconds (positive only).
+/// The longest duration a key accepts: a year. A deadline further out
+/// would mean "no limit" anyway, and `Instant + Duration` must not overflow.
+pub const MAX_DURATION_SECS: u64 = 366 * 24 * 3600;
+
+/// Parses `600`, `90s`, `10m`, `1h`, `1h30m` into seconds (positive, at
+/// most [`MAX_DURATION_SECS`]).
 pub fn parse_duration_secs(s: &str) -> Option<u64> {
-    let s = s.trim();
+    duration_secs(s).ok()
+}
+
+/// [`parse_duration_secs`] with the reason a value is refused: the one
+/// parser of durations for the command line, git config and the files.
+pub fn duration_secs(text: &str) -> std::result::Result<u64, String> {
+    const EXAMPLES: &str = "e.g. 600, \"90s\", \"10m\", \"1h\", \"1h30m\"";
+    let s = text.trim();
+    let not_one = || format!("{text:?} is not a duration ({EXAMPLES})");
     if s.is_empty() {
-        return None;
+        return Err(not_one());
     }
-    if let Ok(n) = s.parse::<u64>() {
-        return (n > 0).then_some(n);
-    }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
+    let total = if s.bytes().all(|b| b.is_ascii_digit()) {
+        // Bare seconds; an overflow is a value out of range, not a typo.
+        s.parse::<u64>().unwrap_or(u64::MAX)
+    } else {
+        let mut total: u64 = 0;
+        let mut num = String::new();
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let n: u64 = num.parse().map_err(|_| not_one())?;
+            num.clear();
+            let mult = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                _ => return Err(not_one()),
+            };
+            total = n.saturating_mul(mult).saturating_add(total);
         }
-        let n: u64 = num.parse().ok()?;
-        num.clear();
-        let mult = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(mult)?)?;
+        if !num.is_empty() {
+            return Err(not_one());
+        }
+        total
+    };
+    if total == 0 {
+        return Err(format!("{text:?} must be positive ({EXAMPLES})"));
     }
-    if !num.is_empty() {
-        return None;
+    if total > MAX_DURATION_SECS {
+        return Err(format!(
+            "{text:?} is out of range (at most {MAX_DURATION_SECS} seconds, a year)"
+        ));
     }
-    (total > 0).then_some(total)
+    Ok(total)
 }
 
 /// Of `candidates`, the one closest to `name` by edit distance (ignoring

@@ -280,8 +280,8 @@ pub struct CliOverrides {
     pub chunk_tokens: Option<usize>,
     /// `--context-tokens N`.
     pub context_tokens: Option<usize>,
-    /// `--time-budget SECS`.
-    pub time_budget_secs: Option<u64>,
+    /// `--time-budget DURATION`, as given (parsed like the files' value).
+    pub time_budget: Option<String>,
     /// `--threads N`.
     pub threads: Option<usize>,
     /// `--verify auto|on|off`.

@@ -142,6 +142,10 @@ struct Loaded {
     ctx: Option<LlamaContext<'static>>,
     /// Threads `ctx` was created with.
     ctx_threads: i32,
+    /// How long reading the vocabulary took: loading the weights reads it
+    /// again first (and cannot be stopped while it does), so a load with
+    /// less time than this left before the deadline cannot finish in time.
+    vocab_time: std::time::Duration,
 }
 
 /// [`Backend`] running manifest models with llama.cpp.
@@ -251,7 +255,9 @@ impl LlamaBackend {
         self.opts
             .progress
             .status(&format!("[{name}] loading {}", path.display()));
-        let model = load_model_file(&entry, &path, self.opts.verbose, true)?;
+        let vocab_started = Instant::now();
+        let model = load_model_file(&entry, &path, self.opts.verbose, true, None)?;
+        let vocab_time = vocab_started.elapsed();
         self.usage.vocabularies_loaded += 1;
         let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let layout = match &entry.chat_template {
@@ -313,6 +319,7 @@ impl LlamaBackend {
                 sized: false,
                 ctx: None,
                 ctx_threads: 0,
+                vocab_time,
             },
         );
         self.load_ms += started.elapsed().as_millis() as u64;
@@ -401,6 +408,11 @@ impl LlamaBackend {
     fn run(&mut self, model_name: &str, requests: &[Request]) -> Result<Vec<Result<Generation>>> {
         self.load(model_name)?;
         let threads = self.threads_now();
+        let stop_at = self.stop_at;
+        let all_stopped = |stop: StopReason| {
+            let now = Instant::now();
+            Ok(requests.iter().map(|_| Ok(stopped(stop, 0, now))).collect())
+        };
         let l = self
             .loaded
             .get_mut(model_name)
@@ -429,8 +441,32 @@ impl LlamaBackend {
                 ));
             }
             let had_weights = l.full.is_some();
+            // Weights are loaded for a request that can still be answered:
+            // past the deadline none is loaded, and a load under way stops
+            // there (the requests are then cut short, not failed).
+            if let Some(stop) = stop_now(stop_at) {
+                return all_stopped(stop);
+            }
+            let too_late =
+                stop_at.is_some_and(|t| t.saturating_duration_since(Instant::now()) < l.vocab_time);
+            if !had_weights && too_late {
+                return all_stopped(StopReason::Deadline);
+            }
             let prefill_chunk = self.opts.prefill_chunk.unwrap_or(PREFILL_CHUNK);
-            create_context(l, model_name, threads, prefill_chunk, &mut self.memory)?;
+            let made = create_context(
+                l,
+                model_name,
+                threads,
+                prefill_chunk,
+                &mut self.memory,
+                stop_at,
+            );
+            if let Err(e) = made {
+                return match stop_now(stop_at) {
+                    Some(stop) => all_stopped(stop),
+                    None => Err(e),
+                };
+            }
             l.ctx_threads = threads;
             self.usage.weights_loaded += u32::from(!had_weights);
             self.usage.contexts_created += 1;
@@ -521,9 +557,23 @@ impl LlamaBackend {
         let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
         let started = Instant::now();
         let shared = &toks[live[0]][..prefix];
-        if let Err(e) = decode_tokens(ctx, &mut batch, shared, 0, 0, chunk) {
-            ctx.clear_kv_cache();
-            return Err(e);
+        match decode_tokens(ctx, &mut batch, shared, 0, 0, chunk, stop_at) {
+            Err(e) => {
+                ctx.clear_kv_cache();
+                return Err(e);
+            }
+            // Stopped mid-prefill: every live request is cut short.
+            Ok(Some(stop)) => {
+                ctx.clear_kv_cache();
+                for &i in &live {
+                    out[i] = Some(Ok(stopped(stop, toks[i].len(), started)));
+                }
+                return Ok(out
+                    .into_iter()
+                    .map(|o| o.unwrap_or_else(|| Err(Error::Model("no result".into()))))
+                    .collect());
+            }
+            Ok(None) => {}
         }
         let prefix_ms = started.elapsed().as_millis() as u64;
 
@@ -656,6 +706,7 @@ fn load_model_file(
     path: &Path,
     verbose: bool,
     vocab_only: bool,
+    stop_at: Option<Instant>,
 ) -> Result<&'static LlamaModel> {
     let backend = cpp_backend(verbose)?;
     if !path.exists() {
@@ -678,6 +729,13 @@ fn load_model_file(
     let params = LlamaModelParams::default()
         .with_vocab_only(vocab_only)
         .with_use_mmap(vocab_only);
+    // Loading the weights of a large model takes seconds to minutes: the
+    // time budget and Ctrl-C abort it (llama.cpp asks between tensors).
+    let params = if stop_at.is_some() {
+        params.with_progress_callback(move |_| stop_now(stop_at).is_none())
+    } else {
+        params
+    };
     let model = LlamaModel::load_from_file(backend, &canon, &params).map_err(|e| {
         Error::Model(format!(
             "llama.cpp could not load model `{}` from {} (architecture `{}`): {e}. The architecture may be \
@@ -793,6 +851,7 @@ fn create_context(
     threads: i32,
     prefill_chunk: u32,
     budget: &mut MemoryBudget,
+    stop_at: Option<Instant>,
 ) -> Result<()> {
     let backend = cpp_backend(false)?;
     size_context(l, name, budget)?;
@@ -800,8 +859,15 @@ fn create_context(
         Some(m) => m,
         None => {
             // llama.cpp's logging was set up when the vocabulary loaded.
-            let m = load_model_file(&l.entry, &l.path, false, false)?;
+            let m = load_model_file(&l.entry, &l.path, false, false, stop_at)?;
             l.full = Some(m);
+            // The weights came in time; the context (seconds for a large
+            // model's KV cache) is made only if there is time left.
+            if let Some(stop) = stop_now(stop_at) {
+                return Err(Error::Model(format!(
+                    "{stop:?} before the context was created"
+                )));
+            }
             m
         }
     };
@@ -889,11 +955,17 @@ fn decode_tokens(
     pos0: usize,
     seq: i32,
     chunk: usize,
-) -> Result<()> {
+    stop_at: Option<Instant>,
+) -> Result<Option<StopReason>> {
     let n = tokens.len();
     let chunk = chunk.clamp(1, N_BATCH as usize);
     let mut start = 0;
     while start < n {
+        // A long prompt on a large model takes many seconds to prefill:
+        // the time budget and Ctrl-C are honoured between batches.
+        if let Some(stop) = stop_now(stop_at) {
+            return Ok(Some(stop));
+        }
         let end = (start + chunk).min(n);
         batch.clear();
         for (j, t) in tokens[start..end].iter().enumerate() {
@@ -910,7 +982,36 @@ fn decode_tokens(
         })?;
         start = end;
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Ctrl-C came (first) or the deadline passed.
+fn stop_now(stop_at: Option<Instant>) -> Option<StopReason> {
+    if crate::interrupt::is_triggered() {
+        Some(StopReason::Interrupted)
+    } else if stop_at.is_some_and(|t| Instant::now() >= t) {
+        Some(StopReason::Deadline)
+    } else {
+        None
+    }
+}
+
+/// The answer of a request stopped before it generated anything.
+fn stopped(stop: StopReason, prompt_tokens: usize, started: Instant) -> Generation {
+    Generation {
+        text: String::new(),
+        prompt_tokens,
+        shared_tokens: 0,
+        generated_tokens: 0,
+        prefill_ms: started.elapsed().as_millis() as u64,
+        generate_ms: 0,
+        stop,
+        thinking: String::new(),
+        thinking_tokens: 0,
+        endpoint: String::new(),
+        threads: 0,
+        together: 0,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -932,7 +1033,9 @@ fn generate_one(
         ctx.copy_kv_cache_seq(0, 1, None, None)
             .map_err(|e| Error::Model(format!("kv cache copy: {e}")))?;
     }
-    decode_tokens(ctx, batch, &tokens[prefix..], prefix, 1, chunk)?;
+    if let Some(stop) = decode_tokens(ctx, batch, &tokens[prefix..], prefix, 1, chunk, stop_at)? {
+        return Ok(stopped(stop, tokens.len(), started));
+    }
     let prefill_ms = started.elapsed().as_millis() as u64;
     progress.prefill(model_name, k, of, tokens.len() - prefix, started);
 
@@ -1003,7 +1106,8 @@ fn generate_one(
             plan.forced_end
         };
         let close = model.vocab().tokenize(close.as_bytes(), false, true);
-        decode_tokens(ctx, batch, &close, pos, 1, chunk)?;
+        // A few marker tokens: not worth a stop of their own.
+        decode_tokens(ctx, batch, &close, pos, 1, chunk, None)?;
         pos += close.len();
         logits_idx = batch.n_tokens() - 1;
     }
@@ -1185,11 +1289,15 @@ fn generate_together(
                     ctx.copy_kv_cache_seq(0, id, None, None)
                         .map_err(|e| Error::Model(format!("kv cache copy: {e}")))?;
                 }
-                decode_tokens(ctx, batch, &p.tokens[prefix..], prefix, id, chunk)
+                decode_tokens(ctx, batch, &p.tokens[prefix..], prefix, id, chunk, stop_at)
             })();
             seq.prefill_ms = started.elapsed().as_millis() as u64;
             match prefilled {
-                Ok(()) => {
+                Ok(Some(stop)) => {
+                    seq.result = Some(Ok(stopped(stop, p.tokens.len(), started)));
+                    seq.phase = Phase::Done;
+                }
+                Ok(None) => {
                     progress.prefill(model_name, k, of, p.tokens.len() - prefix, started);
                     // The logits of this prefill are overwritten by the
                     // next one's: take the first token now.

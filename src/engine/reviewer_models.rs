@@ -217,6 +217,15 @@ impl Engine {
         let mut failed = HashMap::new();
         let mut first_error = None;
         for model in &real {
+            // Past the run's deadline no reviewer will start: the models
+            // not loaded yet are not needed (nor failed). One load that is
+            // under way is not interrupted.
+            if self
+                .deadline()
+                .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                break;
+            }
             let warn = |w: &str| {
                 if !quiet {
                     eprintln!("git-deep-review: warning: {w}");

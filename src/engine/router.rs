@@ -54,6 +54,11 @@ impl Engine {
         }
     }
 
+    /// The run's deadline, as last set.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
+    }
+
     /// `model` is served by an inference server.
     pub fn is_remote(&self, model: &str) -> bool {
         self.remote_specs.contains_key(model)
@@ -246,6 +251,9 @@ impl Backend for Engine {
 
     fn set_deadline(&mut self, at: Option<std::time::Instant>) {
         self.deadline = at;
+        if let Some(t) = self.test_backend.as_mut() {
+            t.set_deadline(at);
+        }
         if let Some(l) = self.llama.as_mut() {
             l.set_deadline(at);
         }

@@ -222,6 +222,8 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         verification: checked.verification.clone(),
         refuted,
         configuration: Vec::new(),
+        time_budget_secs: 0,
+        incomplete: None,
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

@@ -60,6 +60,9 @@
 //!   `from_cache` [{`reviewer`, `chunk`}]}, `instructions_file`.
 //! * `not_reviewed` [{`path`, `reason`}]: chunks the time budget or Ctrl-C
 //!   kept from the reviewers.
+//! * `time_budget_secs`: the run's time budget; `incomplete` (absent when
+//!   the run did all its work): {`reason`, `chunks_not_reviewed`, `chunks`,
+//!   `stages` (later stages cut short: verification, lead)}.
 //! * `lead` (null when no lead is configured): {`model`, `status`
 //!   (`used`|`fallback`), `sections` (what the lead wrote), `reason` (why it
 //!   fell back), `from_cache`, `duration_ms`}.

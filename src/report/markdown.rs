@@ -319,6 +319,13 @@ fn header(out: &mut String, r: &ReviewReport) {
         r.verdict_label(),
         cell(&r.verdict.reason)
     );
+    if let Some(i) = &r.incomplete {
+        let _ = writeln!(
+            out,
+            "| **Incomplete** | **this review stopped before it was done** — {} |",
+            cell(&i.line())
+        );
+    }
     if let Some(v) = &r.verification {
         let _ = writeln!(out, "| **Verification** | {} |", verification_cell(v));
     }

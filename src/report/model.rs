@@ -270,6 +270,45 @@ pub struct ReviewReport {
     /// which take effect only once merged. Empty: nothing to say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configuration: Vec<String>,
+    /// The run's time budget in seconds (`review.time_budget`; 0: not
+    /// recorded).
+    #[serde(default)]
+    pub time_budget_secs: u64,
+    /// Present when the run stopped before it was done (the time budget
+    /// ran out): the report covers only what was done, and says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<Incomplete>,
+}
+
+/// What a run that stopped early left undone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incomplete {
+    /// Why it stopped ("the time budget (2 s) ran out").
+    pub reason: String,
+    /// Chunks no reviewer saw, of `chunks`.
+    pub chunks_not_reviewed: usize,
+    pub chunks: usize,
+    /// Later stages cut short, one line each ("verification: …", "lead: …").
+    #[serde(default)]
+    pub stages: Vec<String>,
+}
+
+impl Incomplete {
+    /// One line for the report header, the terminal and the hook.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{}: {} of {} chunk{} not reviewed",
+            self.reason,
+            self.chunks_not_reviewed,
+            self.chunks,
+            if self.chunks == 1 { "" } else { "s" }
+        );
+        for st in &self.stages {
+            s.push_str("; ");
+            s.push_str(st);
+        }
+        s
+    }
 }
 
 /// What context each chunk's reviewers read, as the report records it.

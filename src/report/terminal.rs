@@ -85,6 +85,17 @@ pub fn summary(report: &ReviewReport, report_path: Option<&Path>, color: bool) -
         paint(report.verdict_label(), verdict_sev, true, color),
         plain(&report.verdict.reason, 160)
     );
+    if let Some(i) = &report.incomplete {
+        out.push_str(&format!(
+            "{}\n",
+            paint(
+                &format!("Incomplete: {}", plain(&i.line(), 300)),
+                Some(Severity::Important),
+                true,
+                color
+            )
+        ));
+    }
     if report.demonstration_only {
         out.push_str(&format!(
             "{}\n",

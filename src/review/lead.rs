@@ -201,6 +201,7 @@ pub fn write(
     identity: &str,
     facts: &str,
     seed: u32,
+    deadline: Option<std::time::Instant>,
 ) -> LeadAnswer {
     let sampling = Sampling {
         max_tokens: max_tokens(),
@@ -226,7 +227,8 @@ pub fn write(
     // A second review of the same change (the hook beside a manual one)
     // waits for this answer rather than writing it again.
     let shared = store.shared();
-    let _lock = match crate::review::reviewers::wait_for(shared.as_deref(), &key, None, &|_| {}) {
+    let _lock = match crate::review::reviewers::wait_for(shared.as_deref(), &key, deadline, &|_| {})
+    {
         Some(crate::review::reviewers::Claimed::Answered(text)) => {
             return LeadAnswer {
                 prose: parse(&text),
@@ -234,12 +236,29 @@ pub fn write(
             }
         }
         Some(crate::review::reviewers::Claimed::Mine(lock)) => lock,
+        // The budget ran out while another review was writing it.
+        None if deadline.is_some_and(|d| std::time::Instant::now() >= d) => {
+            return LeadAnswer {
+                prose: Err(
+                    "the time budget ran out while waiting for another review's lead".into(),
+                ),
+                from_cache: false,
+            }
+        }
         // Ctrl-C while waiting: nothing to wait for any more.
         _ => None,
     };
     backend.set_progress_labels("lead", &[format!("lead ({model})")]);
     let mut results = backend.generate(model, std::slice::from_ref(&request));
     let prose = match results.pop() {
+        // Half an answer is no prose (and is not cached).
+        Some(Ok(g)) if g.stop.cut_short() => {
+            Err(if g.stop == crate::engine::StopReason::Deadline {
+                "the time budget ran out while the lead was writing".to_string()
+            } else {
+                "interrupted (Ctrl-C) while the lead was writing".to_string()
+            })
+        }
         Some(Ok(g)) => {
             let parsed = parse(&g.text);
             // Only an answer that parses is worth keeping: a failure is
@@ -393,9 +412,25 @@ mod tests {
     fn the_lead_answer_is_cached_per_facts_and_model() {
         let mut backend = crate::standin::StandinBackend::new();
         let mut store = MemStore::default();
-        let first = write(&mut backend, &mut store, "standin:lead", "m1", "facts", 42);
+        let first = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert!(first.prose.is_ok(), "{:?}", first.prose);
-        let again = write(&mut backend, &mut store, "standin:lead", "m1", "facts", 42);
+        let again = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert_eq!(
             backend.calls, 1,
             "the second answer must come from the cache"
@@ -403,8 +438,24 @@ mod tests {
         assert!(again.from_cache && !first.from_cache);
         assert_eq!(first.prose, again.prose);
         // Other facts or another model identity are other answers.
-        let _ = write(&mut backend, &mut store, "standin:lead", "m1", "other", 42);
-        let _ = write(&mut backend, &mut store, "standin:lead", "m2", "facts", 42);
+        let _ = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m1",
+            "other",
+            42,
+            None,
+        );
+        let _ = write(
+            &mut backend,
+            &mut store,
+            "standin:lead",
+            "m2",
+            "facts",
+            42,
+            None,
+        );
         assert_eq!(backend.calls, 3);
     }
 
@@ -412,9 +463,25 @@ mod tests {
     fn a_failed_answer_is_not_cached() {
         let mut backend = crate::standin::StandinBackend::new();
         let mut store = MemStore::default();
-        let a = write(&mut backend, &mut store, "standin:fail", "m1", "facts", 42);
+        let a = write(
+            &mut backend,
+            &mut store,
+            "standin:fail",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert!(a.prose.is_err());
-        let _ = write(&mut backend, &mut store, "standin:fail", "m1", "facts", 42);
+        let _ = write(
+            &mut backend,
+            &mut store,
+            "standin:fail",
+            "m1",
+            "facts",
+            42,
+            None,
+        );
         assert_eq!(backend.calls, 2);
     }
 

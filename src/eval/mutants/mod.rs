@@ -95,8 +95,8 @@ mod types;
 
 pub use decoys::{apply as apply_decoy, sites as decoy_sites, Decoy, DecoyKind, DecoySite};
 pub use objects::{
-    is_test_path, plant, plant_decoys, DecoyCase, MutantCase, MutantOptions,
-    DEFAULT_MAX_CHANGED_LINES, DEFAULT_RECENT_COMMITS,
+    is_test_path, plant, plant_decoys, with_scratch_objects, DecoyCase, MutantCase, MutantOptions,
+    ScratchObjects, DEFAULT_MAX_CHANGED_LINES, DEFAULT_RECENT_COMMITS,
 };
 pub use text::{apply, sites};
 pub use types::{Mutation, Operator, Site};

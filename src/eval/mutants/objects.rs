@@ -463,6 +463,66 @@ fn subject(message: &str) -> String {
     first.lines().map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
+/// Where planted objects go: a temporary object directory that reads the
+/// repository's own objects through `info/alternates`, so the mutants and
+/// decoys can be reviewed like any commit while the repository's
+/// `objects/` stays exactly as it was (planted objects would otherwise
+/// linger there as garbage for two weeks, until `git gc` prunes them).
+/// Removed when dropped, with everything planted in it.
+pub struct ScratchObjects {
+    dir: tempfile::TempDir,
+}
+
+impl ScratchObjects {
+    /// The scratch directory (an object directory: `info/alternates`,
+    /// loose objects).
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// Turns `repo` into one whose object writes go to a fresh
+/// [`ScratchObjects`] directory and whose reads see the repository's
+/// objects (and their alternates) first. Keep the returned guard alive as
+/// long as the repository is used.
+pub fn with_scratch_objects(
+    mut repo: gix::Repository,
+) -> Result<(gix::Repository, ScratchObjects)> {
+    let io = |what: &str, e: std::io::Error| crate::error::Error::io(what.to_string(), e);
+    let real = repo.objects.store_ref().path().to_path_buf();
+    let real = std::fs::canonicalize(&real).map_err(|e| {
+        io(
+            &format!("resolving the object directory {}", real.display()),
+            e,
+        )
+    })?;
+    let dir = tempfile::Builder::new()
+        .prefix("git-deep-review-eval-objects-")
+        .tempdir()
+        .map_err(|e| io("creating a temporary object directory for eval", e))?;
+    let info = dir.path().join("info");
+    std::fs::create_dir_all(&info).map_err(|e| io(&format!("creating {}", info.display()), e))?;
+    // git's alternates format: one absolute path a line. A path with a
+    // newline cannot be written as one line; quoting is git's own rule.
+    let line = real.to_string_lossy().into_owned();
+    let line = if line.contains(['\n', '"', '\\']) {
+        serde_json::to_string(&line).unwrap_or(line)
+    } else {
+        line
+    };
+    std::fs::write(info.join("alternates"), format!("{line}\n"))
+        .map_err(|e| io(&format!("writing {}/alternates", info.display()), e))?;
+    let handle = gix::odb::at(dir.path(), repo.object_hash()).map_err(|e| {
+        io(
+            &format!("opening the object directory {}", dir.path().display()),
+            e,
+        )
+    })?;
+    repo.objects =
+        gix::odb::memory::Proxy::new(handle, repo.object_hash()).with_write_passthrough();
+    Ok((repo, ScratchObjects { dir }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
