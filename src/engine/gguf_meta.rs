@@ -519,18 +519,28 @@ fn check_hparams<R: Read>(arch: &str, kv: &[(String, Value)], r: &Reader<R>) -> 
     let layers = int("block_count");
     if let Some(n) = layers {
         if !(1..=LLAMA_MAX_LAYERS).contains(&n) {
-            return bad(format!("{arch}.block_count is {n} (1 to {LLAMA_MAX_LAYERS})"));
+            return bad(format!(
+                "{arch}.block_count is {n} (1 to {LLAMA_MAX_LAYERS})"
+            ));
         }
     }
     let layers_max = layers.unwrap_or(LLAMA_MAX_LAYERS);
-    for k in ["nextn_predict_layers", "posnet.block_count", "convnext.block_count"] {
+    for k in [
+        "nextn_predict_layers",
+        "posnet.block_count",
+        "convnext.block_count",
+    ] {
         if let Some(n) = int(k).filter(|&n| n > layers_max) {
-            return bad(format!("{arch}.{k} is {n}, more than the {layers_max} layers"));
+            return bad(format!(
+                "{arch}.{k} is {n}, more than the {layers_max} layers"
+            ));
         }
     }
     let experts = int("expert_count").unwrap_or(0);
     if experts > LLAMA_MAX_EXPERTS {
-        return bad(format!("{arch}.expert_count is {experts} (at most {LLAMA_MAX_EXPERTS})"));
+        return bad(format!(
+            "{arch}.expert_count is {experts} (at most {LLAMA_MAX_EXPERTS})"
+        ));
     }
     let used = match get(&format!("{arch}.expert_used_count")) {
         Some(Value::Int(n)) => *n,
@@ -555,7 +565,10 @@ fn check_hparams<R: Read>(arch: &str, kv: &[(String, Value)], r: &Reader<R>) -> 
     }
     match get(&format!("{arch}.rope.scaling.type")) {
         Some(Value::Str(s)) if !["none", "linear", "yarn", "longrope"].contains(&s.as_str()) => {
-            bad(format!("unknown {arch}.rope.scaling.type {:?}", crate::text::sanitize_text(s, 40, false)))
+            bad(format!(
+                "unknown {arch}.rope.scaling.type {:?}",
+                crate::text::sanitize_text(s, 40, false)
+            ))
         }
         Some(Value::LongStr) => bad(format!("unknown {arch}.rope.scaling.type")),
         _ => Ok(()),

@@ -187,11 +187,7 @@ fn write_with_data(path: &Path, g: &Gguf) {
 
 /// Our reader's verdict on `bytes`: `Ok` or a model error naming the file;
 /// anything else (another error kind, a panic) fails the property.
-fn read_is_ok_or_model_error(
-    dir: &Path,
-    bytes: &[u8],
-    size: u64,
-) -> Result<bool, TestCaseError> {
+fn read_is_ok_or_model_error(dir: &Path, bytes: &[u8], size: u64) -> Result<bool, TestCaseError> {
     let path = dir.join("m.gguf");
     write_sparse(&path, bytes, size);
     match read_gguf_info(&path) {
@@ -236,18 +232,15 @@ enum Edit {
 /// Edits at positions biased to where the structure is: the first
 /// metadata (counts, keys, hyperparameters) and the tensor table.
 fn edits(header_len: usize, tensors_at: usize) -> impl Strategy<Value = Vec<Edit>> {
-    let pos = prop_oneof![
-        0..2048usize,
-        tensors_at..header_len,
-        0..header_len,
-    ];
-    let edit = (pos, any::<u8>(), any::<u32>(), interesting_u64(), 0..3u8).prop_map(
-        |(p, b, w, q, k)| match k {
-            0 => Edit::Byte(p, b),
-            1 => Edit::U32(p, w),
-            _ => Edit::U64(p, q),
-        },
-    );
+    let pos = prop_oneof![0..2048usize, tensors_at..header_len, 0..header_len,];
+    let edit =
+        (pos, any::<u8>(), any::<u32>(), interesting_u64(), 0..3u8).prop_map(|(p, b, w, q, k)| {
+            match k {
+                0 => Edit::Byte(p, b),
+                1 => Edit::U32(p, w),
+                _ => Edit::U64(p, q),
+            }
+        });
     prop::collection::vec(edit, 1..6)
 }
 
@@ -272,7 +265,10 @@ fn gguf_byte_mutations_of_a_real_header_are_ok_or_model_errors() {
     fuzz(
         "gguf bytes",
         48,
-        (edits(head.len(), tensors_at), prop::option::of(0..head.len())),
+        (
+            edits(head.len(), tensors_at),
+            prop::option::of(0..head.len()),
+        ),
         |(edits, cut)| {
             let mut bytes = apply(head.clone(), &edits);
             // A cut header keeps its full size: a hole stands for the rest.
@@ -318,9 +314,16 @@ enum Structured {
 fn structured() -> impl Strategy<Value = Vec<Structured>> {
     let k = 0..KEYS.len();
     let one = prop_oneof![
-        (k.clone(), 0..14u32, prop::collection::vec(any::<u8>(), 0..24))
+        (
+            k.clone(),
+            0..14u32,
+            prop::collection::vec(any::<u8>(), 0..24)
+        )
             .prop_map(|(k, t, v)| Structured::Set(k, t, v)),
-        (k.clone(), prop_oneof![0..4u32, 500..520u32, 1020..1030u32, any::<u32>()])
+        (
+            k.clone(),
+            prop_oneof![0..4u32, 500..520u32, 1020..1030u32, any::<u32>()]
+        )
             .prop_map(|(k, v)| Structured::SetU32(k, v)),
         k.prop_map(Structured::Remove),
         (0..49152usize, 0..49152usize, any::<bool>())
@@ -483,7 +486,11 @@ fn crafted() -> Vec<(&'static str, Gguf, &'static str)> {
             "rope.scaling.type",
         ),
         ("duplicate-token", dup(false), "repeats an earlier token"),
-        ("token-equal-up-to-nul", dup(true), "repeats an earlier token"),
+        (
+            "token-equal-up-to-nul",
+            dup(true),
+            "repeats an earlier token",
+        ),
         (
             "unknown-tensor-type",
             with(&|g| {

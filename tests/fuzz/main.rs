@@ -11,7 +11,7 @@
 mod common;
 
 mod gguf;
-// mod parsers;
+mod parsers;
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
