@@ -26,8 +26,11 @@ fn chunk_files() -> Vec<(String, Vec<u32>)> {
     ]
 }
 
+/// A finding as the round trip compares it: file, line, title.
+type Seen = (String, u32, String);
+
 /// Checks what holds of every parsed review, whatever the input.
-fn check_review(text: &str) -> Result<Option<Vec<(String, u32, String)>>, TestCaseError> {
+fn check_review(text: &str) -> Result<Option<Vec<Seen>>, TestCaseError> {
     let Ok(parsed) = parse_review("r", 0, text, &chunk_files()) else {
         return Ok(None);
     };
