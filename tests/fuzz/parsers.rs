@@ -9,6 +9,7 @@ use git_deep_review::check::findings::{
     close_truncated, parse_review, sanitize_text, MAX_FINDINGS_PER_REVIEW, MAX_LINE, MAX_SPAN,
     MAX_TITLE_CHARS,
 };
+use git_deep_review::config::repo_files::RepoFiles;
 use git_deep_review::config::CliOverrides;
 use git_deep_review::engine::remote::wire::Client;
 use git_deep_review::git::diff::{text_hunks, LineKind};
@@ -318,7 +319,12 @@ max_size = "200MB"
 /// configuration error (exit 2), never a panic.
 fn load_config(dir: &std::path::Path, text: &str) -> Result<bool, TestCaseError> {
     std::fs::write(dir.join(".deep-review.toml"), text).unwrap();
-    match git_deep_review::config::load(dir, None, &CliOverrides::default(), &|_| true) {
+    match git_deep_review::config::load(
+        &RepoFiles::work_tree(dir),
+        None,
+        &CliOverrides::default(),
+        &|_| true,
+    ) {
         Ok(_) => Ok(true),
         Err(e) => {
             prop_assert_eq!(e.exit_code(), 2, "{}", e);
@@ -331,9 +337,12 @@ fn load_config(dir: &std::path::Path, text: &str) -> Result<bool, TestCaseError>
 fn config_files_load_or_fail_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".deep-review.toml"), VALID_CONFIG).unwrap();
-    if let Err(e) =
-        git_deep_review::config::load(dir.path(), None, &CliOverrides::default(), &|_| true)
-    {
+    if let Err(e) = git_deep_review::config::load(
+        &RepoFiles::work_tree(dir.path()),
+        None,
+        &CliOverrides::default(),
+        &|_| true,
+    ) {
         panic!("the sample is valid: {e}");
     }
     fuzz("config arbitrary", 500, any::<String>(), |text| {
