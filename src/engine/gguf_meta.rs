@@ -47,8 +47,23 @@ enum Value {
     Str(String),
     /// A long string we did not keep.
     LongStr,
+    /// An array of integers short enough to keep (per-layer counts).
+    IntArray(Vec<i128>),
     Array,
 }
+
+/// Integer arrays up to this length are kept (per-layer hyperparameters
+/// are at most `LLAMA_MAX_LAYERS` long); longer ones are skipped.
+const KEEP_INT_ARRAY_MAX: u64 = 4096;
+
+/// A token of a vocabulary longer than this is a corrupt file, not a
+/// token (real vocabularies' longest are a few hundred bytes).
+const MAX_TOKEN_BYTES: u64 = 1 << 16;
+
+/// llama.cpp's `LLAMA_MAX_LAYERS` and `LLAMA_MAX_EXPERTS`: it asserts
+/// (aborts the process) on models beyond them.
+const LLAMA_MAX_LAYERS: i128 = 512;
+const LLAMA_MAX_EXPERTS: i128 = 1024;
 
 struct Reader<R: Read> {
     r: R,
@@ -64,6 +79,54 @@ impl<R: Read> Reader<R> {
              delete it and fetch it again (./install.sh or models/fetch.sh)",
             self.path, self.pos
         ))
+    }
+
+    /// Metadata that parses but that llama.cpp would abort on (it asserts
+    /// on some values instead of returning an error).
+    fn invalid(&self, what: &str) -> Error {
+        Error::Model(format!(
+            "{} is not a usable GGUF model file: {what}. llama.cpp would abort on it, so it is not \
+             loaded; the file is damaged or was crafted: delete it and fetch it again",
+            self.path
+        ))
+    }
+
+    /// `tokenizer.ggml.tokens` after its key and type: every token must be
+    /// distinct as llama.cpp sees it (a C string, so cut at the first NUL;
+    /// an empty token becomes `[EMPTY_<i>]`), or llama.cpp asserts.
+    fn vocabulary(&mut self) -> Result<()> {
+        let elem = self.u32()?;
+        let n = self.u64()?;
+        if n > self.size.saturating_sub(self.pos) {
+            return Err(self.corrupt("array length runs past the end of the file"));
+        }
+        if elem != 8 {
+            // Not strings: llama.cpp refuses it with an error of its own.
+            for _ in 0..n {
+                self.value(elem, 1)?;
+            }
+            return Ok(());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(n.min(1 << 20) as usize);
+        for i in 0..n {
+            let len = self.u64()?;
+            if len > MAX_TOKEN_BYTES {
+                return Err(self.corrupt(&format!("token {i} is {len} bytes long")));
+            }
+            let mut tok = self.bytes(len)?;
+            if let Some(nul) = tok.iter().position(|&b| b == 0) {
+                tok.truncate(nul);
+            }
+            if tok.is_empty() {
+                tok = format!("[EMPTY_{i}]").into_bytes();
+            }
+            if !seen.insert(tok) {
+                return Err(self.invalid(&format!(
+                    "token {i} of tokenizer.ggml.tokens repeats an earlier token"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>> {
@@ -143,6 +206,15 @@ impl<R: Read> Reader<R> {
                     return Err(self.corrupt("array length runs past the end of the file"));
                 }
                 match fixed_size(elem) {
+                    Some(_) if is_int(elem) && n <= KEEP_INT_ARRAY_MAX => {
+                        let mut kept = Vec::with_capacity(n as usize);
+                        for _ in 0..n {
+                            if let Value::Int(i) = self.value(elem, depth + 1)? {
+                                kept.push(i);
+                            }
+                        }
+                        return Ok(Value::IntArray(kept));
+                    }
                     Some(sz) => self.skip(
                         n.checked_mul(sz)
                             .ok_or_else(|| self.corrupt("array too large"))?,
@@ -161,6 +233,11 @@ impl<R: Read> Reader<R> {
             _ => return Err(self.corrupt(&format!("unknown metadata value type {ty}"))),
         })
     }
+}
+
+/// Integer metadata value types (bool and floats are not).
+fn is_int(ty: u32) -> bool {
+    matches!(ty, 0..=5 | 10 | 11)
 }
 
 fn fixed_size(ty: u32) -> Option<u64> {
@@ -208,6 +285,9 @@ fn tensor_type(ty: u32) -> Option<(&'static str, u64, u64)> {
         34 => ("TQ1_0", 256, 54),
         35 => ("TQ2_0", 256, 66),
         39 => ("MXFP4", 32, 17),
+        40 => ("NVFP4", 64, 36),
+        41 => ("Q1_0", 128, 18),
+        42 => ("Q2_0", 64, 18),
         _ => return None,
     })
 }
@@ -296,6 +376,10 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
             .string()?
             .ok_or_else(|| r.corrupt("metadata key too long"))?;
         let ty = r.u32()?;
+        if key == "tokenizer.ggml.tokens" && ty == 9 {
+            r.vocabulary()?;
+            continue;
+        }
         let v = r.value(ty, 0)?;
         if key == "tokenizer.chat_template" {
             info.has_chat_template =
@@ -325,6 +409,7 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
         Some(Value::Int(n)) if *n > 0 => u64::try_from(*n).ok(),
         _ => None,
     };
+    check_hparams(&info.architecture, &kv, &r)?;
     let alignment = match get("general.alignment") {
         Some(Value::Int(a)) if *a > 0 && (*a as u64).is_power_of_two() => *a as u64,
         Some(_) => return Err(r.corrupt("bad general.alignment")),
@@ -342,11 +427,22 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
             return Err(r.corrupt(&format!("tensor with {n_dims} dimensions")));
         }
         let mut elems: u64 = 1;
-        for _ in 0..n_dims {
+        let mut first_dim = 0;
+        for i in 0..n_dims {
             let d = r.u64()?;
+            // ggml keeps dimensions as int64_t, and their product too.
+            if d > i64::MAX as u64 {
+                return Err(r.corrupt("negative tensor dimension"));
+            }
+            if i == 0 {
+                first_dim = d;
+            }
             elems = elems
                 .checked_mul(d)
                 .ok_or_else(|| r.corrupt("tensor too large"))?;
+        }
+        if elems > i64::MAX as u64 {
+            return Err(r.corrupt("tensor too large"));
         }
         let ty = r.u32()?;
         let offset = r.u64()?;
@@ -356,16 +452,16 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
         params = params.saturating_add(elems);
         let nbytes = match tensor_type(ty) {
             Some((_, blck, bsz)) => {
-                if !elems.is_multiple_of(blck) {
+                // ggml cuts rows into blocks: the first dimension must be
+                // whole blocks, not just the element count.
+                if !first_dim.is_multiple_of(blck) || !elems.is_multiple_of(blck) {
                     return Err(r.corrupt("tensor size is not a whole number of blocks"));
                 }
                 (elems / blck)
                     .checked_mul(bsz)
                     .ok_or_else(|| r.corrupt("tensor too large"))?
             }
-            // An unknown type: llama.cpp will say whether it supports it; we
-            // still check the offset is inside the file below.
-            None => 0,
+            None => return Err(r.corrupt(&format!("unknown tensor type {ty}"))),
         };
         match type_bytes.iter_mut().find(|(t, _)| *t == ty) {
             Some(e) => e.1 = e.1.saturating_add(nbytes),
@@ -408,6 +504,76 @@ pub fn read_gguf_info(path: &Path) -> Result<GgufInfo> {
             .unwrap_or_else(|| "unknown".into()),
     };
     Ok(info)
+}
+
+/// The hyperparameters llama.cpp checks with assertions (which abort the
+/// whole process) rather than errors, checked here first. Only values of an
+/// integer type are judged: a value of another type llama.cpp refuses with
+/// an error of its own.
+fn check_hparams<R: Read>(arch: &str, kv: &[(String, Value)], r: &Reader<R>) -> Result<()> {
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    let int = |k: &str| match get(&format!("{arch}.{k}")) {
+        Some(Value::Int(n)) => Some(*n),
+        _ => None,
+    };
+    let bad = |what: String| Err(r.invalid(&what));
+    let layers = int("block_count");
+    if let Some(n) = layers {
+        if !(1..=LLAMA_MAX_LAYERS).contains(&n) {
+            return bad(format!(
+                "{arch}.block_count is {n} (1 to {LLAMA_MAX_LAYERS})"
+            ));
+        }
+    }
+    let layers_max = layers.unwrap_or(LLAMA_MAX_LAYERS);
+    for k in [
+        "nextn_predict_layers",
+        "posnet.block_count",
+        "convnext.block_count",
+    ] {
+        if let Some(n) = int(k).filter(|&n| n > layers_max) {
+            return bad(format!(
+                "{arch}.{k} is {n}, more than the {layers_max} layers"
+            ));
+        }
+    }
+    let experts = int("expert_count").unwrap_or(0);
+    if experts > LLAMA_MAX_EXPERTS {
+        return bad(format!(
+            "{arch}.expert_count is {experts} (at most {LLAMA_MAX_EXPERTS})"
+        ));
+    }
+    let used = match get(&format!("{arch}.expert_used_count")) {
+        Some(Value::Int(n)) => *n,
+        Some(Value::IntArray(a)) => a.iter().copied().max().unwrap_or(0),
+        _ => 0,
+    };
+    let groups = int("expert_group_count").unwrap_or(0);
+    let group_used = int("expert_group_used_count").unwrap_or(0);
+    let ok = if experts > 0 {
+        used > 0
+            && used <= experts
+            && groups < experts
+            && (groups <= 1 || (experts % groups == 0 && group_used > 0 && group_used < groups))
+    } else {
+        used == 0 && groups == 0
+    };
+    if !ok {
+        return bad(format!(
+            "inconsistent experts: {arch}.expert_count {experts}, expert_used_count {used}, \
+             expert_group_count {groups}, expert_group_used_count {group_used}"
+        ));
+    }
+    match get(&format!("{arch}.rope.scaling.type")) {
+        Some(Value::Str(s)) if !["none", "linear", "yarn", "longrope"].contains(&s.as_str()) => {
+            bad(format!(
+                "unknown {arch}.rope.scaling.type {:?}",
+                crate::text::sanitize_text(s, 40, false)
+            ))
+        }
+        Some(Value::LongStr) => bad(format!("unknown {arch}.rope.scaling.type")),
+        _ => Ok(()),
+    }
 }
 
 /// Human-readable parameter count: `135M`, `7.6B`.

@@ -212,6 +212,21 @@ impl Client {
             let _ = reader.take(64 * 1024).read_to_string(&mut text);
             return Err(self.status_fault(url, status, after, &text));
         }
+        self.read_completion(url, reader, is_sse, started, on_delta, stop)
+    }
+
+    /// Reads a 200 response's body: an SSE stream of chat-completion chunks
+    /// (`is_sse`), or one JSON completion from a server that ignored
+    /// `"stream"`. Every byte of it is the server's, so untrusted.
+    fn read_completion(
+        &self,
+        url: &str,
+        reader: impl Read,
+        is_sse: bool,
+        started: Instant,
+        on_delta: &mut dyn FnMut(usize),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Streamed, Fault> {
         let mut out = Streamed::default();
         let mut reader = BufReader::new(reader);
         if !is_sse {
@@ -287,6 +302,14 @@ impl Client {
             return Ok(out);
         }
         out.finish(url)
+    }
+
+    /// [`Client::read_completion`] on a body held in memory, for the fuzz
+    /// tests (`tests/fuzz`): the response parser without a server.
+    #[doc(hidden)]
+    pub fn parse_completion_body(&self, body: &[u8], is_sse: bool) -> Result<Streamed, String> {
+        self.read_completion("test", body, is_sse, Instant::now(), &mut |_| {}, &|| false)
+            .map_err(|f| f.message)
     }
 
     fn transport(&self, url: &str, e: ureq::Error) -> Fault {
