@@ -224,7 +224,7 @@ fn trust_reads_the_work_tree_as_it_stands() {
     r.commit_files("configure", &[(".deep-review.toml", REVIEWERS)]);
     r.write(
         ".deep-review.toml",
-        &format!("{REVIEWERS}\n[gate]\nblock_on = \"important\"\n"),
+        format!("{REVIEWERS}\n[gate]\nblock_on = \"important\"\n"),
     );
     let cfg = ok(&r.deep_review(&["config"]).output().unwrap());
     assert!(
