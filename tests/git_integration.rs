@@ -331,7 +331,22 @@ fn ctrl_c_during_git_deep_review_is_reported_by_git_as_an_interrupt() {
     use std::os::unix::process::ExitStatusExt;
     let r = slow_repo();
     let log = r.scratch().join("log");
-    let out = interrupt(git_cmd(&r, &["deep-review", "HEAD~1..HEAD"]), &log, "-INT");
+    let mut git = git_cmd(&r, &["deep-review", "HEAD~1..HEAD"]);
+    // As from a terminal: git with SIGINT at its default. A test run
+    // started in the background of a non-interactive shell inherits SIGINT
+    // ignored, and git then outlives its interrupted subcommand with
+    // "waitpid … No child processes" whatever the subcommand does.
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal() is async-signal-safe, as pre_exec requires.
+        unsafe {
+            git.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    }
+    let out = interrupt(git, &log, "-INT");
     let (_, stderr) = text(&out);
     // git dies by the signal itself or exits 130 (128 + SIGINT), as a
     // shell reports it either way; never 128 with an error of its own.
