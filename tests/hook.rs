@@ -766,13 +766,18 @@ fn ctrl_c_during_the_hook_aborts_the_push_and_leaves_no_files() {
     let tip = s.tip("main");
     s.work.commit_files("a", &[("a.txt", "a\n")]);
     let log = s.work.scratch().join("log");
-    let mut child = s
-        .work
-        .command(&["push", "-q", "origin", "main"])
-        .env("FAKE_LOG", &log)
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let mut push = s.work.command(&["push", "-q", "origin", "main"]);
+    push.env("FAKE_LOG", &log).process_group(0);
+    // SIGINT at its default, as from a terminal: a test run started in the
+    // background of a non-interactive shell inherits it ignored.
+    // SAFETY: signal() is async-signal-safe, as pre_exec requires.
+    unsafe {
+        push.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = push.spawn().unwrap();
     let t0 = Instant::now();
     while !log.exists() {
         assert!(t0.elapsed() < Duration::from_secs(20), "hook never started");

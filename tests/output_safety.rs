@@ -378,7 +378,17 @@ fn a_very_long_line_does_not_hide_the_rest_of_its_hunk() {
     let out = run(&r, &["HEAD~1..HEAD", "--plan", "--format", "json"]);
     ok(&out);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(plan["unfit"], serde_json::json!([]), "{plan:#}");
+    // What the reviewers do not see of the cut line is named, by line.
+    let unfit = plan["unfit"].as_array().unwrap();
+    assert_eq!(unfit.len(), 1, "{plan:#}");
+    assert_eq!(unfit[0]["path"], "app.py");
+    assert!(
+        unfit[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1 was cut"),
+        "{plan:#}"
+    );
     let chunks = plan["chunks"].as_array().unwrap();
     assert_eq!(chunks.len(), 1, "{plan:#}");
     let file = &plan["files"][0];
