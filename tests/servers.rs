@@ -479,6 +479,14 @@ fn a_repository_may_not_send_its_code_to_a_server_of_its_choosing() {
     let fault = FaultServer::start(vec![Reply::Answer(EMPTY.into())]);
     configure(&repo, &[("remote", &fault.base_url())], "");
     let models = models_dir(&repo, "");
+    // Untrusted, as a user's repository is by default; the file is read as
+    // the user vouches for it only below, so it is committed at the base.
+    repo.distrust();
+    let (base, head) = (repo.rev("HEAD~1"), repo.rev("HEAD"));
+    repo.git(&["checkout", "-q", &base]);
+    repo.git(&["add", "-f", ".deep-review.toml"]);
+    repo.git(&["commit", "-q", "-m", "configure"]);
+    repo.git(&["cherry-pick", &head]);
     let (out, _) = review(&repo, &models, &[], &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
