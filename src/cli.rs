@@ -3,28 +3,80 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-const AFTER_HELP: &str = "\
-Examples:
-  git deep-review                    review the current branch against its upstream
-  git deep-review origin/main..      review everything on HEAD that is not on origin/main
-  git deep-review main...feature     review feature from its merge base with main
-  git deep-review HEAD~3..HEAD --plan    show what would be reviewed, load no model
-  git deep-review --format sarif -o review.sarif
-  git deep-review hook install       block pushes on confirmed critical findings
-  git deep-review models             list the local models and whether they are verified
-  git deep-review init               choose reviewers from the models on this machine
-  git deep-review eval --from-history --mutants 20
-                                     measure the reviewers on this repository's own bugs
+/// The examples of `--help` and of the man page's EXAMPLES: (command, what it does).
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "git deep-review",
+        "review the current branch against its upstream",
+    ),
+    (
+        "git deep-review origin/main..",
+        "review everything on HEAD that is not on origin/main",
+    ),
+    (
+        "git deep-review main...feature",
+        "review feature from its merge base with main",
+    ),
+    (
+        "git deep-review HEAD~3..HEAD --plan",
+        "show what would be reviewed, load no model",
+    ),
+    (
+        "git deep-review --format sarif -o review.sarif",
+        "a report for code-scanning tools",
+    ),
+    (
+        "git deep-review hook install",
+        "block pushes on confirmed critical findings",
+    ),
+    (
+        "git deep-review models",
+        "list the local models and whether they are verified",
+    ),
+    (
+        "git deep-review init",
+        "choose reviewers from the models on this machine",
+    ),
+    (
+        "git deep-review eval --from-history --mutants 20",
+        "measure the reviewers on this repository's own bugs",
+    ),
+];
 
-Exit codes:
-  0  reviewed, nothing blocks (or nothing to review)
-  1  the gate policy blocks (a finding at or above the blocking severity with enough agreement)
-  2  usage or configuration error (bad range, unknown revision)
-  3  git problem (not a repository, shallow history)
-  4  model problem (missing, hash mismatch, corrupt)   5  I/O error writing the report, cache or hook
-  130 interrupted
+/// The exit codes, for `--help` and the man page's EXIT STATUS: (code, meaning).
+pub const EXIT_CODES: &[(i32, &str)] = &[
+    (crate::error::EXIT_OK, "reviewed, nothing blocks (or nothing to review)"),
+    (
+        crate::error::EXIT_BLOCKED,
+        "the gate policy blocks (a finding at or above the blocking severity with enough agreement)",
+    ),
+    (crate::error::EXIT_USAGE, "usage or configuration error (bad range, unknown revision)"),
+    (crate::error::EXIT_GIT, "git problem (not a repository, shallow history)"),
+    (crate::error::EXIT_MODEL, "model problem (missing, hash mismatch, corrupt)"),
+    (crate::error::EXIT_IO, "I/O error writing the report, cache or hook"),
+    (crate::error::EXIT_INTERRUPTED, "interrupted"),
+];
 
-Nothing is sent over the network: models run in this process from local GGUF files.";
+/// The text after `--help`'s options: examples and exit codes, from the tables above.
+fn after_help() -> String {
+    let mut s = String::from("Examples:\n");
+    for (cmd, what) in EXAMPLES {
+        if cmd.len() < 35 {
+            s.push_str(&format!("  {cmd:<35}{what}\n"));
+        } else {
+            s.push_str(&format!("  {cmd}\n  {:<35}{what}\n", ""));
+        }
+    }
+    s.push_str("\nExit codes:\n");
+    for (code, what) in EXIT_CODES {
+        s.push_str(&format!("  {code:<3} {what}\n"));
+    }
+    s.push_str(
+        "\nNothing is sent over the network: models run in this process from local GGUF files.\n\
+         `--version` says what a bug report needs; `git deep-review --help` opens the manual page.",
+    );
+    s
+}
 
 /// `git deep-review`: a code review of a commit range by several local models.
 #[derive(Debug, Parser)]
@@ -32,8 +84,9 @@ Nothing is sent over the network: models run in this process from local GGUF fil
     name = "git-deep-review",
     bin_name = "git deep-review",
     version,
+    disable_version_flag = true,
     about = "A senior-level code review of a commit range by several local GGUF models; no code leaves the machine.",
-    after_help = AFTER_HELP,
+    after_help = after_help(),
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -46,6 +99,15 @@ pub struct Cli {
 
     #[command(flatten)]
     pub global: GlobalArgs,
+
+    /// Print the version on one line.
+    #[arg(short = 'V', action = clap::ArgAction::Version)]
+    pub short_version: Option<bool>,
+
+    /// Print what a bug report needs: version, commit, llama.cpp build, back
+    /// ends, grammars compiled in and the default models' state (loads no model).
+    #[arg(long = "version")]
+    pub version: bool,
 }
 
 /// Options every subcommand understands.
@@ -218,6 +280,24 @@ pub enum Command {
     /// No branch, ref, index or work-tree file is changed.
     #[command(after_help = EVAL_AFTER_HELP)]
     Eval(EvalArgs),
+    /// Generate files made from this command line's own definitions, for
+    /// packagers: the manual pages.
+    #[command(subcommand)]
+    Generate(GenerateWhat),
+}
+
+/// What `git deep-review generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum GenerateWhat {
+    /// The manual pages (roff): git-deep-review(1) and one page per
+    /// subcommand, git-deep-review-SUBCOMMAND(1). Without --dir, prints
+    /// git-deep-review(1) to stdout.
+    Man {
+        /// Write every page into this directory (created if missing;
+        /// each file replaced atomically), e.g. /usr/share/man/man1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 const MODELS_AFTER_HELP: &str = "\
@@ -387,6 +467,7 @@ pub enum HookCommand {
     },
     /// Remove the hook and restore exactly what was there before.
     Uninstall {
+        /// Remove it from this hooks directory (the one given to `install --global`).
         #[arg(long, value_name = "DIR")]
         global: Option<PathBuf>,
     },

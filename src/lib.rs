@@ -29,6 +29,7 @@ mod commands;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod generate;
 pub mod hook;
 pub mod init;
 pub mod interrupt;
@@ -36,6 +37,7 @@ pub mod pipeline;
 pub mod prompts;
 pub mod standin;
 pub mod text;
+pub mod version;
 
 pub use error::{Error, Result};
 
@@ -43,6 +45,9 @@ use cli::{Cli, Command};
 
 /// Runs one invocation of `git deep-review` and returns its exit code.
 pub fn run(cli: Cli) -> Result<i32> {
+    if cli.version {
+        return version::print();
+    }
     match cli.command {
         Some(Command::Models { list, cmd }) => commands::models(list, cmd, &cli.global),
         Some(Command::Init {
@@ -54,6 +59,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Hook(cmd)) => commands::hook(cmd, &cli.global),
         Some(Command::Cache(cmd)) => commands::cache(cmd, &cli.global),
         Some(Command::Eval(args)) => commands::eval(&args, &cli.global),
+        Some(Command::Generate(what)) => generate::run(what),
         None => commands::review(&cli.review, &cli.global),
     }
 }

@@ -73,6 +73,29 @@ pub enum Kind {
     Globs,
 }
 
+impl Kind {
+    /// The value's type as the manual states it ("an integer from 0 to
+    /// 1000", "one of: on, off").
+    pub fn type_doc(&self) -> String {
+        match self {
+            Kind::Bool { .. } => "a boolean (true or false)".to_string(),
+            Kind::Int { min, max, .. } => format!("an integer from {min} to {max}"),
+            Kind::Size { min, .. } => {
+                format!("a size in bytes (a number, or 200MB, 8GiB), at least {min}")
+            }
+            Kind::Duration { .. } => "a duration (seconds, or 90s, 10m, 1h30m)".to_string(),
+            Kind::Choice { values, .. } => format!("one of: {}", values.join(", ")),
+            Kind::Lead => "a model reference (as a reviewer's model), or none".to_string(),
+            Kind::Verifier => {
+                "a model reference (manifest name, ollama:, hf:, lmstudio: or a GGUF path), or auto"
+                    .to_string()
+            }
+            Kind::ReportDir => "a directory (relative to the repository's top)".to_string(),
+            Kind::Globs => "a list of glob patterns".to_string(),
+        }
+    }
+}
+
 /// One configuration key.
 pub struct Key {
     /// `section.name` in the TOML files (and in [`super::Provenance`]).

@@ -1,0 +1,15 @@
+//! `git deep-review generate`: files made from the command line's own
+//! definitions (clap) and the configuration registry, so they cannot drift
+//! from the parser. Packagers run it at build time; `install.sh` runs it
+//! from the installed binary.
+
+pub mod man;
+
+use crate::cli::GenerateWhat;
+
+/// Runs `git deep-review generate WHAT`; returns the exit code.
+pub fn run(what: GenerateWhat) -> crate::Result<i32> {
+    match what {
+        GenerateWhat::Man { dir } => man::run(dir.as_deref()),
+    }
+}
