@@ -22,13 +22,13 @@ pub const COMMIT: &str = env!("GDR_BUILD_COMMIT");
 pub const DATE: &str = env!("GDR_BUILD_DATE");
 
 /// Prints the long version to stdout; exit code 0.
-pub fn print() -> crate::Result<i32> {
+pub fn print() -> crate::error::Result<i32> {
     use std::io::Write;
     let text = long_version();
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| crate::Error::io("writing the version", e))?;
+        .map_err(|e| crate::error::Error::io("writing the version", e))?;
     Ok(0)
 }
 

@@ -8,7 +8,7 @@ pub mod man;
 use crate::cli::GenerateWhat;
 
 /// Runs `git deep-review generate WHAT`; returns the exit code.
-pub fn run(what: GenerateWhat) -> crate::Result<i32> {
+pub fn run(what: GenerateWhat) -> crate::error::Result<i32> {
     match what {
         GenerateWhat::Man { dir } => man::run(dir.as_deref()),
     }
