@@ -75,6 +75,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     die "missing prerequisites: ${need_apt[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${need_apt[*]}) and run ./install.sh again."
   fi
 fi
+# Ubuntu's minimized images divert man-db's man to a stub that only says so
+# (tests/man.rs needs the real one): undo the diversion as `unminimize` does.
+if [ "$mode" = test ] && [ "$(id -u)" = 0 ] && command -v dpkg-divert >/dev/null \
+   && [ "$(dpkg-divert --truename /usr/bin/man)" = "/usr/bin/man.REAL" ]; then
+  say "restoring man-db's man (this image diverted it to a stub)"
+  rm -f /usr/bin/man
+  dpkg-divert --quiet --remove --rename /usr/bin/man
+fi
 command -v cargo >/dev/null || die "cargo not found. Install Rust (https://rustup.rs or your distribution's rustc/cargo) and run ./install.sh again."
 
 # --- models ------------------------------------------------------------------
