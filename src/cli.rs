@@ -61,10 +61,10 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
 fn after_help() -> String {
     let mut s = String::from("Examples:\n");
     for (cmd, what) in EXAMPLES {
-        if cmd.len() < 35 {
-            s.push_str(&format!("  {cmd:<35}{what}\n"));
+        if cmd.len() <= 36 {
+            s.push_str(&format!("  {cmd:<36} {what}\n"));
         } else {
-            s.push_str(&format!("  {cmd}\n  {:<35}{what}\n", ""));
+            s.push_str(&format!("  {cmd}\n  {:<36} {what}\n", ""));
         }
     }
     s.push_str("\nExit codes:\n");
