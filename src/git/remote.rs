@@ -46,7 +46,7 @@ pub fn public_uri(url: &str) -> Option<String> {
             }
             let host = url[..colon].rsplit('@').next()?;
             let path = url[colon + 1..].trim_start_matches('/');
-            return Some(format!("ssh://{}/{}", valid_host(host)?, encode_path(path)));
+            return Some(format!("ssh://{}{}", valid_host(host)?, encode_path(path)));
         }
     };
     if !matches!(
@@ -161,7 +161,7 @@ mod tests {
             ("https://host/a%20b#.git", Some("https://host/a%20b")),
             (
                 "https://host/ünï.git",
-                Some("https://host/%C3%BC%C3%B1%C3%AF.git"),
+                Some("https://host/%C3%BCn%C3%AF.git"),
             ),
             ("/srv/git/repo.git", None),
             ("../other", None),
