@@ -543,7 +543,7 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         Some(Format::Codequality) => Some(report::Format::Codequality),
         Some(Format::Text) => {
             return Err(Error::Usage(
-                "--format text is for --plan; a review is written as markdown, json or sarif"
+                "--format text is for --plan; a review is written as markdown, json, sarif or codequality"
                     .into(),
             ))
         }

@@ -82,7 +82,7 @@ fn split_port(s: &str) -> Option<(&str, Option<&str>)> {
         }
     };
     match port {
-        Some(p) if p.is_empty() => Some((host, None)),
+        Some("") => Some((host, None)),
         Some(p) if p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 5 => Some((host, Some(p))),
         Some(_) => None,
         None => Some((host, None)),
