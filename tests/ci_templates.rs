@@ -454,3 +454,35 @@ fn the_gitlab_script_writes_a_code_quality_report() {
     );
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn a_codequality_report_in_the_report_directory_keeps_its_review_record() {
+    // Without -o the report goes to the report directory with its JSON
+    // record beside it (same name, `.json`), which the next review reads;
+    // the Code Quality array must not be taken for such a record.
+    let (r, _, _) = request_repo();
+    r.write(".deep-review.toml", STANDIN);
+    r.write(".git/info/exclude", ".deep-review.toml\n");
+    let out = r
+        .deep_review(&["HEAD~1..HEAD", "--format", "codequality"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut names: Vec<String> = std::fs::read_dir(r.path.join(".git/deep-review/reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let stem = names[0]
+        .strip_suffix(".codequality")
+        .expect("the Code Quality report");
+    assert_eq!(names[1], format!("{stem}.json"), "{names:?}");
+    // The next review reads the record without a warning.
+    let out = r
+        .deep_review(&["HEAD~1..HEAD", "--format", "json", "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
+}
