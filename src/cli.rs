@@ -144,7 +144,7 @@ pub struct ReviewArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Output format. Review: markdown (default), json, sarif. Plan: text (default), json.
+    /// Output format. Review: markdown (default), json, sarif, codequality (GitLab). Plan: text (default), json.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
@@ -541,4 +541,6 @@ pub enum Format {
     Markdown,
     Json,
     Sarif,
+    /// GitLab's Code Quality report (`artifacts: reports: codequality:`).
+    Codequality,
 }

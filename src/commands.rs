@@ -540,9 +540,10 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         None | Some(Format::Markdown) => Some(report::Format::Markdown),
         Some(Format::Json) => Some(report::Format::Json),
         Some(Format::Sarif) => Some(report::Format::Sarif),
+        Some(Format::Codequality) => Some(report::Format::Codequality),
         Some(Format::Text) => {
             return Err(Error::Usage(
-                "--format text is for --plan; a review is written as markdown, json or sarif"
+                "--format text is for --plan; a review is written as markdown, json, sarif or codequality"
                     .into(),
             ))
         }

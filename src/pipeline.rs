@@ -588,6 +588,7 @@ impl<'r> Run<'r> {
             report.code_sent_to.dedup();
         }
         report.time_budget_secs = self.settings.time_budget_secs;
+        report.repository = crate::git::remote::repository_uri(self.repo);
         let timed_out = !result.not_reviewed.is_empty() && !interrupted;
         if !interrupted {
             mark_incomplete(

@@ -7,3 +7,4 @@ pub mod lang;
 pub mod parameters;
 pub mod push;
 pub mod range;
+pub mod remote;

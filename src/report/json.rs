@@ -68,6 +68,8 @@
 //!   fell back), `from_cache`, `duration_ms`}.
 //! * `demonstration_only`: every reviewer that ran is a demonstration
 //!   model, so the report is no review (the verdict's reason says so too).
+//! * `repository` (absent without a network remote): the remote's URL
+//!   without credentials, query or fragment (`git::remote`).
 
 use super::model::ReviewReport;
 

@@ -13,6 +13,7 @@
 //! review → report), one module per format, [`write`] (where it goes).
 
 pub mod assemble;
+pub mod codequality;
 pub mod escape;
 pub mod fallback;
 pub mod json;
@@ -33,5 +34,6 @@ pub fn render(report: &ReviewReport, format: Format) -> String {
         Format::Markdown => markdown::render(report),
         Format::Json => json::render(report),
         Format::Sarif => sarif::render(report),
+        Format::Codequality => codequality::render(report),
     }
 }

@@ -278,6 +278,11 @@ pub struct ReviewReport {
     /// ran out): the report covers only what was done, and says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<Incomplete>,
+    /// The repository's public address, credentials stripped
+    /// ([`crate::git::remote::repository_uri`]); absent without a network
+    /// remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
 }
 
 /// What a run that stopped early left undone.
@@ -432,6 +437,8 @@ pub enum Format {
     Markdown,
     Json,
     Sarif,
+    /// GitLab's Code Quality report ([`super::codequality`]).
+    Codequality,
 }
 
 impl ReviewReport {

@@ -59,6 +59,9 @@ pub fn extension(format: Format) -> &'static str {
         Format::Markdown => "md",
         Format::Json => "json",
         Format::Sarif => "sarif",
+        // Not `.json`: the report directory's `.json` files are review records
+        // (the JSON beside each report), which the next review reads.
+        Format::Codequality => "codequality",
     }
 }
 
