@@ -82,7 +82,7 @@ pub struct ReviewArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Output format. Review: markdown (default), json, sarif. Plan: text (default), json.
+    /// Output format. Review: markdown (default), json, sarif, html. Plan: text (default), json.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
@@ -460,4 +460,6 @@ pub enum Format {
     Markdown,
     Json,
     Sarif,
+    /// One self-contained HTML page (the diff with the findings at their lines).
+    Html,
 }

@@ -478,8 +478,13 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
         // summary is shown here, the gate decides as usual, and the push is
         // refused afterwards for the report (below).
         let path =
-            match pipeline::write_report(&mut outcome.report, report::Format::Markdown, None, &dir)
-            {
+            match pipeline::write_saved_report(
+                &mut outcome.report,
+                report::Format::Markdown,
+                None,
+                &dir,
+                settings.report_formats,
+            ) {
                 Ok(path) => path,
                 Err(e) => {
                     eprint!(
@@ -540,9 +545,10 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         None | Some(Format::Markdown) => Some(report::Format::Markdown),
         Some(Format::Json) => Some(report::Format::Json),
         Some(Format::Sarif) => Some(report::Format::Sarif),
+        Some(Format::Html) => Some(report::Format::Html),
         Some(Format::Text) => {
             return Err(Error::Usage(
-                "--format text is for --plan; a review is written as markdown, json or sarif"
+                "--format text is for --plan; a review is written as markdown, json, sarif or html"
                     .into(),
             ))
         }
@@ -601,7 +607,13 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     // not lose the review: it is printed on stdout instead, the summary
     // and the gate follow as usual, and only then is it an error (exit 5).
     let (path, unwritten) =
-        match pipeline::write_report(&mut outcome.report, format, args.output.as_deref(), &dir) {
+        match pipeline::write_saved_report(
+            &mut outcome.report,
+            format,
+            args.output.as_deref(),
+            &dir,
+            settings.report_formats,
+        ) {
             Ok(path) => (path, None),
             Err(e) => {
                 let text = report::render(&outcome.report, format);

@@ -224,6 +224,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         configuration: Vec::new(),
         time_budget_secs: 0,
         incomplete: None,
+        diff: DiffShown::of(&plan.files),
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

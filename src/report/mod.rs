@@ -1,5 +1,6 @@
 //! Stage 9: the checked review → one [`ReviewReport`], rendered as
-//! Markdown ([`markdown`]), JSON ([`json`]), SARIF ([`sarif`]) or a short
+//! Markdown ([`markdown`]), JSON ([`json`]), SARIF ([`sarif`]), one HTML
+//! page ([`html`]) or a short
 //! terminal summary ([`terminal`]).
 //!
 //! The report only assembles and renders: the pipeline hands over plain
@@ -15,6 +16,7 @@
 pub mod assemble;
 pub mod escape;
 pub mod fallback;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -33,5 +35,6 @@ pub fn render(report: &ReviewReport, format: Format) -> String {
         Format::Markdown => markdown::render(report),
         Format::Json => json::render(report),
         Format::Sarif => sarif::render(report),
+        Format::Html => html::render(report),
     }
 }

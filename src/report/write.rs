@@ -59,6 +59,7 @@ pub fn extension(format: Format) -> &'static str {
         Format::Markdown => "md",
         Format::Json => "json",
         Format::Sarif => "sarif",
+        Format::Html => "html",
     }
 }
 
