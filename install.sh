@@ -57,6 +57,10 @@ if [ "$mode" = test ]; then
   command -v node >/dev/null || need_apt+=(nodejs)
   command -v gofmt >/dev/null || need_apt+=(golang-go)
   command -v openssl >/dev/null || need_apt+=(openssl)
+  # tests/html_report.rs opens the HTML report in headless Chromium (driven
+  # by puppeteer-core from npm, below).
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+  command -v npm >/dev/null || need_apt+=(npm)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -90,6 +94,11 @@ if [ "$mode" = test ]; then
   # The tests are compiled first: llama-server is built with the ggml CPU
   # options of the llama.cpp that cargo compiled.
   cargo test --release --locked --no-run
+  # puppeteer-core (no browser download: it drives the system chromium),
+  # pinned, into tests/tools/node (git-ignored).
+  say "npm test tools: puppeteer-core"
+  npm install --prefix "$here/tests/tools/node" --no-audit --no-fund --loglevel=error \
+    puppeteer-core@25.19.0 >/dev/null || die "npm install of puppeteer-core failed (see the messages above)"
   say "llama-server for the server tests (built once; takes several minutes the first time)"
   llama_server=$("$here/tests/tools/llama-server.sh" --print-path) || die "building llama-server failed (see the messages above)"
   export GIT_DEEP_REVIEW_LLAMA_SERVER="$llama_server"

@@ -74,6 +74,7 @@ async function observe(page) {
       files: [...document.querySelectorAll("details.file")].map((d) => d.getAttribute("data-path")),
       files_open: [...document.querySelectorAll("details.file")].every((d) => d.open),
       subjects: [...document.querySelectorAll(".subject")].map((s) => s.textContent),
+      refuted: [...document.querySelectorAll("#refuted article.finding")].map((a) => a.getAttribute("data-file")),
       context_items: document.querySelectorAll("details.context-item").length,
       raw_reviews: document.querySelectorAll("details.raw-review").length,
       raw_text: [...document.querySelectorAll("pre.raw")].map((p) => p.textContent).join("\n"),
@@ -159,7 +160,12 @@ async function main() {
       for (const n of names) filters.reviewer[n] = await visibleWithout(page, "reviewer", n);
       o.filters = filters;
       const shot = path.join(spec.outdir, p.name + ".png");
-      await page.screenshot({ path: shot, fullPage: !p.viewport_only });
+      if (p.viewport_only) {
+        // The top of the page (verdict, filters, the first findings in the diff).
+        await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: 1280, height: 1700 } });
+      } else {
+        await page.screenshot({ path: shot, fullPage: true });
+      }
       o.screenshot = shot;
       o.requests = seen.requests;
       o.dialogs = seen.dialogs;

@@ -234,7 +234,11 @@ fn finding(out: &mut String, f: &ReportFinding, reviewers: usize, with_excerpt: 
         }
     }
     if !c.explanation.trim().is_empty() {
-        let _ = write!(out, "<div class=\"why\">{}</div>", esc(c.explanation.trim()));
+        let _ = write!(
+            out,
+            "<div class=\"why\">{}</div>",
+            esc(c.explanation.trim())
+        );
     }
     if !c.fix.trim().is_empty() {
         let _ = write!(
@@ -340,8 +344,8 @@ fn diff_file<'a>(
                     LineKind::Removed => ("del", '-'),
                     LineKind::Context => ("ctx", ' '),
                 };
-                let hit = l.kind != LineKind::Removed
-                    && l.new_line.is_some_and(|n| flagged.contains(&n));
+                let hit =
+                    l.kind != LineKind::Removed && l.new_line.is_some_and(|n| flagged.contains(&n));
                 let num = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
                 let _ = writeln!(
                     out,
@@ -531,7 +535,11 @@ fn header(out: &mut String, r: &ReviewReport) {
     for c in &r.configuration {
         row(out, "Configuration", esc(c));
     }
-    row(out, "Wall-clock time", esc(&human_duration(r.wall_clock_ms)));
+    row(
+        out,
+        "Wall-clock time",
+        esc(&human_duration(r.wall_clock_ms)),
+    );
     out.push_str("</table></details>\n");
 }
 
@@ -539,7 +547,11 @@ fn header(out: &mut String, r: &ReviewReport) {
 /// without scripts shows every finding and no controls that do nothing).
 fn filters(out: &mut String, r: &ReviewReport) {
     out.push_str("<form id=\"filters\" hidden><fieldset><legend>Severity</legend>");
-    for sev in [Severity::Critical, Severity::Important, Severity::Suggestion] {
+    for sev in [
+        Severity::Critical,
+        Severity::Important,
+        Severity::Suggestion,
+    ] {
         let s = sev.as_str();
         let _ = write!(
             out,
@@ -591,7 +603,11 @@ fn diff(out: &mut String, r: &ReviewReport) {
              line{} not shown{}{}.</p>",
             super::model::MAX_DIFF_LINES,
             r.diff.cut_lines,
-            if r.diff.cut_lines == 1 { " is" } else { "s are" },
+            if r.diff.cut_lines == 1 {
+                " is"
+            } else {
+                "s are"
+            },
             if r.diff.cut_files.is_empty() {
                 String::new()
             } else {
@@ -686,7 +702,9 @@ fn context(out: &mut String, r: &ReviewReport) {
                 esc(&t.label)
             );
             if t.text.is_empty() {
-                out.push_str("<p class=\"none\">Text not kept (the page's bound on context text).</p>");
+                out.push_str(
+                    "<p class=\"none\">Text not kept (the page's bound on context text).</p>",
+                );
             } else {
                 let _ = write!(out, "<pre>{}</pre>", esc(&t.text));
             }
@@ -730,7 +748,11 @@ fn design_and_prose(out: &mut String, r: &ReviewReport) {
     out.push_str("</section>\n");
     for (id, title, p) in [
         ("testing", "Testing Assessment", &r.testing),
-        ("documentation", "Documentation Assessment", &r.documentation),
+        (
+            "documentation",
+            "Documentation Assessment",
+            &r.documentation,
+        ),
         ("commits", "Commit Structure", &r.commit_structure),
     ] {
         let _ = writeln!(out, "<section id=\"{id}\"><h2>{title}</h2>");
@@ -743,7 +765,11 @@ fn not_reviewed(out: &mut String, r: &ReviewReport) {
     out.push_str("<section id=\"not-reviewed\"><h2>Not reviewed</h2>\n");
     let mut items: Vec<String> = Vec::new();
     for s in &r.skipped {
-        items.push(format!("<code>{}</code> ({})", esc(&s.path), esc(&s.reason)));
+        items.push(format!(
+            "<code>{}</code> ({})",
+            esc(&s.path),
+            esc(&s.reason)
+        ));
     }
     for n in &r.not_reviewed {
         items.push(format!(
@@ -831,7 +857,12 @@ fn retro(out: &mut String, r: &ReviewReport) {
     out.push_str("</table>\n");
     for x in &r.retro {
         if let Some(note) = &x.note {
-            let _ = writeln!(out, "<p><strong>{}</strong>: {}</p>", esc(&x.name), esc(note));
+            let _ = writeln!(
+                out,
+                "<p><strong>{}</strong>: {}</p>",
+                esc(&x.name),
+                esc(note)
+            );
         }
         if let Some(e) = &x.error {
             let _ = writeln!(
@@ -987,13 +1018,14 @@ mod tests {
         let hostile = "<img src=x onerror=alert(1)>.py \"q\" 'a' & </script><script>x()</script>";
         let e = esc(hostile);
         assert!(!e.contains('<') && !e.contains('>') && !e.contains('"') && !e.contains('\''));
-        assert_eq!(
-            esc("<b a=\"1\">&'"),
-            "&lt;b a=&quot;1&quot;&gt;&amp;&#39;"
-        );
+        assert_eq!(esc("<b a=\"1\">&'"), "&lt;b a=&quot;1&quot;&gt;&amp;&#39;");
         // Lines and tabs are kept (code), escapes and bidi overrides shown.
         assert_eq!(esc("a\n\tb"), "a\n\tb");
-        assert!(esc("x\u{1b}[31my").contains("\\u{1b}"), "{}", esc("x\u{1b}[31my"));
+        assert!(
+            esc("x\u{1b}[31my").contains("\\u{1b}"),
+            "{}",
+            esc("x\u{1b}[31my")
+        );
         assert!(esc("a\u{202e}b").contains("\\u{202e}"));
         assert!(!esc("a\rb").contains('\r'));
     }
@@ -1074,7 +1106,10 @@ mod tests {
                 old_lines: 0,
                 new_start: 1,
                 new_lines: 2,
-                lines: vec![line(LineKind::Added, 1, "y = 1"), line(LineKind::Added, 2, "x")],
+                lines: vec![
+                    line(LineKind::Added, 1, "y = 1"),
+                    line(LineKind::Added, 2, "x"),
+                ],
                 enclosing: None,
             }],
             language: Some("python".into()),
@@ -1089,7 +1124,10 @@ mod tests {
         let line2 = page.find("data-new-line=\"2\"").expect("line 2 shown");
         let card = page.find("<article class=\"finding").expect("the finding");
         assert!(card > line2, "the finding follows its line");
-        assert!(page[line2..card].matches("<tr").count() == 1, "right after it");
+        assert!(
+            page[line2..card].matches("<tr").count() == 1,
+            "right after it"
+        );
         assert!(!page.contains("id=\"diff-cut\""));
         // One line allowed: the second is cut and the finding moves to the
         // list of findings outside the diff.
@@ -1126,6 +1164,9 @@ mod tests {
         assert!(out.contains("Use `&lt;b&gt;` here"), "{out}");
         let mut out = String::new();
         prose(&mut out, "Use `<b>` and `y`.");
-        assert!(out.contains("Use <code>&lt;b&gt;</code> and <code>y</code>."), "{out}");
+        assert!(
+            out.contains("Use <code>&lt;b&gt;</code> and <code>y</code>."),
+            "{out}"
+        );
     }
 }
