@@ -115,7 +115,7 @@ fn prose(out: &mut String, text: &str) {
         .lines()
         .map(|line| {
             let parts: Vec<&str> = line.split('`').collect();
-            if parts.len() < 3 || parts.len() % 2 == 0 {
+            if parts.len() < 3 || parts.len().is_multiple_of(2) {
                 return esc(line);
             }
             parts
@@ -299,11 +299,11 @@ fn diff_file<'a>(
         }
     }
     let count = findings.len() - elsewhere.len();
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<details class=\"file\" open data-path=\"{}\" id=\"file-{index}\"><summary>{} \
          <span class=\"muted\">({})</span> <span class=\"stat-add\">+{}</span> \
-         <span class=\"stat-del\">−{}</span>{}</summary>\n",
+         <span class=\"stat-del\">−{}</span>{}</summary>",
         esc(&file.path),
         esc(&file.path),
         esc(&status_words(&file.status)),
