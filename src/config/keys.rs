@@ -845,6 +845,31 @@ mod tests {
     }
 
     #[test]
+    fn report_formats_take_either_order_and_refuse_other_words() {
+        use crate::config::settings::ReportFormats;
+        assert_eq!(
+            ReportFormats::parse("markdown"),
+            Some(ReportFormats::Markdown)
+        );
+        assert_eq!(ReportFormats::parse(" HTML "), Some(ReportFormats::Html));
+        assert_eq!(
+            ReportFormats::parse("html, markdown"),
+            Some(ReportFormats::MarkdownHtml)
+        );
+        for bad in ["", "pdf", "html,pdf", ","] {
+            assert_eq!(ReportFormats::parse(bad), None, "{bad:?}");
+        }
+        for v in ReportFormats::VALUES {
+            assert_eq!(ReportFormats::parse(v).map(ReportFormats::as_str), Some(*v));
+        }
+        // The saved report's main format comes first.
+        assert_eq!(
+            ReportFormats::MarkdownHtml.formats(),
+            &[crate::report::Format::Markdown, crate::report::Format::Html]
+        );
+    }
+
+    #[test]
     fn closest_finds_typos_only() {
         let keys = REGISTRY.iter().map(|k| k.git);
         assert_eq!(
