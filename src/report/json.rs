@@ -68,6 +68,10 @@
 //!   fell back), `from_cache`, `duration_ms`}.
 //! * `demonstration_only`: every reviewer that ran is a demonstration
 //!   model, so the report is no review (the verdict's reason says so too).
+//!
+//! Not in the document: the range's diff and the context's code, which the
+//! report carries only for `--format html` (git gives them; `context`
+//! lists what was shown).
 
 use super::model::ReviewReport;
 
