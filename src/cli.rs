@@ -144,7 +144,7 @@ pub struct ReviewArgs {
     #[arg(long)]
     pub plan: bool,
 
-    /// Output format. Review: markdown (default), json, sarif, codequality (GitLab). Plan: text (default), json.
+    /// Output format. Review: markdown (default), json, sarif, html, codequality (GitLab). Plan: text (default), json.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
@@ -543,4 +543,6 @@ pub enum Format {
     Sarif,
     /// GitLab's Code Quality report (`artifacts: reports: codequality:`).
     Codequality,
+    /// One self-contained HTML page (the diff with the findings at their lines).
+    Html,
 }

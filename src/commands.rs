@@ -477,19 +477,23 @@ fn run_pre_push(remote: Option<&str>, global: &GlobalArgs) -> Result<i32> {
         // A report that cannot be written does not hide the review: its
         // summary is shown here, the gate decides as usual, and the push is
         // refused afterwards for the report (below).
-        let path =
-            match pipeline::write_report(&mut outcome.report, report::Format::Markdown, None, &dir)
-            {
-                Ok(path) => path,
-                Err(e) => {
-                    eprint!(
-                        "{}",
-                        report::terminal::summary(&outcome.report, None, false)
-                    );
-                    unwritten.get_or_insert(e);
-                    None
-                }
-            };
+        let path = match pipeline::write_saved_report(
+            &mut outcome.report,
+            report::Format::Markdown,
+            None,
+            &dir,
+            settings.report_formats,
+        ) {
+            Ok(path) => path,
+            Err(e) => {
+                eprint!(
+                    "{}",
+                    report::terminal::summary(&outcome.report, None, false)
+                );
+                unwritten.get_or_insert(e);
+                None
+            }
+        };
         Ok(Some(outcome.report.gate_facts(path.as_deref())))
     };
     let code = hook::pre_push(
@@ -541,9 +545,10 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         Some(Format::Json) => Some(report::Format::Json),
         Some(Format::Sarif) => Some(report::Format::Sarif),
         Some(Format::Codequality) => Some(report::Format::Codequality),
+        Some(Format::Html) => Some(report::Format::Html),
         Some(Format::Text) => {
             return Err(Error::Usage(
-                "--format text is for --plan; a review is written as markdown, json, sarif or codequality"
+                "--format text is for --plan; a review is written as markdown, json, sarif, html or codequality"
                     .into(),
             ))
         }
@@ -601,16 +606,21 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     // A report that cannot be written (a read-only .git, a full disk) does
     // not lose the review: it is printed on stdout instead, the summary
     // and the gate follow as usual, and only then is it an error (exit 5).
-    let (path, unwritten) =
-        match pipeline::write_report(&mut outcome.report, format, args.output.as_deref(), &dir) {
-            Ok(path) => (path, None),
-            Err(e) => {
-                let text = report::render(&outcome.report, format);
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-                (None, Some(e))
-            }
-        };
+    let (path, unwritten) = match pipeline::write_saved_report(
+        &mut outcome.report,
+        format,
+        args.output.as_deref(),
+        &dir,
+        settings.report_formats,
+    ) {
+        Ok(path) => (path, None),
+        Err(e) => {
+            let text = report::render(&outcome.report, format);
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+            (None, Some(e))
+        }
+    };
     let code = review_outcome(args, global, &settings, &run, &outcome, path.as_deref())?;
     match unwritten {
         Some(e) => {

@@ -1229,6 +1229,39 @@ pub fn write_report(
     Ok(path)
 }
 
+/// [`write_report`], honouring `review.report_formats` for a review saved
+/// in the report directory in the default format: the first configured
+/// format is the report (its path is returned), the others are written
+/// beside it under the same name (`….md` and `….html`). With `-o` or
+/// another `--format`, exactly what was asked is written.
+pub fn write_saved_report(
+    report: &mut ReviewReport,
+    format: report::Format,
+    output: Option<&Path>,
+    default_dir: &Path,
+    formats: crate::config::ReportFormats,
+) -> Result<Option<PathBuf>> {
+    if output.is_some() || format != report::Format::Markdown {
+        return write_report(report, format, output, default_dir);
+    }
+    let all = formats.formats();
+    let path = write_report(report, all[0], None, default_dir)?;
+    if let Some(p) = &path {
+        let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+        let dir = p.parent().unwrap_or(default_dir);
+        for &other in &all[1..] {
+            let text = report::render(report, other);
+            let ext = report::write::extension(other);
+            if let Err(e) = report::write::to_new_file(dir, &stem, ext, text.as_bytes()) {
+                eprintln!(
+                    "git-deep-review: warning: could not write the report as {ext} beside it ({e})"
+                );
+            }
+        }
+    }
+    Ok(path)
+}
+
 /// Elapsed time as whole milliseconds.
 pub fn ms(d: Duration) -> u64 {
     d.as_millis() as u64

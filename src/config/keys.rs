@@ -12,8 +12,9 @@ use super::settings::{
     KEY_BLOCK_ON, KEY_CACHE_MAX_SIZE, KEY_CHUNK_TOKENS, KEY_CONTEXT, KEY_CONTEXT_LINES,
     KEY_CONTEXT_TOKENS, KEY_COUNT_UNCERTAIN, KEY_COUNT_UNRESOLVED, KEY_GATE, KEY_IGNORE,
     KEY_INSTRUCTIONS_MAX_BYTES, KEY_LEAD, KEY_MAX_FINDINGS, KEY_MAX_MEMORY, KEY_MIN_AGREEMENT,
-    KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_TAGS, KEY_THREADS,
-    KEY_TIME_BUDGET, KEY_UNREVIEWABLE, KEY_VERIFIER, KEY_VERIFY, KEY_VERIFY_VOTES, LEAD_NONE,
+    KEY_OFFLINE, KEY_ON_REVIEWER_FAILURE, KEY_ON_TIMEOUT, KEY_REPORT_DIR, KEY_REPORT_FORMATS,
+    KEY_TAGS, KEY_THREADS, KEY_TIME_BUDGET, KEY_UNREVIEWABLE, KEY_VERIFIER, KEY_VERIFY,
+    KEY_VERIFY_VOTES, LEAD_NONE,
 };
 use super::trust;
 use crate::severity::parse_severity;
@@ -262,6 +263,23 @@ pub static REGISTRY: &[Key] = &[
         default: None,
         unset: ".git/deep-review/reports",
         doc: "directory for reports, relative to the repository root",
+    },
+    Key {
+        toml: "review.report_formats",
+        git: KEY_REPORT_FORMATS,
+        flag: None,
+        kind: Kind::Choice {
+            values: super::settings::ReportFormats::VALUES,
+            get: |s| s.report_formats.as_str(),
+            set: |s, v| {
+                super::settings::ReportFormats::parse(v)
+                    .map(|f| s.report_formats = f)
+                    .is_some()
+            },
+        },
+        default: Some("markdown"),
+        unset: "",
+        doc: "what a review saved in the report directory is written as: markdown, html, or markdown,html (the HTML page beside the Markdown)",
     },
     Key {
         toml: "review.instructions_max_bytes",
@@ -847,6 +865,31 @@ mod tests {
                 assert!(!a.git.eq_ignore_ascii_case(b.git));
             }
         }
+    }
+
+    #[test]
+    fn report_formats_take_either_order_and_refuse_other_words() {
+        use crate::config::settings::ReportFormats;
+        assert_eq!(
+            ReportFormats::parse("markdown"),
+            Some(ReportFormats::Markdown)
+        );
+        assert_eq!(ReportFormats::parse(" HTML "), Some(ReportFormats::Html));
+        assert_eq!(
+            ReportFormats::parse("html, markdown"),
+            Some(ReportFormats::MarkdownHtml)
+        );
+        for bad in ["", "pdf", "html,pdf", ","] {
+            assert_eq!(ReportFormats::parse(bad), None, "{bad:?}");
+        }
+        for v in ReportFormats::VALUES {
+            assert_eq!(ReportFormats::parse(v).map(ReportFormats::as_str), Some(*v));
+        }
+        // The saved report's main format comes first.
+        assert_eq!(
+            ReportFormats::MarkdownHtml.formats(),
+            &[crate::report::Format::Markdown, crate::report::Format::Html]
+        );
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub const KEY_TIME_BUDGET: &str = "deep-review.timeBudget";
 pub const KEY_ON_TIMEOUT: &str = "deep-review.onTimeout";
 /// git config key: directory for reports. Default: `.git/deep-review/reports`.
 pub const KEY_REPORT_DIR: &str = "deep-review.reportDir";
+/// git config key: what a saved report is written as (`markdown`, `html`,
+/// `markdown,html`). Default: markdown.
+pub const KEY_REPORT_FORMATS: &str = "deep-review.reportFormats";
 /// git config key: model for the report's prose, or `none`. Default: `smollm2-135m`.
 pub const KEY_LEAD: &str = "deep-review.lead";
 /// Value of `review.lead` / `deep-review.lead` that turns the lead model off
@@ -152,6 +155,8 @@ pub struct Settings {
     /// Where reports go; `None` = `.git/deep-review/reports`. Relative paths
     /// from files and git config are already resolved against the repository root.
     pub report_dir: Option<PathBuf>,
+    /// What a review saved in the report directory is written as.
+    pub report_formats: ReportFormats,
     /// Size bound of the review cache, in bytes.
     pub cache_max_bytes: u64,
     /// Inference threads; `None` = the cores other processes leave free.
@@ -184,6 +189,58 @@ pub struct Settings {
     /// The repository's files were read from the base of the range (not
     /// the work tree): a change to them in the range is not yet in force.
     pub repo_files_from_base: bool,
+}
+
+/// `review.report_formats`: the formats of a review saved in the report
+/// directory (no `-o`, no other `--format`); its JSON is always beside it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReportFormats {
+    #[default]
+    Markdown,
+    Html,
+    MarkdownHtml,
+}
+
+impl ReportFormats {
+    /// The accepted spellings (the words in any order, comma-separated).
+    pub const VALUES: &'static [&'static str] = &["markdown", "html", "markdown,html"];
+
+    /// Parses a comma-separated list of `markdown` and `html`.
+    pub fn parse(s: &str) -> Option<ReportFormats> {
+        let (mut md, mut html) = (false, false);
+        for w in s.split(',').map(|w| w.trim().to_ascii_lowercase()) {
+            match w.as_str() {
+                "markdown" | "md" => md = true,
+                "html" => html = true,
+                _ => return None,
+            }
+        }
+        match (md, html) {
+            (true, false) => Some(ReportFormats::Markdown),
+            (false, true) => Some(ReportFormats::Html),
+            (true, true) => Some(ReportFormats::MarkdownHtml),
+            (false, false) => None,
+        }
+    }
+
+    /// The configured list as written in a file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormats::Markdown => "markdown",
+            ReportFormats::Html => "html",
+            ReportFormats::MarkdownHtml => "markdown,html",
+        }
+    }
+
+    /// The formats to write, the main one (whose path is shown) first.
+    pub fn formats(self) -> &'static [crate::report::Format] {
+        use crate::report::Format;
+        match self {
+            ReportFormats::Markdown => &[Format::Markdown],
+            ReportFormats::Html => &[Format::Html],
+            ReportFormats::MarkdownHtml => &[Format::Markdown, Format::Html],
+        }
+    }
 }
 
 /// `review.verify`: whether each consolidated finding goes to a verifier.
@@ -253,6 +310,7 @@ impl Default for Settings {
             time_budget_secs: DEFAULT_TIME_BUDGET_SECS,
             on_timeout: OnTimeout::Allow,
             report_dir: None,
+            report_formats: ReportFormats::Markdown,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             threads: None,
             batch_decode: crate::config::sampling::BatchDecode::Auto,

@@ -225,6 +225,7 @@ pub fn assemble(input: ReportInput<'_>) -> ReviewReport {
         time_budget_secs: 0,
         incomplete: None,
         repository: None,
+        diff: DiffShown::of(&plan.files),
     };
     report.executive_summary = Prose {
         text: fallback::executive_summary(&report),

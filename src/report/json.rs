@@ -70,6 +70,10 @@
 //!   model, so the report is no review (the verdict's reason says so too).
 //! * `repository` (absent without a network remote): the remote's URL
 //!   without credentials, query or fragment (`git::remote`).
+//!
+//! Not in the document: the range's diff and the context's code, which the
+//! report carries only for `--format html` (git gives them; `context`
+//! lists what was shown).
 
 use super::model::ReviewReport;
 

@@ -1,5 +1,6 @@
 //! Stage 9: the checked review → one [`ReviewReport`], rendered as
-//! Markdown ([`markdown`]), JSON ([`json`]), SARIF ([`sarif`]) or a short
+//! Markdown ([`markdown`]), JSON ([`json`]), SARIF ([`sarif`]), one HTML
+//! page ([`html`]) or a short
 //! terminal summary ([`terminal`]).
 //!
 //! The report only assembles and renders: the pipeline hands over plain
@@ -16,6 +17,7 @@ pub mod assemble;
 pub mod codequality;
 pub mod escape;
 pub mod fallback;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -35,5 +37,6 @@ pub fn render(report: &ReviewReport, format: Format) -> String {
         Format::Json => json::render(report),
         Format::Sarif => sarif::render(report),
         Format::Codequality => codequality::render(report),
+        Format::Html => html::render(report),
     }
 }

@@ -24,6 +24,13 @@ pub const MAX_EXCERPT_LINES: usize = 40;
 pub const MAX_RAW_CHARS: usize = 20_000;
 /// Most characters of one chunk's thinking kept in the appendix and JSON.
 pub const MAX_THINKING_CHARS: usize = 8_000;
+/// Most diff lines the HTML report shows (a huge range must not make a
+/// page of hundreds of megabytes); the rest is named as cut.
+pub const MAX_DIFF_LINES: usize = 20_000;
+/// Longest diff line shown, in characters (minified files).
+pub const MAX_DIFF_LINE_CHARS: usize = 2_000;
+/// Most characters of context text kept for the HTML report, all chunks together.
+pub const MAX_CONTEXT_TEXT_CHARS: usize = 2_000_000;
 
 /// A commit author, deduplicated by e-mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,6 +290,69 @@ pub struct ReviewReport {
     /// remote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// The range's diff, bounded, for the HTML report. Not part of the
+    /// JSON document (its schema is unchanged; the diff is git's to give).
+    #[serde(skip)]
+    pub diff: DiffShown,
+}
+
+/// The diff of the range as the HTML report shows it: the reviewed files'
+/// hunks in plan order, cut at [`MAX_DIFF_LINES`] lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiffShown {
+    pub files: Vec<crate::git::diff::FileDiff>,
+    /// Diff lines left out because of [`MAX_DIFF_LINES`].
+    pub cut_lines: usize,
+    /// Files (wholly or partly) left out for that reason.
+    pub cut_files: Vec<String>,
+    /// Lines clipped to [`MAX_DIFF_LINE_CHARS`].
+    pub clipped_lines: usize,
+}
+
+impl DiffShown {
+    /// The first [`MAX_DIFF_LINES`] lines of `files`, long lines clipped.
+    pub fn of(files: &[crate::git::diff::FileDiff]) -> DiffShown {
+        Self::bounded(files, MAX_DIFF_LINES)
+    }
+
+    /// [`DiffShown::of`] with another bound (tests).
+    pub fn bounded(files: &[crate::git::diff::FileDiff], max_lines: usize) -> DiffShown {
+        let mut out = DiffShown::default();
+        let mut left = max_lines;
+        for f in files {
+            let total: usize = f.hunks.iter().map(|h| h.lines.len()).sum();
+            let mut file = f.clone();
+            if total > left {
+                out.cut_lines += total - left;
+                out.cut_files.push(f.path.clone());
+                let mut keep = left;
+                file.hunks.retain_mut(|h| {
+                    if keep == 0 {
+                        return false;
+                    }
+                    h.lines.truncate(keep);
+                    keep -= h.lines.len();
+                    true
+                });
+            }
+            left -= file.hunks.iter().map(|h| h.lines.len()).sum::<usize>();
+            for h in &mut file.hunks {
+                for l in &mut h.lines {
+                    if l.text.chars().count() > MAX_DIFF_LINE_CHARS {
+                        let mut t: String = l.text.chars().take(MAX_DIFF_LINE_CHARS).collect();
+                        t.push('…');
+                        l.text = t;
+                        out.clipped_lines += 1;
+                    }
+                }
+            }
+            if total > 0 && file.hunks.is_empty() {
+                continue;
+            }
+            out.files.push(file);
+        }
+        out
+    }
 }
 
 /// What a run that stopped early left undone.
@@ -339,6 +409,20 @@ pub struct ContextChunk {
     pub dropped: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The items with the code shown, for the HTML report (not in the
+    /// JSON: the code is the repository's, `items` says what it was).
+    #[serde(skip)]
+    pub shown: Vec<ContextText>,
+}
+
+/// One context item with its text, as the reviewers read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextText {
+    /// `kind path:start-end (tokens): reason`, as in `items`.
+    pub label: String,
+    pub path: String,
+    /// The numbered lines shown (empty past [`MAX_CONTEXT_TEXT_CHARS`]).
+    pub text: String,
 }
 
 impl ContextShown {
@@ -347,6 +431,18 @@ impl ContextShown {
         if !plan.enabled {
             return None;
         }
+        let mut left = MAX_CONTEXT_TEXT_CHARS;
+        let label = |i: &crate::context::ContextItem| {
+            format!(
+                "{} {}:{}-{} ({} tokens): {}",
+                i.kind.as_str(),
+                i.path,
+                i.start,
+                i.end,
+                i.tokens,
+                i.reason
+            )
+        };
         Some(ContextShown {
             budget: plan.budget,
             counted_with: plan.counted_with.clone(),
@@ -358,23 +454,28 @@ impl ContextShown {
                     chunk: p.chunk,
                     budget: p.budget,
                     tokens: p.tokens,
-                    items: p
+                    items: p.items.iter().map(label).collect(),
+                    dropped: p.dropped.len(),
+                    note: p.note.clone(),
+                    shown: p
                         .items
                         .iter()
                         .map(|i| {
-                            format!(
-                                "{} {}:{}-{} ({} tokens): {}",
-                                i.kind.as_str(),
-                                i.path,
-                                i.start,
-                                i.end,
-                                i.tokens,
-                                i.reason
-                            )
+                            let n = i.text.chars().count();
+                            let text = if n <= left {
+                                left -= n;
+                                i.text.clone()
+                            } else {
+                                left = 0;
+                                String::new()
+                            };
+                            ContextText {
+                                label: label(i),
+                                path: i.path.clone(),
+                                text,
+                            }
                         })
                         .collect(),
-                    dropped: p.dropped.len(),
-                    note: p.note.clone(),
                 })
                 .collect(),
         })
@@ -439,6 +540,8 @@ pub enum Format {
     Sarif,
     /// GitLab's Code Quality report ([`super::codequality`]).
     Codequality,
+    /// One self-contained page (see [`super::html`]).
+    Html,
 }
 
 impl ReviewReport {

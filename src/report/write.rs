@@ -62,6 +62,7 @@ pub fn extension(format: Format) -> &'static str {
         // Not `.json`: the report directory's `.json` files are review records
         // (the JSON beside each report), which the next review reads.
         Format::Codequality => "codequality",
+        Format::Html => "html",
     }
 }
 
