@@ -66,6 +66,11 @@ pub struct GlobalArgs {
     /// Show llama.cpp's own log and more detail.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Do not pipe long output (the review summary, --plan, config, models,
+    /// eval) through the pager, as `git --no-pager`.
+    #[arg(short = 'P', long, global = true)]
+    pub no_pager: bool,
 }
 
 /// Options of the review itself (the default command).
@@ -218,6 +223,19 @@ pub enum Command {
     /// No branch, ref, index or work-tree file is changed.
     #[command(after_help = EVAL_AFTER_HELP)]
     Eval(EvalArgs),
+    /// Print files generated from these definitions, for packagers.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+/// What `git deep-review generate` prints.
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// The completion script for SHELL on stdout (`install.sh` installs them).
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::generate::completions::Shell,
+    },
 }
 
 const MODELS_AFTER_HELP: &str = "\
@@ -247,6 +265,12 @@ pub struct ModelsListArgs {
     /// from the repository's top directory, else the current directory).
     #[arg(long, value_name = "MODEL", conflicts_with = "format")]
     pub path: Option<String>,
+
+    /// Print only the model references, one a line (manifest names, then
+    /// store references), for shell completion: loads no model, hashes
+    /// nothing.
+    #[arg(long, conflicts_with_all = ["format", "path"])]
+    pub names: bool,
 }
 
 const EVAL_AFTER_HELP: &str = "\

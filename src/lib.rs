@@ -29,9 +29,11 @@ mod commands;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod generate;
 pub mod hook;
 pub mod init;
 pub mod interrupt;
+pub mod pager;
 pub mod pipeline;
 pub mod prompts;
 pub mod standin;
@@ -54,6 +56,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Hook(cmd)) => commands::hook(cmd, &cli.global),
         Some(Command::Cache(cmd)) => commands::cache(cmd, &cli.global),
         Some(Command::Eval(args)) => commands::eval(&args, &cli.global),
+        Some(Command::Generate(cli::GenerateCommand::Completions { shell })) => {
+            use clap::CommandFactory;
+            let text = generate::completions::script(shell, &Cli::command());
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+                .map_err(|e| Error::io("writing the completion script", e))?;
+            Ok(error::EXIT_OK)
+        }
         None => commands::review(&cli.review, &cli.global),
     }
 }
