@@ -448,7 +448,8 @@ function __gdr_fish_models
 end
 function __gdr_fish_refs
     set -l tok (commandline -ct)
-    set -l pfx (string match -r '^.*\.\.\.?' -- $tok)
+    # (an empty list would make `$pfx$r` empty too: fish multiplies lists)
+    set -l pfx (string match -r '^.*\.\.\.?' -- $tok; or echo '')
     for r in (git for-each-ref --format='%(refname:short)' 2>/dev/null) HEAD
         echo $pfx$r
     end
