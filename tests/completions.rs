@@ -7,8 +7,9 @@
 //! (git calls `_git_deep_review`, loading it through bash-completion's
 //! loader from `$XDG_DATA_HOME/bash-completion/completions/git-deep-review`,
 //! where `install.sh` puts it). fish: `complete -C` with the files in
-//! `$XDG_CONFIG_HOME/fish/{completions,conf.d}`. zsh: a syntax check
-//! (`zsh -n`); driving zsh's completion needs a terminal.
+//! `$XDG_CONFIG_HOME/fish/{completions,conf.d}`. zsh: an interactive zsh
+//! on a pseudo-terminal (zsh/zpty) with compinit and the file on `fpath`,
+//! and a syntax check (`zsh -n`).
 //!
 //! bash, fish and zsh come from `./install.sh --test`; a missing one fails
 //! the test, saying so.
@@ -81,6 +82,9 @@ impl Setup {
             generated("fish-git"),
         )
         .unwrap();
+        let zsh_dir = home.join(".local/share/zsh/site-functions");
+        std::fs::create_dir_all(&zsh_dir).unwrap();
+        std::fs::write(zsh_dir.join("_git-deep-review"), generated("zsh")).unwrap();
         Setup { repo, home }
     }
 
@@ -164,6 +168,61 @@ impl Setup {
             .collect()
     }
 }
+
+impl Setup {
+    /// What an interactive zsh shows after `line` and Tab (escape
+    /// sequences removed), driven through a pseudo-terminal (zsh/zpty), with
+    /// compinit and the file installed in `~/.local/share/zsh/site-functions`
+    /// put on `fpath` as the README says.
+    fn zsh(&self, line: &str) -> String {
+        need("/usr/bin/zsh", "zsh");
+        let out = self
+            .shell("zsh")
+            .arg("-f")
+            .arg("-c")
+            .arg(ZSH_DRIVER)
+            .arg("driver")
+            .arg(line)
+            .arg(self.home.join(".local/share/zsh/site-functions"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        // ESC [ parameters letter: colours, cursor moves.
+        let mut clean = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for d in chars.by_ref() {
+                        if d.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            clean.push(c);
+        }
+        clean
+            .split_once("READY")
+            .map_or(clean.clone(), |(_, after)| after.to_string())
+    }
+}
+
+/// Starts an interactive zsh on a pseudo-terminal, sets up compinit with
+/// $2 on fpath, types $1 and Tab, and prints what the terminal showed.
+const ZSH_DRIVER: &str = r#"
+zmodload zsh/zpty || exit 1
+zpty -b z 'TERM=dumb zsh -f -i'
+zpty -w z "PS1='>>'; fpath=($2 \$fpath); autoload -Uz compinit; compinit -u -D; LISTMAX=1000; print READY"
+out=; for i in {1..100}; do zpty -r -t z chunk && out+=$chunk; [[ $out == *READY*'>>'* ]] && break; sleep 0.1; done
+zpty -w -n z "$1"$'\t'
+sleep 3
+out=; while zpty -r -t z chunk; do out+=$chunk; done
+print -r -- "READY$out"
+zpty -d z
+"#;
 
 /// Loads bash-completion (which loads git's completion on demand), then
 /// completes $1 as readline would: the words split on blanks, an empty
@@ -321,6 +380,28 @@ fn fish_completes_as_a_git_subcommand_and_dashed() {
     );
     assert_eq!(s.fish("git deep-review main..fea"), ["main..feature-login"]);
     assert!(has(&s.fish("git-deep-review --col"), "--color"));
+}
+
+#[test]
+fn zsh_completes_as_a_git_subcommand_for_real() {
+    let s = Setup::new();
+    let shown = s.zsh("git deep-review models remove ");
+    assert!(
+        shown.contains("smollm2-135m"),
+        "models remove <Tab>: {shown}"
+    );
+    let shown = s.zsh("git deep-review models ");
+    assert!(
+        shown.contains("remove") && shown.contains("list"),
+        "{shown}"
+    );
+    let shown = s.zsh("git deep-review feat");
+    assert!(shown.contains("git deep-review feature-login"), "{shown}");
+    let shown = s.zsh("git deep-review --format ");
+    assert!(
+        shown.contains("sarif") && shown.contains("markdown"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -387,6 +387,11 @@ fn zsh(root: &Command) -> String {
         out.push_str(&l);
         out.push('\n');
     }
+    // The review's RANGE and the subcommands share the first word: in
+    // clap_complete's script the optional RANGE takes `models` and the
+    // subcommand's own arguments are never reached. The range goes to the
+    // commands' list instead, and the root dispatch reads the first word.
+    let mut out = zsh_range_among_commands(out);
     // The helpers go before the generated function is first called (the
     // file ends with a call when it is autoloaded).
     let helpers = ZSH_HELPERS;
@@ -395,6 +400,29 @@ fn zsh(root: &Command) -> String {
         None => out.push_str(helpers),
     }
     out
+}
+
+fn zsh_range_among_commands(text: String) -> String {
+    let mut out: String = text
+        .lines()
+        .filter(|l| !l.starts_with("'::range -- "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (from, to) in [
+        (
+            "words=($line[2] \"${words[@]}\")",
+            "words=($line[1] \"${words[@]}\")",
+        ),
+        ("command-$line[2]:\"", "command-$line[1]:\""),
+        ("case $line[2] in", "case $line[1] in"),
+    ] {
+        out = out.replacen(from, to, 1);
+    }
+    out.replacen(
+        "    _describe -t commands 'git-deep-review commands' commands \"$@\"",
+        "    __gdr_zsh_ranges\n    _describe -t commands 'git-deep-review commands' commands \"$@\"",
+        1,
+    )
 }
 
 const ZSH_HELPERS: &str = r#"# Model references from `git deep-review models --names` (no model loaded).
@@ -535,6 +563,20 @@ mod tests {
         assert!(
             zsh.contains(":__gdr_zsh_ranges'"),
             "the range action is missing"
+        );
+        assert!(
+            zsh.contains(
+                "    __gdr_zsh_ranges\n    _describe -t commands 'git-deep-review commands'"
+            ),
+            "the range is not among the commands"
+        );
+        assert!(
+            !zsh.contains("'::range -- "),
+            "the range positional hides the subcommands"
+        );
+        assert!(
+            zsh.contains("case $line[1] in") && !zsh.contains("case $line[2] in"),
+            "the root dispatch"
         );
         assert!(
             zsh.contains(":MODEL:__gdr_zsh_models'"),
