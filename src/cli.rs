@@ -128,6 +128,11 @@ pub struct GlobalArgs {
     /// Show llama.cpp's own log and more detail.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Do not pipe long output (the review summary, --plan, config, models,
+    /// eval) through the pager, as `git --no-pager`.
+    #[arg(short = 'P', long, global = true)]
+    pub no_pager: bool,
 }
 
 /// Options of the review itself (the default command).
@@ -281,7 +286,7 @@ pub enum Command {
     #[command(after_help = EVAL_AFTER_HELP)]
     Eval(EvalArgs),
     /// Generate files made from this command line's own definitions, for
-    /// packagers: the manual pages.
+    /// packagers: the manual pages and the shell completions.
     #[command(subcommand)]
     Generate(GenerateWhat),
 }
@@ -297,6 +302,11 @@ pub enum GenerateWhat {
         /// each file replaced atomically), e.g. /usr/share/man/man1.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+    /// The completion script for SHELL on stdout (`install.sh` installs them).
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::generate::completions::Shell,
     },
 }
 
@@ -327,6 +337,12 @@ pub struct ModelsListArgs {
     /// from the repository's top directory, else the current directory).
     #[arg(long, value_name = "MODEL", conflicts_with = "format")]
     pub path: Option<String>,
+
+    /// Print only the model references, one a line (manifest names, then
+    /// store references), for shell completion: loads no model, hashes
+    /// nothing.
+    #[arg(long, conflicts_with_all = ["format", "path"])]
+    pub names: bool,
 }
 
 const EVAL_AFTER_HELP: &str = "\

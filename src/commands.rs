@@ -170,6 +170,7 @@ pub fn show_config(global: &GlobalArgs) -> Result<i32> {
     let repo = open(global)?;
     let (settings, prov, manifest) =
         settings_for(&repo, &ReviewArgs::default(), ConfigAt::Default)?;
+    crate::pager::start(global);
     let mut out = std::io::stdout().lock();
     config::write_effective(&settings, &prov, &mut out)
         .map_err(|e| Error::io("writing the configuration", e))?;
@@ -360,6 +361,16 @@ fn list_models(
     env: &crate::engine::stores::StoreEnv,
     global: &GlobalArgs,
 ) -> Result<()> {
+    if args.names {
+        let mut out = std::io::stdout().lock();
+        for n in crate::generate::completions::model_names(env) {
+            writeln!(out, "{n}").map_err(|e| Error::io("writing the model names", e))?;
+        }
+        return Ok(());
+    }
+    if args.path.is_none() {
+        crate::pager::start(global);
+    }
     let mut out = std::io::stdout().lock();
     if let Some(model) = &args.path {
         let base = model_path_base(model, global)?;
@@ -567,6 +578,7 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
     let plan_ms = pipeline::ms(t0.elapsed());
     let Some(format) = format else {
         let context = run.plan_context(&plan)?;
+        crate::pager::start(global);
         return print_plan(&plan, &context, args.format);
     };
     let say = |msg: String| {
@@ -602,6 +614,11 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         return Err(Error::Interrupted);
     }
     outcome.report.timings.plan_ms = plan_ms;
+    // The pager starts once the review is done: while the models run, the
+    // terminal shows their progress (stderr).
+    if !global.quiet || args.output.as_deref() == Some(std::path::Path::new("-")) {
+        crate::pager::start(global);
+    }
     let dir = pipeline::report_dir(&repo, &settings);
     // A report that cannot be written (a read-only .git, a full disk) does
     // not lose the review: it is printed on stdout instead, the summary
@@ -614,6 +631,11 @@ pub fn review(args: &ReviewArgs, global: &GlobalArgs) -> Result<i32> {
         settings.report_formats,
     ) {
         Ok(path) => (path, None),
+        // The pager (or `| head`) was quit before the report's end: the
+        // reader's choice, not a failure; the gate still decides.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            (None, None)
+        }
         Err(e) => {
             let text = report::render(&outcome.report, format);
             let mut out = std::io::stdout().lock();
@@ -667,8 +689,14 @@ fn review_outcome(
             eprint!("{summary}");
         } else {
             let mut out = std::io::stdout().lock();
-            out.write_all(summary.as_bytes())
-                .map_err(|e| Error::io("writing the summary", e))?;
+            // A pager quit early closes the pipe: the gate below still
+            // decides the exit code.
+            match out.write_all(summary.as_bytes()).and_then(|_| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Error::io("writing the summary", e))
+                }
+                _ => {}
+            }
         }
     }
     if args.gate {
@@ -721,7 +749,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
         }
     };
     if args.context {
-        return eval_context(&repo, args, &settings, &say);
+        return eval_context(&repo, args, &settings, global, &say);
     }
     let sources = crate::eval::CaseSources {
         cases_file: args.cases.clone(),
@@ -739,6 +767,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
     // Cases are gathered and checked before any model loads.
     let cases = crate::eval::gather(&repo, &sources, &say)?;
     if args.list {
+        crate::pager::start(global);
         let mut out = std::io::stdout().lock();
         let io = |e| Error::io("writing the cases", e);
         if json {
@@ -768,6 +797,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalArgs) -> Result<i32> {
         &say,
     )?;
     let scores = crate::eval::score::score(&outcomes, args.tolerance);
+    crate::pager::start(global);
     let mut out = std::io::stdout().lock();
     let io = |e| Error::io("writing the scores", e);
     if json {
@@ -784,6 +814,7 @@ fn eval_context(
     repo: &gix::Repository,
     args: &EvalArgs,
     settings: &config::Settings,
+    global: &GlobalArgs,
     say: &dyn Fn(&str),
 ) -> Result<i32> {
     use crate::eval::context_recall;
@@ -818,6 +849,7 @@ fn eval_context(
         .map(str::trim)
         .filter(|r| !r.is_empty());
     let report = context_recall::measure(repo, range, settings, &opts, say)?;
+    crate::pager::start(global);
     let mut out = std::io::stdout().lock();
     let io = |e| Error::io("writing the context recall", e);
     if args.format == crate::cli::EvalFormat::Json {

@@ -33,6 +33,7 @@ pub mod generate;
 pub mod hook;
 pub mod init;
 pub mod interrupt;
+pub mod pager;
 pub mod pipeline;
 pub mod prompts;
 pub mod standin;

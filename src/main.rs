@@ -22,6 +22,9 @@ fn main() {
             }
         }
     };
+    // The pager shows what was printed until the user quits it; the exit
+    // code stays the command's (a pager quit early is not a failure).
+    git_deep_review::pager::finish();
     // Interrupted and cleaned up: end by the signal, as git and shells
     // expect (git reports 128 + the signal's number, and no error of its own).
     if code == git_deep_review::error::EXIT_INTERRUPTED {

@@ -36,7 +36,9 @@ impl ColorChoice {
     /// Decides for this process's stdout and environment.
     pub fn enabled(self) -> bool {
         let no_color = std::env::var("NO_COLOR").ok();
-        self.decide(std::io::stdout().is_terminal(), no_color.as_deref())
+        // Through our pager the terminal is still the reader (less -R).
+        let terminal = std::io::stdout().is_terminal() || crate::pager::active();
+        self.decide(terminal, no_color.as_deref())
     }
 }
 
