@@ -1229,6 +1229,18 @@ pub fn write_report(
     Ok(path)
 }
 
+/// The formats `review.report_formats` names, the main one (whose path is
+/// shown) first. Here rather than in `config`, which must not depend on
+/// `report` (tests/module_graph.rs).
+pub fn saved_formats(formats: crate::config::ReportFormats) -> &'static [report::Format] {
+    use crate::config::ReportFormats;
+    match formats {
+        ReportFormats::Markdown => &[report::Format::Markdown],
+        ReportFormats::Html => &[report::Format::Html],
+        ReportFormats::MarkdownHtml => &[report::Format::Markdown, report::Format::Html],
+    }
+}
+
 /// [`write_report`], honouring `review.report_formats` for a review saved
 /// in the report directory in the default format: the first configured
 /// format is the report (its path is returned), the others are written
@@ -1244,7 +1256,7 @@ pub fn write_saved_report(
     if output.is_some() || format != report::Format::Markdown {
         return write_report(report, format, output, default_dir);
     }
-    let all = formats.formats();
+    let all = saved_formats(formats);
     let path = write_report(report, all[0], None, default_dir)?;
     if let Some(p) = &path {
         let stem = p.file_stem().unwrap_or_default().to_string_lossy();

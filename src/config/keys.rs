@@ -885,11 +885,6 @@ mod tests {
         for v in ReportFormats::VALUES {
             assert_eq!(ReportFormats::parse(v).map(ReportFormats::as_str), Some(*v));
         }
-        // The saved report's main format comes first.
-        assert_eq!(
-            ReportFormats::MarkdownHtml.formats(),
-            &[crate::report::Format::Markdown, crate::report::Format::Html]
-        );
     }
 
     #[test]

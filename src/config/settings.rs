@@ -231,16 +231,6 @@ impl ReportFormats {
             ReportFormats::MarkdownHtml => "markdown,html",
         }
     }
-
-    /// The formats to write, the main one (whose path is shown) first.
-    pub fn formats(self) -> &'static [crate::report::Format] {
-        use crate::report::Format;
-        match self {
-            ReportFormats::Markdown => &[Format::Markdown],
-            ReportFormats::Html => &[Format::Html],
-            ReportFormats::MarkdownHtml => &[Format::Markdown, Format::Html],
-        }
-    }
 }
 
 /// `review.verify`: whether each consolidated finding goes to a verifier.
