@@ -396,10 +396,16 @@ fn header(out: &mut String, r: &ReviewReport) {
             esc(&i.line())
         );
     }
-    let verdict_class = serde_json::to_value(r.verdict.verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    // A demonstration review has no verdict to colour: "merge as is" in
+    // green would read as an approval.
+    let verdict_class = if r.demonstration_only {
+        "demonstration".to_string()
+    } else {
+        serde_json::to_value(r.verdict.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
     let _ = writeln!(
         out,
         "<section id=\"verdict\"><p><span class=\"verdict {}\" id=\"verdict-label\">{}</span> \
@@ -1061,6 +1067,17 @@ mod tests {
         assert!(page.contains(&format!("<script>{SCRIPT}</script>")));
         assert_eq!(page.matches("<script>").count(), 1);
         assert!(page.contains(&csp));
+    }
+
+    #[test]
+    fn a_demonstration_review_has_no_coloured_verdict() {
+        let mut r = sample();
+        r.verdict.verdict = crate::check::verdict::Verdict::MergeAsIs;
+        assert!(render(&r).contains("class=\"verdict merge-as-is\""));
+        r.demonstration_only = true;
+        let page = render(&r);
+        assert!(page.contains("class=\"verdict demonstration\""), "{page}");
+        assert!(!page.contains("verdict merge-as-is"));
     }
 
     /// A small report: one finding on an added line of a one-file diff.
