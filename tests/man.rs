@@ -192,6 +192,19 @@ fn every_page_renders_with_man_db_without_warnings() {
     for range in ["A..B", "A...B", "@{upstream}..HEAD"] {
         assert!(main.contains(range), "RANGES names {range}");
     }
+    // The usage line names each option's value, as git's pages do.
+    let synopsis = &main[main.find("SYNOPSIS").unwrap()..main.find("DESCRIPTION").unwrap()];
+    for usage in [
+        "[--format FORMAT]",
+        "[-C PATH]",
+        "[-o|--output FILE]",
+        "[RANGE]",
+    ] {
+        assert!(
+            synopsis.contains(usage),
+            "SYNOPSIS lacks {usage}: {synopsis}"
+        );
+    }
 }
 
 fn render_main(dir: &tempfile::TempDir) -> String {

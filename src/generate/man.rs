@@ -157,7 +157,7 @@ fn main_page(cmd: &Command) -> Result<String> {
     let mut s = String::new();
     s += &render(|w| man.render_title(w))?;
     s += &render(|w| man.render_name_section(w))?;
-    s += &render(|w| man.render_synopsis_section(w))?;
+    s += &synopsis(&man, cmd)?;
     s += &render(|w| man.render_description_section(w))?;
     let mut r = Roff::new();
     for p in DESCRIPTION {
@@ -290,7 +290,7 @@ fn sub_page(sub: &Command) -> Result<String> {
     let mut s = String::new();
     s += &render(|w| man.render_title(w))?;
     s += &render(|w| man.render_name_section(w))?;
-    s += &render(|w| man.render_synopsis_section(w))?;
+    s += &synopsis(&man, sub)?;
     s += &render(|w| man.render_description_section(w))?;
     if sub.get_arguments().any(|a| !a.is_hide_set()) {
         s += &render(|w| man.render_options_section(w))?;
@@ -366,6 +366,53 @@ fn nested_command(r: &mut Roff, c: &Command) {
             r.text([roman(body.trim().to_string())]);
         }
     }
+}
+
+/// clap_mangen's SYNOPSIS with its usage line rewritten as git's pages
+/// write it: each option with its value (`[-C PATH]`, `[--format FORMAT]`),
+/// where clap_mangen 0.3 shows `[-C ]` and `[--format]`. The rest of its
+/// section (the `Aq` string the other sections use) is kept.
+fn synopsis(man: &Man, cmd: &Command) -> Result<String> {
+    let text = render(|w| man.render_synopsis_section(w))?;
+    let mut usage = vec![bold(
+        cmd.get_bin_name().unwrap_or(cmd.get_name()).to_string(),
+    )];
+    for a in cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !is_help(a))
+    {
+        usage.push(roman(" "));
+        let mut label = arg_label(a);
+        // `-q|--quiet` in a usage line, as clap_mangen writes it.
+        for part in &mut label {
+            if *part == roman(", ") {
+                *part = roman("|");
+            }
+        }
+        if !a.is_required_set() {
+            label.insert(0, roman("["));
+            label.push(roman("]"));
+        }
+        usage.extend(label);
+    }
+    if cmd.get_subcommands().any(|c| !c.is_hide_set()) {
+        usage.push(roman(" "));
+        usage.push(italic(if cmd.is_subcommand_required_set() {
+            "COMMAND"
+        } else {
+            "[COMMAND]"
+        }));
+    }
+    let mut line = Roff::new();
+    line.text(usage);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let at = lines
+        .iter()
+        .position(|l| l == ".SH SYNOPSIS")
+        .filter(|i| i + 1 < lines.len())
+        .ok_or_else(|| Error::Usage("clap_mangen wrote no SYNOPSIS line".into()))?;
+    lines[at + 1] = ours(&line).trim_end().to_string();
+    Ok(lines.join("\n") + "\n")
 }
 
 fn is_help(a: &Arg) -> bool {
