@@ -87,7 +87,9 @@ fn after_help() -> String {
     disable_version_flag = true,
     about = "A senior-level code review of a commit range by several local GGUF models; no code leaves the machine.",
     after_help = after_help(),
-    args_conflicts_with_subcommands = true,
+    // Not `args_conflicts_with_subcommands`: clap counts the global options
+    // too, so `git deep-review --no-pager config` read `config` as a range.
+    // `ReviewArgs::given` refuses review options before a subcommand instead.
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
@@ -214,6 +216,51 @@ pub struct ReviewArgs {
     /// diff: nothing leaves this machine (also `git config deep-review.offline true`).
     #[arg(long)]
     pub offline: bool,
+}
+
+impl Command {
+    /// The subcommand as the user types it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Models { .. } => "models",
+            Command::Init { .. } => "init",
+            Command::Config => "config",
+            Command::Hook(_) => "hook",
+            Command::Cache(_) => "cache",
+            Command::Eval(_) => "eval",
+            Command::Generate(_) => "generate",
+        }
+    }
+}
+
+impl ReviewArgs {
+    /// The review options given on the command line, as the user wrote
+    /// them (`RANGE`, `--plan`...): a subcommand takes none of them.
+    pub fn given(&self) -> Vec<&'static str> {
+        let flags = [
+            (self.range.is_some(), "RANGE"),
+            (self.plan, "--plan"),
+            (self.format.is_some(), "--format"),
+            (self.output.is_some(), "--output"),
+            (self.model.is_some(), "--model"),
+            (!self.reviewers.is_empty(), "--reviewer"),
+            (self.context.is_some(), "--context"),
+            (self.chunk_tokens.is_some(), "--chunk-tokens"),
+            (self.context_tokens.is_some(), "--context-tokens"),
+            (self.verify.is_some(), "--verify"),
+            (self.verifier.is_some(), "--verifier"),
+            (self.time_budget.is_some(), "--time-budget"),
+            (self.no_cache, "--no-cache"),
+            (self.gate, "--gate"),
+            (self.threads.is_some(), "--threads"),
+            (self.offline, "--offline"),
+        ];
+        flags
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, f)| *f)
+            .collect()
+    }
 }
 
 #[derive(Debug, Subcommand)]

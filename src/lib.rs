@@ -49,6 +49,19 @@ pub fn run(cli: Cli) -> Result<i32> {
     if cli.version {
         return version::print();
     }
+    if let Some(command) = &cli.command {
+        let given = cli.review.given();
+        if !given.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} {} an option of the review, not of `git deep-review {}`: \
+                 review with `git deep-review [RANGE] [OPTIONS]`, or see `git deep-review {} -h`",
+                given.join(", "),
+                if given.len() == 1 { "is" } else { "are" },
+                command.name(),
+                command.name()
+            )));
+        }
+    }
     match cli.command {
         Some(Command::Models { list, cmd }) => commands::models(list, cmd, &cli.global),
         Some(Command::Init {

@@ -558,3 +558,47 @@ fn plan_refuses_an_unknown_reviewer_like_a_review_would() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Options before a subcommand
+
+/// Global options may come before a subcommand, as with git
+/// (`git deep-review --no-pager config`, `-C DIR models`): they used to make
+/// the subcommand's name read as a range ("unknown revision `config`").
+/// Review options there are refused, naming them, instead of being ignored.
+#[test]
+fn global_options_before_a_subcommand_apply_to_it_and_review_options_are_refused() {
+    let (a, b) = two_repos();
+    let home = a.scratch();
+    let b_dir = b.path.to_str().unwrap().to_string();
+    for args in [
+        vec!["--no-pager", "config"],
+        vec!["-P", "--color", "never", "config"],
+        vec!["-C", b_dir.as_str(), "config"],
+        vec!["-q", "config"],
+    ] {
+        let out = bin(&a.path, &home, &args, &[]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 0, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("# configuration files"),
+            "{args:?} ran `config`: {stdout}"
+        );
+    }
+    for (args, named) in [
+        (vec!["--plan", "config"], "--plan"),
+        (
+            vec!["--gate", "-P", "--format", "json", "models"],
+            "--format, --gate",
+        ),
+        (vec!["HEAD", "config"], "RANGE"),
+    ] {
+        let out = bin(&a.path, &home, &args, &[]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(named) && stderr.contains("option of the review"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
