@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::repo::{TestRepo, BIN};
+use common::repo::{stdout_of, TestRepo, BIN};
 
 /// Fails, saying how to install it, when `what` is not there.
 fn need(path: &str, what: &str) {
@@ -29,16 +29,7 @@ fn need(path: &str, what: &str) {
 }
 
 fn generated(shell: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["generate", "completions", shell])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(Command::new(BIN).args(["generate", "completions", shell]))
 }
 
 /// A throw-away repository with branches, a user HOME holding an Ollama
@@ -149,23 +140,15 @@ impl Setup {
     /// The candidates fish offers for `line` (`complete -C`), without descriptions.
     fn fish(&self, line: &str) -> Vec<String> {
         need("/usr/bin/fish", "fish");
-        let out = self
-            .shell("fish")
-            .arg("-c")
-            .arg("complete -C $argv[1]")
-            .arg(line)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| l.split('\t').next().unwrap().to_string())
-            .collect()
+        stdout_of(
+            self.shell("fish")
+                .arg("-c")
+                .arg("complete -C $argv[1]")
+                .arg(line),
+        )
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
     }
 }
 
@@ -341,14 +324,7 @@ fn bash_completes_the_dashed_command_through_the_loader() {
 #[test]
 fn models_names_lists_references_without_hashing() {
     let s = Setup::new();
-    let out = s.shell(BIN).args(["models", "--names"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let names: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
+    let names: Vec<String> = stdout_of(s.shell(BIN).args(["models", "--names"]))
         .lines()
         .map(str::to_string)
         .collect();

@@ -7,6 +7,9 @@
 //! Needs mandoc and man-db (`./install.sh --test` installs both); a missing
 //! tool fails the test, it does not skip it.
 
+mod common;
+
+use common::repo::{stdout_of as ok, BIN};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,23 +18,9 @@ use clap::CommandFactory;
 use git_deep_review::cli::{Cli, EXIT_CODES};
 use git_deep_review::config::keys::REGISTRY;
 
-const BIN: &str = env!("CARGO_BIN_EXE_git-deep-review");
-
 fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
 /// The tool, or a failure that says how to get it.

@@ -4,26 +4,21 @@
 //! default models' state where a review would look, without loading or
 //! hashing a model.
 
+mod common;
+
+use common::repo::{stdout_of, BIN};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_git-deep-review");
-
 fn version(models_dir: &Path, cache: &Path) -> String {
-    let out = Command::new(BIN)
-        .arg("--version")
-        .current_dir(cache) // outside any repository
-        .env("GIT_DEEP_REVIEW_MODELS_DIR", models_dir)
-        .env("XDG_CACHE_HOME", cache)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        Command::new(BIN)
+            .arg("--version")
+            .current_dir(cache) // outside any repository
+            .env("GIT_DEEP_REVIEW_MODELS_DIR", models_dir)
+            .env("XDG_CACHE_HOME", cache),
+    )
 }
 
 fn field<'a>(text: &'a str, name: &str) -> &'a str {
@@ -98,20 +93,8 @@ fn long_version_names_commit_llama_cpp_backends_grammars_and_models() {
     );
 
     // The grammars are the lang-* features this build has.
-    let want: Vec<&str> = [
-        ("rust", cfg!(feature = "lang-rust")),
-        ("go", cfg!(feature = "lang-go")),
-        ("python", cfg!(feature = "lang-python")),
-        ("javascript", cfg!(feature = "lang-javascript")),
-        ("typescript", cfg!(feature = "lang-typescript")),
-        ("java", cfg!(feature = "lang-java")),
-        ("c", cfg!(feature = "lang-c")),
-        ("cpp", cfg!(feature = "lang-cpp")),
-    ]
-    .iter()
-    .filter(|(_, on)| *on)
-    .map(|(l, _)| *l)
-    .collect();
+    let want = git_deep_review::context::tags::grammars();
+    assert!(!want.is_empty(), "the default build has grammars");
     assert_eq!(field(&text, "grammars"), want.join(", "));
 
     // Default models, where a review would look: here, none.

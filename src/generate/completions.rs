@@ -67,13 +67,18 @@ enum Kind {
     Free,
 }
 
-fn kind_of(arg: &Arg) -> Kind {
-    let values: Vec<String> = arg
-        .get_possible_values()
+/// The values an argument offers (its value enum or list), without the
+/// hidden ones: what completions complete and the man page lists.
+pub(crate) fn visible_values(arg: &Arg) -> Vec<String> {
+    arg.get_possible_values()
         .iter()
         .filter(|v| !v.is_hide_set())
         .map(|v| v.get_name().to_string())
-        .collect();
+        .collect()
+}
+
+fn kind_of(arg: &Arg) -> Kind {
+    let values = visible_values(arg);
     if !values.is_empty() {
         return Kind::Values(values);
     }
@@ -366,12 +371,17 @@ if declare -F __git_complete >/dev/null 2>&1; then
 fi
 "#;
 
-/// clap_complete's zsh script with dynamic actions for ranges and models.
-fn zsh(root: &Command) -> String {
+/// clap_complete's own script for `shell`, for the dashed command.
+fn clap_script(shell: clap_complete::Shell, root: &Command) -> String {
     let mut cmd = root.clone().bin_name(BIN);
     let mut buf = Vec::new();
-    clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, BIN, &mut buf);
-    let text = String::from_utf8_lossy(&buf).into_owned();
+    clap_complete::generate(shell, &mut cmd, BIN, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// clap_complete's zsh script with dynamic actions for ranges and models.
+fn zsh(root: &Command) -> String {
+    let text = clap_script(clap_complete::Shell::Zsh, root);
     let mut out = String::new();
     for line in text.lines() {
         let l = if line.contains("'::range -- ") || line.contains("--from-history=[") {
@@ -452,10 +462,7 @@ __gdr_zsh_ranges() {
 
 /// clap_complete's fish script plus model and ref candidates.
 fn fish(root: &Command) -> String {
-    let mut cmd = root.clone().bin_name(BIN);
-    let mut buf = Vec::new();
-    clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, BIN, &mut buf);
-    let out = String::from_utf8_lossy(&buf).into_owned();
+    let out = clap_script(clap_complete::Shell::Fish, root);
     // clap_complete's fish parses the words before the cursor with
     // argparse, which fails on an option whose value is being completed
     // (`--format <Tab>`): every condition is then false and the value gets

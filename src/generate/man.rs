@@ -345,12 +345,7 @@ fn nested_command(r: &mut Roff, c: &Command) {
             .map(|h| h.to_string())
             .unwrap_or_default();
         let mut body = help.replace("\n\n", " ").replace('\n', " ");
-        let values: Vec<String> = a
-            .get_possible_values()
-            .iter()
-            .filter(|v| !v.is_hide_set())
-            .map(|v| v.get_name().to_string())
-            .collect();
+        let values = super::completions::visible_values(a);
         if !values.is_empty() && a.get_action().takes_values() {
             body.push_str(&format!(" [possible values: {}]", values.join(", ")));
         }

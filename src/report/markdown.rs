@@ -138,38 +138,6 @@ fn verification_line(v: &crate::verify::model::Verification) -> String {
     }
 }
 
-/// The verify stage in one table cell.
-fn verification_cell(v: &crate::verify::model::VerificationSummary) -> String {
-    if v.checked == 0 {
-        return "no finding to verify".to_string();
-    }
-    if let Some(why) = &v.skipped {
-        return format!("not verified: {}", cell(why));
-    }
-    let mut s = format!(
-        "{} finding{} checked by {}",
-        v.checked,
-        if v.checked == 1 { "" } else { "s" },
-        v.models
-            .iter()
-            .map(|m| cell(m))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if v.votes > 1 {
-        let _ = write!(s, " ({} passes each)", v.votes);
-    }
-    let _ = write!(
-        s,
-        ": {} confirmed, {} refuted, {} uncertain",
-        v.confirmed, v.refuted, v.uncertain
-    );
-    if v.failed > 0 {
-        let _ = write!(s, " ({} of them because the verification failed)", v.failed);
-    }
-    s
-}
-
 /// Findings the verifier refuted: out of the findings and the gate, kept
 /// here with the verifier's reason so a wrong refutation can be seen.
 fn refuted(out: &mut String, r: &ReviewReport) {
@@ -304,7 +272,7 @@ fn header(out: &mut String, r: &ReviewReport) {
         .collect();
     let _ = writeln!(out, "| **Reviewers** | {} |", reviewers.join("<br>"));
     let sent = if r.code_sent_to.is_empty() {
-        "nowhere: every model ran on this machine".to_string()
+        super::model::CODE_SENT_NOWHERE.to_string()
     } else {
         r.code_sent_to
             .iter()
@@ -327,7 +295,7 @@ fn header(out: &mut String, r: &ReviewReport) {
         );
     }
     if let Some(v) = &r.verification {
-        let _ = writeln!(out, "| **Verification** | {} |", verification_cell(v));
+        let _ = writeln!(out, "| **Verification** | {} |", v.describe(cell));
     }
     let _ = writeln!(
         out,

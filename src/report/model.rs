@@ -201,6 +201,9 @@ pub struct CacheInfo {
     pub from_cache: Vec<CachedChunk>,
 }
 
+/// The "Code sent to" row when [`ReviewReport::code_sent_to`] is empty.
+pub const CODE_SENT_NOWHERE: &str = "nowhere: every model ran on this machine";
+
 /// Everything the report says. Serialised as is, this is `--format json`
 /// (see [`json`] for the field list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -130,6 +130,39 @@ pub struct VerificationSummary {
     pub skipped: Option<String>,
 }
 
+impl VerificationSummary {
+    /// The stage in one line of prose, for the report's "Verification" row
+    /// (Markdown and HTML alike). `quote` escapes the text that comes from
+    /// outside (model names, the reason the stage was skipped) for the
+    /// format the line goes into.
+    pub fn describe(&self, quote: impl Fn(&str) -> String) -> String {
+        if self.checked == 0 {
+            return "no finding to verify".to_string();
+        }
+        if let Some(why) = &self.skipped {
+            return format!("not verified: {}", quote(why));
+        }
+        let models: Vec<String> = self.models.iter().map(|m| quote(m)).collect();
+        let mut s = format!(
+            "{} finding{} checked by {}",
+            self.checked,
+            if self.checked == 1 { "" } else { "s" },
+            models.join(", ")
+        );
+        if self.votes > 1 {
+            s += &format!(" ({} passes each)", self.votes);
+        }
+        s += &format!(
+            ": {} confirmed, {} refuted, {} uncertain",
+            self.confirmed, self.refuted, self.uncertain
+        );
+        if self.failed > 0 {
+            s += &format!(" ({} of them because the verification failed)", self.failed);
+        }
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

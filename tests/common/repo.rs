@@ -418,6 +418,22 @@ impl Remote {
     }
 }
 
+/// Stdout of a command that must succeed (UTF-8); panics with the command
+/// and its output when it cannot run or fails.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// Stdout and stderr of a finished command, together; panics with them
 /// when the command failed.
 pub fn succeeded(out: &Output) -> String {

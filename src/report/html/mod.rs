@@ -511,32 +511,13 @@ fn header(out: &mut String, r: &ReviewReport) {
         out,
         "Code sent to",
         if r.code_sent_to.is_empty() {
-            "nowhere: every model ran on this machine".into()
+            super::model::CODE_SENT_NOWHERE.into()
         } else {
             esc(&r.code_sent_to.join(", "))
         },
     );
     if let Some(v) = &r.verification {
-        let text = if v.checked == 0 {
-            "no finding to verify".to_string()
-        } else if let Some(why) = &v.skipped {
-            format!("not verified: {why}")
-        } else {
-            format!(
-                "{} checked by {}: {} confirmed, {} refuted, {} uncertain{}",
-                v.checked,
-                v.models.join(", "),
-                v.confirmed,
-                v.refuted,
-                v.uncertain,
-                if v.failed > 0 {
-                    format!(" ({} because the verification failed)", v.failed)
-                } else {
-                    String::new()
-                }
-            )
-        };
-        row(out, "Verification", esc(&text));
+        row(out, "Verification", v.describe(esc));
     }
     for c in &r.configuration {
         row(out, "Configuration", esc(c));
